@@ -1,0 +1,152 @@
+#include "app/application.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <filesystem>
+#include <thread>
+
+#include "app/keys.hpp"
+#include "database/sqlite/sqlite_database.hpp"
+#include "domain/secrets.hpp"
+#include "gateway/api.hpp"
+#include "gateway/http_server.hpp"
+#include "store/memory/memory_store.hpp"
+#include "worker/periodic.hpp"
+#include "worker/windows.hpp"
+
+namespace flashgate::app {
+namespace {
+
+void setup_logging(const Config& config) {
+  auto logger = spdlog::stdout_logger_mt("flashgate");
+  if (config.log_format == "json")
+    logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","message":"%v"})",
+                        spdlog::pattern_time_type::utc);
+  else
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  logger->set_level(spdlog::level::from_str(config.log_level));
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+// Generated secrets are shown once, on stdout, and never logged again.
+std::string secret_or_generate(std::string configured, const char* what) {
+  if (!configured.empty()) return configured;
+  auto generated = domain::random_secret_hex(24);
+  fmt::print("{}: {}\n", what, generated);
+  std::fflush(stdout);
+  return generated;
+}
+
+std::size_t cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+}  // namespace
+
+int serve(Config config) {
+  // Signals are taken by sigwait below, so every thread starts with them blocked.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  setup_logging(config);
+  if (config.store != "memory") {
+    spdlog::error("store {} is not available in this build; use memory", config.store);
+    return 2;
+  }
+  const std::string db_url = config.database_url();
+  if (db_url.rfind("sqlite:", 0) != 0) {
+    spdlog::error("database must be sqlite:PATH in this build");
+    return 2;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    spdlog::error("cannot create the data dir: {}", ec.message());
+    return 2;
+  }
+
+  const std::string admin_token = secret_or_generate(config.admin_token, "admin token");
+  const std::string payment_secret = secret_or_generate(config.payment_secret, "payment secret");
+  const domain::TicketCodec tickets(load_ticket_keys(config.ticket_keys, config.data_dir), config.ticket_ttl_ms);
+
+  database::SqliteDatabase database(db_url.substr(std::string_view("sqlite:").size()));
+  store::MemoryStore store(database);
+  store.restore(database.load());
+
+  metrics::Registry metrics;
+  metrics.gauge("flashgate_queue_depth", "Orders waiting for a window",
+                [&store] { return static_cast<double>(store.queue_depth()); });
+  metrics.gauge("flashgate_db_transactions", "Group-commit transactions written",
+                [&database] { return static_cast<double>(database.transactions_committed()); });
+  metrics.gauge("flashgate_db_jobs", "Writes committed in group-commit transactions",
+                [&database] { return static_cast<double>(database.jobs_committed()); });
+  metrics.gauge("flashgate_db_write_failures", "Group-commit transactions that failed",
+                [&database] { return static_cast<double>(database.write_failures()); });
+
+  const bool gateway_role = config.role != "worker";
+  const bool worker_role = config.role != "gateway";
+
+  worker::Windows windows(store, database, metrics,
+                          worker::WindowSettings{
+                              config.windows > 0 ? static_cast<std::size_t>(config.windows) : cores() * 4,
+                              std::chrono::milliseconds(config.service_time_ms), config.failure_rate});
+  std::optional<worker::Periodic> payment_timeouts, stock_flush;
+  if (worker_role) {
+    windows.start();
+    const auto sweep = std::chrono::milliseconds(std::clamp<std::int64_t>(config.payment_timeout_ms / 4, 50, 1000));
+    payment_timeouts.emplace(sweep, [&store, &config] {
+      const auto cancelled = store.cancel_unpaid(domain::now_ms() - config.payment_timeout_ms);
+      if (cancelled) spdlog::info("payment timeout: {} orders cancelled", cancelled);
+    });
+    stock_flush.emplace(
+        std::chrono::milliseconds(config.stock_flush_ms),
+        [&store, &database] {
+          auto remaining = store.remaining_by_sale();
+          if (remaining.empty() || !database.flush_stock(remaining)) return;
+          for (const auto& [sale_id, value] : remaining) store.set_remaining_db(sale_id, value);
+        },
+        true);
+  }
+
+  gateway::ApiContext api{store, tickets, admin_token, payment_secret, metrics};
+  gateway::Router router;
+  gateway::add_sale_routes(router, api);
+  gateway::add_order_routes(router, api);
+  gateway::add_system_routes(router, api);
+  gateway::HttpServer server(router, metrics,
+                             gateway::ServerLimits{static_cast<std::size_t>(config.body_limit),
+                                                   static_cast<std::size_t>(config.header_limit),
+                                                   std::chrono::milliseconds(config.request_timeout_ms),
+                                                   std::chrono::milliseconds(config.idle_timeout_ms)});
+  if (gateway_role) {
+    try {
+      server.start(config.host(), config.port(),
+                   config.threads > 0 ? static_cast<std::size_t>(config.threads) : cores());
+    } catch (const std::exception& e) {
+      spdlog::error("cannot listen on {}: {}", config.listen, e.what());
+      return 2;
+    }
+  }
+  spdlog::info("flashgate ready: role {}, listening on {}:{}, {} windows, data in {}", config.role, config.host(),
+               server.port(), config.windows > 0 ? static_cast<std::size_t>(config.windows) : cores() * 4, config.data_dir);
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  spdlog::info("signal {}: shutting down", signal);
+  store.stop_intake();
+  windows.stop();
+  if (payment_timeouts) payment_timeouts->stop();
+  if (stock_flush) stock_flush->stop();
+  server.stop();
+  database.close();
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace flashgate::app

@@ -1,0 +1,66 @@
+#pragma once
+// Every setting of `flashgate serve`, from defaults, then the TOML file, then
+// the environment, then flags: each later source overrides the earlier.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace flashgate::app {
+
+struct Config {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./data";
+  std::string store = "memory";
+  std::string database;  // empty: sqlite:<data_dir>/flashgate.db
+  std::string role = "all";
+  std::string admin_token;     // empty: generated at start and printed once
+  std::string payment_secret;  // empty: generated at start and printed once
+  std::string ticket_keys;     // empty: a key file in the data dir
+  std::int64_t ticket_ttl_ms = 3'600'000;
+  std::int64_t payment_timeout_ms = 900'000;
+  std::int64_t service_time_ms = 0;
+  std::int64_t windows = 0;  // 0: cores x 4
+  std::int64_t threads = 0;  // HTTP threads; 0: cores
+  double failure_rate = 0.0;
+  std::int64_t stock_flush_ms = 1000;
+  std::int64_t shutdown_timeout_ms = 10'000;
+  std::int64_t body_limit = 16 * 1024;
+  std::int64_t header_limit = 8 * 1024;
+  std::int64_t request_timeout_ms = 10'000;
+  std::int64_t idle_timeout_ms = 60'000;
+  std::string log_level = "info";
+  std::string log_format = "text";
+
+  std::string database_url() const;
+  std::string host() const;
+  std::uint16_t port() const;
+};
+
+// One setting: its TOML key (also the flag, with '-' for '_'), its variable,
+// what it means, and how to read it from text.
+struct Setting {
+  std::string key;
+  std::string env;
+  std::string help;
+  std::function<std::optional<std::string>(Config&, std::string_view)> apply;  // error text, if any
+  std::function<std::string(const Config&)> show;
+};
+
+const std::vector<Setting>& settings();
+
+// Layers the sources in order; an error names the source and the setting.
+struct ConfigSources {
+  std::optional<std::string> file;                 // TOML file path
+  std::map<std::string, std::string> environment;  // variable -> value
+  std::map<std::string, std::string> flags;        // key -> value
+};
+std::optional<std::string> load_config(Config& config, const ConfigSources& sources);
+
+// The environment variables of every setting that are set in this process.
+std::map<std::string, std::string> read_environment();
+
+}  // namespace flashgate::app

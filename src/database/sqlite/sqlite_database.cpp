@@ -1,0 +1,305 @@
+#include "database/sqlite/sqlite_database.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <future>
+#include <stdexcept>
+
+namespace flashgate::database {
+namespace {
+
+constexpr const char* schema_sql = R"sql(
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+CREATE TABLE IF NOT EXISTS sales (
+  sale_id      TEXT PRIMARY KEY,
+  item         TEXT NOT NULL,
+  stock        INTEGER NOT NULL,
+  starts_at    INTEGER,
+  ends_at      INTEGER,
+  created_at   INTEGER NOT NULL,
+  remaining_db INTEGER
+);
+-- The memory store's journal: every accepted order, at its latest version.
+CREATE TABLE IF NOT EXISTS intakes (
+  order_id   TEXT PRIMARY KEY,
+  sale_id    TEXT NOT NULL,
+  user_id    TEXT NOT NULL,
+  seq        INTEGER NOT NULL,
+  status     TEXT NOT NULL,
+  version    INTEGER NOT NULL,
+  reason     TEXT NOT NULL DEFAULT '',
+  payment_id TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+-- The system of record: one row per order a window created.
+CREATE TABLE IF NOT EXISTS orders (
+  order_id   TEXT PRIMARY KEY,
+  sale_id    TEXT NOT NULL,
+  user_id    TEXT NOT NULL,
+  status     TEXT NOT NULL,
+  payment_id TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+-- Payment and cancellation reach the order row in the same transaction as the journal.
+CREATE TRIGGER IF NOT EXISTS orders_follow_intakes AFTER UPDATE OF status ON intakes
+WHEN NEW.status IN ('PAID', 'CANCELLED') BEGIN
+  UPDATE orders SET status = NEW.status, payment_id = NEW.payment_id, updated_at = NEW.updated_at
+  WHERE order_id = NEW.order_id;
+END;
+)sql";
+
+enum Stmt { insert_sale, upsert_intake, create_order_row, flush_remaining, statement_count };
+
+constexpr const char* statement_sql[statement_count] = {
+    "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    "INSERT INTO intakes (order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, "
+    "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+    "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, version = excluded.version, "
+    "reason = excluded.reason, payment_id = excluded.payment_id, updated_at = excluded.updated_at "
+    "WHERE excluded.version > intakes.version",
+    "INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at) "
+    "VALUES (?1, ?2, ?3, 'CONFIRMED', ?4, ?4) ON CONFLICT (order_id) DO NOTHING",
+    "UPDATE sales SET remaining_db = ?2 WHERE sale_id = ?1",
+};
+
+constexpr const char* load_sales_sql =
+    "SELECT sale_id, item, stock, starts_at, ends_at, created_at, remaining_db FROM sales ORDER BY created_at";
+constexpr const char* load_intakes_sql =
+    "SELECT order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, updated_at "
+    "FROM intakes ORDER BY created_at, seq";
+
+void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+
+void bind_optional(sqlite3_stmt* s, int i, const std::optional<domain::TimeMs>& v) {
+  if (v) sqlite3_bind_int64(s, i, *v);
+  else sqlite3_bind_null(s, i);
+}
+
+std::string column_text(sqlite3_stmt* s, int i) {
+  const auto* text = sqlite3_column_text(s, i);
+  return text ? std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(sqlite3_column_bytes(s, i)))
+              : std::string();
+}
+
+std::optional<std::int64_t> column_optional(sqlite3_stmt* s, int i) {
+  if (sqlite3_column_type(s, i) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_int64(s, i);
+}
+
+int step_done(sqlite3_stmt* s) {
+  const int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+}  // namespace
+
+SqliteDatabase::SqliteDatabase(const std::filesystem::path& path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw std::runtime_error("cannot open database " + path.string() + ": " + message);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  char* error = nullptr;
+  if (sqlite3_exec(db_, schema_sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    const std::string message = error ? error : "unknown error";
+    sqlite3_free(error);
+    sqlite3_close(db_);
+    throw std::runtime_error("cannot create the schema in " + path.string() + ": " + message);
+  }
+  for (const char* sql : statement_sql) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK)
+      throw std::runtime_error(std::string("cannot prepare statement: ") + sqlite3_errmsg(db_));
+    statements_.push_back(stmt);
+  }
+  writer_ = std::thread([this] { writer_loop(); });
+}
+
+SqliteDatabase::~SqliteDatabase() {
+  close();
+  for (auto* stmt : statements_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+void SqliteDatabase::close() {
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_) return;
+    closing_ = true;
+  }
+  wake_.notify_one();
+  if (writer_.joinable()) writer_.join();
+}
+
+sqlite3_stmt* SqliteDatabase::statement(int which) { return statements_[static_cast<std::size_t>(which)]; }
+
+void SqliteDatabase::submit(Apply apply, Done done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!closing_) {
+      pending_.push_back(Job{std::move(apply), std::move(done)});
+      wake_.notify_one();
+      return;
+    }
+  }
+  if (done) done(false);  // closed: nothing more can be kept
+}
+
+bool SqliteDatabase::submit_and_wait(Apply apply) {
+  std::promise<bool> durable;
+  auto result = durable.get_future();
+  submit(std::move(apply), [&durable](bool ok) { durable.set_value(ok); });
+  return result.get();
+}
+
+void SqliteDatabase::writer_loop() {
+  std::deque<Job> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return closing_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // closing, and everything is written
+      batch.swap(pending_);
+    }
+    // Everything that arrived while the previous transaction was syncing goes
+    // into this one: one fsync for many intakes.
+    run_batch(batch);
+    batch.clear();
+  }
+}
+
+void SqliteDatabase::run_batch(std::deque<Job>& batch) {
+  int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  for (auto it = batch.begin(); rc == SQLITE_OK && it != batch.end(); ++it)
+    if (it->apply) rc = it->apply(*this);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+  const bool ok = rc == SQLITE_OK;
+  if (!ok) {
+    failures_.fetch_add(1);
+    spdlog::error("database write failed ({}), {} jobs refused", sqlite3_errstr(rc), batch.size());
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  } else {
+    transactions_.fetch_add(1);
+    jobs_.fetch_add(batch.size());
+  }
+  for (auto& job : batch)
+    if (job.done) job.done(ok);
+}
+
+void SqliteDatabase::record_sale(const domain::Sale& sale, Done done) {
+  submit(
+      [sale](SqliteDatabase& self) {
+        auto* s = self.statement(insert_sale);
+        bind_text(s, 1, sale.sale_id);
+        bind_text(s, 2, sale.item);
+        sqlite3_bind_int64(s, 3, sale.stock);
+        bind_optional(s, 4, sale.starts_at);
+        bind_optional(s, 5, sale.ends_at);
+        sqlite3_bind_int64(s, 6, sale.created_at);
+        return step_done(s);
+      },
+      std::move(done));
+}
+
+void SqliteDatabase::record_order(const domain::Order& order, Done done) {
+  submit(
+      [order](SqliteDatabase& self) {
+        auto* s = self.statement(upsert_intake);
+        bind_text(s, 1, order.order_id);
+        bind_text(s, 2, order.sale_id);
+        bind_text(s, 3, order.user_id);
+        sqlite3_bind_int64(s, 4, static_cast<std::int64_t>(order.seq));
+        sqlite3_bind_text(s, 5, domain::to_string(order.status).data(),
+                          static_cast<int>(domain::to_string(order.status).size()), SQLITE_STATIC);
+        sqlite3_bind_int64(s, 6, static_cast<std::int64_t>(order.version));
+        bind_text(s, 7, order.reason);
+        bind_text(s, 8, order.payment_id);
+        sqlite3_bind_int64(s, 9, order.created_at);
+        sqlite3_bind_int64(s, 10, order.updated_at);
+        return step_done(s);
+      },
+      std::move(done));
+}
+
+void SqliteDatabase::barrier(Done done) { submit({}, std::move(done)); }
+
+bool SqliteDatabase::create_order(const domain::Order& order) {
+  return submit_and_wait([order](SqliteDatabase& self) {
+    auto* s = self.statement(create_order_row);
+    bind_text(s, 1, order.order_id);
+    bind_text(s, 2, order.sale_id);
+    bind_text(s, 3, order.user_id);
+    sqlite3_bind_int64(s, 4, domain::now_ms());
+    return step_done(s);
+  });
+}
+
+bool SqliteDatabase::flush_stock(const std::vector<std::pair<std::string, std::int64_t>>& remaining) {
+  return submit_and_wait([remaining](SqliteDatabase& self) {
+    auto* s = self.statement(flush_remaining);
+    for (const auto& [sale_id, value] : remaining) {
+      bind_text(s, 1, sale_id);
+      sqlite3_bind_int64(s, 2, value);
+      if (int rc = step_done(s); rc != SQLITE_OK) return rc;
+    }
+    return SQLITE_OK;
+  });
+}
+
+std::uint64_t SqliteDatabase::count_orders() {
+  std::uint64_t count = 0;
+  submit_and_wait([&count](SqliteDatabase& self) {
+    sqlite3_stmt* s = nullptr;
+    int rc = sqlite3_prepare_v2(self.db_, "SELECT COUNT(*) FROM orders", -1, &s, nullptr);
+    if (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) count = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
+    sqlite3_finalize(s);
+    return rc;
+  });
+  return count;
+}
+
+store::JournalState SqliteDatabase::load() {
+  store::JournalState state;
+  const bool ok = submit_and_wait([&state](SqliteDatabase& self) {
+    sqlite3_stmt* s = nullptr;
+    int rc = sqlite3_prepare_v2(self.db_, load_sales_sql, -1, &s, nullptr);
+    while (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+      domain::Sale sale{column_text(s, 0), column_text(s, 1), sqlite3_column_int64(s, 2),
+                        column_optional(s, 3), column_optional(s, 4), sqlite3_column_int64(s, 5)};
+      if (auto remaining = column_optional(s, 6)) state.remaining_db.emplace_back(sale.sale_id, *remaining);
+      state.sales.push_back(std::move(sale));
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_OK) return rc;
+    rc = sqlite3_prepare_v2(self.db_, load_intakes_sql, -1, &s, nullptr);
+    while (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+      domain::Order o;
+      o.order_id = column_text(s, 0);
+      o.sale_id = column_text(s, 1);
+      o.user_id = column_text(s, 2);
+      o.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 3));
+      o.status = domain::parse_status(column_text(s, 4)).value_or(domain::OrderStatus::queued);
+      o.version = static_cast<std::uint64_t>(sqlite3_column_int64(s, 5));
+      o.reason = column_text(s, 6);
+      o.payment_id = column_text(s, 7);
+      o.created_at = sqlite3_column_int64(s, 8);
+      o.updated_at = sqlite3_column_int64(s, 9);
+      state.orders.push_back(std::move(o));
+    }
+    sqlite3_finalize(s);
+    return rc;
+  });
+  if (!ok) throw std::runtime_error("cannot read the journal");
+  return state;
+}
+
+}  // namespace flashgate::database

@@ -1,0 +1,69 @@
+#pragma once
+// The embedded database: one SQLite file in WAL mode, written by one thread
+// that commits many jobs per transaction (group commit). It is both the
+// journal of the memory store and the system of record.
+#include <sqlite3.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "database/order_database.hpp"
+#include "store/journal.hpp"
+
+namespace flashgate::database {
+
+class SqliteDatabase final : public OrderDatabase, public store::Journal {
+ public:
+  explicit SqliteDatabase(const std::filesystem::path& path);
+  ~SqliteDatabase() override;
+  SqliteDatabase(const SqliteDatabase&) = delete;
+  SqliteDatabase& operator=(const SqliteDatabase&) = delete;
+
+  // Journal
+  void record_sale(const domain::Sale& sale, Done done) override;
+  void record_order(const domain::Order& order, Done done) override;
+  void barrier(Done done) override;
+  store::JournalState load() override;
+
+  // OrderDatabase
+  bool create_order(const domain::Order& order) override;
+  bool flush_stock(const std::vector<std::pair<std::string, std::int64_t>>& remaining) override;
+  std::uint64_t count_orders() override;
+
+  // Stops the writer after committing what is queued.
+  void close();
+
+  std::uint64_t transactions_committed() const { return transactions_.load(); }
+  std::uint64_t jobs_committed() const { return jobs_.load(); }
+  std::uint64_t write_failures() const { return failures_.load(); }
+
+ private:
+  // A job binds and steps its statements; a non-OK code fails its whole batch.
+  using Apply = std::function<int(SqliteDatabase&)>;
+  struct Job {
+    Apply apply;
+    Done done;
+  };
+
+  void submit(Apply apply, Done done);
+  bool submit_and_wait(Apply apply);
+  void writer_loop();
+  void run_batch(std::deque<Job>& batch);
+  sqlite3_stmt* statement(int which);
+
+  sqlite3* db_ = nullptr;
+  std::vector<sqlite3_stmt*> statements_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> pending_;
+  bool closing_ = false;
+  std::thread writer_;
+  std::atomic<std::uint64_t> transactions_{0}, jobs_{0}, failures_{0};
+};
+
+}  // namespace flashgate::database

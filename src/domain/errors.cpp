@@ -1,0 +1,55 @@
+#include "domain/errors.hpp"
+
+namespace flashgate::domain {
+
+int http_status(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::invalid_request: return 400;
+    case ErrorCode::unauthorized: return 401;
+    case ErrorCode::sale_exists: return 409;
+    case ErrorCode::sale_not_found: return 404;
+    case ErrorCode::sale_not_open: return 403;
+    case ErrorCode::sale_ended: return 410;
+    case ErrorCode::sold_out: return 409;
+    case ErrorCode::too_many_requests: return 429;
+    case ErrorCode::invalid_ticket: return 401;
+    case ErrorCode::ticket_expired: return 410;
+    case ErrorCode::bad_signature: return 401;
+    case ErrorCode::order_not_found: return 404;
+    case ErrorCode::order_not_payable: return 409;
+    case ErrorCode::not_found: return 404;
+    case ErrorCode::method_not_allowed: return 405;
+    case ErrorCode::payload_too_large: return 413;
+    case ErrorCode::shutting_down: return 503;
+    case ErrorCode::unavailable: return 503;
+    case ErrorCode::internal: return 500;
+  }
+  return 500;
+}
+
+std::string_view error_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::invalid_request: return "invalid_request";
+    case ErrorCode::unauthorized: return "unauthorized";
+    case ErrorCode::sale_exists: return "sale_exists";
+    case ErrorCode::sale_not_found: return "sale_not_found";
+    case ErrorCode::sale_not_open: return "sale_not_open";
+    case ErrorCode::sale_ended: return "sale_ended";
+    case ErrorCode::sold_out: return "sold_out";
+    case ErrorCode::too_many_requests: return "too_many_requests";
+    case ErrorCode::invalid_ticket: return "invalid_ticket";
+    case ErrorCode::ticket_expired: return "ticket_expired";
+    case ErrorCode::bad_signature: return "bad_signature";
+    case ErrorCode::order_not_found: return "order_not_found";
+    case ErrorCode::order_not_payable: return "order_not_payable";
+    case ErrorCode::not_found: return "not_found";
+    case ErrorCode::method_not_allowed: return "method_not_allowed";
+    case ErrorCode::payload_too_large: return "payload_too_large";
+    case ErrorCode::shutting_down: return "shutting_down";
+    case ErrorCode::unavailable: return "unavailable";
+    case ErrorCode::internal: return "internal";
+  }
+  return "internal";
+}
+
+}  // namespace flashgate::domain

@@ -1,0 +1,60 @@
+#pragma once
+// Business outcomes are values: every expected failure is an ErrorCode that
+// maps one-to-one to an HTTP status and the contract's error string.
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace flashgate::domain {
+
+enum class ErrorCode {
+  invalid_request,
+  unauthorized,
+  sale_exists,
+  sale_not_found,
+  sale_not_open,
+  sale_ended,
+  sold_out,
+  too_many_requests,
+  invalid_ticket,
+  ticket_expired,
+  bad_signature,
+  order_not_found,
+  order_not_payable,
+  not_found,
+  method_not_allowed,
+  payload_too_large,
+  shutting_down,
+  unavailable,
+  internal,
+};
+
+int http_status(ErrorCode code);
+std::string_view error_name(ErrorCode code);
+
+struct Error {
+  ErrorCode code;
+  std::string message;  // safe to show to a client: never paths, SQL or keys
+};
+
+// A value or an Error; small on purpose (std::expected is C++23).
+template <class T>
+class Result {
+ public:
+  Result(T value) : value_(std::move(value)), ok_(true) {}  // NOLINT: implicit by design
+  Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT
+  explicit operator bool() const { return ok_; }
+  const T& value() const& { return value_; }
+  T& value() & { return value_; }
+  T&& value() && { return std::move(value_); }
+  const T& operator*() const { return value_; }
+  const T* operator->() const { return &value_; }
+  const Error& error() const { return error_; }
+
+ private:
+  T value_{};
+  Error error_{ErrorCode::internal, {}};
+  bool ok_;
+};
+
+}  // namespace flashgate::domain

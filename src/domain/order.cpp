@@ -1,0 +1,49 @@
+#include "domain/order.hpp"
+
+namespace flashgate::domain {
+
+std::string_view to_string(OrderStatus s) {
+  switch (s) {
+    case OrderStatus::queued: return "QUEUED";
+    case OrderStatus::processing: return "PROCESSING";
+    case OrderStatus::confirmed: return "CONFIRMED";
+    case OrderStatus::paid: return "PAID";
+    case OrderStatus::failed: return "FAILED";
+    case OrderStatus::cancelled: return "CANCELLED";
+  }
+  return "FAILED";
+}
+
+std::optional<OrderStatus> parse_status(std::string_view s) {
+  for (OrderStatus st : all_statuses)
+    if (to_string(st) == s) return st;
+  return std::nullopt;
+}
+
+bool is_final(OrderStatus s) {
+  return s == OrderStatus::paid || s == OrderStatus::failed || s == OrderStatus::cancelled;
+}
+
+bool can_transition(OrderStatus from, OrderStatus to) {
+  switch (from) {
+    case OrderStatus::queued: return to == OrderStatus::processing;
+    // PROCESSING -> QUEUED: a window handed the order back (shutdown, dead worker).
+    case OrderStatus::processing:
+      return to == OrderStatus::confirmed || to == OrderStatus::failed || to == OrderStatus::queued;
+    case OrderStatus::confirmed: return to == OrderStatus::paid || to == OrderStatus::cancelled;
+    default: return false;
+  }
+}
+
+bool releases_unit(OrderStatus s) { return s == OrderStatus::failed || s == OrderStatus::cancelled; }
+
+bool apply_transition(Order& order, OrderStatus to, TimeMs now, std::string_view reason) {
+  if (!can_transition(order.status, to)) return false;
+  order.status = to;
+  order.version += 1;
+  order.updated_at = now;
+  order.reason = reason;
+  return true;
+}
+
+}  // namespace flashgate::domain

@@ -1,0 +1,46 @@
+#pragma once
+// The order life cycle: QUEUED -> PROCESSING -> CONFIRMED -> PAID, with the
+// side exits FAILED (from PROCESSING) and CANCELLED (from CONFIRMED).
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "domain/time.hpp"
+
+namespace flashgate::domain {
+
+enum class OrderStatus : std::uint8_t { queued, processing, confirmed, paid, failed, cancelled };
+
+inline constexpr std::array all_statuses = {OrderStatus::queued,    OrderStatus::processing,
+                                            OrderStatus::confirmed, OrderStatus::paid,
+                                            OrderStatus::failed,    OrderStatus::cancelled};
+
+std::string_view to_string(OrderStatus s);
+std::optional<OrderStatus> parse_status(std::string_view s);
+
+// No transition leaves a final status.
+bool is_final(OrderStatus s);
+bool can_transition(OrderStatus from, OrderStatus to);
+// FAILED and CANCELLED give the reserved unit back to the sale.
+bool releases_unit(OrderStatus s);
+
+struct Order {
+  std::string order_id;
+  std::string sale_id;
+  std::string user_id;
+  std::uint64_t seq = 0;  // the sale's intake number, 1-based
+  OrderStatus status = OrderStatus::queued;
+  std::uint64_t version = 1;
+  std::string reason;      // why FAILED or CANCELLED; empty otherwise
+  std::string payment_id;  // set once PAID
+  TimeMs created_at = 0;
+  TimeMs updated_at = 0;
+};
+
+// Moves an order along its life cycle: checks the edge, raises the version.
+// Returns false (and changes nothing) for an edge the life cycle has not.
+bool apply_transition(Order& order, OrderStatus to, TimeMs now, std::string_view reason = {});
+
+}  // namespace flashgate::domain

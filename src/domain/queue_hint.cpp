@@ -1,0 +1,40 @@
+#include "domain/queue_hint.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace flashgate::domain {
+
+std::uint64_t queue_position(std::uint64_t order_seq, std::uint64_t sale_started) {
+  return order_seq > sale_started ? order_seq - sale_started : 1;
+}
+
+void RateMeter::record(TimeMs now, double events) {
+  level_ = per_second(now) * tau_ms_ / 1000.0 + events;
+  last_ = now;
+}
+
+double RateMeter::per_second(TimeMs now) const {
+  if (level_ == 0.0) return 0.0;
+  const double elapsed = static_cast<double>(std::max<TimeMs>(0, now - last_));
+  return level_ * std::exp(-elapsed / tau_ms_) * 1000.0 / tau_ms_;
+}
+
+std::int64_t poll_after_ms(OrderStatus status, std::uint64_t position, double starts_per_second,
+                           std::int64_t service_time_ms) {
+  switch (status) {
+    case OrderStatus::queued: {
+      if (starts_per_second < 0.01) return 1000;
+      const double eta_ms = static_cast<double>(position) / starts_per_second * 1000.0;
+      return std::clamp(static_cast<std::int64_t>(eta_ms / 2.0), min_poll_after_ms, max_poll_after_ms);
+    }
+    case OrderStatus::processing:
+      return std::clamp(service_time_ms, min_poll_after_ms, std::int64_t{2000});
+    case OrderStatus::confirmed:
+      return 2000;  // waiting for the buyer to pay: news comes at human speed
+    default:
+      return max_poll_after_ms;  // final: nothing more will happen
+  }
+}
+
+}  // namespace flashgate::domain

@@ -1,0 +1,53 @@
+#pragma once
+// A ticket proves, without any store look-up, which order and user it belongs
+// to and when it was issued: XChaCha20-Poly1305 over a compact payload, the
+// key id as associated data, base64url without padding.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/errors.hpp"
+#include "domain/time.hpp"
+
+namespace flashgate::domain {
+
+using TicketKey = std::array<unsigned char, 32>;
+
+struct TicketClaims {
+  std::string order_id;
+  std::string sale_id;
+  std::string user_id;
+  TimeMs issued_at = 0;
+};
+
+class TicketCodec {
+ public:
+  // keys: newest first; the newest issues, all of them open.
+  TicketCodec(std::vector<TicketKey> keys, std::int64_t ttl_ms);
+
+  std::string seal(const TicketClaims& claims) const;
+  // invalid_ticket for anything malformed, tampered or under an unknown key;
+  // ticket_expired once older than the TTL.
+  Result<TicketClaims> open(std::string_view ticket, TimeMs now) const;
+
+  std::int64_t ttl_ms() const { return ttl_ms_; }
+
+  static constexpr std::size_t max_ticket_length = 512;
+
+ private:
+  struct Entry {
+    TicketKey key;
+    std::array<unsigned char, 4> id;
+  };
+  std::vector<Entry> keys_;
+  std::int64_t ttl_ms_;
+};
+
+// Parses "hex64,hex64,..." (newest first). Empty on any malformed key.
+std::vector<TicketKey> parse_ticket_keys(std::string_view text);
+std::string to_hex(const TicketKey& key);
+TicketKey random_ticket_key();
+
+}  // namespace flashgate::domain

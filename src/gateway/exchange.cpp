@@ -1,0 +1,41 @@
+#include "gateway/exchange.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
+namespace flashgate::gateway {
+
+std::string_view Request::header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers)
+    if (name == lower_name) return value;
+  return {};
+}
+
+std::string_view Request::param(std::string_view name) const {
+  for (const auto& [key, value] : params)
+    if (key == name) return value;
+  return {};
+}
+
+Response json_response(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+Response error_response(domain::ErrorCode code, std::string message) {
+  std::string body = "{\"error\":\"";
+  body += domain::error_name(code);
+  body += "\",\"message\":";
+  body += boost::json::serialize(boost::json::string(message));
+  body += '}';
+  Response r = json_response(domain::http_status(code), std::move(body));
+  if (code == domain::ErrorCode::shutting_down || code == domain::ErrorCode::unavailable)
+    r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+Response error_response(const domain::Error& error) { return error_response(error.code, error.message); }
+
+}  // namespace flashgate::gateway

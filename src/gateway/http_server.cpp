@@ -1,0 +1,340 @@
+#include "gateway/http_server.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/decode_view.hpp>
+#include <boost/url/grammar/ci_string.hpp>
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <thread>
+
+namespace flashgate::gateway {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// Completion errors that only mean "the peer or we closed": not worth a log line.
+bool quiet(const beast::error_code& ec) {
+  return ec == asio::error::operation_aborted || ec == beast::error::timeout || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == http::error::end_of_stream || ec == asio::error::broken_pipe;
+}
+
+void fail(const beast::error_code& ec, const char* what) {
+  if (!quiet(ec)) spdlog::debug("http {}: {}", what, ec.message());
+}
+
+std::string decode_path(std::string_view raw, bool& ok) {
+  ok = true;
+  try {
+    boost::urls::decode_view view(raw);
+    std::string out(view.begin(), view.end());
+    return out;
+  } catch (const std::exception&) {
+    ok = false;
+    return {};
+  }
+}
+
+struct RequestCounters {
+  metrics::Registry& registry;
+  void count(const std::string& route, int status) {
+    registry
+        .counter("flashgate_http_requests_total", "HTTP requests by route and status code",
+                 "route=\"" + metrics::label_value(route) + "\",code=\"" + std::to_string(status) + "\"")
+        .inc();
+  }
+};
+
+class Session;
+
+class SessionExchange final : public Exchange, public std::enable_shared_from_this<SessionExchange> {
+ public:
+  SessionExchange(std::shared_ptr<Session> session, Request request)
+      : session_(std::move(session)), request_(std::move(request)) {}
+  const Request& request() const override { return request_; }
+  Request& request() override { return request_; }
+  void respond(Response response) override;
+  void start_stream(Response head) override;
+  void stream_write(std::string chunk) override;
+  void stream_end() override;
+  void on_abort(std::function<void()> callback) override;
+  void set_route(std::string_view route) override { route_ = route; }
+  const std::string& route() const { return route_; }
+
+ private:
+  std::shared_ptr<Session> session_;
+  Request request_;
+  std::string route_ = "unknown";
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const Router& router, RequestCounters& counters, const ServerLimits& limits)
+      : stream_(std::move(socket)), router_(router), counters_(counters), limits_(limits) {}
+
+  void run() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+  }
+
+  // --- called through SessionExchange, from any thread ---
+  void respond(std::shared_ptr<SessionExchange> exchange, Response response) {
+    // The exchange rides along so that the session outlives the handler's answer.
+    asio::post(stream_.get_executor(), [self = shared_from_this(), exchange, r = std::move(response)]() mutable {
+      self->write_response(*exchange, std::move(r));
+    });
+  }
+  void start_stream(std::shared_ptr<SessionExchange> exchange, Response head) {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), exchange, h = std::move(head)]() mutable {
+      self->counters_.count(exchange->route(), h.status);
+      std::string raw = "HTTP/1.1 " + std::to_string(h.status) + " " +
+                        std::string(http::obsolete_reason(static_cast<http::status>(h.status))) +
+                        "\r\nContent-Type: " + h.content_type + "\r\n";
+      for (const auto& [name, value] : h.headers) raw += name + ": " + value + "\r\n";
+      raw += "Connection: close\r\n\r\n";  // the body runs until we close
+      self->streaming_ = true;
+      self->stream_.expires_never();
+      self->queue_chunk(std::move(raw));
+    });
+  }
+  void stream_write(std::string chunk) {
+    asio::post(stream_.get_executor(),
+               [self = shared_from_this(), c = std::move(chunk)]() mutable { self->queue_chunk(std::move(c)); });
+  }
+  void stream_end() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->stream_closing_ = true;
+      if (self->chunks_.empty()) self->close();
+    });
+  }
+  void on_abort(std::function<void()> callback) {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), cb = std::move(callback)]() mutable {
+      if (self->closed_) return cb();
+      self->abort_callbacks_.push_back(std::move(cb));
+    });
+  }
+
+ private:
+  void read_request() {
+    parser_.emplace();
+    parser_->body_limit(limits_.body_bytes);
+    parser_->header_limit(static_cast<std::uint32_t>(limits_.header_bytes));
+    stream_.expires_after(first_request_ ? limits_.request_timeout : limits_.idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    first_request_ = false;
+    // Headers are in: the body must now arrive within the request deadline.
+    stream_.expires_after(limits_.request_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == http::error::body_limit)
+      return reject(error_response(domain::ErrorCode::payload_too_large, "the request body is too large"));
+    if (ec == http::error::header_limit) {
+      Response r = error_response(domain::ErrorCode::invalid_request, "the request headers are too large");
+      r.status = 431;
+      return reject(std::move(r));
+    }
+    if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message)
+      return reject(error_response(domain::ErrorCode::invalid_request, "malformed HTTP request"));
+    fail(ec, "read");
+    close();
+  }
+
+  // Answers a request we could not parse, then closes: the stream is out of sync.
+  void reject(Response response) {
+    keep_alive_ = false;
+    counters_.count("malformed", response.status);
+    send(std::move(response), 11, false);
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    auto& msg = parser_->get();
+    keep_alive_ = msg.keep_alive();
+    if (msg.version() != 10 && msg.version() != 11) {
+      Response r = error_response(domain::ErrorCode::invalid_request, "only HTTP/1.0 and HTTP/1.1 are served");
+      r.status = 505;
+      return reject(std::move(r));
+    }
+    Request request;
+    request.method = std::string(msg.method_string());
+    const std::string_view target = msg.target();
+    const auto q = target.find('?');
+    bool ok = true;
+    request.path = decode_path(target.substr(0, q), ok);
+    if (!ok) return reject(error_response(domain::ErrorCode::invalid_request, "malformed request target"));
+    if (q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
+    request.body = std::move(msg.body());
+    request.headers.reserve(8);
+    for (const auto& field : msg) {
+      std::string name(field.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      request.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
+    beast::error_code addr_ec;
+    auto endpoint = stream_.socket().remote_endpoint(addr_ec);
+    if (!addr_ec) request.client_address = endpoint.address().to_string();
+    head_request_ = msg.method() == http::verb::head;
+    version_ = msg.version();
+    stream_.expires_never();  // the handler decides how long the answer takes
+    auto exchange = std::make_shared<SessionExchange>(shared_from_this(), std::move(request));
+    router_.dispatch(exchange);
+  }
+
+  void write_response(SessionExchange& exchange, Response r) {
+    counters_.count(exchange.route(), r.status);
+    send(std::move(r), version_, keep_alive_);
+  }
+
+  void send(Response r, unsigned version, bool keep_alive) {
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version);
+    res->set(http::field::server, "flashgate");
+    res->set(http::field::content_type, r.content_type);
+    for (const auto& [name, value] : r.headers) res->set(name, value);
+    res->body() = std::move(r.body);
+    res->keep_alive(keep_alive);
+    res->prepare_payload();
+    if (head_request_) res->body().clear();  // Content-Length stays that of the GET
+    stream_.expires_after(limits_.request_timeout);
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+      if (ec) {
+        fail(ec, "write");
+        return self->close();
+      }
+      if (!res->keep_alive()) return self->close();
+      self->read_request();
+    });
+  }
+
+  void queue_chunk(std::string chunk) {
+    if (closed_) return;
+    chunks_.push_back(std::move(chunk));
+    if (chunks_.size() == 1) write_chunk();
+  }
+
+  void write_chunk() {
+    asio::async_write(stream_, asio::buffer(chunks_.front()),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) {
+                          fail(ec, "stream");
+                          return self->close();
+                        }
+                        self->chunks_.pop_front();
+                        if (!self->chunks_.empty()) return self->write_chunk();
+                        if (self->stream_closing_) self->close();
+                      });
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+    chunks_.clear();
+    auto callbacks = std::move(abort_callbacks_);
+    for (auto& cb : callbacks) cb();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  const Router& router_;
+  RequestCounters& counters_;
+  const ServerLimits& limits_;
+  bool keep_alive_ = false;
+  bool head_request_ = false;
+  bool first_request_ = true;
+  unsigned version_ = 11;
+  bool streaming_ = false;
+  bool stream_closing_ = false;
+  bool closed_ = false;
+  std::deque<std::string> chunks_;
+  std::vector<std::function<void()>> abort_callbacks_;
+};
+
+void SessionExchange::respond(Response response) { session_->respond(shared_from_this(), std::move(response)); }
+void SessionExchange::start_stream(Response head) { session_->start_stream(shared_from_this(), std::move(head)); }
+void SessionExchange::stream_write(std::string chunk) { session_->stream_write(std::move(chunk)); }
+void SessionExchange::stream_end() { session_->stream_end(); }
+void SessionExchange::on_abort(std::function<void()> callback) { session_->on_abort(std::move(callback)); }
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(const Router& r, metrics::Registry& m, ServerLimits l) : router(r), counters{m}, limits(l) {}
+
+  void accept() {
+    auto& target = *contexts[next_context++ % contexts.size()];
+    acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (ec) {
+        fail(ec, "accept");
+      } else {
+        socket.set_option(tcp::no_delay(true), ec);
+        std::make_shared<Session>(std::move(socket), router, counters, limits)->run();
+      }
+      accept();
+    });
+  }
+
+  const Router& router;
+  RequestCounters counters;
+  ServerLimits limits;
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::vector<std::thread> threads;
+  std::size_t next_context = 0;
+};
+
+HttpServer::HttpServer(const Router& router, metrics::Registry& metrics, ServerLimits limits)
+    : impl_(std::make_unique<Impl>(router, metrics, limits)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::start(const std::string& host, std::uint16_t port, std::size_t threads) {
+  threads = std::max<std::size_t>(1, threads);
+  for (std::size_t i = 0; i < threads; ++i) {
+    impl_->contexts.push_back(std::make_unique<asio::io_context>(1));
+    impl_->guards.push_back(asio::make_work_guard(*impl_->contexts.back()));
+  }
+  const tcp::endpoint endpoint(asio::ip::make_address(host), port);
+  impl_->acceptor = std::make_unique<tcp::acceptor>(*impl_->contexts.front());
+  impl_->acceptor->open(endpoint.protocol());
+  impl_->acceptor->set_option(asio::socket_base::reuse_address(true));
+  impl_->acceptor->bind(endpoint);
+  impl_->acceptor->listen(asio::socket_base::max_listen_connections);
+  impl_->accept();
+  for (auto& context : impl_->contexts)
+    impl_->threads.emplace_back([ctx = context.get()] { ctx->run(); });
+}
+
+std::uint16_t HttpServer::port() const { return impl_->acceptor ? impl_->acceptor->local_endpoint().port() : 0; }
+
+void HttpServer::stop() {
+  if (impl_->threads.empty()) return;
+  asio::post(*impl_->contexts.front(), [this] {
+    beast::error_code ec;
+    impl_->acceptor->close(ec);
+  });
+  impl_->guards.clear();
+  for (auto& context : impl_->contexts) context->stop();
+  for (auto& thread : impl_->threads) thread.join();
+  impl_->threads.clear();
+}
+
+}  // namespace flashgate::gateway

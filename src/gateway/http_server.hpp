@@ -1,0 +1,37 @@
+#pragma once
+// The HTTP/1.1 server: one acceptor, one io_context per thread, connections
+// spread round-robin over them. The only translation unit that instantiates
+// Beast's HTTP machinery.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "gateway/router.hpp"
+#include "metrics/registry.hpp"
+
+namespace flashgate::gateway {
+
+struct ServerLimits {
+  std::size_t body_bytes = 16 * 1024;
+  std::size_t header_bytes = 8 * 1024;
+  std::chrono::milliseconds request_timeout{10'000};  // to receive headers and body
+  std::chrono::milliseconds idle_timeout{60'000};     // keep-alive between requests
+};
+
+class HttpServer {
+ public:
+  HttpServer(const Router& router, metrics::Registry& metrics, ServerLimits limits);
+  ~HttpServer();
+  // Binds now (throws if it cannot), serves on `threads` threads.
+  void start(const std::string& host, std::uint16_t port, std::size_t threads);
+  std::uint16_t port() const;
+  // Stops accepting; open connections are closed.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace flashgate::gateway

@@ -1,0 +1,24 @@
+#pragma once
+// Strict reading of JSON request bodies: one object, no duplicate keys, valid
+// UTF-8, bounded nesting; field readers name the field in their error.
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "domain/errors.hpp"
+
+namespace flashgate::gateway {
+
+domain::Result<boost::json::object> parse_json_object(std::string_view body);
+
+// Each returns the value, or an invalid_request Error naming the field.
+domain::Result<std::string> required_string(const boost::json::object& obj, std::string_view field);
+domain::Result<std::optional<std::string>> optional_string(const boost::json::object& obj, std::string_view field);
+domain::Result<std::int64_t> required_integer(const boost::json::object& obj, std::string_view field);
+// Refuses any key not in `allowed`.
+std::optional<domain::Error> only_fields(const boost::json::object& obj, std::initializer_list<std::string_view> allowed);
+
+}  // namespace flashgate::gateway

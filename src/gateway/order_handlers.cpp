@@ -1,0 +1,82 @@
+// POST /api/sales/{id}/orders, GET /api/orders/status
+#include "domain/ids.hpp"
+#include "gateway/api.hpp"
+#include "gateway/json_body.hpp"
+#include "gateway/render.hpp"
+
+namespace flashgate::gateway {
+
+using domain::ErrorCode;
+
+namespace {
+
+domain::Result<std::string> parse_user_id(std::string_view text) {
+  auto body = parse_json_object(text);
+  if (!body) return body.error();
+  if (auto unknown = only_fields(body.value(), {"user_id"})) return *unknown;
+  auto user_id = required_string(body.value(), "user_id");
+  if (!user_id) return user_id.error();
+  if (!domain::is_valid_id(user_id.value()))
+    return domain::Error{ErrorCode::invalid_request, "user_id must be 1-64 characters of [A-Za-z0-9._:-]"};
+  return user_id;
+}
+
+// The ticket is opened before any store is touched: a forged or stale one
+// costs the server a decryption, nothing more.
+std::optional<domain::TicketClaims> ticket_or_reply(const ApiContext& api, const ExchangePtr& ex) {
+  auto ticket = query_param(ex->request().query, "ticket");
+  if (!ticket || ticket->empty()) {
+    ex->respond(error_response(ErrorCode::invalid_request, "the ticket query parameter is required"));
+    return std::nullopt;
+  }
+  auto claims = api.tickets.open(*ticket, domain::now_ms());
+  if (!claims) {
+    ex->respond(error_response(claims.error()));
+    return std::nullopt;
+  }
+  return std::move(claims).value();
+}
+
+}  // namespace
+
+void add_order_routes(Router& router, ApiContext& api) {
+  router.add("POST", "/api/sales/{sale_id}/orders", [&api](const ExchangePtr& ex) {
+    auto count = [&api](std::string_view outcome) {
+      api.metrics.counter("flashgate_intake_total", "Intake requests by outcome",
+                          "outcome=\"" + std::string(outcome) + "\"")
+          .inc();
+    };
+    const std::string sale_id(ex->request().param("sale_id"));
+    if (!domain::is_valid_id(sale_id)) {
+      count("invalid_request");
+      return ex->respond(error_response(ErrorCode::invalid_request, "sale_id must be 1-64 characters of [A-Za-z0-9._:-]"));
+    }
+    auto user_id = parse_user_id(ex->request().body);
+    if (!user_id) {
+      count("invalid_request");
+      return ex->respond(error_response(user_id.error()));
+    }
+    api.store.intake(sale_id, user_id.value(), [&api, ex, count, user = user_id.value()](auto outcome) {
+      if (!outcome) {
+        count(domain::error_name(outcome.error().code));
+        return ex->respond(error_response(outcome.error()));
+      }
+      const auto& view = outcome.value().view;
+      const std::string ticket = api.tickets.seal(
+          domain::TicketClaims{view.order.order_id, view.order.sale_id, user, domain::now_ms()});
+      count(outcome.value().created ? "accepted" : "repeat");
+      ex->respond(json_response(outcome.value().created ? 202 : 200, render_intake(view, ticket)));
+    });
+  });
+
+  router.add("GET", "/api/orders/status", [&api](const ExchangePtr& ex) {
+    auto claims = ticket_or_reply(api, ex);
+    if (!claims) return;
+    api.store.get_order(claims->sale_id, claims->order_id, [ex](domain::Result<store::OrderView> view) {
+      if (!view) return ex->respond(error_response(view.error()));
+      ex->respond(json_response(200, render_status(view.value())));
+    });
+  });
+}
+
+}  // namespace flashgate::gateway

@@ -1,0 +1,74 @@
+#include "gateway/router.hpp"
+
+namespace flashgate::gateway {
+namespace {
+
+template <class Out>
+void split_path(std::string_view path, Out& out) {
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    const auto slash = path.find('/', start);
+    const auto end = slash == std::string_view::npos ? path.size() : slash;
+    out.emplace_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+}
+
+}  // namespace
+
+void Router::add(std::string method, std::string pattern, Handler handler) {
+  Route route{std::move(method), std::move(pattern), {}, std::move(handler)};
+  std::vector<std::string_view> parts;
+  split_path(route.pattern, parts);
+  route.segments.assign(parts.begin(), parts.end());
+  routes_.push_back(std::move(route));
+}
+
+bool Router::match(const Route& route, const std::vector<std::string_view>& path,
+                   std::vector<std::pair<std::string, std::string>>& params) {
+  if (route.segments.size() != path.size()) return false;
+  params.clear();
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const auto& seg = route.segments[i];
+    if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
+      if (path[i].empty()) return false;
+      params.emplace_back(seg.substr(1, seg.size() - 2), path[i]);
+    } else if (seg != path[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void Router::dispatch(const ExchangePtr& exchange) const {
+  Request& request = exchange->request();
+  std::vector<std::string_view> path;
+  if (request.path.empty() || request.path.front() != '/') {
+    exchange->set_route("unknown");
+    return exchange->respond(error_response(domain::ErrorCode::not_found, "no such resource"));
+  }
+  split_path(std::string_view(request.path), path);
+  std::string allow;
+  std::vector<std::pair<std::string, std::string>> params;
+  for (const auto& route : routes_) {
+    if (!match(route, path, params)) continue;
+    const bool head_of_get = request.method == "HEAD" && route.method == "GET";
+    if (route.method == request.method || head_of_get) {
+      request.params = std::move(params);
+      exchange->set_route(route.pattern);
+      return route.handler(exchange);
+    }
+    if (!allow.empty()) allow += ", ";
+    allow += route.method;
+  }
+  if (allow.empty()) {
+    exchange->set_route("unknown");
+    return exchange->respond(error_response(domain::ErrorCode::not_found, "no such resource"));
+  }
+  exchange->set_route("method_not_allowed");
+  Response r = error_response(domain::ErrorCode::method_not_allowed, "method not allowed here");
+  r.headers.emplace_back("Allow", allow);
+  exchange->respond(std::move(r));
+}
+
+}  // namespace flashgate::gateway

@@ -1,0 +1,31 @@
+#pragma once
+// Maps method and path pattern ("/api/sales/{sale_id}") to a handler; a path
+// that matches with the wrong method gets 405 with Allow.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "gateway/exchange.hpp"
+
+namespace flashgate::gateway {
+
+using Handler = std::function<void(const ExchangePtr&)>;
+
+class Router {
+ public:
+  void add(std::string method, std::string pattern, Handler handler);
+  void dispatch(const ExchangePtr& exchange) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;
+    Handler handler;
+  };
+  static bool match(const Route& route, const std::vector<std::string_view>& path,
+                    std::vector<std::pair<std::string, std::string>>& params);
+  std::vector<Route> routes_;
+};
+
+}  // namespace flashgate::gateway

@@ -1,0 +1,103 @@
+// POST /api/admin/sales, GET /api/sales/{id}, GET /api/admin/sales/{id}/stats
+#include "domain/ids.hpp"
+#include "domain/secrets.hpp"
+#include "gateway/api.hpp"
+#include "gateway/json_body.hpp"
+#include "gateway/render.hpp"
+
+namespace flashgate::gateway {
+
+using domain::ErrorCode;
+
+namespace {
+
+// Validate-or-reply: answers 401 itself and returns false.
+bool authorized_or_reply(const ApiContext& api, const ExchangePtr& ex) {
+  constexpr std::string_view scheme = "Bearer ";
+  const auto header = ex->request().header("authorization");
+  if (header.size() > scheme.size() && header.substr(0, scheme.size()) == scheme &&
+      domain::constant_time_equal(header.substr(scheme.size()), api.admin_token))
+    return true;
+  Response r = error_response(ErrorCode::unauthorized, "a valid admin bearer token is required");
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  ex->respond(std::move(r));
+  return false;
+}
+
+bool sale_id_or_reply(const ExchangePtr& ex, std::string& sale_id) {
+  sale_id = std::string(ex->request().param("sale_id"));
+  if (domain::is_valid_id(sale_id)) return true;
+  ex->respond(error_response(ErrorCode::invalid_request, "sale_id must be 1-64 characters of [A-Za-z0-9._:-]"));
+  return false;
+}
+
+domain::Result<std::optional<domain::TimeMs>> optional_time(const boost::json::object& body, std::string_view field) {
+  auto text = optional_string(body, field);
+  if (!text) return text.error();
+  if (!text.value()) return std::optional<domain::TimeMs>{};
+  auto parsed = domain::parse_rfc3339(**text);
+  if (!parsed)
+    return domain::Error{ErrorCode::invalid_request, std::string(field) + " must be an RFC 3339 time"};
+  return std::optional<domain::TimeMs>(*parsed);
+}
+
+domain::Result<domain::Sale> parse_new_sale(std::string_view text) {
+  auto body = parse_json_object(text);
+  if (!body) return body.error();
+  const auto& obj = body.value();
+  if (auto unknown = only_fields(obj, {"sale_id", "item", "stock", "starts_at", "ends_at"})) return *unknown;
+  domain::Sale sale;
+  auto sale_id = required_string(obj, "sale_id");
+  if (!sale_id) return sale_id.error();
+  auto item = required_string(obj, "item");
+  if (!item) return item.error();
+  auto stock = required_integer(obj, "stock");
+  if (!stock) return stock.error();
+  auto starts = optional_time(obj, "starts_at");
+  if (!starts) return starts.error();
+  auto ends = optional_time(obj, "ends_at");
+  if (!ends) return ends.error();
+  sale.sale_id = std::move(sale_id).value();
+  sale.item = std::move(item).value();
+  sale.stock = *stock;
+  sale.starts_at = *starts;
+  sale.ends_at = *ends;
+  sale.created_at = domain::now_ms();
+  if (auto invalid = domain::validate_new_sale(sale)) return *invalid;
+  return sale;
+}
+
+}  // namespace
+
+void add_sale_routes(Router& router, ApiContext& api) {
+  router.add("POST", "/api/admin/sales", [&api](const ExchangePtr& ex) {
+    if (!authorized_or_reply(api, ex)) return;
+    auto sale = parse_new_sale(ex->request().body);
+    if (!sale) return ex->respond(error_response(sale.error()));
+    api.store.create_sale(sale.value(), [ex](domain::Result<store::SaleView> created) {
+      if (!created) return ex->respond(error_response(created.error()));
+      ex->respond(json_response(201, render_sale(created.value(), domain::now_ms())));
+    });
+  });
+
+  router.add("GET", "/api/sales/{sale_id}", [&api](const ExchangePtr& ex) {
+    std::string sale_id;
+    if (!sale_id_or_reply(ex, sale_id)) return;
+    api.store.get_sale(sale_id, [ex](domain::Result<store::SaleView> sale) {
+      if (!sale) return ex->respond(error_response(sale.error()));
+      ex->respond(json_response(200, render_sale(sale.value(), domain::now_ms())));
+    });
+  });
+
+  router.add("GET", "/api/admin/sales/{sale_id}/stats", [&api](const ExchangePtr& ex) {
+    if (!authorized_or_reply(api, ex)) return;
+    std::string sale_id;
+    if (!sale_id_or_reply(ex, sale_id)) return;
+    api.store.get_sale(sale_id, [ex](domain::Result<store::SaleView> sale) {
+      if (!sale) return ex->respond(error_response(sale.error()));
+      ex->respond(json_response(200, render_stats(sale.value())));
+    });
+  });
+}
+
+}  // namespace flashgate::gateway

@@ -1,0 +1,421 @@
+#include "store/memory/memory_store.hpp"
+
+#include <algorithm>
+#include <future>
+
+#include "domain/ids.hpp"
+
+namespace flashgate::store {
+
+using domain::Error;
+using domain::ErrorCode;
+using domain::OrderStatus;
+
+namespace {
+
+std::size_t index_of(OrderStatus s) { return static_cast<std::size_t>(s); }
+
+const Error unavailable{ErrorCode::unavailable, "the order could not be stored; try again shortly"};
+
+}  // namespace
+
+MemoryStore::MemoryStore(Journal& journal) : journal_(journal) {}
+
+void MemoryStore::restore(const JournalState& state) {
+  std::vector<domain::Order> handed_back;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& sale : state.sales) {
+      SaleEntry entry;
+      entry.sale = sale;
+      entry.remaining = sale.stock;
+      sales_.emplace(sale.sale_id, std::move(entry));
+    }
+    for (const auto& [sale_id, remaining] : state.remaining_db)
+      if (auto it = sales_.find(sale_id); it != sales_.end()) it->second.remaining_db = remaining;
+
+    const auto now = domain::now_ms();
+    std::unordered_map<std::string, std::uint64_t> first_queued_seq;
+    for (auto order : state.orders) {
+      auto sale_it = sales_.find(order.sale_id);
+      if (sale_it == sales_.end()) continue;
+      SaleEntry& sale = sale_it->second;
+      if (order.status == OrderStatus::processing) {
+        domain::apply_transition(order, OrderStatus::queued, now);
+        handed_back.push_back(order);
+      }
+      OrderEntry entry{order, true, false, 0};
+      if (order.status == OrderStatus::confirmed) {
+        entry.confirmed_at = order.updated_at;
+        confirmed_.emplace_back(order.updated_at, order.order_id);
+      }
+      if (!domain::releases_unit(order.status)) {
+        sale.remaining -= 1;
+        sale.holders[order.user_id] = order.order_id;
+      }
+      if (order.status == OrderStatus::queued) {
+        queue_.push_back(order.order_id);
+        first_queued_seq.try_emplace(order.sale_id, order.seq);
+      }
+      sale.seq = std::max(sale.seq, order.seq);
+      sale.counts[index_of(order.status)] += 1;
+      orders_.emplace(order.order_id, std::move(entry));
+    }
+    for (auto& [id, sale] : sales_) {
+      auto it = first_queued_seq.find(id);
+      sale.started = it == first_queued_seq.end() ? sale.seq : it->second - 1;
+    }
+    std::sort(confirmed_.begin(), confirmed_.end());
+  }
+  for (const auto& order : handed_back) journal_.record_order(order, {});
+}
+
+OrderView MemoryStore::view_of(const OrderEntry& entry, domain::TimeMs now) const {
+  OrderView view{entry.order, 0, 0};
+  const auto& sale = sales_.at(entry.order.sale_id);
+  if (entry.order.status == OrderStatus::queued) view.position = domain::queue_position(entry.order.seq, sale.started);
+  view.poll_after_ms = domain::poll_after_ms(entry.order.status, view.position, sale.start_rate.per_second(now),
+                                             static_cast<std::int64_t>(service_time_ms_));
+  return view;
+}
+
+SaleView MemoryStore::sale_view(const SaleEntry& sale) const {
+  SaleView view;
+  view.sale = sale.sale;
+  view.remaining = sale.remaining;
+  view.remaining_db = sale.remaining_db;
+  view.counts = sale.counts;
+  view.queue_depth = sale.counts[index_of(OrderStatus::queued)];
+  return view;
+}
+
+void MemoryStore::account(SaleEntry& sale, OrderStatus from, const OrderEntry& entry, domain::TimeMs now) {
+  const auto& order = entry.order;
+  sale.counts[index_of(from)] -= 1;
+  sale.counts[index_of(order.status)] += 1;
+  if (from == OrderStatus::queued && order.status == OrderStatus::processing) {
+    sale.started += 1;
+    sale.start_rate.record(now);
+  }
+  if (domain::releases_unit(order.status)) {
+    sale.remaining += 1;
+    auto holder = sale.holders.find(order.user_id);
+    if (holder != sale.holders.end() && holder->second == order.order_id) sale.holders.erase(holder);
+  }
+}
+
+void MemoryStore::publish(const OrderView& view) {
+  for (const auto& listener : listeners_) listener(view);
+}
+
+bool MemoryStore::record_and_wait(const domain::Order& order) {
+  std::promise<bool> durable;
+  auto result = durable.get_future();
+  journal_.record_order(order, [&durable](bool ok) { durable.set_value(ok); });
+  return result.get();
+}
+
+void MemoryStore::create_sale(const domain::Sale& sale, Callback<SaleView> done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (sales_.contains(sale.sale_id)) return done(Error{ErrorCode::sale_exists, "a sale with this id exists"});
+    SaleEntry entry;
+    entry.sale = sale;
+    entry.remaining = sale.stock;
+    // Held in memory before it is durable so that a racing create sees it; the
+    // journal's answer decides whether it stays.
+    sales_.emplace(sale.sale_id, std::move(entry));
+  }
+  journal_.record_sale(sale, [this, sale_id = sale.sale_id, done = std::move(done)](bool ok) {
+    std::unique_lock lock(mutex_);
+    if (!ok) {
+      sales_.erase(sale_id);
+      lock.unlock();
+      return done(Error{ErrorCode::unavailable, "the sale could not be stored; try again shortly"});
+    }
+    auto view = sale_view(sales_.at(sale_id));
+    lock.unlock();
+    done(std::move(view));
+  });
+}
+
+void MemoryStore::get_sale(const std::string& sale_id, Callback<SaleView> done) {
+  std::unique_lock lock(mutex_);
+  auto it = sales_.find(sale_id);
+  if (it == sales_.end()) {
+    lock.unlock();
+    return done(Error{ErrorCode::sale_not_found, "no sale with this id"});
+  }
+  auto view = sale_view(it->second);
+  lock.unlock();
+  done(std::move(view));
+}
+
+void MemoryStore::intake(const std::string& sale_id, const std::string& user_id, Callback<IntakeOutcome> done) {
+  std::unique_lock lock(mutex_);
+  auto refuse = [&](Error error) {
+    lock.unlock();
+    done(std::move(error));
+  };
+  if (!intake_open_) return refuse({ErrorCode::shutting_down, "the service is shutting down; try again shortly"});
+  auto sale_it = sales_.find(sale_id);
+  if (sale_it == sales_.end()) return refuse({ErrorCode::sale_not_found, "no sale with this id"});
+  SaleEntry& sale = sale_it->second;
+  const auto now = domain::now_ms();
+  if (auto refusal = domain::window_refusal(sale.sale, now)) {
+    return refuse({*refusal, *refusal == ErrorCode::sale_ended ? "the sale has ended" : "the sale has not started"});
+  }
+  // Dedupe the user before taking stock, in the same critical section.
+  if (auto holder = sale.holders.find(user_id); holder != sale.holders.end()) {
+    const auto& entry = orders_.at(holder->second);
+    if (entry.durable) {
+      auto view = view_of(entry, now);
+      lock.unlock();
+      return done(IntakeOutcome{false, std::move(view)});
+    }
+    // The user's first intake is still being committed: answer once it is.
+    lock.unlock();
+    return journal_.barrier([this, sale_id, user_id, done = std::move(done)](bool) mutable {
+      intake(sale_id, user_id, std::move(done));
+    });
+  }
+  if (sale.remaining <= 0) return refuse({ErrorCode::sold_out, "sold out"});
+
+  OrderEntry entry;
+  entry.order.order_id = domain::new_order_id();
+  entry.order.sale_id = sale_id;
+  entry.order.user_id = user_id;
+  entry.order.seq = ++sale.seq;
+  entry.order.created_at = entry.order.updated_at = now;
+  sale.remaining -= 1;
+  sale.holders.emplace(user_id, entry.order.order_id);
+  sale.counts[index_of(OrderStatus::queued)] += 1;
+  const domain::Order order = entry.order;
+  orders_.emplace(order.order_id, std::move(entry));
+  lock.unlock();
+
+  journal_.record_order(order, [this, order_id = order.order_id, done = std::move(done)](bool durable) {
+    complete_intake(order_id, durable, done);
+  });
+}
+
+void MemoryStore::complete_intake(const std::string& order_id, bool durable, const Callback<IntakeOutcome>& done) {
+  std::unique_lock lock(mutex_);
+  auto it = orders_.find(order_id);
+  OrderEntry& entry = it->second;
+  SaleEntry& sale = sales_.at(entry.order.sale_id);
+  if (!durable) {
+    // Nothing was promised yet: give the unit back as if the intake never happened.
+    sale.remaining += 1;
+    sale.holders.erase(entry.order.user_id);
+    sale.counts[index_of(OrderStatus::queued)] -= 1;
+    sale.started += 1;  // its number is skipped, so later positions stay right
+    orders_.erase(it);
+    lock.unlock();
+    return done(unavailable);
+  }
+  entry.durable = true;
+  queue_.push_back(order_id);
+  auto view = view_of(entry, domain::now_ms());
+  lock.unlock();
+  queue_cv_.notify_one();
+  publish(view);
+  done(IntakeOutcome{true, std::move(view)});
+}
+
+void MemoryStore::get_order(const std::string& sale_id, const std::string& order_id, Callback<OrderView> done) {
+  std::unique_lock lock(mutex_);
+  auto it = orders_.find(order_id);
+  if (it == orders_.end() || !it->second.durable || it->second.order.sale_id != sale_id) {
+    lock.unlock();
+    return done(Error{ErrorCode::order_not_found, "no order for this ticket"});
+  }
+  auto view = view_of(it->second, domain::now_ms());
+  lock.unlock();
+  done(std::move(view));
+}
+
+void MemoryStore::pay(const std::string& order_id, const std::string& payment_id, Callback<OrderView> done) {
+  std::unique_lock lock(mutex_);
+  auto it = orders_.find(order_id);
+  if (it == orders_.end() || !it->second.durable) {
+    lock.unlock();
+    return done(Error{ErrorCode::order_not_found, "no order with this id"});
+  }
+  OrderEntry& entry = it->second;
+  if (entry.transition_pending) {
+    // A payment or cancellation of this order is being written: decide after it.
+    lock.unlock();
+    return journal_.barrier([this, order_id, payment_id, done = std::move(done)](bool) mutable {
+      pay(order_id, payment_id, std::move(done));
+    });
+  }
+  if (entry.order.status == OrderStatus::paid && entry.order.payment_id == payment_id) {
+    auto view = view_of(entry, domain::now_ms());
+    lock.unlock();
+    return done(std::move(view));  // the provider repeating itself: nothing changes
+  }
+  if (entry.order.status != OrderStatus::confirmed) {
+    lock.unlock();
+    return done(Error{ErrorCode::order_not_payable, "the order is not awaiting payment"});
+  }
+  domain::Order paid = entry.order;
+  domain::apply_transition(paid, OrderStatus::paid, domain::now_ms());
+  paid.payment_id = payment_id;
+  entry.transition_pending = true;
+  lock.unlock();
+  journal_.record_order(paid, [this, paid, done = std::move(done)](bool durable) {
+    complete_payment(paid.order_id, paid, durable, done);
+  });
+}
+
+void MemoryStore::complete_payment(const std::string& order_id, const domain::Order& paid, bool durable,
+                                   const Callback<OrderView>& done) {
+  std::unique_lock lock(mutex_);
+  OrderEntry& entry = orders_.at(order_id);
+  entry.transition_pending = false;
+  if (!durable) {
+    lock.unlock();
+    return done(unavailable);
+  }
+  const auto from = entry.order.status;
+  entry.order = paid;
+  const auto now = domain::now_ms();
+  account(sales_.at(paid.sale_id), from, entry, now);
+  auto view = view_of(entry, now);
+  lock.unlock();
+  publish(view);
+  done(std::move(view));
+}
+
+void MemoryStore::stop_intake() {
+  std::lock_guard lock(mutex_);
+  intake_open_ = false;
+}
+
+void MemoryStore::on_change(ChangeListener listener) {
+  std::lock_guard lock(mutex_);
+  listeners_.push_back(std::move(listener));
+}
+
+std::optional<domain::Order> MemoryStore::claim(std::chrono::milliseconds wait) {
+  std::unique_lock lock(mutex_);
+  if (!queue_cv_.wait_for(lock, wait, [this] { return !queue_.empty(); })) return std::nullopt;
+  const std::string order_id = std::move(queue_.front());
+  queue_.pop_front();
+  OrderEntry& entry = orders_.at(order_id);
+  const auto now = domain::now_ms();
+  if (!domain::apply_transition(entry.order, OrderStatus::processing, now)) return std::nullopt;
+  account(sales_.at(entry.order.sale_id), OrderStatus::queued, entry, now);
+  auto view = view_of(entry, now);
+  lock.unlock();
+  // PROCESSING need not be durable before the work starts: after a crash the
+  // order is simply queued again, and creating it is idempotent.
+  journal_.record_order(view.order, {});
+  publish(view);
+  return view.order;
+}
+
+bool MemoryStore::finish(const std::string& order_id, OrderStatus to, const std::string& reason) {
+  std::unique_lock lock(mutex_);
+  domain::Order next = orders_.at(order_id).order;
+  if (next.status != OrderStatus::processing) return true;
+  const auto now = domain::now_ms();
+  domain::apply_transition(next, to, now, reason);
+  lock.unlock();
+  if (!record_and_wait(next)) return false;
+  lock.lock();
+  OrderEntry& entry = orders_.at(order_id);
+  entry.order = next;
+  account(sales_.at(next.sale_id), OrderStatus::processing, entry, now);
+  if (to == OrderStatus::confirmed) {
+    entry.confirmed_at = now;
+    confirmed_.emplace_back(now, order_id);
+  }
+  auto view = view_of(entry, now);
+  lock.unlock();
+  publish(view);
+  return true;
+}
+
+void MemoryStore::hand_back(const std::string& order_id) {
+  std::unique_lock lock(mutex_);
+  OrderEntry& entry = orders_.at(order_id);
+  const auto now = domain::now_ms();
+  if (!domain::apply_transition(entry.order, OrderStatus::queued, now)) return;
+  SaleEntry& sale = sales_.at(entry.order.sale_id);
+  sale.counts[index_of(OrderStatus::processing)] -= 1;
+  sale.counts[index_of(OrderStatus::queued)] += 1;
+  queue_.push_front(order_id);  // it was first in line before
+  auto view = view_of(entry, now);
+  lock.unlock();
+  journal_.record_order(view.order, {});
+  queue_cv_.notify_one();
+  publish(view);
+}
+
+std::size_t MemoryStore::cancel_unpaid(domain::TimeMs confirmed_before) {
+  std::vector<domain::Order> expiring;
+  {
+    std::lock_guard lock(mutex_);
+    std::deque<std::pair<domain::TimeMs, std::string>> busy;
+    while (!confirmed_.empty() && confirmed_.front().first < confirmed_before) {
+      auto [at, order_id] = std::move(confirmed_.front());
+      confirmed_.pop_front();
+      OrderEntry& entry = orders_.at(order_id);
+      if (entry.order.status != OrderStatus::confirmed) continue;
+      if (entry.transition_pending) {
+        busy.emplace_back(at, std::move(order_id));  // a payment is being written; look again later
+        continue;
+      }
+      domain::Order next = entry.order;
+      domain::apply_transition(next, OrderStatus::cancelled, domain::now_ms(), "payment_timeout");
+      entry.transition_pending = true;
+      expiring.push_back(std::move(next));
+    }
+    confirmed_.insert(confirmed_.begin(), busy.begin(), busy.end());
+  }
+  std::size_t cancelled = 0;
+  for (const auto& next : expiring) {
+    const bool durable = record_and_wait(next);
+    std::unique_lock lock(mutex_);
+    OrderEntry& entry = orders_.at(next.order_id);
+    entry.transition_pending = false;
+    if (!durable) {
+      confirmed_.emplace_front(entry.confirmed_at, next.order_id);
+      continue;
+    }
+    entry.order = next;
+    account(sales_.at(next.sale_id), OrderStatus::confirmed, entry, next.updated_at);
+    auto view = view_of(entry, next.updated_at);
+    lock.unlock();
+    publish(view);
+    ++cancelled;
+  }
+  return cancelled;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> MemoryStore::remaining_by_sale() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  out.reserve(sales_.size());
+  for (const auto& [id, sale] : sales_) out.emplace_back(id, sale.remaining);
+  return out;
+}
+
+void MemoryStore::set_remaining_db(const std::string& sale_id, std::int64_t remaining) {
+  std::lock_guard lock(mutex_);
+  if (auto it = sales_.find(sale_id); it != sales_.end()) it->second.remaining_db = remaining;
+}
+
+std::uint64_t MemoryStore::queue_depth() {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+void MemoryStore::record_service_time(std::int64_t ms) {
+  std::lock_guard lock(mutex_);
+  service_time_ms_ = service_time_ms_ == 0.0 ? static_cast<double>(ms) : 0.9 * service_time_ms_ + 0.1 * ms;
+}
+
+}  // namespace flashgate::store

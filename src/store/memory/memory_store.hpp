@@ -1,0 +1,80 @@
+#pragma once
+// The embedded Store: all state in this process's memory, made durable by a
+// Journal (SQLite) before any intake, payment or cancellation is answered.
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+
+#include "domain/queue_hint.hpp"
+#include "store/journal.hpp"
+#include "store/store.hpp"
+
+namespace flashgate::store {
+
+class MemoryStore final : public Store {
+ public:
+  explicit MemoryStore(Journal& journal);
+
+  // Rebuilds the state from the journal; orders left PROCESSING go back in line.
+  void restore(const JournalState& state);
+
+  void create_sale(const domain::Sale& sale, Callback<SaleView> done) override;
+  void get_sale(const std::string& sale_id, Callback<SaleView> done) override;
+  void intake(const std::string& sale_id, const std::string& user_id, Callback<IntakeOutcome> done) override;
+  void get_order(const std::string& sale_id, const std::string& order_id, Callback<OrderView> done) override;
+  void pay(const std::string& order_id, const std::string& payment_id, Callback<OrderView> done) override;
+  void stop_intake() override;
+  void on_change(ChangeListener listener) override;
+
+  std::optional<domain::Order> claim(std::chrono::milliseconds wait) override;
+  bool finish(const std::string& order_id, domain::OrderStatus to, const std::string& reason) override;
+  void hand_back(const std::string& order_id) override;
+  std::size_t cancel_unpaid(domain::TimeMs confirmed_before) override;
+  std::vector<std::pair<std::string, std::int64_t>> remaining_by_sale() override;
+  void set_remaining_db(const std::string& sale_id, std::int64_t remaining) override;
+
+  std::uint64_t queue_depth() override;
+  void record_service_time(std::int64_t ms) override;
+
+ private:
+  struct SaleEntry {
+    domain::Sale sale;
+    std::int64_t remaining = 0;
+    std::optional<std::int64_t> remaining_db;
+    std::uint64_t seq = 0;      // intakes numbered so far
+    std::uint64_t started = 0;  // orders a window has started (or skipped)
+    domain::RateMeter start_rate;
+    std::unordered_map<std::string, std::string> holders;  // user -> order id
+    std::array<std::uint64_t, domain::all_statuses.size()> counts{};
+  };
+  struct OrderEntry {
+    domain::Order order;
+    bool durable = false;             // the intake is committed
+    bool transition_pending = false;  // a payment or cancellation is being written
+    domain::TimeMs confirmed_at = 0;
+  };
+
+  OrderView view_of(const OrderEntry& entry, domain::TimeMs now) const;
+  SaleView sale_view(const SaleEntry& sale) const;
+  // Bookkeeping of a status change already applied to `entry.order`.
+  void account(SaleEntry& sale, domain::OrderStatus from, const OrderEntry& entry, domain::TimeMs now);
+  void publish(const OrderView& view);
+  bool record_and_wait(const domain::Order& order);
+  void complete_intake(const std::string& order_id, bool durable, const Callback<IntakeOutcome>& done);
+  void complete_payment(const std::string& order_id, const domain::Order& paid, bool durable,
+                        const Callback<OrderView>& done);
+
+  Journal& journal_;
+  mutable std::mutex mutex_;
+  std::condition_variable queue_cv_;
+  std::unordered_map<std::string, SaleEntry> sales_;
+  std::unordered_map<std::string, OrderEntry> orders_;
+  std::deque<std::string> queue_;                                   // durable QUEUED order ids
+  std::deque<std::pair<domain::TimeMs, std::string>> confirmed_;    // (confirmed at, id), oldest first
+  std::vector<ChangeListener> listeners_;
+  bool intake_open_ = true;
+  double service_time_ms_ = 0.0;  // moving average
+};
+
+}  // namespace flashgate::store

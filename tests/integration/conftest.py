@@ -1,0 +1,58 @@
+"""Fixtures that start the real flashgate binary (the harness is in flashgate_harness.py).
+
+- server: one default server shared by the whole session (service time 0 ms);
+  tests isolate themselves by creating sales with unique ids.
+- start_server(env={...}, data_dir=None): servers with their own settings,
+  stopped (SIGTERM, then SIGKILL after 10 s) when the test ends.
+- server_pool: the session-wide starter, for module fixtures that share a
+  specially configured server between a few tests.
+"""
+
+import time
+
+import pytest
+
+from flashgate_harness import STARTED_SERVERS, ServerPool, wait_until
+
+
+@pytest.fixture(scope="session")
+def server_pool(tmp_path_factory):
+    pool = ServerPool(tmp_path_factory)
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture(scope="session")
+def server(server_pool):
+    shared = server_pool.start()
+    shared.shared = True
+    return shared
+
+
+@pytest.fixture
+def start_server(tmp_path_factory):
+    pool = ServerPool(tmp_path_factory)
+    yield pool.start
+    pool.stop_all()
+
+
+@pytest.fixture(name="wait_until")
+def wait_until_fixture():
+    return wait_until
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On failure, attach the log tails of the servers that were running in that phase."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    phase_began = time.monotonic() - call.duration - 1.0
+    for srv in STARTED_SERVERS:
+        if getattr(srv, "shared", False) and "server" not in item.fixturenames:
+            continue
+        if srv.stopped_at is not None and srv.stopped_at < phase_began:
+            continue
+        report.sections.append((f"flashgate :{srv.port} stdout", srv.log_tail(srv.stdout_path)))
+        report.sections.append((f"flashgate :{srv.port} stderr", srv.log_tail(srv.stderr_path)))

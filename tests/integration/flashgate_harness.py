@@ -1,0 +1,372 @@
+"""The harness of the black-box tests: start the real flashgate binary, talk HTTP to it.
+
+The binary comes from $FLASHGATE_BIN (default <repo>/build/release/flashgate).
+Each server gets a free port on 127.0.0.1 and its own data dir, where its
+stdout and stderr are written (conftest.py attaches them to failing reports).
+"""
+
+import datetime as dt
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+import weakref
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_BIN = REPO / "build" / "release" / "flashgate"
+
+ADMIN_TOKEN = "it-admin-token-7f3c9a1e5b2d4c6e8a0f"
+PAYMENT_SECRET = "it-payment-secret-4e6a8c0b2d4f6a8c"
+
+READY_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 10.0
+
+STATUSES = ("QUEUED", "PROCESSING", "CONFIRMED", "PAID", "FAILED", "CANCELLED")
+FINAL_STATUSES = ("PAID", "FAILED", "CANCELLED")
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+STARTED_SERVERS = []  # every Server of the session, for the failure report
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def flashgate_bin():
+    return Path(os.environ.get("FLASHGATE_BIN", str(DEFAULT_BIN)))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def unique_id(prefix="s"):
+    return f"{prefix}-{uuid.uuid4().hex[:20]}"
+
+
+def rfc3339(when):
+    """A UTC datetime as RFC 3339 with milliseconds, e.g. 2026-11-24T12:00:00.000Z."""
+    when = when.astimezone(dt.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def from_now(seconds):
+    return rfc3339(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds))
+
+
+def parse_rfc3339(text):
+    assert isinstance(text, str) and RFC3339.match(text), f"not RFC 3339: {text!r}"
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def wait_until(predicate, timeout=15.0, interval=0.05, message="condition"):
+    """Poll predicate until it returns something truthy and return that.
+
+    timeout is only an upper bound for waiting, never a performance claim.
+    """
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
+        time.sleep(interval)
+
+
+def json_body(response):
+    try:
+        return response.json()
+    except ValueError:
+        raise AssertionError(
+            f"{response.request.method} {response.request.path_url} -> {response.status_code}: "
+            f"body is not JSON: {response.text[:500]!r}"
+        ) from None
+
+
+def content_type(response):
+    return response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+
+def assert_error(response, status, code=None):
+    """The response is an error of the contract's shape: {"error": code, "message": text}."""
+    where = f"{response.request.method} {response.request.path_url}"
+    assert response.status_code == status, f"{where}: expected {status}, got {response.status_code}: {response.text[:500]}"
+    assert content_type(response) == "application/json", f"{where}: Content-Type {response.headers.get('Content-Type')!r}"
+    body = json_body(response)
+    assert isinstance(body, dict), f"{where}: error body is not an object: {body!r}"
+    assert isinstance(body.get("error"), str) and body["error"], f"{where}: no error code: {body!r}"
+    assert isinstance(body.get("message"), str) and body["message"].strip(), f"{where}: no message: {body!r}"
+    if code is not None:
+        assert body["error"] == code, f"{where}: expected error {code!r}, got {body!r}"
+    return body
+
+
+def assert_json(response, status):
+    where = f"{response.request.method} {response.request.path_url}"
+    assert response.status_code == status, f"{where}: expected {status}, got {response.status_code}: {response.text[:500]}"
+    assert content_type(response) == "application/json", f"{where}: Content-Type {response.headers.get('Content-Type')!r}"
+    return json_body(response)
+
+
+def is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# --------------------------------------------------------------------------- the server
+
+
+class Server:
+    """One running flashgate process and a small client for its API."""
+
+    def __init__(self, data_dir, env, port):
+        self.data_dir = Path(data_dir)
+        self.env = env
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.admin_token = env.get("FLASHGATE_ADMIN_TOKEN")
+        self.payment_secret = env.get("FLASHGATE_PAYMENT_SECRET")
+        self.stdout_path = self.data_dir / "flashgate.stdout.log"
+        self.stderr_path = self.data_dir / "flashgate.stderr.log"
+        self.proc = None
+        self.started_at = None
+        self.stopped_at = None
+        self.killed = False
+        self.shared = False  # True for the session's default server
+        self._local = threading.local()
+        self._sessions = weakref.WeakSet()
+        self._sessions_lock = threading.Lock()
+
+    # -- process
+
+    def start(self):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [str(flashgate_bin()), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir)]
+        with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
+            self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=self.data_dir)
+        self.started_at = time.monotonic()
+        STARTED_SERVERS.append(self)
+
+    def wait_ready(self, timeout=READY_TIMEOUT):
+        """True once GET /healthz answers 200; False if the process exits first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                if requests.get(self.url("/healthz"), timeout=1.0).status_code == 200:
+                    return True
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"flashgate on port {self.port} not ready within {timeout}s\n{self.describe_logs()}")
+
+    def is_running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM, then SIGKILL after timeout seconds; returns the exit code."""
+        self.close_sessions()
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.killed = True
+                self.proc.kill()
+                self.proc.wait()
+        if self.stopped_at is None:
+            self.stopped_at = time.monotonic()
+        return self.proc.returncode
+
+    def logs(self):
+        parts = []
+        for path in (self.stdout_path, self.stderr_path):
+            try:
+                parts.append(path.read_text(errors="replace"))
+            except FileNotFoundError:
+                pass
+        return "\n".join(parts)
+
+    def log_tail(self, path, lines=150):
+        try:
+            text = path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no file)"
+        return "\n".join(text.splitlines()[-lines:]) or "(empty)"
+
+    def describe_logs(self):
+        code = self.proc.poll() if self.proc else None
+        return (
+            f"--- flashgate :{self.port} exit code {code}, data dir {self.data_dir}\n"
+            f"--- stdout\n{self.log_tail(self.stdout_path)}\n--- stderr\n{self.log_tail(self.stderr_path)}"
+        )
+
+    # -- HTTP
+
+    @property
+    def http(self):
+        """A requests.Session of the calling thread (keep-alive, thread-safe use)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.add(session)
+        return session
+
+    def close_sessions(self):
+        with self._sessions_lock:
+            sessions = list(self._sessions)
+        for session in sessions:
+            session.close()
+
+    def url(self, path):
+        return self.base_url + path
+
+    def request(self, method, path, **kwargs):
+        kwargs.setdefault("timeout", REQUEST_TIMEOUT)
+        return self.http.request(method, self.url(path), **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def admin_headers(self, token=None):
+        return {"Authorization": f"Bearer {token or self.admin_token}"}
+
+    # -- API helpers (each returns the raw response unless said otherwise)
+
+    def create_sale(self, body, token=None, headers=None):
+        """POST /api/admin/sales; body is a dict (sent as JSON) or raw str/bytes."""
+        if headers is None:
+            headers = self.admin_headers(token)
+        if isinstance(body, (str, bytes)):
+            headers = {**headers, "Content-Type": "application/json"}
+            return self.post("/api/admin/sales", data=body, headers=headers)
+        return self.post("/api/admin/sales", json=body, headers=headers)
+
+    def new_sale(self, stock=10, item="flash widget", sale_id=None, starts_at=None, ends_at=None):
+        """Create a sale (asserting 201) and return its id."""
+        body = {"sale_id": sale_id or unique_id("sale"), "item": item, "stock": stock}
+        if starts_at is not None:
+            body["starts_at"] = starts_at
+        if ends_at is not None:
+            body["ends_at"] = ends_at
+        response = self.create_sale(body)
+        assert response.status_code == 201, f"create sale: {response.status_code} {response.text[:500]}"
+        return body["sale_id"]
+
+    def get_sale(self, sale_id):
+        return self.get(f"/api/sales/{quote(sale_id, safe='')}")
+
+    def sale(self, sale_id):
+        """The sale object (asserting 200)."""
+        return assert_json(self.get_sale(sale_id), 200)
+
+    def get_stats(self, sale_id, token=None, headers=None):
+        if headers is None:
+            headers = self.admin_headers(token)
+        return self.get(f"/api/admin/sales/{quote(sale_id, safe='')}/stats", headers=headers)
+
+    def stats(self, sale_id):
+        return assert_json(self.get_stats(sale_id), 200)
+
+    def buy(self, sale_id, user_id, body=None):
+        """POST /api/sales/{id}/orders; body overrides {"user_id"} (dict or raw str/bytes)."""
+        path = f"/api/sales/{quote(sale_id, safe='')}/orders"
+        if body is None:
+            return self.post(path, json={"user_id": user_id})
+        if isinstance(body, (str, bytes)):
+            return self.post(path, data=body, headers={"Content-Type": "application/json"})
+        return self.post(path, json=body)
+
+    def accepted(self, sale_id, user_id):
+        """Buy and assert 202; returns the intake answer."""
+        return assert_json(self.buy(sale_id, user_id), 202)
+
+    def poll(self, ticket, **params):
+        """GET /api/orders/status?ticket=..."""
+        return self.get("/api/orders/status", params={"ticket": ticket, **params})
+
+    def status(self, ticket):
+        """The status object of a ticket (asserting 200)."""
+        return assert_json(self.poll(ticket), 200)
+
+    def wait_for_status(self, ticket, wanted, timeout=20.0):
+        wanted = (wanted,) if isinstance(wanted, str) else tuple(wanted)
+
+        def reached():
+            current = self.status(ticket)
+            return current if current["status"] in wanted else None
+
+        return wait_until(reached, timeout=timeout, message=f"ticket to reach {wanted}")
+
+
+def child_env(overrides):
+    """The environment of a child: ours without FLASHGATE_*, the test defaults, then overrides.
+
+    An override of None removes the variable (e.g. to let the server generate a token).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHGATE_")}
+    env.update(
+        FLASHGATE_ADMIN_TOKEN=ADMIN_TOKEN,
+        FLASHGATE_PAYMENT_SECRET=PAYMENT_SECRET,
+        FLASHGATE_SERVICE_TIME="0ms",
+    )
+    for key, value in (overrides or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = str(value)
+    return env
+
+
+class ServerPool:
+    """Starts servers and remembers them so that they can all be stopped."""
+
+    def __init__(self, tmp_path_factory):
+        self._tmp = tmp_path_factory
+        self.servers = []
+
+    def start(self, env=None, data_dir=None):
+        binary = flashgate_bin()
+        if not binary.is_file() or not os.access(binary, os.X_OK):
+            pytest.fail(f"flashgate binary not found or not executable: {binary} (set FLASHGATE_BIN)", pytrace=False)
+        data_dir = Path(data_dir) if data_dir else self._tmp.mktemp("flashgate")
+        for _attempt in range(3):
+            server = Server(data_dir, child_env(env), free_port())
+            self.servers.append(server)
+            server.start()
+            if server.wait_ready():
+                return server
+            server.stop()
+            if "in use" not in server.logs().lower():  # anything but a lost race for the port
+                break
+        raise RuntimeError(f"flashgate exited before it was ready\n{server.describe_logs()}")
+
+    def stop(self, server):
+        code = server.stop()
+        if server in self.servers:
+            self.servers.remove(server)
+        return code
+
+    def stop_all(self):
+        while self.servers:
+            self.stop(self.servers[-1])
