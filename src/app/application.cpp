@@ -114,8 +114,23 @@ int serve(Config config) {
         true);
   }
 
-  gateway::ApiContext api{store, tickets, admin_token, payment_secret, metrics};
+  gateway::OrderWatch watch(gateway::WatchLimits{static_cast<std::size_t>(config.max_waiters),
+                                                     static_cast<std::size_t>(config.max_streams)}, [&store](const std::string& sale_id, const std::string& order_id,
+                                                             auto done) {
+    store.get_order(sale_id, order_id, [done = std::move(done)](domain::Result<store::OrderView> view) {
+      done(view ? std::optional(view.value()) : std::nullopt);
+    });
+  });
+  store.on_change([&watch](const store::OrderView& view) { watch.changed(view); });
+  metrics.gauge("flashgate_long_poll_waiters", "Long polls waiting for a change",
+                [&watch] { return static_cast<double>(watch.waiters()); });
+  metrics.gauge("flashgate_sse_streams", "Server-sent event streams open",
+                [&watch] { return static_cast<double>(watch.streams()); });
+
+  gateway::ApiContext api{store, tickets, admin_token, payment_secret, metrics, watch};
   gateway::Router router;
+  gateway::add_stream_routes(router, api);
+  gateway::add_payment_routes(router, api);
   gateway::add_sale_routes(router, api);
   gateway::add_order_routes(router, api);
   gateway::add_system_routes(router, api);
@@ -140,6 +155,7 @@ int serve(Config config) {
   sigwait(&signals, &signal);
   spdlog::info("signal {}: shutting down", signal);
   store.stop_intake();
+  watch.close_all();
   windows.stop();
   if (payment_timeouts) payment_timeouts->stop();
   if (stock_flush) stock_flush->stop();

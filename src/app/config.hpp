@@ -27,6 +27,8 @@ struct Config {
   std::int64_t threads = 0;  // HTTP threads; 0: cores
   double failure_rate = 0.0;
   std::int64_t stock_flush_ms = 1000;
+  std::int64_t max_waiters = 10'000;
+  std::int64_t max_streams = 50'000;
   std::int64_t shutdown_timeout_ms = 10'000;
   std::int64_t body_limit = 16 * 1024;
   std::int64_t header_limit = 8 * 1024;

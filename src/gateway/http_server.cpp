@@ -312,12 +312,17 @@ void HttpServer::start(const std::string& host, std::uint16_t port, std::size_t 
     impl_->contexts.push_back(std::make_unique<asio::io_context>(1));
     impl_->guards.push_back(asio::make_work_guard(*impl_->contexts.back()));
   }
-  const tcp::endpoint endpoint(asio::ip::make_address(host), port);
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) throw std::runtime_error("not an IP address: " + host);
+  const tcp::endpoint endpoint(address, port);
   impl_->acceptor = std::make_unique<tcp::acceptor>(*impl_->contexts.front());
-  impl_->acceptor->open(endpoint.protocol());
-  impl_->acceptor->set_option(asio::socket_base::reuse_address(true));
-  impl_->acceptor->bind(endpoint);
-  impl_->acceptor->listen(asio::socket_base::max_listen_connections);
+  auto& acceptor = *impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error(ec.message());
   impl_->accept();
   for (auto& context : impl_->contexts)
     impl_->threads.emplace_back([ctx = context.get()] { ctx->run(); });

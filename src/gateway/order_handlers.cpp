@@ -21,8 +21,9 @@ domain::Result<std::string> parse_user_id(std::string_view text) {
   return user_id;
 }
 
-// The ticket is opened before any store is touched: a forged or stale one
-// costs the server a decryption, nothing more.
+}  // namespace
+
+// A forged or stale ticket costs the server a decryption, nothing more.
 std::optional<domain::TicketClaims> ticket_or_reply(const ApiContext& api, const ExchangePtr& ex) {
   auto ticket = query_param(ex->request().query, "ticket");
   if (!ticket || ticket->empty()) {
@@ -36,8 +37,6 @@ std::optional<domain::TicketClaims> ticket_or_reply(const ApiContext& api, const
   }
   return std::move(claims).value();
 }
-
-}  // namespace
 
 void add_order_routes(Router& router, ApiContext& api) {
   router.add("POST", "/api/sales/{sale_id}/orders", [&api](const ExchangePtr& ex) {
@@ -66,15 +65,6 @@ void add_order_routes(Router& router, ApiContext& api) {
           domain::TicketClaims{view.order.order_id, view.order.sale_id, user, domain::now_ms()});
       count(outcome.value().created ? "accepted" : "repeat");
       ex->respond(json_response(outcome.value().created ? 202 : 200, render_intake(view, ticket)));
-    });
-  });
-
-  router.add("GET", "/api/orders/status", [&api](const ExchangePtr& ex) {
-    auto claims = ticket_or_reply(api, ex);
-    if (!claims) return;
-    api.store.get_order(claims->sale_id, claims->order_id, [ex](domain::Result<store::OrderView> view) {
-      if (!view) return ex->respond(error_response(view.error()));
-      ex->respond(json_response(200, render_status(view.value())));
     });
   });
 }

@@ -8,8 +8,6 @@
   specially configured server between a few tests.
 """
 
-import time
-
 import pytest
 
 from flashgate_harness import STARTED_SERVERS, ServerPool, wait_until
@@ -48,11 +46,10 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if not report.failed:
         return
-    phase_began = time.monotonic() - call.duration - 1.0
     for srv in STARTED_SERVERS:
-        if getattr(srv, "shared", False) and "server" not in item.fixturenames:
+        if srv.shared and "server" not in item.fixturenames:
             continue
-        if srv.stopped_at is not None and srv.stopped_at < phase_began:
+        if srv.started_at > call.stop or (srv.stopped_at is not None and srv.stopped_at < call.start):
             continue
         report.sections.append((f"flashgate :{srv.port} stdout", srv.log_tail(srv.stdout_path)))
         report.sections.append((f"flashgate :{srv.port} stderr", srv.log_tail(srv.stderr_path)))

@@ -156,7 +156,7 @@ class Server:
         cmd = [str(flashgate_bin()), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir)]
         with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=self.data_dir)
-        self.started_at = time.monotonic()
+        self.started_at = time.time()
         STARTED_SERVERS.append(self)
 
     def wait_ready(self, timeout=READY_TIMEOUT):
@@ -190,7 +190,7 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         if self.stopped_at is None:
-            self.stopped_at = time.monotonic()
+            self.stopped_at = time.time()
         return self.proc.returncode
 
     def logs(self):

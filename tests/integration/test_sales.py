@@ -148,11 +148,10 @@ def test_refused_sale_body_creates_nothing(server, case):
         server.post("/api/admin/sales", json=body, headers=server.admin_headers())
     else:
         server.create_sale(body)
-    candidates = {sale_id}
+    assert_error(server.get_sale(sale_id), 404, "sale_not_found")
     if isinstance(body, dict) and isinstance(body.get("sale_id"), str) and body["sale_id"]:
-        candidates.add(body["sale_id"])
-    for candidate in candidates:
-        assert server.get_sale(candidate).status_code == 404, candidate
+        # the id itself may be malformed, which GET may refuse with 400 rather than 404
+        assert server.get_sale(body["sale_id"]).status_code in (400, 404), body["sale_id"]
 
 
 def test_sale_id_of_64_chars_is_accepted(server):
@@ -169,7 +168,7 @@ def test_stats_of_a_new_sale_show_full_stock_and_no_orders(server):
     stats = server.stats(sale_id)
     assert stats["sale_id"] == sale_id
     assert stats["remaining"] == 6
-    assert is_int(stats["remaining_db"])
+    assert stats["remaining_db"] is None or is_int(stats["remaining_db"]), stats  # None: not flushed yet
     assert stats["queue_depth"] == 0
     assert COUNT_KEYS <= stats["counts"].keys(), stats
     assert all(stats["counts"][k] == 0 for k in COUNT_KEYS), stats

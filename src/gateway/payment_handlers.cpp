@@ -1,0 +1,61 @@
+// POST /api/payments/notify: the payment provider's signed notification.
+#include "domain/ids.hpp"
+#include "domain/secrets.hpp"
+#include "gateway/api.hpp"
+#include "gateway/json_body.hpp"
+
+namespace flashgate::gateway {
+
+using domain::ErrorCode;
+
+namespace {
+
+struct Notification {
+  std::string order_id;
+  std::string payment_id;
+};
+
+domain::Result<Notification> parse_notification(std::string_view text) {
+  auto body = parse_json_object(text);
+  if (!body) return body.error();
+  const auto& obj = body.value();
+  if (auto unknown = only_fields(obj, {"order_id", "payment_id", "amount"})) return *unknown;
+  auto order_id = required_string(obj, "order_id");
+  if (!order_id) return order_id.error();
+  auto payment_id = required_string(obj, "payment_id");
+  if (!payment_id) return payment_id.error();
+  if (!domain::is_valid_id(order_id.value()))
+    return domain::Error{ErrorCode::invalid_request, "order_id must be 1-64 characters of [A-Za-z0-9._:-]"};
+  if (!domain::is_valid_id(payment_id.value()))
+    return domain::Error{ErrorCode::invalid_request, "payment_id must be 1-64 characters of [A-Za-z0-9._:-]"};
+  if (const auto* amount = obj.if_contains("amount"); amount && !amount->is_number() && !amount->is_string())
+    return domain::Error{ErrorCode::invalid_request, "amount must be a number or a decimal string"};
+  return Notification{std::move(order_id).value(), std::move(payment_id).value()};
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+void add_payment_routes(Router& router, ApiContext& api) {
+  router.add("POST", "/api/payments/notify", [&api](const ExchangePtr& ex) {
+    const auto& request = ex->request();
+    // The signature is checked over the raw bytes before anything in them is believed.
+    const auto expected = domain::hmac_sha256_hex(api.payment_secret, request.body);
+    if (!domain::constant_time_equal(lower(request.header("x-signature")), expected))
+      return ex->respond(error_response(ErrorCode::bad_signature, "the X-Signature header does not match the body"));
+    auto notification = parse_notification(request.body);
+    if (!notification) return ex->respond(error_response(notification.error()));
+    api.store.pay(notification.value().order_id, notification.value().payment_id,
+                  [ex](domain::Result<store::OrderView> paid) {
+                    if (!paid) return ex->respond(error_response(paid.error()));
+                    ex->respond(json_response(200, R"({"ok":true})"));
+                  });
+  });
+}
+
+}  // namespace flashgate::gateway

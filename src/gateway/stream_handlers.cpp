@@ -1,0 +1,134 @@
+// GET /api/orders/status (poll and long poll), GET /api/orders/events (SSE)
+#include <charconv>
+
+#include "gateway/api.hpp"
+#include "gateway/render.hpp"
+
+namespace flashgate::gateway {
+
+using domain::ErrorCode;
+
+namespace {
+
+constexpr std::uint64_t max_wait_seconds = 30;
+
+std::optional<std::uint64_t> parse_uint(std::string_view text) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+Response too_many_waiting() {
+  Response r = error_response(ErrorCode::too_many_requests, "too many clients are waiting; retry shortly");
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+void answer_current(const ApiContext& api, const ExchangePtr& ex, const domain::TicketClaims& claims) {
+  api.store.get_order(claims.sale_id, claims.order_id, [ex](domain::Result<store::OrderView> view) {
+    if (!view) return ex->respond(error_response(view.error()));
+    ex->respond(json_response(200, render_status(view.value())));
+  });
+}
+
+// Answers as soon as the order's version passes `since`, or at the deadline.
+void long_poll(ApiContext& api, const ExchangePtr& ex, domain::TicketClaims claims, std::uint64_t wait_s,
+               std::optional<std::uint64_t> since) {
+  api.store.get_order(claims.sale_id, claims.order_id, [&api, ex, claims, wait_s, since](auto current) {
+    if (!current) return ex->respond(error_response(current.error()));
+    const std::uint64_t after = since.value_or(current.value().order.version);
+    if (current.value().order.version > after || wait_s == 0)
+      return ex->respond(json_response(200, render_status(current.value())));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
+    const bool waiting = api.watch.wait(claims.order_id, after, deadline,
+                                        [&api, ex, claims](std::optional<store::OrderView> view) {
+                                          if (view) return ex->respond(json_response(200, render_status(*view)));
+                                          answer_current(api, ex, claims);
+                                        });
+    if (!waiting) return ex->respond(too_many_waiting());
+    // A change between the first look and the registration must not be missed.
+    api.store.get_order(claims.sale_id, claims.order_id, [&api, after](auto again) {
+      if (again && again.value().order.version > after) api.watch.changed(again.value());
+    });
+  });
+}
+
+std::string sse_event(const store::OrderView& view) {
+  return "event: status\nid: " + std::to_string(view.order.version) + "\ndata: " + render_status(view) + "\n\n";
+}
+
+// Per stream: what the client has already been sent.
+struct SseProgress {
+  std::uint64_t version = 0;
+  std::uint64_t position = 0;
+};
+
+}  // namespace
+
+void add_stream_routes(Router& router, ApiContext& api) {
+  router.add("GET", "/api/orders/status", [&api](const ExchangePtr& ex) {
+    auto claims = ticket_or_reply(api, ex);
+    if (!claims) return;
+    const auto& query = ex->request().query;
+    const auto wait = query_param(query, "wait");
+    if (!wait) return answer_current(api, ex, *claims);
+    auto wait_s = parse_uint(*wait);
+    if (!wait_s)
+      return ex->respond(error_response(ErrorCode::invalid_request, "wait must be a whole number of seconds"));
+    std::optional<std::uint64_t> since;
+    if (auto text = query_param(query, "since")) {
+      since = parse_uint(*text);
+      if (!since) return ex->respond(error_response(ErrorCode::invalid_request, "since must be a version number"));
+    }
+    long_poll(api, ex, *claims, std::min(*wait_s, max_wait_seconds), since);
+  });
+
+  router.add("GET", "/api/orders/events", [&api](const ExchangePtr& ex) {
+    auto claims = ticket_or_reply(api, ex);
+    if (!claims) return;
+    std::uint64_t last_seen = 0;
+    if (auto header = ex->request().header("last-event-id"); !header.empty()) {
+      auto parsed = parse_uint(header);
+      if (!parsed) return ex->respond(error_response(ErrorCode::invalid_request, "Last-Event-ID must be a version"));
+      last_seen = *parsed;
+    }
+    api.store.get_order(claims->sale_id, claims->order_id, [&api, ex, claims = *claims, last_seen](auto current) {
+      if (!current) return ex->respond(error_response(current.error()));
+      auto progress = std::make_shared<SseProgress>(SseProgress{last_seen, 0});
+      auto stream = api.watch.stream(
+          claims.sale_id, claims.order_id, [ex, progress](const std::optional<store::OrderView>& view) {
+            using Next = OrderWatch::StreamNext;
+            if (!view) {
+              ex->stream_write(": keepalive\n\n");
+              return Next::more;
+            }
+            const auto& order = view->order;
+            if (order.version > progress->version) {
+              progress->version = order.version;
+              progress->position = view->position;
+              ex->stream_write(sse_event(*view));
+            } else if (order.version == progress->version && order.status == domain::OrderStatus::queued &&
+                       view->position != progress->position) {
+              // Extension: the line moved; no id, so Last-Event-ID still names the status.
+              progress->position = view->position;
+              ex->stream_write("event: position\ndata: " + render_status(*view) + "\n\n");
+            }
+            if (domain::is_final(order.status) && order.version <= progress->version) {
+              ex->stream_end();
+              return Next::finished;
+            }
+            return order.status == domain::OrderStatus::queued ? Next::more_with_position : Next::more;
+          });
+      if (!stream) return ex->respond(too_many_waiting());
+      Response head;
+      head.content_type = "text/event-stream";
+      head.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+      ex->start_stream(std::move(head));
+      ex->on_abort([stream] { stream->close(); });
+      stream->deliver(current.value());
+    });
+  });
+}
+
+}  // namespace flashgate::gateway
