@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include "app/keys.hpp"
@@ -154,11 +155,22 @@ int serve(Config config) {
   int signal = 0;
   sigwait(&signals, &signal);
   spdlog::info("signal {}: shutting down", signal);
+  // Bounded: whatever is still running at the deadline is cut off. Nothing is
+  // lost by that: every answered intake is already durable.
+  std::thread([timeout = config.shutdown_timeout_ms] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(timeout));
+    spdlog::warn("shutdown took longer than {} ms; exiting now", timeout);
+    std::_Exit(0);
+  }).detach();
   store.stop_intake();
-  watch.close_all();
-  windows.stop();
+  watch.close_all();     // long polls answer with their current status
+  std::promise<void> drained;
+  database.barrier([&drained](bool) { drained.set_value(); });
+  drained.get_future().wait();  // intakes in flight get their answer ...
+  windows.stop();        // ... windows finish what they hold ...
   if (payment_timeouts) payment_timeouts->stop();
-  if (stock_flush) stock_flush->stop();
+  if (stock_flush) stock_flush->stop();  // ... and the stock is flushed a last time
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // answers reach their sockets
   server.stop();
   database.close();
   spdlog::info("stopped cleanly");
