@@ -4,6 +4,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <filesystem>
 #include <future>
@@ -42,6 +44,29 @@ std::string secret_or_generate(std::string configured, const char* what) {
   return generated;
 }
 
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::string item;
+  for (char c : text + ",") {
+    if (c == ',') {
+      if (!item.empty()) items.push_back(item);
+      item.clear();
+    } else if (c != ' ') {
+      item += c;
+    }
+  }
+  return items;
+}
+
+// Each connection is a descriptor; let the process have as many as it may.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 std::size_t cores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 }  // namespace
@@ -54,8 +79,10 @@ int serve(Config config) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGXFSZ, SIG_IGN);  // a file size limit is a full disk: fail the write, not the process
 
   setup_logging(config);
+  raise_descriptor_limit();
   if (config.store != "memory") {
     spdlog::error("store {} is not available in this build; use memory", config.store);
     return 2;
@@ -128,7 +155,12 @@ int serve(Config config) {
   metrics.gauge("flashgate_sse_streams", "Server-sent event streams open",
                 [&watch] { return static_cast<double>(watch.streams()); });
 
-  gateway::ApiContext api{store, tickets, admin_token, payment_secret, metrics, watch};
+  gateway::RateLimiter intake_limiter(config.intake_rate, config.intake_burst);
+  gateway::RateLimiter poll_limiter(config.poll_rate, config.poll_burst);
+  gateway::PollPacer pacer;
+  gateway::ApiContext api{store,         tickets,      admin_token, payment_secret,
+                          metrics,       watch,        intake_limiter, poll_limiter,
+                          pacer,         split_list(config.trust_proxy)};
   gateway::Router router;
   gateway::add_stream_routes(router, api);
   gateway::add_payment_routes(router, api);
@@ -139,7 +171,10 @@ int serve(Config config) {
                              gateway::ServerLimits{static_cast<std::size_t>(config.body_limit),
                                                    static_cast<std::size_t>(config.header_limit),
                                                    std::chrono::milliseconds(config.request_timeout_ms),
-                                                   std::chrono::milliseconds(config.idle_timeout_ms)});
+                                                   std::chrono::milliseconds(config.idle_timeout_ms),
+                                                   static_cast<std::size_t>(config.max_url),
+                                                   static_cast<std::size_t>(config.max_connections),
+                                                   static_cast<std::size_t>(config.max_connections_per_client)});
   if (gateway_role) {
     try {
       server.start(config.host(), config.port(),

@@ -49,12 +49,13 @@ Apply integer(std::int64_t Config::*field, std::int64_t min, std::int64_t max) {
   };
 }
 
-Apply fraction(double Config::*field) {
-  return [field](Config& c, std::string_view v) -> std::optional<std::string> {
+Apply number(double Config::*field, double min, double max) {
+  return [field, min, max](Config& c, std::string_view v) -> std::optional<std::string> {
     char* end = nullptr;
     const std::string s(v);
     const double d = std::strtod(s.c_str(), &end);
-    if (s.empty() || *end != '\0' || !(d >= 0.0 && d <= 1.0)) return "must be a number from 0 to 1";
+    if (s.empty() || *end != '\0' || !(d >= min && d <= max))
+      return "must be a number from " + std::to_string(min) + " to " + std::to_string(max);
     c.*field = d;
     return std::nullopt;
   };
@@ -113,7 +114,7 @@ const std::vector<Setting>& settings() {
       {"threads", "FLASHGATE_THREADS", "HTTP threads (0: one per core)", integer(&Config::threads, 0, 256),
        show(&Config::threads)},
       {"failure_rate", "FLASHGATE_FAILURE_RATE", "share of orders the simulated downstream refuses (0..1)",
-       fraction(&Config::failure_rate), show(&Config::failure_rate)},
+       number(&Config::failure_rate, 0, 1), show(&Config::failure_rate)},
       {"stock_flush", "FLASHGATE_STOCK_FLUSH", "interval of the stock flush to the database",
        duration(&Config::stock_flush_ms), show_ms(&Config::stock_flush_ms)},
       {"max_waiters", "FLASHGATE_MAX_WAITERS", "long polls held open at once; past it 429",
@@ -130,6 +131,22 @@ const std::vector<Setting>& settings() {
        duration(&Config::request_timeout_ms), show_ms(&Config::request_timeout_ms)},
       {"idle_timeout", "FLASHGATE_IDLE_TIMEOUT", "idle keep-alive connections are closed after",
        duration(&Config::idle_timeout_ms), show_ms(&Config::idle_timeout_ms)},
+      {"max_url", "FLASHGATE_MAX_URL", "longest request target in bytes (414)",
+       integer(&Config::max_url, 64, 1024 * 1024), show(&Config::max_url)},
+      {"max_connections", "FLASHGATE_MAX_CONNECTIONS", "open connections per process",
+       integer(&Config::max_connections, 1, 10'000'000), show(&Config::max_connections)},
+      {"max_connections_per_client", "FLASHGATE_MAX_CONNECTIONS_PER_CLIENT", "open connections per client address",
+       integer(&Config::max_connections_per_client, 1, 10'000'000), show(&Config::max_connections_per_client)},
+      {"intake_rate", "FLASHGATE_INTAKE_RATE", "intakes per second per client address (0: unlimited)",
+       number(&Config::intake_rate, 0, 1e9), show(&Config::intake_rate)},
+      {"intake_burst", "FLASHGATE_INTAKE_BURST", "intake bucket size per client address",
+       number(&Config::intake_burst, 1, 1e9), show(&Config::intake_burst)},
+      {"poll_rate", "FLASHGATE_POLL_RATE", "polls and streams opened per second per client address (0: unlimited)",
+       number(&Config::poll_rate, 0, 1e9), show(&Config::poll_rate)},
+      {"poll_burst", "FLASHGATE_POLL_BURST", "poll bucket size per client address",
+       number(&Config::poll_burst, 1, 1e9), show(&Config::poll_burst)},
+      {"trust_proxy", "FLASHGATE_TRUST_PROXY", "comma-separated proxy addresses whose X-Forwarded-For is believed",
+       text(&Config::trust_proxy), show(&Config::trust_proxy)},
       {"log_level", "FLASHGATE_LOG_LEVEL", "trace, debug, info, warn or error",
        one_of(&Config::log_level, {"trace", "debug", "info", "warn", "error"}), show(&Config::log_level)},
       {"log_format", "FLASHGATE_LOG_FORMAT", "text or json", one_of(&Config::log_format, {"text", "json"}),

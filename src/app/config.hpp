@@ -34,6 +34,14 @@ struct Config {
   std::int64_t header_limit = 8 * 1024;
   std::int64_t request_timeout_ms = 10'000;
   std::int64_t idle_timeout_ms = 60'000;
+  std::int64_t max_url = 4096;
+  std::int64_t max_connections = 100'000;
+  std::int64_t max_connections_per_client = 1000;
+  double intake_rate = 5000;  // per client address and second; 0: unlimited
+  double intake_burst = 10000;
+  double poll_rate = 5000;
+  double poll_burst = 10000;
+  std::string trust_proxy;  // comma-separated proxy addresses whose X-Forwarded-For is believed
   std::string log_level = "info";
   std::string log_format = "text";
 

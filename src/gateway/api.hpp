@@ -4,6 +4,8 @@
 
 #include "domain/ticket.hpp"
 #include "gateway/order_watch.hpp"
+#include "gateway/poll_pacer.hpp"
+#include "gateway/rate_limiter.hpp"
 #include "gateway/router.hpp"
 #include "metrics/registry.hpp"
 #include "store/store.hpp"
@@ -17,7 +19,17 @@ struct ApiContext {
   std::string payment_secret;
   metrics::Registry& metrics;
   OrderWatch& watch;
+  RateLimiter& intake_limiter;
+  RateLimiter& poll_limiter;
+  PollPacer& pacer;
+  std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For is believed
 };
+
+// The address a request is accounted to: the peer, or the client a trusted
+// proxy names in X-Forwarded-For.
+std::string client_address(const ApiContext& api, const Request& request);
+// Validate-or-reply: answers 429 with Retry-After itself and returns false.
+bool within_rate_or_reply(const ApiContext& api, RateLimiter& limiter, const ExchangePtr& ex);
 
 void add_sale_routes(Router& router, ApiContext& api);
 void add_order_routes(Router& router, ApiContext& api);

@@ -3,11 +3,10 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/url/decode_view.hpp>
-#include <boost/url/grammar/ci_string.hpp>
 #include <spdlog/spdlog.h>
 
 #include <deque>
+#include <unordered_map>
 #include <thread>
 
 namespace flashgate::gateway {
@@ -29,18 +28,6 @@ void fail(const beast::error_code& ec, const char* what) {
   if (!quiet(ec)) spdlog::debug("http {}: {}", what, ec.message());
 }
 
-std::string decode_path(std::string_view raw, bool& ok) {
-  ok = true;
-  try {
-    boost::urls::decode_view view(raw);
-    std::string out(view.begin(), view.end());
-    return out;
-  } catch (const std::exception&) {
-    ok = false;
-    return {};
-  }
-}
-
 struct RequestCounters {
   metrics::Registry& registry;
   void count(const std::string& route, int status) {
@@ -49,6 +36,37 @@ struct RequestCounters {
                  "route=\"" + metrics::label_value(route) + "\",code=\"" + std::to_string(status) + "\"")
         .inc();
   }
+};
+
+// Open connections, per process and per client address.
+class ConnectionSlots {
+ public:
+  explicit ConnectionSlots(const ServerLimits& limits) : limits_(limits) {}
+  bool acquire(const std::string& address) {
+    std::lock_guard lock(mutex_);
+    if (open_ >= limits_.connections) return false;
+    auto& count = per_client_[address];
+    if (count >= limits_.connections_per_client) return false;
+    ++count;
+    ++open_;
+    return true;
+  }
+  void release(const std::string& address) {
+    std::lock_guard lock(mutex_);
+    auto it = per_client_.find(address);
+    if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+    --open_;
+  }
+  std::size_t open() const {
+    std::lock_guard lock(mutex_);
+    return open_;
+  }
+
+ private:
+  const ServerLimits& limits_;
+  mutable std::mutex mutex_;
+  std::size_t open_ = 0;
+  std::unordered_map<std::string, std::size_t> per_client_;
 };
 
 class Session;
@@ -75,8 +93,17 @@ class SessionExchange final : public Exchange, public std::enable_shared_from_th
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const Router& router, RequestCounters& counters, const ServerLimits& limits)
-      : stream_(std::move(socket)), router_(router), counters_(counters), limits_(limits) {}
+  Session(tcp::socket socket, std::string address, ConnectionSlots& slots, const Router& router,
+          RequestCounters& counters, const ServerLimits& limits)
+      : stream_(std::move(socket)),
+        address_(std::move(address)),
+        slots_(slots),
+        router_(router),
+        counters_(counters),
+        limits_(limits) {}
+  ~Session() { slots_.release(address_); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   void run() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
@@ -132,6 +159,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec);
     first_request_ = false;
+    if (parser_->get().target().size() > limits_.url_bytes) {
+      Response r = error_response(domain::ErrorCode::invalid_request, "the request target is too long");
+      r.status = 414;
+      return reject(std::move(r));
+    }
     // Headers are in: the body must now arrive within the request deadline.
     stream_.expires_after(limits_.request_timeout);
     http::async_read(stream_, buffer_, *parser_,
@@ -173,9 +205,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request.method = std::string(msg.method_string());
     const std::string_view target = msg.target();
     const auto q = target.find('?');
-    bool ok = true;
-    request.path = decode_path(target.substr(0, q), ok);
-    if (!ok) return reject(error_response(domain::ErrorCode::invalid_request, "malformed request target"));
+    request.path = std::string(target.substr(0, q));  // the router decodes it segment by segment
     if (q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
     request.body = std::move(msg.body());
     request.headers.reserve(8);
@@ -184,9 +214,7 @@ class Session : public std::enable_shared_from_this<Session> {
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       request.headers.emplace_back(std::move(name), std::string(field.value()));
     }
-    beast::error_code addr_ec;
-    auto endpoint = stream_.socket().remote_endpoint(addr_ec);
-    if (!addr_ec) request.client_address = endpoint.address().to_string();
+    request.client_address = address_;
     head_request_ = msg.method() == http::verb::head;
     version_ = msg.version();
     stream_.expires_never();  // the handler decides how long the answer takes
@@ -250,6 +278,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  std::string address_;
+  ConnectionSlots& slots_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const Router& router_;
@@ -275,7 +305,14 @@ void SessionExchange::on_abort(std::function<void()> callback) { session_->on_ab
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(const Router& r, metrics::Registry& m, ServerLimits l) : router(r), counters{m}, limits(l) {}
+  Impl(const Router& r, metrics::Registry& m, ServerLimits l)
+      : router(r),
+        counters{m},
+        limits(l),
+        slots(limits),
+        refused(m.counter("flashgate_connections_refused_total", "Connections closed at once: over a bound")) {
+    m.gauge("flashgate_connections_open", "Open HTTP connections", [this] { return static_cast<double>(slots.open()); });
+  }
 
   void accept() {
     auto& target = *contexts[next_context++ % contexts.size()];
@@ -284,8 +321,15 @@ struct HttpServer::Impl {
       if (ec) {
         fail(ec, "accept");
       } else {
-        socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session>(std::move(socket), router, counters, limits)->run();
+        auto peer = socket.remote_endpoint(ec);
+        std::string address = ec ? std::string() : peer.address().to_string();
+        if (!slots.acquire(address)) {
+          refused.inc();
+          socket.close(ec);  // over the bound: cheapest answer is none
+        } else {
+          socket.set_option(tcp::no_delay(true), ec);
+          std::make_shared<Session>(std::move(socket), std::move(address), slots, router, counters, limits)->run();
+        }
       }
       accept();
     });
@@ -294,6 +338,8 @@ struct HttpServer::Impl {
   const Router& router;
   RequestCounters counters;
   ServerLimits limits;
+  ConnectionSlots slots;
+  metrics::Counter& refused;
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::unique_ptr<tcp::acceptor> acceptor;

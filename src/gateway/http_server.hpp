@@ -17,6 +17,9 @@ struct ServerLimits {
   std::size_t header_bytes = 8 * 1024;
   std::chrono::milliseconds request_timeout{10'000};  // to receive headers and body
   std::chrono::milliseconds idle_timeout{60'000};     // keep-alive between requests
+  std::size_t url_bytes = 4096;
+  std::size_t connections = 100'000;
+  std::size_t connections_per_client = 1000;
 };
 
 class HttpServer {

@@ -55,6 +55,7 @@ void add_order_routes(Router& router, ApiContext& api) {
       count("invalid_request");
       return ex->respond(error_response(user_id.error()));
     }
+    if (!within_rate_or_reply(api, api.intake_limiter, ex)) return count("too_many_requests");
     api.store.intake(sale_id, user_id.value(), [&api, ex, count, user = user_id.value()](auto outcome) {
       if (!outcome) {
         count(domain::error_name(outcome.error().code));

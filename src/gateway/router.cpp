@@ -1,7 +1,33 @@
 #include "gateway/router.hpp"
 
+#include <boost/url/decode_view.hpp>
+#include <boost/url/grammar/error.hpp>
+#include <boost/url/rfc/pct_encoded_rule.hpp>
+
 namespace flashgate::gateway {
 namespace {
+
+// Each segment is decoded on its own, so an encoded '/' (%2F) stays inside
+// its segment instead of changing the route.
+bool decode_segments(std::string_view raw, std::vector<std::string>& out) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 1;
+  while (start <= raw.size()) {
+    const auto slash = raw.find('/', start);
+    const auto end = slash == std::string_view::npos ? raw.size() : slash;
+    parts.push_back(raw.substr(start, end - start));
+    start = end + 1;
+  }
+  for (auto part : parts) {
+    auto checked = boost::urls::make_pct_string_view(part);
+    if (!checked) return false;
+    std::string decoded;
+    decoded.reserve(checked->decoded_size());
+    for (char c : *checked) decoded += c;
+    out.push_back(std::move(decoded));
+  }
+  return true;
+}
 
 template <class Out>
 void split_path(std::string_view path, Out& out) {
@@ -42,12 +68,16 @@ bool Router::match(const Route& route, const std::vector<std::string_view>& path
 
 void Router::dispatch(const ExchangePtr& exchange) const {
   Request& request = exchange->request();
-  std::vector<std::string_view> path;
   if (request.path.empty() || request.path.front() != '/') {
     exchange->set_route("unknown");
     return exchange->respond(error_response(domain::ErrorCode::not_found, "no such resource"));
   }
-  split_path(std::string_view(request.path), path);
+  std::vector<std::string> decoded;
+  if (!decode_segments(request.path, decoded)) {
+    exchange->set_route("unknown");
+    return exchange->respond(error_response(domain::ErrorCode::invalid_request, "malformed percent-encoding in the path"));
+  }
+  const std::vector<std::string_view> path(decoded.begin(), decoded.end());
   std::string allow;
   std::vector<std::pair<std::string, std::string>> params;
   for (const auto& route : routes_) {

@@ -25,25 +25,31 @@ Response too_many_waiting() {
   return r;
 }
 
-void answer_current(const ApiContext& api, const ExchangePtr& ex, const domain::TicketClaims& claims) {
-  api.store.get_order(claims.sale_id, claims.order_id, [ex](domain::Result<store::OrderView> view) {
+// Every poll answer goes through here, so the pacer knows what hint was given.
+void answer(ApiContext& api, const ExchangePtr& ex, const store::OrderView& view) {
+  api.pacer.answered(view.order.order_id, domain::now_ms(),
+                     domain::is_final(view.order.status) ? 0 : view.poll_after_ms);
+  ex->respond(json_response(200, render_status(view)));
+}
+
+void answer_current(ApiContext& api, const ExchangePtr& ex, const domain::TicketClaims& claims) {
+  api.store.get_order(claims.sale_id, claims.order_id, [&api, ex](domain::Result<store::OrderView> view) {
     if (!view) return ex->respond(error_response(view.error()));
-    ex->respond(json_response(200, render_status(view.value())));
+    answer(api, ex, view.value());
   });
 }
 
 // Answers as soon as the order's version passes `since`, or at the deadline.
-void long_poll(ApiContext& api, const ExchangePtr& ex, domain::TicketClaims claims, std::uint64_t wait_s,
+void long_poll(ApiContext& api, const ExchangePtr& ex, domain::TicketClaims claims, std::chrono::milliseconds wait,
                std::optional<std::uint64_t> since) {
-  api.store.get_order(claims.sale_id, claims.order_id, [&api, ex, claims, wait_s, since](auto current) {
+  api.store.get_order(claims.sale_id, claims.order_id, [&api, ex, claims, wait, since](auto current) {
     if (!current) return ex->respond(error_response(current.error()));
     const std::uint64_t after = since.value_or(current.value().order.version);
-    if (current.value().order.version > after || wait_s == 0)
-      return ex->respond(json_response(200, render_status(current.value())));
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
+    if (current.value().order.version > after || wait.count() == 0) return answer(api, ex, current.value());
+    const auto deadline = std::chrono::steady_clock::now() + wait;
     const bool waiting = api.watch.wait(claims.order_id, after, deadline,
                                         [&api, ex, claims](std::optional<store::OrderView> view) {
-                                          if (view) return ex->respond(json_response(200, render_status(*view)));
+                                          if (view) return answer(api, ex, *view);
                                           answer_current(api, ex, claims);
                                         });
     if (!waiting) return ex->respond(too_many_waiting());
@@ -70,9 +76,15 @@ void add_stream_routes(Router& router, ApiContext& api) {
   router.add("GET", "/api/orders/status", [&api](const ExchangePtr& ex) {
     auto claims = ticket_or_reply(api, ex);
     if (!claims) return;
+    if (!within_rate_or_reply(api, api.poll_limiter, ex)) return;
     const auto& query = ex->request().query;
     const auto wait = query_param(query, "wait");
-    if (!wait) return answer_current(api, ex, *claims);
+    if (!wait) {
+      // Polling before the last hint said: the answer waits for news, a little.
+      const auto hold = api.pacer.hold_ms(claims->order_id, domain::now_ms());
+      if (hold > 0) return long_poll(api, ex, *claims, std::chrono::milliseconds(hold), std::nullopt);
+      return answer_current(api, ex, *claims);
+    }
     auto wait_s = parse_uint(*wait);
     if (!wait_s)
       return ex->respond(error_response(ErrorCode::invalid_request, "wait must be a whole number of seconds"));
@@ -81,12 +93,13 @@ void add_stream_routes(Router& router, ApiContext& api) {
       since = parse_uint(*text);
       if (!since) return ex->respond(error_response(ErrorCode::invalid_request, "since must be a version number"));
     }
-    long_poll(api, ex, *claims, std::min(*wait_s, max_wait_seconds), since);
+    long_poll(api, ex, *claims, std::chrono::seconds(std::min(*wait_s, max_wait_seconds)), since);
   });
 
   router.add("GET", "/api/orders/events", [&api](const ExchangePtr& ex) {
     auto claims = ticket_or_reply(api, ex);
     if (!claims) return;
+    if (!within_rate_or_reply(api, api.poll_limiter, ex)) return;
     std::uint64_t last_seen = 0;
     if (auto header = ex->request().header("last-event-id"); !header.empty()) {
       auto parsed = parse_uint(header);

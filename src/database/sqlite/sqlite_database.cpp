@@ -107,7 +107,7 @@ SqliteDatabase::SqliteDatabase(const std::filesystem::path& path) {
     sqlite3_close(db_);
     throw std::runtime_error("cannot open database " + path.string() + ": " + message);
   }
-  sqlite3_busy_timeout(db_, 5000);
+  sqlite3_busy_timeout(db_, 2000);  // a locked database fails intakes (503) after this
   char* error = nullptr;
   if (sqlite3_exec(db_, schema_sql, nullptr, nullptr, &error) != SQLITE_OK) {
     const std::string message = error ? error : "unknown error";
