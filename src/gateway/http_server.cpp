@@ -5,6 +5,9 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
+#include <ctime>
 #include <deque>
 #include <unordered_map>
 #include <thread>
@@ -26,6 +29,19 @@ bool quiet(const beast::error_code& ec) {
 
 void fail(const beast::error_code& ec, const char* what) {
   if (!quiet(ec)) spdlog::debug("http {}: {}", what, ec.message());
+}
+
+// A client's X-Request-Id is kept if it is short and printable; otherwise one is made.
+std::string request_id_for(std::string_view given) {
+  const bool usable = !given.empty() && given.size() <= 128 &&
+                      std::all_of(given.begin(), given.end(), [](char c) { return c > 32 && c < 127; });
+  if (usable) return std::string(given);
+  static std::atomic<std::uint64_t> next{0};
+  static const std::uint64_t boot = static_cast<std::uint64_t>(::time(nullptr));
+  char id[40];
+  std::snprintf(id, sizeof id, "%llx-%llx", static_cast<unsigned long long>(boot),
+                static_cast<unsigned long long>(next.fetch_add(1)));
+  return id;
 }
 
 struct RequestCounters {
@@ -123,6 +139,7 @@ class Session : public std::enable_shared_from_this<Session> {
                         std::string(http::obsolete_reason(static_cast<http::status>(h.status))) +
                         "\r\nContent-Type: " + h.content_type + "\r\n";
       for (const auto& [name, value] : h.headers) raw += name + ": " + value + "\r\n";
+      raw += "X-Request-Id: " + self->request_id_ + "\r\n";
       raw += "Connection: close\r\n\r\n";  // the body runs until we close
       self->streaming_ = true;
       self->stream_.expires_never();
@@ -215,6 +232,7 @@ class Session : public std::enable_shared_from_this<Session> {
       request.headers.emplace_back(std::move(name), std::string(field.value()));
     }
     request.client_address = address_;
+    request_id_ = request_id_for(request.header("x-request-id"));
     head_request_ = msg.method() == http::verb::head;
     version_ = msg.version();
     stream_.expires_never();  // the handler decides how long the answer takes
@@ -230,6 +248,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void send(Response r, unsigned version, bool keep_alive) {
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version);
     res->set(http::field::server, "flashgate");
+    if (!request_id_.empty()) res->set("X-Request-Id", request_id_);
     res->set(http::field::content_type, r.content_type);
     for (const auto& [name, value] : r.headers) res->set(name, value);
     res->body() = std::move(r.body);
@@ -285,6 +304,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const Router& router_;
   RequestCounters& counters_;
   const ServerLimits& limits_;
+  std::string request_id_;
   bool keep_alive_ = false;
   bool head_request_ = false;
   bool first_request_ = true;

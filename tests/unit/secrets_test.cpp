@@ -25,7 +25,6 @@ TEST(ConstantTimeEqual, DifferentStringsAreNotEqual) {
 TEST(ConstantTimeEqual, DifferentLengthsAreNotEqual) {
   EXPECT_FALSE(constant_time_equal("s3cr3t", "s3cr3t-token"));
   EXPECT_FALSE(constant_time_equal("s3cr3t-token", "s3cr3t"));
-  EXPECT_FALSE(constant_time_equal("s3cr3t-token\0", "s3cr3t-token"));
   EXPECT_FALSE(constant_time_equal(std::string_view("abc\0", 4), std::string_view("abc", 3)));
 }
 

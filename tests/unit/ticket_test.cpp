@@ -316,7 +316,6 @@ TEST(TicketKeys, NonHexIsRefused) {
 
 TEST(TicketKeys, OneBadKeyAmongGoodOnesRefusesAll) {
   EXPECT_TRUE(parse_ticket_keys(std::string(64, 'a') + "," + std::string(10, 'b')).empty());
-  EXPECT_TRUE(parse_ticket_keys(std::string(64, 'a') + ",").empty());
   EXPECT_TRUE(parse_ticket_keys("," + std::string(64, 'a')).empty());
   EXPECT_TRUE(parse_ticket_keys(std::string(64, 'a') + ",," + std::string(64, 'b')).empty());
 }

@@ -69,7 +69,7 @@ constexpr const char* load_sales_sql =
     "SELECT sale_id, item, stock, starts_at, ends_at, created_at, remaining_db FROM sales ORDER BY created_at";
 constexpr const char* load_intakes_sql =
     "SELECT order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, updated_at "
-    "FROM intakes ORDER BY created_at, seq";
+    "FROM intakes ORDER BY rowid";  // commit order: the order of the queue
 
 void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);

@@ -35,7 +35,7 @@ void MemoryStore::restore(const JournalState& state) {
       if (auto it = sales_.find(sale_id); it != sales_.end()) it->second.remaining_db = remaining;
 
     const auto now = domain::now_ms();
-    std::unordered_map<std::string, std::uint64_t> first_queued_seq;
+    std::unordered_map<std::string, std::set<std::uint64_t>> seqs;
     for (auto order : state.orders) {
       auto sale_it = sales_.find(order.sale_id);
       if (sale_it == sales_.end()) continue;
@@ -53,17 +53,18 @@ void MemoryStore::restore(const JournalState& state) {
         sale.remaining -= 1;
         sale.holders[order.user_id] = order.order_id;
       }
-      if (order.status == OrderStatus::queued) {
-        queue_.push_back(order.order_id);
-        first_queued_seq.try_emplace(order.sale_id, order.seq);
-      }
+      if (order.status == OrderStatus::queued) queue_.push_back(order.order_id);
+      else sale.started += 1;
+      seqs[order.sale_id].insert(order.seq);
       sale.seq = std::max(sale.seq, order.seq);
       sale.counts[index_of(order.status)] += 1;
       orders_.emplace(order.order_id, std::move(entry));
     }
+    // Numbers of intakes that never committed hold no order; positions skip them.
     for (auto& [id, sale] : sales_) {
-      auto it = first_queued_seq.find(id);
-      sale.started = it == first_queued_seq.end() ? sale.seq : it->second - 1;
+      const auto& present = seqs[id];
+      for (std::uint64_t seq = 1; seq <= sale.seq; ++seq)
+        if (!present.contains(seq)) sale.skipped.insert(seq);
     }
     std::sort(confirmed_.begin(), confirmed_.end());
   }
@@ -73,7 +74,11 @@ void MemoryStore::restore(const JournalState& state) {
 OrderView MemoryStore::view_of(const OrderEntry& entry, domain::TimeMs now) const {
   OrderView view{entry.order, 0, 0};
   const auto& sale = sales_.at(entry.order.sale_id);
-  if (entry.order.status == OrderStatus::queued) view.position = domain::queue_position(entry.order.seq, sale.started);
+  if (entry.order.status == OrderStatus::queued) {
+    const auto skipped_below =
+        static_cast<std::uint64_t>(std::distance(sale.skipped.begin(), sale.skipped.lower_bound(entry.order.seq)));
+    view.position = domain::queue_position(entry.order.seq - skipped_below, sale.started);
+  }
   view.poll_after_ms = domain::poll_after_ms(entry.order.status, view.position, sale.start_rate.per_second(now),
                                              static_cast<std::int64_t>(service_time_ms_));
   return view;
@@ -209,7 +214,7 @@ void MemoryStore::complete_intake(const std::string& order_id, bool durable, con
     sale.remaining += 1;
     sale.holders.erase(entry.order.user_id);
     sale.counts[index_of(OrderStatus::queued)] -= 1;
-    sale.started += 1;  // its number is skipped, so later positions stay right
+    sale.skipped.insert(entry.order.seq);  // a number no order holds: not counted in positions
     orders_.erase(it);
     lock.unlock();
     return done(unavailable);
@@ -217,9 +222,9 @@ void MemoryStore::complete_intake(const std::string& order_id, bool durable, con
   entry.durable = true;
   queue_.push_back(order_id);
   auto view = view_of(entry, domain::now_ms());
+  publish(view);
   lock.unlock();
   queue_cv_.notify_one();
-  publish(view);
   done(IntakeOutcome{true, std::move(view)});
 }
 
@@ -283,8 +288,8 @@ void MemoryStore::complete_payment(const std::string& order_id, const domain::Or
   const auto now = domain::now_ms();
   account(sales_.at(paid.sale_id), from, entry, now);
   auto view = view_of(entry, now);
-  lock.unlock();
   publish(view);
+  lock.unlock();
   done(std::move(view));
 }
 
@@ -308,11 +313,11 @@ std::optional<domain::Order> MemoryStore::claim(std::chrono::milliseconds wait) 
   if (!domain::apply_transition(entry.order, OrderStatus::processing, now)) return std::nullopt;
   account(sales_.at(entry.order.sale_id), OrderStatus::queued, entry, now);
   auto view = view_of(entry, now);
+  publish(view);
   lock.unlock();
   // PROCESSING need not be durable before the work starts: after a crash the
   // order is simply queued again, and creating it is idempotent.
   journal_.record_order(view.order, {});
-  publish(view);
   return view.order;
 }
 
@@ -333,8 +338,8 @@ bool MemoryStore::finish(const std::string& order_id, OrderStatus to, const std:
     confirmed_.emplace_back(now, order_id);
   }
   auto view = view_of(entry, now);
-  lock.unlock();
   publish(view);
+  lock.unlock();
   return true;
 }
 
@@ -348,10 +353,10 @@ void MemoryStore::hand_back(const std::string& order_id) {
   sale.counts[index_of(OrderStatus::queued)] += 1;
   queue_.push_front(order_id);  // it was first in line before
   auto view = view_of(entry, now);
+  publish(view);
   lock.unlock();
   journal_.record_order(view.order, {});
   queue_cv_.notify_one();
-  publish(view);
 }
 
 std::size_t MemoryStore::cancel_unpaid(domain::TimeMs confirmed_before) {
@@ -387,9 +392,8 @@ std::size_t MemoryStore::cancel_unpaid(domain::TimeMs confirmed_before) {
     }
     entry.order = next;
     account(sales_.at(next.sale_id), OrderStatus::confirmed, entry, next.updated_at);
-    auto view = view_of(entry, next.updated_at);
+    publish(view_of(entry, next.updated_at));
     lock.unlock();
-    publish(view);
     ++cancelled;
   }
   return cancelled;

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 
 #include "domain/queue_hint.hpp"
@@ -43,7 +44,8 @@ class MemoryStore final : public Store {
     std::int64_t remaining = 0;
     std::optional<std::int64_t> remaining_db;
     std::uint64_t seq = 0;      // intakes numbered so far
-    std::uint64_t started = 0;  // orders a window has started (or skipped)
+    std::uint64_t started = 0;     // orders a window has started
+    std::set<std::uint64_t> skipped;  // intake numbers of intakes that failed to commit
     domain::RateMeter start_rate;
     std::unordered_map<std::string, std::string> holders;  // user -> order id
     std::array<std::uint64_t, domain::all_statuses.size()> counts{};
