@@ -162,11 +162,7 @@ int serve(Config config) {
                           metrics,       watch,        intake_limiter, poll_limiter,
                           pacer,         split_list(config.trust_proxy)};
   gateway::Router router;
-  gateway::add_stream_routes(router, api);
-  gateway::add_payment_routes(router, api);
-  gateway::add_sale_routes(router, api);
-  gateway::add_order_routes(router, api);
-  gateway::add_system_routes(router, api);
+  gateway::add_api_routes(router, api);
   gateway::HttpServer server(router, metrics,
                              gateway::ServerLimits{static_cast<std::size_t>(config.body_limit),
                                                    static_cast<std::size_t>(config.header_limit),

@@ -31,6 +31,9 @@ std::string client_address(const ApiContext& api, const Request& request);
 // Validate-or-reply: answers 429 with Retry-After itself and returns false.
 bool within_rate_or_reply(const ApiContext& api, RateLimiter& limiter, const ExchangePtr& ex);
 
+// Every route of the API: sales, orders, streams, payments, system.
+void add_api_routes(Router& router, ApiContext& api);
+
 void add_sale_routes(Router& router, ApiContext& api);
 void add_order_routes(Router& router, ApiContext& api);
 void add_system_routes(Router& router, ApiContext& api);

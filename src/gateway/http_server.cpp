@@ -1,4 +1,5 @@
 #include "gateway/http_server.hpp"
+#include "gateway/serve_bytes.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -9,6 +10,8 @@
 #include <atomic>
 #include <ctime>
 #include <deque>
+#include <future>
+#include <sstream>
 #include <unordered_map>
 #include <thread>
 
@@ -42,6 +45,78 @@ std::string request_id_for(std::string_view given) {
   std::snprintf(id, sizeof id, "%llx-%llx", static_cast<unsigned long long>(boot),
                 static_cast<unsigned long long>(next.fetch_add(1)));
   return id;
+}
+
+Response with_status(Response r, int status) {
+  r.status = status;
+  return r;
+}
+
+// What a connection answers for a request it could not parse; nullopt: close quietly.
+std::optional<Response> parse_failure(const beast::error_code& ec) {
+  using domain::ErrorCode;
+  if (ec == http::error::body_limit) return error_response(ErrorCode::payload_too_large, "the request body is too large");
+  if (ec == http::error::header_limit)
+    return with_status(error_response(ErrorCode::invalid_request, "the request headers are too large"), 431);
+  if (ec == http::error::bad_version)
+    return with_status(error_response(ErrorCode::invalid_request, "only HTTP/1.0 and HTTP/1.1 are served"), 505);
+  if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message)
+    return error_response(ErrorCode::invalid_request, "malformed HTTP request");
+  return std::nullopt;
+}
+
+std::optional<Response> target_refusal(const http::request_parser<http::string_body>& parser, const ServerLimits& limits) {
+  if (parser.get().target().size() > limits.url_bytes)
+    return with_status(error_response(domain::ErrorCode::invalid_request, "the request target is too long"), 414);
+  return std::nullopt;
+}
+
+std::optional<Response> version_refusal(const http::request<http::string_body>& msg) {
+  if (msg.version() == 10 || msg.version() == 11) return std::nullopt;
+  return with_status(error_response(domain::ErrorCode::invalid_request, "only HTTP/1.0 and HTTP/1.1 are served"), 505);
+}
+
+Request to_request(http::request<http::string_body>& msg, const std::string& address) {
+  Request request;
+  request.method = std::string(msg.method_string());
+  const std::string_view target = msg.target();
+  const auto q = target.find('?');
+  request.path = std::string(target.substr(0, q));  // the router decodes it segment by segment
+  if (q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
+  request.body = std::move(msg.body());
+  request.headers.reserve(8);
+  for (const auto& field : msg) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    request.headers.emplace_back(std::move(name), std::string(field.value()));
+  }
+  request.client_address = address;
+  return request;
+}
+
+http::response<http::string_body> to_message(Response r, unsigned version, bool keep_alive, bool head,
+                                             const std::string& request_id) {
+  http::response<http::string_body> res(static_cast<http::status>(r.status), version);
+  res.set(http::field::server, "flashgate");
+  if (!request_id.empty()) res.set("X-Request-Id", request_id);
+  res.set(http::field::content_type, r.content_type);
+  for (const auto& [name, value] : r.headers) res.set(name, value);
+  res.body() = std::move(r.body);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  if (head) res.body().clear();  // Content-Length stays that of the GET
+  return res;
+}
+
+std::string stream_head(const Response& h, const std::string& request_id) {
+  std::string raw = "HTTP/1.1 " + std::to_string(h.status) + " " +
+                    std::string(http::obsolete_reason(static_cast<http::status>(h.status))) +
+                    "\r\nContent-Type: " + h.content_type + "\r\n";
+  for (const auto& [name, value] : h.headers) raw += name + ": " + value + "\r\n";
+  raw += "X-Request-Id: " + request_id + "\r\n";
+  raw += "Connection: close\r\n\r\n";  // the body runs until we close
+  return raw;
 }
 
 struct RequestCounters {
@@ -135,15 +210,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void start_stream(std::shared_ptr<SessionExchange> exchange, Response head) {
     asio::post(stream_.get_executor(), [self = shared_from_this(), exchange, h = std::move(head)]() mutable {
       self->counters_.count(exchange->route(), h.status);
-      std::string raw = "HTTP/1.1 " + std::to_string(h.status) + " " +
-                        std::string(http::obsolete_reason(static_cast<http::status>(h.status))) +
-                        "\r\nContent-Type: " + h.content_type + "\r\n";
-      for (const auto& [name, value] : h.headers) raw += name + ": " + value + "\r\n";
-      raw += "X-Request-Id: " + self->request_id_ + "\r\n";
-      raw += "Connection: close\r\n\r\n";  // the body runs until we close
-      self->streaming_ = true;
       self->stream_.expires_never();
-      self->queue_chunk(std::move(raw));
+      self->queue_chunk(stream_head(h, self->request_id_));
     });
   }
   void stream_write(std::string chunk) {
@@ -176,11 +244,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec);
     first_request_ = false;
-    if (parser_->get().target().size() > limits_.url_bytes) {
-      Response r = error_response(domain::ErrorCode::invalid_request, "the request target is too long");
-      r.status = 414;
-      return reject(std::move(r));
-    }
+    if (auto refusal = target_refusal(*parser_, limits_)) return reject(std::move(*refusal));
     // Headers are in: the body must now arrive within the request deadline.
     stream_.expires_after(limits_.request_timeout);
     http::async_read(stream_, buffer_, *parser_,
@@ -188,16 +252,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_read_error(beast::error_code ec) {
-    if (ec == http::error::body_limit)
-      return reject(error_response(domain::ErrorCode::payload_too_large, "the request body is too large"));
-    if (ec == http::error::header_limit) {
-      Response r = error_response(domain::ErrorCode::invalid_request, "the request headers are too large");
-      r.status = 431;
-      return reject(std::move(r));
-    }
-    if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
-        ec != http::error::end_of_stream && ec != http::error::partial_message)
-      return reject(error_response(domain::ErrorCode::invalid_request, "malformed HTTP request"));
+    if (auto answer = parse_failure(ec)) return reject(std::move(*answer));
     fail(ec, "read");
     close();
   }
@@ -213,28 +268,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return on_read_error(ec);
     auto& msg = parser_->get();
     keep_alive_ = msg.keep_alive();
-    if (msg.version() != 10 && msg.version() != 11) {
-      Response r = error_response(domain::ErrorCode::invalid_request, "only HTTP/1.0 and HTTP/1.1 are served");
-      r.status = 505;
-      return reject(std::move(r));
-    }
-    Request request;
-    request.method = std::string(msg.method_string());
-    const std::string_view target = msg.target();
-    const auto q = target.find('?');
-    request.path = std::string(target.substr(0, q));  // the router decodes it segment by segment
-    if (q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
-    request.body = std::move(msg.body());
-    request.headers.reserve(8);
-    for (const auto& field : msg) {
-      std::string name(field.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      request.headers.emplace_back(std::move(name), std::string(field.value()));
-    }
-    request.client_address = address_;
-    request_id_ = request_id_for(request.header("x-request-id"));
+    if (auto refusal = version_refusal(msg)) return reject(std::move(*refusal));
     head_request_ = msg.method() == http::verb::head;
     version_ = msg.version();
+    Request request = to_request(msg, address_);
+    request_id_ = request_id_for(request.header("x-request-id"));
     stream_.expires_never();  // the handler decides how long the answer takes
     auto exchange = std::make_shared<SessionExchange>(shared_from_this(), std::move(request));
     router_.dispatch(exchange);
@@ -246,15 +284,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void send(Response r, unsigned version, bool keep_alive) {
-    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version);
-    res->set(http::field::server, "flashgate");
-    if (!request_id_.empty()) res->set("X-Request-Id", request_id_);
-    res->set(http::field::content_type, r.content_type);
-    for (const auto& [name, value] : r.headers) res->set(name, value);
-    res->body() = std::move(r.body);
-    res->keep_alive(keep_alive);
-    res->prepare_payload();
-    if (head_request_) res->body().clear();  // Content-Length stays that of the GET
+    auto res = std::make_shared<http::response<http::string_body>>(
+        to_message(std::move(r), version, keep_alive, head_request_, request_id_));
     stream_.expires_after(limits_.request_timeout);
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
       if (ec) {
@@ -309,7 +340,6 @@ class Session : public std::enable_shared_from_this<Session> {
   bool head_request_ = false;
   bool first_request_ = true;
   unsigned version_ = 11;
-  bool streaming_ = false;
   bool stream_closing_ = false;
   bool closed_ = false;
   std::deque<std::string> chunks_;
@@ -322,7 +352,105 @@ void SessionExchange::stream_write(std::string chunk) { session_->stream_write(s
 void SessionExchange::stream_end() { session_->stream_end(); }
 void SessionExchange::on_abort(std::function<void()> callback) { session_->on_abort(std::move(callback)); }
 
+// An exchange that writes its answer into a string instead of a socket.
+class CapturingExchange final : public Exchange {
+ public:
+  CapturingExchange(Request request, unsigned version, bool head)
+      : request_(std::move(request)), version_(version), head_(head) {}
+  const Request& request() const override { return request_; }
+  Request& request() override { return request_; }
+  void respond(Response response) override {
+    std::ostringstream out;
+    out << to_message(std::move(response), version_, false, head_, "test");
+    finish(out.str());
+  }
+  void start_stream(Response head) override {
+    std::lock_guard lock(mutex_);
+    streamed_ = stream_head(head, "test");
+  }
+  void stream_write(std::string chunk) override {
+    std::lock_guard lock(mutex_);
+    streamed_ += chunk;
+  }
+  void stream_end() override {
+    std::string all;
+    {
+      std::lock_guard lock(mutex_);
+      all = streamed_;
+    }
+    finish(std::move(all));
+  }
+  void on_abort(std::function<void()>) override {}
+  void set_route(std::string_view) override {}
+
+  std::string wait(std::chrono::milliseconds timeout) {
+    auto answer = promise_.get_future();
+    if (answer.wait_for(timeout) == std::future_status::ready) return answer.get();
+    std::lock_guard lock(mutex_);
+    return streamed_;  // a stream still open: what was sent so far
+  }
+
+ private:
+  void finish(std::string bytes) {
+    if (!answered_.exchange(true)) promise_.set_value(std::move(bytes));
+  }
+  Request request_;
+  unsigned version_;
+  bool head_;
+  std::mutex mutex_;
+  std::string streamed_;
+  std::promise<std::string> promise_;
+  std::atomic<bool> answered_{false};
+};
+
+std::string rejection(Response r) {
+  std::ostringstream out;
+  out << to_message(std::move(r), 11, false, false, "test");
+  return out.str();
+}
+
 }  // namespace
+
+std::string serve_bytes(const Router& router, std::string_view bytes, const ServerLimits& limits,
+                        std::chrono::milliseconds wait) {
+  return serve_pieces(router, {bytes}, limits, wait);
+}
+
+std::string serve_pieces(const Router& router, const std::vector<std::string_view>& pieces,
+                         const ServerLimits& limits, std::chrono::milliseconds wait) {
+  http::request_parser<http::string_body> parser;
+  parser.body_limit(limits.body_bytes);
+  parser.header_limit(static_cast<std::uint32_t>(limits.header_bytes));
+  parser.eager(true);
+  std::string received;  // what arrived and the parser has not consumed yet
+  bool target_checked = false;
+  for (auto piece : pieces) {
+    received.append(piece);
+    while (!parser.is_done() && !received.empty()) {
+      beast::error_code ec;
+      const std::size_t used = parser.put(asio::buffer(received), ec);
+      received.erase(0, used);
+      if (ec == http::error::need_more) break;  // wait for the next piece
+      if (ec) {
+        auto answer = parse_failure(ec);
+        return answer ? rejection(std::move(*answer)) : std::string();
+      }
+      if (parser.is_header_done() && !target_checked) {
+        target_checked = true;
+        if (auto refusal = target_refusal(parser, limits)) return rejection(std::move(*refusal));
+      }
+      if (used == 0) break;
+    }
+  }
+  if (!parser.is_done()) return {};  // a connection would wait, then time out
+  auto& msg = parser.get();
+  if (auto refusal = version_refusal(msg)) return rejection(std::move(*refusal));
+  const unsigned version = msg.version();
+  const bool head = msg.method() == http::verb::head;
+  auto exchange = std::make_shared<CapturingExchange>(to_request(msg, "127.0.0.1"), version, head);
+  router.dispatch(exchange);
+  return exchange->wait(wait);
+}
 
 struct HttpServer::Impl {
   Impl(const Router& r, metrics::Registry& m, ServerLimits l)

@@ -20,6 +20,14 @@ Response asset_response(std::string_view path) {
 
 }  // namespace
 
+void add_api_routes(Router& router, ApiContext& api) {
+  add_sale_routes(router, api);
+  add_order_routes(router, api);
+  add_stream_routes(router, api);
+  add_payment_routes(router, api);
+  add_system_routes(router, api);
+}
+
 void add_system_routes(Router& router, ApiContext& api) {
   router.add("GET", "/healthz",
              [](const ExchangePtr& ex) { ex->respond(json_response(200, R"({"status":"ok"})")); });
@@ -30,6 +38,7 @@ void add_system_routes(Router& router, ApiContext& api) {
     ex->respond(std::move(r));
   });
   router.add("GET", "/", [](const ExchangePtr& ex) { ex->respond(asset_response("/index.html")); });
+  router.add("GET", "/openapi.yaml", [](const ExchangePtr& ex) { ex->respond(asset_response("/openapi.yaml")); });
   router.add("GET", "/flashgate-client.js",
              [](const ExchangePtr& ex) { ex->respond(asset_response("/flashgate-client.js")); });
 }

@@ -1,0 +1,96 @@
+// The HTTP layer in process: requests split at every byte, limits, garbage.
+#include <gtest/gtest.h>
+
+#include "../support/in_process_app.hpp"
+
+namespace {
+
+using flashgate::testing::InProcessApp;
+
+std::string create_sale_request(const std::string& sale_id, int stock) {
+  const std::string body = "{\"sale_id\":\"" + sale_id + "\",\"item\":\"thing\",\"stock\":" + std::to_string(stock) + "}";
+  return "POST /api/admin/sales HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-admin-token\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+std::string intake_request(const std::string& sale_id, const std::string& user) {
+  const std::string body = "{\"user_id\":\"" + user + "\"}";
+  return "POST /api/sales/" + sale_id + "/orders HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+int status_of(const std::string& answer) {
+  if (answer.size() < 12) return 0;
+  return std::stoi(answer.substr(9, 3));
+}
+
+class ServeBytes : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { app_ = new InProcessApp(); }
+  static void TearDownTestSuite() {
+    delete app_;
+    app_ = nullptr;
+  }
+  static InProcessApp* app_;
+};
+InProcessApp* ServeBytes::app_ = nullptr;
+
+TEST_F(ServeBytes, AnIntakeSplitAtEveryByteIsParsedTheSame) {
+  ASSERT_EQ(status_of(app_->serve(create_sale_request("split", 1000))), 201);
+  for (std::size_t cut = 1;; ++cut) {
+    const std::string request = intake_request("split", "user-" + std::to_string(cut));
+    if (cut >= request.size()) break;
+    const std::string_view view(request);
+    const auto answer = flashgate::gateway::serve_pieces(app_->router, {view.substr(0, cut), view.substr(cut)},
+                                                         app_->limits);
+    ASSERT_EQ(status_of(answer), 202) << "cut at " << cut << ":\n" << answer;
+  }
+}
+
+TEST_F(ServeBytes, ARequestByteByByteIsParsed) {
+  ASSERT_EQ(status_of(app_->serve(create_sale_request("bytes", 5))), 201);
+  const std::string request = intake_request("bytes", "one-byte-at-a-time");
+  std::vector<std::string_view> pieces;
+  for (std::size_t i = 0; i < request.size(); ++i) pieces.push_back(std::string_view(request).substr(i, 1));
+  EXPECT_EQ(status_of(flashgate::gateway::serve_pieces(app_->router, pieces, app_->limits)), 202);
+}
+
+TEST_F(ServeBytes, AnIncompleteRequestGetsNoAnswer) {
+  EXPECT_EQ(app_->serve("POST /api/sales/x/orders HTTP/1.1\r\nContent-Length: 50\r\n\r\n{\"user"), "");
+}
+
+TEST_F(ServeBytes, GarbageIsA400) {
+  EXPECT_EQ(status_of(app_->serve("\x01\x02garbage\r\n\r\n")), 400);
+  EXPECT_EQ(status_of(app_->serve("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab")), 400);
+  EXPECT_EQ(status_of(app_->serve("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")), 400);
+}
+
+TEST_F(ServeBytes, UnknownHttpVersionsAre505) {
+  EXPECT_EQ(status_of(app_->serve("GET /healthz HTTP/2.0\r\n\r\n")), 505);
+  EXPECT_EQ(status_of(app_->serve("GET /healthz HTTP/1.2\r\n\r\n")), 505);
+}
+
+TEST_F(ServeBytes, LimitsAnswer413And414And431) {
+  const std::string big_body(app_->limits.body_bytes + 1, 'x');
+  EXPECT_EQ(status_of(app_->serve("POST /api/sales/x/orders HTTP/1.1\r\nContent-Length: " +
+                                  std::to_string(big_body.size()) + "\r\n\r\n" + big_body)),
+            413);
+  EXPECT_EQ(status_of(app_->serve("GET /" + std::string(app_->limits.url_bytes + 1, 'a') + " HTTP/1.1\r\n\r\n")),
+            414);
+  EXPECT_EQ(status_of(app_->serve("GET / HTTP/1.1\r\nX-Big: " + std::string(app_->limits.header_bytes, 'a') +
+                                  "\r\n\r\n")),
+            431);
+}
+
+TEST_F(ServeBytes, MethodNotAllowedNamesTheAllowedOnes) {
+  const auto answer = app_->serve("DELETE /healthz HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(status_of(answer), 405);
+  EXPECT_NE(answer.find("Allow: GET"), std::string::npos);
+}
+
+TEST_F(ServeBytes, AnEncodedSlashStaysInsideItsSegment) {
+  EXPECT_EQ(status_of(app_->serve("GET /api/sales/a%2Fb HTTP/1.1\r\n\r\n")), 400);
+  EXPECT_EQ(status_of(app_->serve("GET /api/sales/%zz HTTP/1.1\r\n\r\n")), 400);
+}
+
+}  // namespace
