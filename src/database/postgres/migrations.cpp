@@ -1,0 +1,100 @@
+#include "database/postgres/migrations.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+#include <stdexcept>
+
+#include "database/postgres/connection_pool.hpp"
+
+namespace flashgate::database::postgres {
+namespace {
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// Append only: a released migration is never edited, a change is a new version.
+constexpr Migration migrations[] = {
+    {1, R"sql(
+CREATE TABLE sales (
+  sale_id      text PRIMARY KEY,
+  item         text NOT NULL,
+  stock        bigint NOT NULL,
+  starts_at    bigint,
+  ends_at      bigint,
+  created_at   bigint NOT NULL,
+  remaining_db bigint
+);
+CREATE TABLE orders (
+  order_id   text PRIMARY KEY,
+  sale_id    text NOT NULL,
+  user_id    text NOT NULL,
+  status     text NOT NULL,
+  payment_id text NOT NULL DEFAULT '',
+  reason     text NOT NULL DEFAULT '',
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL
+);
+)sql"},
+};
+
+// Any key works as long as every flashgate uses the same one: "flashgat" in ASCII.
+// The _xact_ lock is released by COMMIT or ROLLBACK, even if we crash.
+constexpr const char* lock_sql = "SELECT pg_advisory_xact_lock(7380381037654139252)";
+// A process that holds the lock and hangs fails our start-up instead of stalling it.
+constexpr const char* lock_wait_sql = "SET LOCAL lock_timeout = '60s'";
+constexpr const char* create_ledger_sql =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    "version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())";
+constexpr const char* applied_sql = "SELECT version FROM schema_migrations";
+constexpr const char* record_sql = "INSERT INTO schema_migrations (version, applied_at) VALUES ($1::int, now())";
+
+[[noreturn]] void fail(PGconn* conn, const std::string& describe, const std::string& what) {
+  const std::string message = error_message(conn, nullptr);
+  if (PQtransactionStatus(conn) != PQTRANS_IDLE) PQclear(PQexec(conn, "ROLLBACK"));
+  throw std::runtime_error("postgres " + describe + ": " + what + ": " + message);
+}
+
+void exec(PGconn* conn, const char* sql, ExecStatusType expected, const std::string& describe, const char* what) {
+  Result result(PQexec(conn, sql));
+  if (PQresultStatus(result.get()) != expected) fail(conn, describe, what);
+}
+
+}  // namespace
+
+int latest_schema_version() { return migrations[std::size(migrations) - 1].version; }
+
+void run_migrations(PGconn* conn, const std::string& describe) {
+  exec(conn, "BEGIN", PGRES_COMMAND_OK, describe, "cannot begin the migration");
+  exec(conn, lock_wait_sql, PGRES_COMMAND_OK, describe, "cannot bound the lock wait");
+  exec(conn, lock_sql, PGRES_TUPLES_OK, describe, "cannot take the migration lock");
+  exec(conn, create_ledger_sql, PGRES_COMMAND_OK, describe, "cannot create schema_migrations");
+
+  Result applied_result(PQexec(conn, applied_sql));
+  if (PQresultStatus(applied_result.get()) != PGRES_TUPLES_OK) fail(conn, describe, "cannot read schema_migrations");
+  std::set<int> applied;
+  for (int row = 0; row < PQntuples(applied_result.get()); ++row)
+    applied.insert(std::stoi(PQgetvalue(applied_result.get(), row, 0)));
+
+  int newest = 0;
+  for (const auto& migration : migrations) {
+    if (applied.contains(migration.version)) continue;
+    exec(conn, migration.sql, PGRES_COMMAND_OK, describe,
+         ("migration " + std::to_string(migration.version) + " failed").c_str());
+    const std::string version = std::to_string(migration.version);
+    const char* params[] = {version.c_str()};
+    Result recorded(PQexecParams(conn, record_sql, 1, nullptr, params, nullptr, nullptr, 0));
+    if (PQresultStatus(recorded.get()) != PGRES_COMMAND_OK) fail(conn, describe, "cannot record migration " + version);
+    newest = migration.version;
+  }
+  exec(conn, "COMMIT", PGRES_COMMAND_OK, describe, "cannot commit the migration");
+
+  if (newest > 0) spdlog::info("postgres {}: schema migrated to version {}", describe, newest);
+  if (!applied.empty() && *applied.rbegin() > latest_schema_version())
+    spdlog::warn("postgres {}: schema version {} is newer than this build knows ({})", describe, *applied.rbegin(),
+                 latest_schema_version());
+}
+
+}  // namespace flashgate::database::postgres

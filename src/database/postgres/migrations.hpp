@@ -1,0 +1,19 @@
+#pragma once
+// Versioned schema migrations. Each runs once per database, in order; all of
+// one start-up run in a single transaction that holds an advisory lock, so
+// processes starting together take turns and the later ones find the work
+// done.
+#include <libpq-fe.h>
+
+#include <string>
+
+namespace flashgate::database::postgres {
+
+// The newest version this build knows.
+int latest_schema_version();
+
+// Brings the schema on `conn` up to date. Throws std::runtime_error (with
+// libpq's message, which names the host but never the password) on failure.
+void run_migrations(PGconn* conn, const std::string& describe);
+
+}  // namespace flashgate::database::postgres

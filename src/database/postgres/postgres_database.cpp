@@ -1,0 +1,187 @@
+#include "database/postgres/postgres_database.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+
+#include "database/postgres/migrations.hpp"
+#include "domain/time.hpp"
+
+namespace flashgate::database {
+namespace {
+
+using postgres::Result;
+
+constexpr const char* insert_sale = "flashgate_insert_sale";
+constexpr const char* create_order_row = "flashgate_create_order";
+constexpr const char* set_remaining = "flashgate_set_remaining";
+constexpr const char* count_all_orders = "flashgate_count_orders";
+constexpr const char* upsert_outcome = "flashgate_upsert_outcome";
+
+constexpr postgres::PreparedStatement statements[] = {
+    {insert_sale,
+     "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) "
+     "ON CONFLICT (sale_id) DO NOTHING",
+     6},
+    {create_order_row,
+     "INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at) "
+     "VALUES ($1, $2, $3, 'CONFIRMED', $4, $4) ON CONFLICT (order_id) DO NOTHING",
+     4},
+    {set_remaining, "UPDATE sales SET remaining_db = $2 WHERE sale_id = $1", 2},
+    {count_all_orders, "SELECT count(*) FROM orders", 0},
+    // A FAILED order was never created, so the outcome may insert the row. The
+    // WHERE makes a final status stick: the row takes the first outcome that
+    // reaches it (a payment racing the timeout ends in one state), and a
+    // repeated one changes nothing.
+    {upsert_outcome,
+     "INSERT INTO orders AS o (order_id, sale_id, user_id, status, payment_id, reason, created_at, updated_at) "
+     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+     "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, payment_id = excluded.payment_id, "
+     "reason = excluded.reason, updated_at = excluded.updated_at "
+     "WHERE o.status NOT IN ('PAID', 'CANCELLED', 'FAILED')",
+     8},
+};
+
+constexpr const char* begin_sql = "BEGIN";
+constexpr const char* commit_sql = "COMMIT";
+
+// Text-format parameters; an absent value is SQL NULL.
+class Params {
+ public:
+  Params& text(std::string value) {
+    values_.emplace_back(std::move(value));
+    return *this;
+  }
+  Params& integer(std::int64_t value) { return text(std::to_string(value)); }
+  Params& optional(const std::optional<std::int64_t>& value) {
+    if (!value) {
+      values_.emplace_back(std::nullopt);
+      return *this;
+    }
+    return integer(*value);
+  }
+
+  Result exec(PGconn* conn, const char* statement) const {
+    std::vector<const char*> pointers;
+    for (const auto& value : values_) pointers.push_back(value ? value->c_str() : nullptr);
+    return Result(
+        PQexecPrepared(conn, statement, static_cast<int>(pointers.size()), pointers.data(), nullptr, nullptr, 0));
+  }
+
+ private:
+  std::vector<std::optional<std::string>> values_;
+};
+
+bool succeeded(const Result& result) {
+  const auto status = PQresultStatus(result.get());  // PGRES_FATAL_ERROR for a null result
+  return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+}
+
+// Keeps a failed result for run() to judge; true if `result` succeeded.
+bool check(Result result, Result& failure) {
+  if (succeeded(result)) return true;
+  failure = std::move(result);
+  return false;
+}
+
+struct ConnectionCloser {
+  void operator()(PGconn* conn) const { PQfinish(conn); }
+};
+
+}  // namespace
+
+PostgresDatabase::PostgresDatabase(const std::string& url, std::size_t pool_size,
+                                   std::chrono::milliseconds acquire_timeout)
+    : pool_(postgres::ConnectionSettings(url), pool_size, statements, acquire_timeout) {
+  // Not a pooled connection: the pool prepares statements on tables that
+  // exist only once this has run.
+  std::unique_ptr<PGconn, ConnectionCloser> conn(pool_.settings().connect());
+  if (PQstatus(conn.get()) != CONNECTION_OK)
+    throw std::runtime_error("postgres " + describe() +
+                             ": cannot connect: " + postgres::error_message(conn.get(), nullptr));
+  postgres::run_migrations(conn.get(), describe());
+  spdlog::info("postgres {}: schema version {}, pool of {} connections", describe(), postgres::latest_schema_version(),
+               pool_size);
+}
+
+template <class Work>
+bool PostgresDatabase::run(const char* what, Work&& work) {
+  auto lease = pool_.acquire();
+  if (!lease) return false;  // the pool has logged why
+  for (int attempt = 0;; ++attempt) {
+    Result failure;
+    if (work(lease.get(), failure)) return true;
+    const bool lost = postgres::is_connection_failure(lease.get(), failure.get());
+    spdlog::warn("postgres {}: {} failed{}: {}", describe(), what, lost ? " (connection lost)" : "",
+                 postgres::error_message(lease.get(), failure.get()));
+    if (!lost || attempt > 0 || !lease.recover()) return false;
+  }
+}
+
+bool PostgresDatabase::create_order(const domain::Order& order) {
+  Params params;
+  params.text(order.order_id).text(order.sale_id).text(order.user_id).integer(domain::now_ms());
+  return run("create_order",
+             [&](PGconn* conn, Result& failure) { return check(params.exec(conn, create_order_row), failure); });
+}
+
+bool PostgresDatabase::flush_stock(const std::vector<std::pair<std::string, std::int64_t>>& remaining) {
+  if (remaining.empty()) return true;
+  return run("flush_stock", [&](PGconn* conn, Result& failure) {
+    if (!check(Result(PQexec(conn, begin_sql)), failure)) return false;
+    for (const auto& [sale_id, value] : remaining) {
+      Params params;
+      params.text(sale_id).integer(value);
+      if (!check(params.exec(conn, set_remaining), failure)) return false;  // the lease rolls back
+    }
+    return check(Result(PQexec(conn, commit_sql)), failure);
+  });
+}
+
+std::uint64_t PostgresDatabase::count_orders() {
+  std::uint64_t count = 0;
+  run("count_orders", [&](PGconn* conn, Result& failure) {
+    Result result = Params().exec(conn, count_all_orders);
+    if (!succeeded(result)) {
+      failure = std::move(result);
+      return false;
+    }
+    const std::string_view text = PQgetvalue(result.get(), 0, 0);
+    std::from_chars(text.data(), text.data() + text.size(), count);
+    return true;
+  });
+  return count;
+}
+
+bool PostgresDatabase::record_sale(const domain::Sale& sale) {
+  Params params;
+  params.text(sale.sale_id).text(sale.item).integer(sale.stock).optional(sale.starts_at).optional(sale.ends_at);
+  params.integer(sale.created_at);
+  return run("record_sale",
+             [&](PGconn* conn, Result& failure) { return check(params.exec(conn, insert_sale), failure); });
+}
+
+bool PostgresDatabase::record_outcome(const domain::Order& order) {
+  using domain::OrderStatus;
+  if (order.status != OrderStatus::paid && order.status != OrderStatus::cancelled &&
+      order.status != OrderStatus::failed) {
+    spdlog::debug("postgres: record_outcome({}) with status {}: nothing to record", order.order_id,
+                  domain::to_string(order.status));
+    return true;
+  }
+  const domain::TimeMs now = domain::now_ms();
+  Params params;
+  params.text(order.order_id)
+      .text(order.sale_id)
+      .text(order.user_id)
+      .text(std::string(domain::to_string(order.status)));
+  params.text(order.payment_id).text(order.reason).integer(now).integer(order.updated_at ? order.updated_at : now);
+  return run("record_outcome",
+             [&](PGconn* conn, Result& failure) { return check(params.exec(conn, upsert_outcome), failure); });
+}
+
+}  // namespace flashgate::database

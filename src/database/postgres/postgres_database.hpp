@@ -1,0 +1,48 @@
+#pragma once
+// The distributed system of record: PostgreSQL through libpq, shared by any
+// number of worker processes. Every write is idempotent (keyed by order_id
+// or sale_id), so a call that fails midway can simply be made again; a call
+// returns false instead of throwing when the database cannot be reached, and
+// the caller (the windows, the flusher) retries.
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "database/order_database.hpp"
+#include "database/postgres/connection_pool.hpp"
+
+namespace flashgate::database {
+
+class PostgresDatabase final : public OrderDatabase {
+ public:
+  static constexpr std::size_t default_pool_size = 4;
+  static constexpr std::chrono::milliseconds default_acquire_timeout{5000};
+
+  // `url` is a libpq URI or conninfo (postgresql://user:pass@host:port/db).
+  // Runs the migrations on a connection of its own and throws if the
+  // database cannot be reached or migrated (a start-up failure); the pool's
+  // connections open on first use.
+  explicit PostgresDatabase(const std::string& url, std::size_t pool_size = default_pool_size,
+                            std::chrono::milliseconds acquire_timeout = default_acquire_timeout);
+
+  bool create_order(const domain::Order& order) override;
+  bool flush_stock(const std::vector<std::pair<std::string, std::int64_t>>& remaining) override;
+  // 0 when the database cannot be read (logged).
+  std::uint64_t count_orders() override;
+  bool record_sale(const domain::Sale& sale) override;
+  // PAID, CANCELLED and FAILED only; any other status has nothing to record (true).
+  bool record_outcome(const domain::Order& order) override;
+
+  // host:port/dbname: what logs may say about this database (never the password).
+  const std::string& describe() const { return pool_.settings().describe(); }
+
+ private:
+  // Runs `work` on a pooled connection; after a lost connection, once more on
+  // a fresh one (safe: every statement here is idempotent).
+  template <class Work>
+  bool run(const char* what, Work&& work);
+
+  postgres::ConnectionPool pool_;
+};
+
+}  // namespace flashgate::database

@@ -1,0 +1,381 @@
+// The PostgreSQL system of record against a real server. The binary owns its
+// cluster (scripts/testenv/postgres in a temp dir on a free port), so these
+// tests always run; FLASHGATE_TEST_POSTGRES_URL points them at another server
+// instead, except the restart test, which needs a server it may stop.
+#include "database/postgres/postgres_database.hpp"
+
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <latch>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "domain/ids.hpp"
+#include "domain/time.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using flashgate::database::PostgresDatabase;
+using flashgate::database::postgres::ConnectionSettings;
+using flashgate::domain::Order;
+using flashgate::domain::OrderStatus;
+using flashgate::domain::Sale;
+
+fs::path script() {
+  if (const char* path = std::getenv("FLASHGATE_TESTENV_POSTGRES")) return path;
+  // CMake compiles with absolute paths: tests/unit/ -> the repository root.
+  return fs::path(__FILE__).parent_path().parent_path().parent_path() / "scripts" / "testenv" / "postgres";
+}
+
+// The script's last line of output; throws with all of it if the script fails.
+std::string run_script(const std::string& arguments) {
+  const std::string command = "'" + script().string() + "' " + arguments + " 2>&1";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  if (!pipe) throw std::runtime_error("cannot run " + command);
+  std::string output, line;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, pipe.get())) output += buffer;
+  const int status = pclose(pipe.release());
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error(command + " failed:\n" + output);
+  while (!output.empty() && output.back() == '\n') output.pop_back();
+  return output.substr(output.rfind('\n') + 1);
+}
+
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// A cluster of our own, in /tmp (as root the server runs as `postgres`, who
+// must be able to reach the directory).
+class OwnedCluster {
+ public:
+  OwnedCluster() {
+    char pattern[] = "/tmp/flashgate-pg-XXXXXX";
+    if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
+    dir_ = pattern;
+    for (int attempt = 0; url_.empty(); ++attempt) {  // another process may take the free port first
+      try {
+        port_ = free_port();
+        url_ = run_script("start " + dir_.string() + " " + std::to_string(port_));
+      } catch (const std::exception&) {
+        if (attempt == 2) throw;
+      }
+    }
+  }
+  ~OwnedCluster() {
+    try {
+      stop();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+    }
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  void stop() { run_script("stop " + dir_.string()); }
+  void start() { run_script("start " + dir_.string() + " " + std::to_string(port_)); }
+  const std::string& url() const { return url_; }
+
+ private:
+  fs::path dir_;
+  int port_ = 0;
+  std::string url_;
+};
+
+// A short-lived libpq connection for looking at what the database holds.
+std::optional<std::string> query_one(const std::string& url, const std::string& sql,
+                                     const std::vector<std::string>& params = {}) {
+  std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(url.c_str()), PQfinish);
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p.c_str());
+  std::unique_ptr<PGresult, void (*)(PGresult*)> result(
+      PQexecParams(conn.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+                   0),
+      PQclear);
+  if (PQresultStatus(result.get()) == PGRES_COMMAND_OK) return std::string();
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
+    throw std::runtime_error(sql + ": " + PQresultErrorMessage(result.get()));
+  if (PQntuples(result.get()) == 0 || PQgetisnull(result.get(), 0, 0)) return std::nullopt;
+  return std::string(PQgetvalue(result.get(), 0, 0));
+}
+
+Order make_order(const std::string& id, OrderStatus status = OrderStatus::processing) {
+  Order order;
+  order.order_id = id;
+  order.sale_id = "sale-" + id;
+  order.user_id = "user-" + id;
+  order.status = status;
+  order.created_at = order.updated_at = flashgate::domain::now_ms();
+  return order;
+}
+
+class PostgresDatabaseTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (const char* url = std::getenv("FLASHGATE_TEST_POSTGRES_URL"); url && *url) {
+      url_ = url;
+      return;
+    }
+    cluster_ = std::make_unique<OwnedCluster>();
+    url_ = cluster_->url();
+  }
+  static void TearDownTestSuite() { cluster_.reset(); }
+
+  // Tests share the database, so each names its rows with a fresh prefix.
+  std::string id(const std::string& name) const { return prefix_ + "-" + name; }
+  std::string status_of(const std::string& order_id) const {
+    return query_one(url_, "SELECT status FROM orders WHERE order_id = $1", {order_id}).value_or("(none)");
+  }
+
+  // An empty database of its own, for the migrations to meet for the first time.
+  std::string fresh_database() {
+    const std::string name = "flashgate_" + flashgate::domain::new_order_id();
+    query_one(url_, "CREATE DATABASE " + name);
+    const auto query = url_.find('?');
+    const std::string base = url_.substr(0, query);
+    const auto slash = base.rfind('/');
+    const std::string server = slash > base.find("://") + 2 ? base.substr(0, slash) : base;
+    created_.push_back(name);
+    return server + "/" + name + (query == std::string::npos ? "" : url_.substr(query));
+  }
+  void TearDown() override {
+    for (const auto& name : created_) query_one(url_, "DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+  }
+
+  static inline std::unique_ptr<OwnedCluster> cluster_;
+  static inline std::string url_;
+  std::string prefix_ = "t" + flashgate::domain::new_order_id();
+  std::vector<std::string> created_;
+};
+
+TEST(PostgresConnectionSettings, DescribesHostAndDatabaseNeverThePassword) {
+  const ConnectionSettings settings("postgresql://flash:s3cret-pw@db.example:6543/orders?sslmode=disable");
+  EXPECT_EQ(settings.describe(), "db.example:6543/orders");
+}
+
+TEST(PostgresConnectionSettings, RefusesAMalformedUrlWithoutQuotingIt) {
+  try {
+    ConnectionSettings("postgresql://flash:s3cret%zz@db.example/orders");
+    FAIL() << "a malformed URL was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()).find("s3cret"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PostgresDatabaseTest, MigrationsAreIdempotent) {
+  const std::string url = fresh_database();
+  { PostgresDatabase first(url); }
+  { PostgresDatabase second(url); }
+  EXPECT_EQ(query_one(url, "SELECT count(*) FROM schema_migrations"), "1");
+  EXPECT_EQ(query_one(url, "SELECT max(version) FROM schema_migrations"), "1");
+  EXPECT_EQ(query_one(url, "SELECT count(*) FROM sales"), "0");
+  EXPECT_EQ(query_one(url, "SELECT count(*) FROM orders"), "0");
+}
+
+TEST_F(PostgresDatabaseTest, ConcurrentConstructionTakesTurns) {
+  const std::string url = fresh_database();
+  std::latch go(2);
+  std::vector<std::string> errors(2);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i)
+    threads.emplace_back([&, i] {
+      go.arrive_and_wait();
+      try {
+        PostgresDatabase db(url);
+        if (!db.create_order(make_order(id("concurrent-" + std::to_string(i))))) errors[i] = "create_order failed";
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors[0], "");
+  EXPECT_EQ(errors[1], "");
+  EXPECT_EQ(query_one(url, "SELECT count(*) FROM schema_migrations"), "1");
+  EXPECT_EQ(query_one(url, "SELECT count(*) FROM orders"), "2");
+}
+
+TEST_F(PostgresDatabaseTest, CreateOrderExactlyOnceUnderRacingThreads) {
+  PostgresDatabase db(url_, 4);
+  constexpr int orders = 40, threads = 8;
+  std::latch go(threads);
+  std::atomic<int> refused{0};
+  std::vector<std::thread> racers;
+  for (int t = 0; t < threads; ++t)
+    racers.emplace_back([&, t] {
+      go.arrive_and_wait();
+      for (int i = 0; i < orders; ++i) {
+        const int n = (i + t * 5) % orders;  // the racers meet on every id, in different orders
+        if (!db.create_order(make_order(id(std::to_string(n))))) refused.fetch_add(1);
+      }
+    });
+  for (auto& r : racers) r.join();
+  EXPECT_EQ(refused.load(), 0);
+  EXPECT_EQ(query_one(url_, "SELECT count(*) FROM orders WHERE starts_with(order_id, $1)", {prefix_}),
+            std::to_string(orders));
+  EXPECT_EQ(query_one(url_, "SELECT count(*) FROM orders WHERE starts_with(order_id, $1) AND status <> 'CONFIRMED'",
+                      {prefix_}),
+            "0");
+}
+
+TEST_F(PostgresDatabaseTest, PoolNeverOpensMoreConnectionsThanItsSize) {
+  const std::string url = fresh_database();
+  PostgresDatabase db(url, 2);
+  std::vector<std::thread> threads;
+  std::atomic<int> refused{0};
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i)
+        if (!db.create_order(make_order(id(std::to_string(t) + "-" + std::to_string(i))))) refused.fetch_add(1);
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(refused.load(), 0);
+  EXPECT_EQ(db.count_orders(), 160u);
+  EXPECT_EQ(query_one(url,
+                      "SELECT count(*) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND application_name = 'flashgate'"),
+            "2");
+}
+
+TEST_F(PostgresDatabaseTest, RecordSaleIsIdempotent) {
+  PostgresDatabase db(url_);
+  Sale sale{id("sale"), "lamp", 10, std::nullopt, 1'900'000'000'000, 1'800'000'000'000};
+  ASSERT_TRUE(db.record_sale(sale));
+  sale.item = "another item";
+  ASSERT_TRUE(db.record_sale(sale));
+  EXPECT_EQ(query_one(url_, "SELECT count(*) FROM sales WHERE sale_id = $1", {sale.sale_id}), "1");
+  EXPECT_EQ(query_one(url_, "SELECT item FROM sales WHERE sale_id = $1", {sale.sale_id}), "lamp");
+  EXPECT_EQ(query_one(url_, "SELECT starts_at FROM sales WHERE sale_id = $1", {sale.sale_id}), std::nullopt);
+  EXPECT_EQ(query_one(url_, "SELECT ends_at FROM sales WHERE sale_id = $1", {sale.sale_id}), "1900000000000");
+}
+
+TEST_F(PostgresDatabaseTest, FlushStockIsVisibleInRemainingDb) {
+  PostgresDatabase db(url_);
+  ASSERT_TRUE(db.record_sale(Sale{id("a"), "a", 10, std::nullopt, std::nullopt, 1}));
+  ASSERT_TRUE(db.record_sale(Sale{id("b"), "b", 5, std::nullopt, std::nullopt, 1}));
+  const std::string sql = "SELECT remaining_db FROM sales WHERE sale_id = $1";
+  EXPECT_EQ(query_one(url_, sql, {id("a")}), std::nullopt);  // never flushed yet
+
+  ASSERT_TRUE(db.flush_stock({{id("a"), 7}, {id("b"), 0}}));
+  EXPECT_EQ(query_one(url_, sql, {id("a")}), "7");
+  EXPECT_EQ(query_one(url_, sql, {id("b")}), "0");
+  ASSERT_TRUE(db.flush_stock({{id("a"), 3}}));
+  EXPECT_EQ(query_one(url_, sql, {id("a")}), "3");
+  EXPECT_TRUE(db.flush_stock({}));
+}
+
+TEST_F(PostgresDatabaseTest, PaidThenCancelledStaysPaid) {
+  PostgresDatabase db(url_);
+  Order order = make_order(id("paid"));
+  ASSERT_TRUE(db.create_order(order));
+  EXPECT_EQ(status_of(order.order_id), "CONFIRMED");
+
+  order.status = OrderStatus::paid;
+  order.payment_id = "pay-1";
+  ASSERT_TRUE(db.record_outcome(order));
+  ASSERT_TRUE(db.record_outcome(order));  // the provider repeats itself
+  order.status = OrderStatus::cancelled;
+  order.payment_id.clear();
+  order.reason = "payment_timeout";
+  ASSERT_TRUE(db.record_outcome(order));
+
+  EXPECT_EQ(status_of(order.order_id), "PAID");
+  EXPECT_EQ(query_one(url_, "SELECT payment_id || '/' || reason FROM orders WHERE order_id = $1", {order.order_id}),
+            "pay-1/");
+}
+
+TEST_F(PostgresDatabaseTest, CancelledThenPaidStaysCancelled) {
+  PostgresDatabase db(url_);
+  Order order = make_order(id("cancelled"));
+  ASSERT_TRUE(db.create_order(order));
+  order.status = OrderStatus::cancelled;
+  order.reason = "payment_timeout";
+  ASSERT_TRUE(db.record_outcome(order));
+  order.status = OrderStatus::paid;
+  order.payment_id = "pay-late";
+  ASSERT_TRUE(db.record_outcome(order));
+  EXPECT_EQ(status_of(order.order_id), "CANCELLED");
+  EXPECT_EQ(query_one(url_, "SELECT reason FROM orders WHERE order_id = $1", {order.order_id}), "payment_timeout");
+}
+
+TEST_F(PostgresDatabaseTest, FailedOrderGetsARowWithItsReason) {
+  PostgresDatabase db(url_);
+  Order order = make_order(id("failed"), OrderStatus::failed);
+  order.reason = "downstream_rejected";
+  ASSERT_TRUE(db.record_outcome(order));
+  ASSERT_TRUE(db.record_outcome(order));
+  EXPECT_EQ(status_of(order.order_id), "FAILED");
+  EXPECT_EQ(query_one(url_, "SELECT reason FROM orders WHERE order_id = $1", {order.order_id}), "downstream_rejected");
+  EXPECT_EQ(query_one(url_, "SELECT user_id FROM orders WHERE order_id = $1", {order.order_id}), order.user_id);
+}
+
+TEST_F(PostgresDatabaseTest, NonFinalOutcomeRecordsNothing) {
+  PostgresDatabase db(url_);
+  EXPECT_TRUE(db.record_outcome(make_order(id("queued"), OrderStatus::queued)));
+  EXPECT_EQ(status_of(id("queued")), "(none)");
+}
+
+TEST_F(PostgresDatabaseTest, CountOrdersCountsEveryRow) {
+  PostgresDatabase db(url_);
+  const std::uint64_t before = db.count_orders();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(db.create_order(make_order(id(std::to_string(i)))));
+  ASSERT_TRUE(db.create_order(make_order(id("0"))));  // again: still one row
+  Order failed = make_order(id("failed"), OrderStatus::failed);
+  ASSERT_TRUE(db.record_outcome(failed));
+  EXPECT_EQ(db.count_orders(), before + 6);
+}
+
+TEST_F(PostgresDatabaseTest, SurvivesAServerRestart) {
+  // This test stops the server, so it needs one it owns even when the others
+  // run against FLASHGATE_TEST_POSTGRES_URL.
+  std::unique_ptr<OwnedCluster> own = cluster_ ? nullptr : std::make_unique<OwnedCluster>();
+  OwnedCluster& cluster = own ? *own : *cluster_;
+  PostgresDatabase db(cluster.url(), 2);
+  ASSERT_TRUE(db.create_order(make_order(id("before"))));
+
+  cluster.stop();
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_FALSE(db.create_order(make_order(id("during"))));  // a value, not an exception, and no hang
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 15s);
+  EXPECT_EQ(db.count_orders(), 0u);
+
+  cluster.start();
+  bool healed = false;
+  for (const auto deadline = std::chrono::steady_clock::now() + 30s;
+       !healed && std::chrono::steady_clock::now() < deadline;) {
+    healed = db.create_order(make_order(id("during")));
+    if (!healed) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(healed) << "no call succeeded within 30 s of the server's return";
+  // Every pooled connection, not just the first, works again.
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(db.create_order(make_order(id("after-" + std::to_string(i)))));
+  Order paid = make_order(id("before"), OrderStatus::paid);
+  paid.payment_id = "pay-after-restart";
+  EXPECT_TRUE(db.record_outcome(paid));
+  EXPECT_EQ(query_one(cluster.url(), "SELECT count(*) FROM orders WHERE starts_with(order_id, $1)", {prefix_}), "12");
+  EXPECT_EQ(query_one(cluster.url(), "SELECT status FROM orders WHERE order_id = $1", {id("before")}), "PAID");
+}
+
+}  // namespace
