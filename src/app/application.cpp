@@ -9,14 +9,15 @@
 #include <csignal>
 #include <filesystem>
 #include <future>
+#include <set>
 #include <thread>
 
 #include "app/keys.hpp"
-#include "database/sqlite/sqlite_database.hpp"
+#include "app/backends.hpp"
 #include "domain/secrets.hpp"
 #include "gateway/api.hpp"
 #include "gateway/http_server.hpp"
-#include "store/memory/memory_store.hpp"
+#include "worker/outcome_mirror.hpp"
 #include "worker/periodic.hpp"
 #include "worker/windows.hpp"
 
@@ -83,15 +84,6 @@ int serve(Config config) {
 
   setup_logging(config);
   raise_descriptor_limit();
-  if (config.store != "memory") {
-    spdlog::error("store {} is not available in this build; use memory", config.store);
-    return 2;
-  }
-  const std::string db_url = config.database_url();
-  if (db_url.rfind("sqlite:", 0) != 0) {
-    spdlog::error("database must be sqlite:PATH in this build");
-    return 2;
-  }
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) {
@@ -103,30 +95,52 @@ int serve(Config config) {
   const std::string payment_secret = secret_or_generate(config.payment_secret, "payment secret");
   const domain::TicketCodec tickets(load_ticket_keys(config.ticket_keys, config.data_dir), config.ticket_ttl_ms);
 
-  database::SqliteDatabase database(db_url.substr(std::string_view("sqlite:").size()));
-  store::MemoryStore store(database);
-  store.restore(database.load());
+  Backends backends;
+  try {
+    backends = open_backends(config);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  store::Store& store = *backends.store;
 
   metrics::Registry metrics;
   metrics.gauge("flashgate_queue_depth", "Orders waiting for a window",
                 [&store] { return static_cast<double>(store.queue_depth()); });
-  metrics.gauge("flashgate_db_transactions", "Group-commit transactions written",
-                [&database] { return static_cast<double>(database.transactions_committed()); });
-  metrics.gauge("flashgate_db_jobs", "Writes committed in group-commit transactions",
-                [&database] { return static_cast<double>(database.jobs_committed()); });
-  metrics.gauge("flashgate_db_write_failures", "Group-commit transactions that failed",
-                [&database] { return static_cast<double>(database.write_failures()); });
+  if (auto* sqlite = backends.sqlite.get()) {
+    metrics.gauge("flashgate_db_transactions", "Group-commit transactions written",
+                  [sqlite] { return static_cast<double>(sqlite->transactions_committed()); });
+    metrics.gauge("flashgate_db_jobs", "Writes committed in group-commit transactions",
+                  [sqlite] { return static_cast<double>(sqlite->jobs_committed()); });
+    metrics.gauge("flashgate_db_write_failures", "Group-commit transactions that failed",
+                  [sqlite] { return static_cast<double>(sqlite->write_failures()); });
+  }
+  if (auto* redis = backends.redis) {
+    metrics.gauge("flashgate_near_cache_hits", "Polls answered from the gateway's memory",
+                  [redis] { return static_cast<double>(redis->near_cache().hits()); });
+    metrics.gauge("flashgate_near_cache_misses", "Polls that had to read the store",
+                  [redis] { return static_cast<double>(redis->near_cache().misses()); });
+    metrics.gauge("flashgate_near_cache_orders", "Status objects held by the near-cache",
+                  [redis] { return static_cast<double>(redis->near_cache().size()); });
+  }
 
   const bool gateway_role = config.role != "worker";
   const bool worker_role = config.role != "gateway";
 
-  worker::Windows windows(store, database, metrics,
-                          worker::WindowSettings{
-                              config.windows > 0 ? static_cast<std::size_t>(config.windows) : cores() * 4,
-                              std::chrono::milliseconds(config.service_time_ms), config.failure_rate});
-  std::optional<worker::Periodic> payment_timeouts, stock_flush;
-  if (worker_role) {
-    windows.start();
+  std::optional<worker::Windows> windows;
+  std::optional<worker::OutcomeMirror> mirror;
+  std::optional<worker::Periodic> payment_timeouts, stock_flush, reclaim;
+  const std::size_t window_count = config.windows > 0 ? static_cast<std::size_t>(config.windows) : cores() * 4;
+  if (worker_role && backends.database) {
+    database::OrderDatabase& database = *backends.database;
+    if (backends.remote_database) {
+      mirror.emplace(database);
+      store.on_change([&mirror](const store::OrderView& view) { mirror->changed(view); });
+    }
+    windows.emplace(store, database, metrics,
+                    worker::WindowSettings{window_count, std::chrono::milliseconds(config.service_time_ms),
+                                           config.failure_rate});
+    windows->start();
     const auto sweep = std::chrono::milliseconds(std::clamp<std::int64_t>(config.payment_timeout_ms / 4, 50, 1000));
     payment_timeouts.emplace(sweep, [&store, &config] {
       const auto cancelled = store.cancel_unpaid(domain::now_ms() - config.payment_timeout_ms);
@@ -134,13 +148,22 @@ int serve(Config config) {
     });
     stock_flush.emplace(
         std::chrono::milliseconds(config.stock_flush_ms),
-        [&store, &database] {
+        [&store, &database, recorded = std::set<std::string>()]() mutable {
+          for (const auto& sale : store.sales())
+            if (!recorded.contains(sale.sale_id) && database.record_sale(sale)) recorded.insert(sale.sale_id);
           auto remaining = store.remaining_by_sale();
           if (remaining.empty() || !database.flush_stock(remaining)) return;
           for (const auto& [sale_id, value] : remaining) store.set_remaining_db(sale_id, value);
         },
         true);
+    if (auto* redis = backends.redis) {
+      reclaim.emplace(std::chrono::milliseconds(std::clamp<std::int64_t>(config.reclaim_after_ms / 4, 100, 5000)),
+                      [redis] {
+                        if (auto n = redis->reclaim_abandoned()) spdlog::warn("reclaimed {} orders of dead windows", n);
+                      });
+    }
   }
+  if (backends.redis) backends.redis->follow_changes();
 
   gateway::OrderWatch watch(gateway::WatchLimits{static_cast<std::size_t>(config.max_waiters),
                                                      static_cast<std::size_t>(config.max_streams)}, [&store](const std::string& sale_id, const std::string& order_id,
@@ -181,7 +204,7 @@ int serve(Config config) {
     }
   }
   spdlog::info("flashgate ready: role {}, listening on {}:{}, {} windows, data in {}", config.role, config.host(),
-               server.port(), config.windows > 0 ? static_cast<std::size_t>(config.windows) : cores() * 4, config.data_dir);
+               server.port(), worker_role ? window_count : 0, config.data_dir);
 
   int signal = 0;
   sigwait(&signals, &signal);
@@ -195,15 +218,19 @@ int serve(Config config) {
   }).detach();
   store.stop_intake();
   watch.close_all();     // long polls answer with their current status
-  std::promise<void> drained;
-  database.barrier([&drained](bool) { drained.set_value(); });
-  drained.get_future().wait();  // intakes in flight get their answer ...
-  windows.stop();        // ... windows finish what they hold ...
+  if (backends.sqlite) {
+    std::promise<void> drained;
+    backends.sqlite->barrier([&drained](bool) { drained.set_value(); });
+    drained.get_future().wait();  // intakes in flight get their answer ...
+  }
+  if (windows) windows->stop();  // ... windows finish what they hold ...
+  if (reclaim) reclaim->stop();
   if (payment_timeouts) payment_timeouts->stop();
   if (stock_flush) stock_flush->stop();  // ... and the stock is flushed a last time
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // answers reach their sockets
   server.stop();
-  database.close();
+  if (mirror) mirror->stop();
+  backends.close();
   spdlog::info("stopped cleanly");
   return 0;
 }

@@ -27,6 +27,9 @@ struct Config {
   std::int64_t threads = 0;  // HTTP threads; 0: cores
   double failure_rate = 0.0;
   std::int64_t stock_flush_ms = 1000;
+  std::int64_t reclaim_after_ms = 30'000;
+  std::int64_t near_cache_orders = 1'000'000;
+  std::int64_t db_pool = 4;
   std::int64_t max_waiters = 10'000;
   std::int64_t max_streams = 50'000;
   std::int64_t shutdown_timeout_ms = 10'000;

@@ -27,3 +27,25 @@ std::string new_order_id() {
 }
 
 }  // namespace flashgate::domain
+
+namespace flashgate::domain {
+
+std::string sale_tag(std::string_view sale_id) {
+  unsigned char hash[crypto_generichash_BYTES_MIN];
+  crypto_generichash(hash, sizeof hash, reinterpret_cast<const unsigned char*>(sale_id.data()), sale_id.size(),
+                     nullptr, 0);
+  char hex[9];
+  sodium_bin2hex(hex, sizeof hex, hash, 4);
+  return std::string(hex, 8);
+}
+
+std::string new_tagged_order_id(std::string_view sale_id) { return sale_tag(sale_id) + "-" + new_order_id(); }
+
+std::string_view tag_of_order(std::string_view order_id) {
+  if (order_id.size() != 29 || order_id[8] != '-') return {};
+  for (char c : order_id.substr(0, 8))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return {};
+  return order_id.substr(0, 8);
+}
+
+}  // namespace flashgate::domain

@@ -20,3 +20,16 @@ namespace flashgate::domain {
 std::string new_order_id();
 
 }  // namespace flashgate::domain
+
+namespace flashgate::domain {
+
+// A short, stable hash of a sale id (8 hex characters). Every key of a sale
+// in Redis carries it as a hash tag, and the distributed order ids start with
+// it, so an order id alone leads to its sale's keys (and Cluster slot).
+std::string sale_tag(std::string_view sale_id);
+// "<tag>-<20 hex>": an order id that names its sale's tag.
+std::string new_tagged_order_id(std::string_view sale_id);
+// The tag at the front of a tagged order id; empty if it has none.
+std::string_view tag_of_order(std::string_view order_id);
+
+}  // namespace flashgate::domain

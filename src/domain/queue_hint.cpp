@@ -20,6 +20,11 @@ double RateMeter::per_second(TimeMs now) const {
   return level_ * std::exp(-elapsed / tau_ms_) * 1000.0 / tau_ms_;
 }
 
+double decayed_rate(double per_second_at, TimeMs at, TimeMs now, double tau_seconds) {
+  const double elapsed = static_cast<double>(std::max<TimeMs>(0, now - at));
+  return per_second_at * std::exp(-elapsed / (tau_seconds * 1000.0));
+}
+
 std::int64_t poll_after_ms(OrderStatus status, std::uint64_t position, double starts_per_second,
                            std::int64_t service_time_ms) {
   switch (status) {

@@ -25,6 +25,10 @@ class RateMeter {
   TimeMs last_ = 0;
 };
 
+// A rate measured at `at`, as it stands at `now` with no event since (the
+// same decay as RateMeter): for rates that arrive from another process.
+double decayed_rate(double per_second_at, TimeMs at, TimeMs now, double tau_seconds = 5.0);
+
 inline constexpr std::int64_t min_poll_after_ms = 250;
 inline constexpr std::int64_t max_poll_after_ms = 10'000;
 

@@ -79,6 +79,9 @@ class Store {
   virtual std::vector<std::pair<std::string, std::int64_t>> remaining_by_sale() = 0;
   virtual void set_remaining_db(const std::string& sale_id, std::int64_t remaining) = 0;
 
+  // Every sale, for mirroring into the order database.
+  virtual std::vector<domain::Sale> sales() = 0;
+
   // --- both ---
   virtual std::uint64_t queue_depth() = 0;
   virtual void record_service_time(std::int64_t ms) = 0;

@@ -351,6 +351,7 @@ void MemoryStore::hand_back(const std::string& order_id) {
   SaleEntry& sale = sales_.at(entry.order.sale_id);
   sale.counts[index_of(OrderStatus::processing)] -= 1;
   sale.counts[index_of(OrderStatus::queued)] += 1;
+  sale.started -= 1;            // back in line: its next start counts again
   queue_.push_front(order_id);  // it was first in line before
   auto view = view_of(entry, now);
   publish(view);
@@ -410,6 +411,14 @@ std::vector<std::pair<std::string, std::int64_t>> MemoryStore::remaining_by_sale
 void MemoryStore::set_remaining_db(const std::string& sale_id, std::int64_t remaining) {
   std::lock_guard lock(mutex_);
   if (auto it = sales_.find(sale_id); it != sales_.end()) it->second.remaining_db = remaining;
+}
+
+std::vector<domain::Sale> MemoryStore::sales() {
+  std::lock_guard lock(mutex_);
+  std::vector<domain::Sale> out;
+  out.reserve(sales_.size());
+  for (const auto& [id, sale] : sales_) out.push_back(sale.sale);
+  return out;
 }
 
 std::uint64_t MemoryStore::queue_depth() {

@@ -35,6 +35,7 @@ class MemoryStore final : public Store {
   std::vector<std::pair<std::string, std::int64_t>> remaining_by_sale() override;
   void set_remaining_db(const std::string& sale_id, std::int64_t remaining) override;
 
+  std::vector<domain::Sale> sales() override;
   std::uint64_t queue_depth() override;
   void record_service_time(std::int64_t ms) override;
 

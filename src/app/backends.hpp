@@ -1,0 +1,28 @@
+#pragma once
+// Opens the Store and the OrderDatabase a Config names: memory + SQLite (the
+// embedded default), Redis + PostgreSQL (distributed), or a mix.
+#include <memory>
+
+#include "app/config.hpp"
+#include "database/order_database.hpp"
+#include "database/sqlite/sqlite_database.hpp"
+#include "store/redis/redis_store.hpp"
+#include "store/store.hpp"
+
+namespace flashgate::app {
+
+struct Backends {
+  std::unique_ptr<database::SqliteDatabase> sqlite;            // the memory store's journal, when there is one
+  std::unique_ptr<database::OrderDatabase> remote_database;    // PostgreSQL
+  database::OrderDatabase* database = nullptr;                 // the system of record; null in a Redis gateway
+  std::unique_ptr<store::Store> store;
+  store::redis::RedisStore* redis = nullptr;
+
+  // Stops the journal's writer after what is queued; the last step of a shutdown.
+  void close();
+};
+
+// Throws std::runtime_error with a message fit for the operator (no secrets).
+Backends open_backends(const Config& config);
+
+}  // namespace flashgate::app

@@ -1,0 +1,472 @@
+#include "store/redis/redis_store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <unistd.h>
+
+#include "domain/ids.hpp"
+#include "domain/queue_hint.hpp"
+#include "store/redis/scripts.hpp"
+
+namespace flashgate::store::redis {
+
+using domain::Error;
+using domain::ErrorCode;
+using domain::OrderStatus;
+
+namespace {
+
+constexpr const char* group = "windows";
+constexpr const char* tags_key = "fg:tags";
+constexpr const char* sales_key = "fg:sales";
+
+std::string prefix(std::string_view tag) { return "fg:{" + std::string(tag) + "}:"; }
+std::string sale_key(const std::string& sale_id) { return prefix(domain::sale_tag(sale_id)) + "sale:" + sale_id; }
+std::string users_key(const std::string& sale_id) { return prefix(domain::sale_tag(sale_id)) + "users:" + sale_id; }
+std::string order_key(const std::string& order_id) {
+  return prefix(domain::tag_of_order(order_id)) + "order:" + order_id;
+}
+std::string queue_key(std::string_view tag) { return prefix(tag) + "queue"; }
+std::string changes_key(std::string_view tag) { return prefix(tag) + "changes"; }
+std::string confirmed_key(std::string_view tag) { return prefix(tag) + "confirmed"; }
+std::string now_text() { return std::to_string(domain::now_ms()); }
+
+std::int64_t to_int(const std::string& text) {
+  std::int64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
+std::optional<std::int64_t> to_optional(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  return to_int(text);
+}
+
+const Error unreachable{ErrorCode::unavailable, "the order store is unreachable; try again shortly"};
+
+// Script replies are {outcome, field, value, ...}: the order's hash and the sale's progress.
+struct Parsed {
+  domain::Order order;
+  SaleProgress progress;
+};
+
+Parsed parse_order(const std::vector<Reply>& items, std::size_t from) {
+  Parsed p;
+  for (std::size_t i = from; i + 1 < items.size(); i += 2) {
+    const std::string& key = items[i].str;
+    const std::string& value = items[i + 1].str;
+    if (key == "order_id") p.order.order_id = value;
+    else if (key == "sale_id") p.order.sale_id = value;
+    else if (key == "user_id") p.order.user_id = value;
+    else if (key == "seq") p.order.seq = static_cast<std::uint64_t>(to_int(value));
+    else if (key == "status") p.order.status = domain::parse_status(value).value_or(OrderStatus::queued);
+    else if (key == "version") p.order.version = static_cast<std::uint64_t>(to_int(value));
+    else if (key == "reason") p.order.reason = value;
+    else if (key == "payment_id") p.order.payment_id = value;
+    else if (key == "created_at") p.order.created_at = to_int(value);
+    else if (key == "updated_at") p.order.updated_at = to_int(value);
+    else if (key == "started") p.progress.started = static_cast<std::uint64_t>(to_int(value));
+    else if (key == "rate") p.progress.rate = std::strtod(value.c_str(), nullptr);
+    else if (key == "rate_at") p.progress.rate_at = to_int(value);
+  }
+  return p;
+}
+
+const std::string& outcome_of(const Reply& reply) {
+  static const std::string none;
+  return reply.type == Reply::Type::array && !reply.elements.empty() ? reply.elements[0].str : none;
+}
+
+std::map<std::string, std::string> as_map(const Reply& reply) {
+  std::map<std::string, std::string> fields;
+  for (std::size_t i = 0; i + 1 < reply.elements.size(); i += 2) fields[reply.elements[i].str] = reply.elements[i + 1].str;
+  return fields;
+}
+
+std::optional<SaleView> parse_sale(const Reply& reply) {
+  if (reply.type != Reply::Type::array || reply.elements.empty()) return std::nullopt;
+  auto f = as_map(reply);
+  SaleView view;
+  view.sale = domain::Sale{f["sale_id"], f["item"], to_int(f["stock"]), to_optional(f["starts_at"]),
+                           to_optional(f["ends_at"]), to_int(f["created_at"])};
+  view.remaining = to_int(f["remaining"]);
+  view.remaining_db = to_optional(f["remaining_db"]);
+  for (auto status : domain::all_statuses)
+    view.counts[static_cast<std::size_t>(status)] =
+        static_cast<std::uint64_t>(to_int(f["c:" + std::string(domain::to_string(status))]));
+  view.queue_depth = view.counts[static_cast<std::size_t>(OrderStatus::queued)];
+  return view;
+}
+
+Error error_of(const Reply& reply) {
+  if (reply.connection_failed()) return unreachable;
+  spdlog::error("redis: {}", describe(reply));
+  return Error{ErrorCode::internal, "internal error"};
+}
+
+}  // namespace
+
+RedisStore::RedisStore(RedisStoreOptions options)
+    : options_(std::move(options)),
+      client_(RedisOptions{options_.host, options_.port, options_.connections}),
+      cache_(options_.near_cache_orders) {
+  if (options_.consumer_prefix.empty()) {
+    char host[128] = "host";
+    ::gethostname(host, sizeof host - 1);
+    options_.consumer_prefix = std::string(host) + "-" + std::to_string(::getpid());
+  }
+  if (!client_.wait_connected(std::chrono::seconds(5)))
+    spdlog::warn("redis {}:{} not reachable yet; retrying in the background", options_.host, options_.port);
+}
+
+RedisStore::~RedisStore() {
+  stopping_ = true;
+  if (tail_connection_) tail_connection_->shutdown();
+  if (tail_.joinable()) tail_.join();
+  std::lock_guard lock(mutex_);
+  for (auto& connection : window_connections_) connection->shutdown();
+}
+
+OrderView RedisStore::view_of(const domain::Order& order, const SaleProgress& progress) const {
+  OrderView view{order, 0, 0};
+  const auto now = domain::now_ms();
+  if (order.status == OrderStatus::queued) view.position = domain::queue_position(order.seq, progress.started);
+  view.poll_after_ms = domain::poll_after_ms(order.status, view.position,
+                                             domain::decayed_rate(progress.rate, progress.rate_at, now),
+                                             service_time_ms_.load());
+  return view;
+}
+
+OrderView RedisStore::remember(const Reply& reply) {
+  auto parsed = parse_order(reply.elements, 1);
+  cache_.update(parsed.order, parsed.progress);
+  return view_of(parsed.order, cache_.progress(parsed.order.sale_id));
+}
+
+std::vector<std::string> RedisStore::tags() {
+  const auto now = std::chrono::steady_clock::now();
+  bool refresh;
+  {
+    std::lock_guard lock(mutex_);
+    refresh = now - tags_checked_ > std::chrono::seconds(1);
+    if (refresh) tags_checked_ = now;
+  }
+  if (refresh) {
+    auto reply = client_.command_sync({"SMEMBERS", tags_key});
+    std::lock_guard lock(mutex_);
+    for (const auto& tag : reply.elements) tags_.insert(tag.str);
+  }
+  std::lock_guard lock(mutex_);
+  return {tags_.begin(), tags_.end()};
+}
+
+void RedisStore::ensure_group(const std::string& tag) {
+  {
+    std::lock_guard lock(mutex_);
+    if (grouped_.contains(tag)) return;
+  }
+  auto reply = client_.command_sync({"XGROUP", "CREATE", queue_key(tag), group, "0", "MKSTREAM"});
+  if (reply.ok() || reply.str.rfind("BUSYGROUP", 0) == 0) {
+    std::lock_guard lock(mutex_);
+    grouped_.insert(tag);
+  }
+}
+
+void RedisStore::create_sale(const domain::Sale& sale, Callback<SaleView> done) {
+  const std::string tag = domain::sale_tag(sale.sale_id);
+  // The queue's consumer group first, so that no order can be queued where no window looks.
+  client_.command({"XGROUP", "CREATE", queue_key(tag), group, "0", "MKSTREAM"}, [this, sale, tag, done](Reply) {
+    client_.eval(scripts::create_sale(), {sale_key(sale.sale_id)},
+                 {sale.sale_id, sale.item, std::to_string(sale.stock),
+                  sale.starts_at ? std::to_string(*sale.starts_at) : "",
+                  sale.ends_at ? std::to_string(*sale.ends_at) : "", std::to_string(sale.created_at)},
+                 [this, sale, tag, done](Reply created) {
+                   if (!created.ok()) return done(error_of(created));
+                   if (created.integer == 0) return done(Error{ErrorCode::sale_exists, "a sale with this id exists"});
+                   client_.command({"SADD", tags_key, tag}, [](Reply) {});
+                   client_.command({"SADD", sales_key, sale.sale_id}, [this, sale, done](Reply) {
+                     get_sale(sale.sale_id, done);
+                   });
+                 });
+  });
+}
+
+void RedisStore::get_sale(const std::string& sale_id, Callback<SaleView> done) {
+  client_.command({"HGETALL", sale_key(sale_id)}, [done](Reply reply) {
+    if (!reply.ok()) return done(error_of(reply));
+    auto view = parse_sale(reply);
+    if (!view) return done(Error{ErrorCode::sale_not_found, "no sale with this id"});
+    done(std::move(*view));
+  });
+}
+
+void RedisStore::intake(const std::string& sale_id, const std::string& user_id, Callback<IntakeOutcome> done) {
+  if (!intake_open_) return done(Error{ErrorCode::shutting_down, "the service is shutting down; try again shortly"});
+  const std::string tag = domain::sale_tag(sale_id);
+  client_.eval(scripts::intake(), {sale_key(sale_id), users_key(sale_id), queue_key(tag), changes_key(tag)},
+               {prefix(tag), sale_id, user_id, domain::new_tagged_order_id(sale_id), now_text()},
+               [this, done](Reply reply) {
+                 if (!reply.ok()) return done(error_of(reply));
+                 const auto& outcome = outcome_of(reply);
+                 if (outcome == "accepted" || outcome == "existing")
+                   return done(IntakeOutcome{outcome == "accepted", remember(reply)});
+                 if (outcome == "sold_out") return done(Error{ErrorCode::sold_out, "sold out"});
+                 if (outcome == "sale_not_found") return done(Error{ErrorCode::sale_not_found, "no sale with this id"});
+                 if (outcome == "sale_ended") return done(Error{ErrorCode::sale_ended, "the sale has ended"});
+                 if (outcome == "sale_not_open") return done(Error{ErrorCode::sale_not_open, "the sale has not started"});
+                 done(error_of(Reply::error("unexpected intake reply " + describe(reply))));
+               });
+}
+
+void RedisStore::get_order(const std::string& sale_id, const std::string& order_id, Callback<OrderView> done) {
+  const Error not_found{ErrorCode::order_not_found, "no order for this ticket"};
+  if (domain::tag_of_order(order_id).empty()) return done(not_found);
+  if (auto cached = cache_.find(order_id)) {
+    if (cached->sale_id != sale_id) return done(not_found);
+    return done(view_of(*cached, cache_.progress(sale_id)));
+  }
+  client_.eval(scripts::read_order(), {order_key(order_id)}, {prefix(domain::tag_of_order(order_id))},
+               [this, sale_id, not_found, done](Reply reply) {
+                 if (!reply.ok()) return done(error_of(reply));
+                 if (outcome_of(reply) != "found") return done(not_found);
+                 auto view = remember(reply);
+                 if (view.order.sale_id != sale_id) return done(not_found);
+                 done(std::move(view));
+               });
+}
+
+void RedisStore::pay(const std::string& order_id, const std::string& payment_id, Callback<OrderView> done) {
+  const auto tag = domain::tag_of_order(order_id);
+  if (tag.empty()) return done(Error{ErrorCode::order_not_found, "no order with this id"});
+  client_.eval(scripts::pay(), {order_key(order_id), changes_key(tag), confirmed_key(tag)},
+               {prefix(tag), payment_id, now_text()}, [this, done](Reply reply) {
+                 if (!reply.ok()) return done(error_of(reply));
+                 const auto& outcome = outcome_of(reply);
+                 if (outcome == "ok") return done(remember(reply));
+                 if (outcome == "order_not_found") return done(Error{ErrorCode::order_not_found, "no order with this id"});
+                 done(Error{ErrorCode::order_not_payable, "the order is not awaiting payment"});
+               });
+}
+
+void RedisStore::on_change(ChangeListener listener) {
+  std::lock_guard lock(mutex_);
+  listeners_.push_back(std::move(listener));
+}
+
+BlockingRedis& RedisStore::window_connection() {
+  // One blocking connection per window thread: XREADGROUP BLOCK must not stall the shared ones.
+  thread_local BlockingRedis* mine = nullptr;
+  thread_local const RedisStore* owner = nullptr;
+  if (!mine || owner != this) {
+    std::lock_guard lock(mutex_);
+    window_connections_.push_back(std::make_unique<BlockingRedis>(options_.host, options_.port));
+    mine = window_connections_.back().get();
+    owner = this;
+  }
+  return *mine;
+}
+
+std::optional<domain::Order> RedisStore::claim(std::chrono::milliseconds wait) {
+  thread_local const std::string consumer =
+      options_.consumer_prefix + "-w" + std::to_string(next_window_.fetch_add(1));
+  auto known = tags();
+  if (known.empty()) {
+    std::this_thread::sleep_for(wait);
+    return std::nullopt;
+  }
+  std::vector<std::string> args{"XREADGROUP", "GROUP", group, consumer, "COUNT", "1",
+                                "BLOCK",      std::to_string(wait.count()), "STREAMS"};
+  for (const auto& tag : known) {
+    ensure_group(tag);
+    args.push_back(queue_key(tag));
+  }
+  for (std::size_t i = 0; i < known.size(); ++i) args.push_back(">");
+  auto reply = window_connection().command(args, wait + std::chrono::seconds(2));
+  if (!reply.ok()) {
+    if (reply.str.rfind("NOGROUP", 0) == 0) {
+      std::lock_guard lock(mutex_);
+      grouped_.clear();  // the server lost its groups (a restart without them): make them again
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return std::nullopt;
+  }
+  if (reply.type != Reply::Type::array || reply.elements.empty()) return std::nullopt;
+  const auto& stream = reply.elements[0];
+  if (stream.elements.size() < 2 || stream.elements[1].elements.empty()) return std::nullopt;
+  const auto& entry = stream.elements[1].elements[0];
+  const std::string stream_name = stream.elements[0].str;
+  const std::string entry_id = entry.elements.at(0).str;
+  const auto fields = as_map(entry.elements.at(1));
+  const auto order_id = fields.count("order_id") ? fields.at("order_id") : std::string();
+  const auto tag = domain::tag_of_order(order_id);
+  auto claimed = tag.empty() ? Reply::error("malformed queue entry")
+                             : client_.eval_sync(scripts::claim(), {order_key(order_id), changes_key(tag)},
+                                                 {prefix(tag), now_text()});
+  if (claimed.connection_failed()) return std::nullopt;  // stays pending; reclaimed later
+  if (outcome_of(claimed) != "claimed") {
+    client_.command_sync({"XACK", stream_name, group, entry_id});  // finished already, or not an order
+    return std::nullopt;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    claimed_[order_id] = Claimed{stream_name, entry_id};
+  }
+  return remember(claimed).order;
+}
+
+void RedisStore::ack(const std::string& order_id) {
+  Claimed entry;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = claimed_.find(order_id);
+    if (it == claimed_.end()) return;
+    entry = it->second;
+    claimed_.erase(it);
+  }
+  client_.command_sync({"XACK", entry.stream, group, entry.entry_id});
+}
+
+bool RedisStore::finish(const std::string& order_id, OrderStatus to, const std::string& reason) {
+  const auto tag = domain::tag_of_order(order_id);
+  auto reply = client_.eval_sync(scripts::finish(), {order_key(order_id), changes_key(tag), confirmed_key(tag)},
+                                 {prefix(tag), std::string(domain::to_string(to)), reason, now_text()});
+  if (!reply.ok()) return false;
+  if (outcome_of(reply) == "done") remember(reply);
+  ack(order_id);
+  return true;
+}
+
+void RedisStore::hand_back(const std::string& order_id) {
+  const auto tag = domain::tag_of_order(order_id);
+  auto reply = client_.eval_sync(scripts::hand_back(), {order_key(order_id), changes_key(tag), queue_key(tag)},
+                                 {prefix(tag), now_text()});
+  if (reply.ok()) ack(order_id);  // else it stays pending and is reclaimed later
+}
+
+std::size_t RedisStore::reclaim_abandoned() {
+  std::size_t reclaimed = 0;
+  for (const auto& tag : tags()) {
+    ensure_group(tag);
+    auto reply = client_.command_sync({"XAUTOCLAIM", queue_key(tag), group, options_.consumer_prefix + "-reclaimer",
+                                       std::to_string(options_.reclaim_after.count()), "0-0", "COUNT", "100"});
+    if (!reply.ok() || reply.elements.size() < 2) continue;
+    for (const auto& entry : reply.elements[1].elements) {
+      if (entry.elements.size() < 2) continue;
+      const auto fields = as_map(entry.elements[1]);
+      const auto it = fields.find("order_id");
+      if (it != fields.end() && !domain::tag_of_order(it->second).empty()) {
+        auto back = client_.eval_sync(scripts::hand_back(), {order_key(it->second), changes_key(tag), queue_key(tag)},
+                                      {prefix(tag), now_text()});
+        if (!back.ok()) continue;  // try again next round
+      }
+      client_.command_sync({"XACK", queue_key(tag), group, entry.elements[0].str});
+      ++reclaimed;
+    }
+  }
+  return reclaimed;
+}
+
+std::size_t RedisStore::cancel_unpaid(domain::TimeMs confirmed_before) {
+  std::size_t cancelled = 0;
+  std::string below = "(";  // exclusive bound (built in two steps: GCC 12 warns falsely on "(" + string)
+  below += std::to_string(confirmed_before);
+  for (const auto& tag : tags()) {
+    auto due = client_.command_sync({"ZRANGEBYSCORE", confirmed_key(tag), "-inf", below, "LIMIT", "0", "1000"});
+    for (const auto& order : due.elements) {
+      auto reply = client_.eval_sync(scripts::cancel_unpaid(), {order_key(order.str), changes_key(tag), confirmed_key(tag)},
+                                     {prefix(tag), now_text(), std::to_string(confirmed_before)});
+      if (outcome_of(reply) == "cancelled") ++cancelled;
+    }
+  }
+  return cancelled;
+}
+
+std::vector<domain::Sale> RedisStore::sales() {
+  std::vector<domain::Sale> all;
+  auto ids = client_.command_sync({"SMEMBERS", sales_key});
+  for (const auto& id : ids.elements)
+    if (auto view = parse_sale(client_.command_sync({"HGETALL", sale_key(id.str)}))) all.push_back(view->sale);
+  return all;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> RedisStore::remaining_by_sale() {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  auto ids = client_.command_sync({"SMEMBERS", sales_key});
+  for (const auto& id : ids.elements) {
+    auto remaining = client_.command_sync({"HGET", sale_key(id.str), "remaining"});
+    if (remaining.type == Reply::Type::string) out.emplace_back(id.str, to_int(remaining.str));
+  }
+  return out;
+}
+
+void RedisStore::set_remaining_db(const std::string& sale_id, std::int64_t remaining) {
+  client_.command({"HSET", sale_key(sale_id), "remaining_db", std::to_string(remaining)}, [](Reply) {});
+}
+
+std::uint64_t RedisStore::queue_depth() {
+  std::uint64_t depth = 0;
+  auto ids = client_.command_sync({"SMEMBERS", sales_key}, std::chrono::milliseconds(500));
+  for (const auto& id : ids.elements) {
+    auto queued = client_.command_sync({"HGET", sale_key(id.str), "c:QUEUED"}, std::chrono::milliseconds(500));
+    if (queued.type == Reply::Type::string) depth += static_cast<std::uint64_t>(to_int(queued.str));
+  }
+  return depth;
+}
+
+void RedisStore::follow_changes() {
+  tail_connection_ = std::make_unique<BlockingRedis>(options_.host, options_.port);
+  tail_ = std::thread([this] { tail_loop(); });
+}
+
+void RedisStore::tail_loop() {
+  // Last id read per stream: after a lost connection the feed goes on from
+  // there, so no change is missed. Streams known at start begin at their
+  // end; a sale created later is read from its beginning.
+  std::map<std::string, std::string> last;
+  bool first = true;
+  while (!stopping_) {
+    for (const auto& tag : tags()) {
+      const auto key = changes_key(tag);
+      if (last.contains(key)) continue;
+      std::string from = "0-0";
+      if (first) {
+        auto newest = tail_connection_->command({"XREVRANGE", key, "+", "-", "COUNT", "1"});
+        if (!newest.elements.empty()) from = newest.elements[0].elements.at(0).str;
+      }
+      last[key] = from;
+    }
+    first = false;
+    if (last.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    std::vector<std::string> args{"XREAD", "COUNT", "1000", "BLOCK", "500", "STREAMS"};
+    for (const auto& entry : last) args.push_back(entry.first);
+    for (const auto& entry : last) args.push_back(entry.second);
+    auto reply = tail_connection_->command(args, std::chrono::seconds(3));
+    if (!reply.ok()) {
+      if (!stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    for (const auto& stream : reply.elements) {
+      if (stream.elements.size() < 2) continue;
+      auto& position = last[stream.elements[0].str];
+      for (const auto& entry : stream.elements[1].elements) {
+        if (entry.elements.size() < 2) continue;
+        position = entry.elements[0].str;
+        auto parsed = parse_order(entry.elements[1].elements, 0);
+        if (parsed.order.order_id.empty() || !cache_.update(parsed.order, parsed.progress)) continue;
+        const auto view = view_of(parsed.order, cache_.progress(parsed.order.sale_id));
+        std::vector<ChangeListener> listeners;
+        {
+          std::lock_guard lock(mutex_);
+          listeners = listeners_;
+        }
+        for (const auto& listener : listeners) listener(view);
+      }
+    }
+  }
+}
+
+}  // namespace flashgate::store::redis

@@ -1,0 +1,94 @@
+#pragma once
+// The distributed Store: Redis holds stock, holders, orders, the queue and
+// the change feed (see scripts.hpp for the keys); any number of gateway and
+// worker processes share it. A gateway answers polls from its near-cache,
+// which the change feed keeps fresh.
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "store/redis/blocking_redis.hpp"
+#include "store/redis/near_cache.hpp"
+#include "store/redis/redis_client.hpp"
+#include "store/store.hpp"
+
+namespace flashgate::store::redis {
+
+struct RedisStoreOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 6379;
+  std::size_t connections = 2;
+  std::size_t near_cache_orders = 1'000'000;
+  std::chrono::milliseconds reclaim_after{30'000};  // a claimed order idle this long belonged to a dead worker
+  std::string consumer_prefix;                      // names this process's windows in the consumer group
+};
+
+class RedisStore final : public Store {
+ public:
+  explicit RedisStore(RedisStoreOptions options);
+  ~RedisStore() override;
+
+  // Tails the change feed into the near-cache and the listeners (gateways, and
+  // workers that mirror outcomes to the database).
+  void follow_changes();
+  // Hands orders claimed by dead windows back to the queue; a worker's periodic task.
+  std::size_t reclaim_abandoned();
+
+  void create_sale(const domain::Sale& sale, Callback<SaleView> done) override;
+  void get_sale(const std::string& sale_id, Callback<SaleView> done) override;
+  void intake(const std::string& sale_id, const std::string& user_id, Callback<IntakeOutcome> done) override;
+  void get_order(const std::string& sale_id, const std::string& order_id, Callback<OrderView> done) override;
+  void pay(const std::string& order_id, const std::string& payment_id, Callback<OrderView> done) override;
+  void stop_intake() override { intake_open_ = false; }
+  void on_change(ChangeListener listener) override;
+
+  std::optional<domain::Order> claim(std::chrono::milliseconds wait) override;
+  bool finish(const std::string& order_id, domain::OrderStatus to, const std::string& reason) override;
+  void hand_back(const std::string& order_id) override;
+  std::size_t cancel_unpaid(domain::TimeMs confirmed_before) override;
+  std::vector<std::pair<std::string, std::int64_t>> remaining_by_sale() override;
+  void set_remaining_db(const std::string& sale_id, std::int64_t remaining) override;
+
+  std::uint64_t queue_depth() override;
+  void record_service_time(std::int64_t ms) override { service_time_ms_ = ms; }
+
+  std::vector<domain::Sale> sales() override;
+
+  const NearCache& near_cache() const { return cache_; }
+
+ private:
+  struct Claimed {
+    std::string stream;
+    std::string entry_id;
+  };
+  OrderView view_of(const domain::Order& order, const SaleProgress& progress) const;
+  // Records what a script reply says about an order in the near-cache.
+  OrderView remember(const Reply& reply);
+  std::vector<std::string> tags();  // known tags, refreshed from fg:tags
+  void ensure_group(const std::string& tag);
+  BlockingRedis& window_connection();
+  void ack(const std::string& order_id);
+  void tail_loop();
+
+  RedisStoreOptions options_;
+  RedisClient client_;
+  NearCache cache_;
+  std::atomic<bool> intake_open_{true};
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::int64_t> service_time_ms_{0};
+  std::mutex mutex_;
+  std::set<std::string> tags_;
+  std::set<std::string> grouped_;  // tags whose queue has our consumer group
+  std::chrono::steady_clock::time_point tags_checked_{};
+  std::map<std::string, Claimed> claimed_;  // order id -> its queue entry, until acknowledged
+  std::vector<ChangeListener> listeners_;
+  std::vector<std::unique_ptr<BlockingRedis>> window_connections_;
+  std::unique_ptr<BlockingRedis> tail_connection_;
+  std::thread tail_;
+  std::atomic<std::uint64_t> next_window_{0};
+};
+
+}  // namespace flashgate::store::redis

@@ -1,0 +1,179 @@
+#include "store/redis/scripts.hpp"
+
+#include <string>
+
+namespace flashgate::store::redis::scripts {
+namespace {
+
+// Shared by every script that changes an order: how a change is made, counted and published.
+constexpr const char* common = R"lua(
+local function sale_key(prefix, sale_id) return prefix .. 'sale:' .. sale_id end
+local function users_key(prefix, sale_id) return prefix .. 'users:' .. sale_id end
+local function with_sale(reply, skey)
+  local s = redis.call('HMGET', skey, 'started', 'rate', 'rate_at')
+  reply[#reply + 1] = 'started'; reply[#reply + 1] = s[1] or '0'
+  reply[#reply + 1] = 'rate'; reply[#reply + 1] = s[2] or '0'
+  reply[#reply + 1] = 'rate_at'; reply[#reply + 1] = s[3] or '0'
+  return reply
+end
+local function order_reply(outcome, okey, skey)
+  local reply = redis.call('HGETALL', okey)
+  table.insert(reply, 1, outcome)
+  return with_sale(reply, skey)
+end
+local function publish(ckey, okey, skey)
+  local fields = with_sale(redis.call('HGETALL', okey), skey)
+  redis.call('XADD', ckey, 'MAXLEN', '~', '100000', '*', unpack(fields))
+end
+local function move(okey, skey, to, now, reason)
+  local from = redis.call('HGET', okey, 'status')
+  redis.call('HSET', okey, 'status', to, 'updated_at', now, 'reason', reason)
+  redis.call('HINCRBY', okey, 'version', 1)
+  redis.call('HINCRBY', skey, 'c:' .. from, -1)
+  redis.call('HINCRBY', skey, 'c:' .. to, 1)
+end
+local function release(okey, skey, ukey)
+  redis.call('HINCRBY', skey, 'remaining', 1)
+  local user = redis.call('HGET', okey, 'user_id')
+  if redis.call('HGET', ukey, user) == redis.call('HGET', okey, 'order_id') then redis.call('HDEL', ukey, user) end
+end
+)lua";
+
+Script make(const char* body) { return Script(std::string(common) + body); }
+
+}  // namespace
+
+const Script& create_sale() {
+  static const Script s(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'sale_id', ARGV[1], 'item', ARGV[2], 'stock', ARGV[3], 'starts_at', ARGV[4],
+  'ends_at', ARGV[5], 'created_at', ARGV[6], 'remaining', ARGV[3], 'seq', 0, 'started', 0, 'rate', 0, 'rate_at', 0,
+  'c:QUEUED', 0, 'c:PROCESSING', 0, 'c:CONFIRMED', 0, 'c:PAID', 0, 'c:FAILED', 0, 'c:CANCELLED', 0)
+return 1
+)lua");
+  return s;
+}
+
+const Script& intake() {
+  // Window, then the user (dedupe before stock), then stock: one atomic step.
+  static const Script s = make(R"lua(
+local skey, ukey = KEYS[1], KEYS[2]
+local prefix, sale_id, user_id, order_id, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+if redis.call('EXISTS', skey) == 0 then return {'sale_not_found'} end
+local window = redis.call('HMGET', skey, 'starts_at', 'ends_at')
+if window[2] ~= '' and now >= tonumber(window[2]) then return {'sale_ended'} end
+if window[1] ~= '' and now < tonumber(window[1]) then return {'sale_not_open'} end
+local held = redis.call('HGET', ukey, user_id)
+if held then return order_reply('existing', prefix .. 'order:' .. held, skey) end
+if tonumber(redis.call('HGET', skey, 'remaining')) <= 0 then return {'sold_out'} end
+redis.call('HINCRBY', skey, 'remaining', -1)
+local seq = redis.call('HINCRBY', skey, 'seq', 1)
+redis.call('HINCRBY', skey, 'c:QUEUED', 1)
+local okey = prefix .. 'order:' .. order_id
+redis.call('HSET', okey, 'order_id', order_id, 'sale_id', sale_id, 'user_id', user_id, 'seq', seq,
+  'status', 'QUEUED', 'version', 1, 'reason', '', 'payment_id', '', 'created_at', now, 'updated_at', now)
+redis.call('HSET', ukey, user_id, order_id)
+redis.call('XADD', KEYS[3], '*', 'order_id', order_id)
+publish(KEYS[4], okey, skey)
+return order_reply('accepted', okey, skey)
+)lua");
+  return s;
+}
+
+const Script& read_order() {
+  static const Script s = make(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'order_not_found'} end
+return order_reply('found', KEYS[1], sale_key(ARGV[1], redis.call('HGET', KEYS[1], 'sale_id')))
+)lua");
+  return s;
+}
+
+const Script& claim() {
+  // The start rate is an exponentially decaying average (tau 5 s), as domain::RateMeter.
+  static const Script s = make(R"lua(
+local okey, now = KEYS[1], tonumber(ARGV[2])
+if redis.call('HGET', okey, 'status') ~= 'QUEUED' then return {'skip'} end
+local skey = sale_key(ARGV[1], redis.call('HGET', okey, 'sale_id'))
+move(okey, skey, 'PROCESSING', now, '')
+redis.call('HINCRBY', skey, 'started', 1)
+local r = redis.call('HMGET', skey, 'rate', 'rate_at')
+local rate = tonumber(r[1] or '0') * math.exp(-math.max(0, now - tonumber(r[2] or '0')) / 5000) + 0.2
+redis.call('HSET', skey, 'rate', tostring(rate), 'rate_at', now)
+publish(KEYS[2], okey, skey)
+return order_reply('claimed', okey, skey)
+)lua");
+  return s;
+}
+
+const Script& finish() {
+  static const Script s = make(R"lua(
+local okey, to, reason, now = KEYS[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+if redis.call('HGET', okey, 'status') ~= 'PROCESSING' then return {'skip'} end
+local sale_id = redis.call('HGET', okey, 'sale_id')
+local skey = sale_key(ARGV[1], sale_id)
+move(okey, skey, to, now, reason)
+if to == 'FAILED' then release(okey, skey, users_key(ARGV[1], sale_id)) end
+if to == 'CONFIRMED' then redis.call('ZADD', KEYS[3], now, redis.call('HGET', okey, 'order_id')) end
+publish(KEYS[2], okey, skey)
+return order_reply('done', okey, skey)
+)lua");
+  return s;
+}
+
+const Script& hand_back() {
+  static const Script s = make(R"lua(
+local okey, now = KEYS[1], tonumber(ARGV[2])
+local status = redis.call('HGET', okey, 'status')
+if status ~= 'PROCESSING' and status ~= 'QUEUED' then return {'skip'} end
+if status == 'PROCESSING' then
+  local skey = sale_key(ARGV[1], redis.call('HGET', okey, 'sale_id'))
+  move(okey, skey, 'QUEUED', now, '')
+  redis.call('HINCRBY', skey, 'started', -1)
+  publish(KEYS[2], okey, skey)
+end
+redis.call('XADD', KEYS[3], '*', 'order_id', redis.call('HGET', okey, 'order_id'))
+return {'requeued'}
+)lua");
+  return s;
+}
+
+const Script& pay() {
+  // Compare-and-set: a payment racing the timeout ends in exactly one state.
+  static const Script s = make(R"lua(
+local okey, payment_id, now = KEYS[1], ARGV[2], tonumber(ARGV[3])
+if redis.call('EXISTS', okey) == 0 then return {'order_not_found'} end
+local skey = sale_key(ARGV[1], redis.call('HGET', okey, 'sale_id'))
+local status = redis.call('HGET', okey, 'status')
+if status == 'PAID' and redis.call('HGET', okey, 'payment_id') == payment_id then return order_reply('ok', okey, skey) end
+if status ~= 'CONFIRMED' then return {'order_not_payable'} end
+move(okey, skey, 'PAID', now, '')
+redis.call('HSET', okey, 'payment_id', payment_id)
+redis.call('ZREM', KEYS[3], redis.call('HGET', okey, 'order_id'))
+publish(KEYS[2], okey, skey)
+return order_reply('ok', okey, skey)
+)lua");
+  return s;
+}
+
+const Script& cancel_unpaid() {
+  static const Script s = make(R"lua(
+local okey, now, before = KEYS[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local order_id = redis.call('HGET', okey, 'order_id')
+local confirmed_at = redis.call('ZSCORE', KEYS[3], order_id or '')
+if redis.call('HGET', okey, 'status') ~= 'CONFIRMED' then
+  if order_id then redis.call('ZREM', KEYS[3], order_id) end
+  return {'skip'}
+end
+if not confirmed_at or tonumber(confirmed_at) >= before then return {'skip'} end
+local sale_id = redis.call('HGET', okey, 'sale_id')
+local skey = sale_key(ARGV[1], sale_id)
+move(okey, skey, 'CANCELLED', now, 'payment_timeout')
+release(okey, skey, users_key(ARGV[1], sale_id))
+redis.call('ZREM', KEYS[3], order_id)
+publish(KEYS[2], okey, skey)
+return {'cancelled'}
+)lua");
+  return s;
+}
+
+}  // namespace flashgate::store::redis::scripts

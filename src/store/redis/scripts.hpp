@@ -1,0 +1,34 @@
+#pragma once
+// The Lua scripts of the Redis store: each checks and acts in one atomic
+// step on the server. Keys of one sale share the hash tag {T} (see
+// domain::sale_tag), so a Redis Cluster keeps a sale's keys in one slot:
+//   fg:{T}:sale:<sale_id>    hash: the sale, remaining, seq, started, counts (c:<STATUS>), rate
+//   fg:{T}:users:<sale_id>   hash: user -> order id of the orders holding a unit
+//   fg:{T}:order:<order_id>  hash: the order's status object fields
+//   fg:{T}:queue             stream: order ids waiting for a window (consumer group "windows")
+//   fg:{T}:changes           stream: every status change, with the sale's started count and rate
+//   fg:{T}:confirmed         sorted set: CONFIRMED orders by confirmation time (payment timeouts)
+// Global: fg:tags (set of tags), fg:sales (set of sale ids).
+#include "store/redis/redis_reply.hpp"
+
+namespace flashgate::store::redis::scripts {
+
+// KEYS sale; ARGV sale_id item stock starts_at ends_at created_at. -> 1 created, 0 exists
+const Script& create_sale();
+// KEYS sale users queue changes; ARGV prefix sale_id user_id new_order_id now
+// -> {outcome, order fields...}; outcome accepted|existing|sale_not_found|sale_not_open|sale_ended|sold_out
+const Script& intake();
+// KEYS order; ARGV prefix -> {found|order_not_found, fields...}
+const Script& read_order();
+// KEYS order changes; ARGV prefix now -> {claimed|skip, fields...}: QUEUED -> PROCESSING
+const Script& claim();
+// KEYS order changes confirmed; ARGV prefix to reason now -> {done|skip, fields...}: PROCESSING -> to
+const Script& finish();
+// KEYS order changes queue; ARGV prefix now -> {requeued|skip}: PROCESSING or QUEUED back in line
+const Script& hand_back();
+// KEYS order changes confirmed; ARGV prefix payment_id now -> {ok|order_not_found|order_not_payable, fields...}
+const Script& pay();
+// KEYS order changes confirmed; ARGV prefix now confirmed_before -> {cancelled|skip}
+const Script& cancel_unpaid();
+
+}  // namespace flashgate::store::redis::scripts
