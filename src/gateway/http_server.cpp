@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <ctime>
 #include <deque>
@@ -58,12 +59,49 @@ std::optional<Response> parse_failure(const beast::error_code& ec) {
   if (ec == http::error::body_limit) return error_response(ErrorCode::payload_too_large, "the request body is too large");
   if (ec == http::error::header_limit)
     return with_status(error_response(ErrorCode::invalid_request, "the request headers are too large"), 431);
-  if (ec == http::error::bad_version)
-    return with_status(error_response(ErrorCode::invalid_request, "only HTTP/1.0 and HTTP/1.1 are served"), 505);
   if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
       ec != http::error::end_of_stream && ec != http::error::partial_message)
     return error_response(ErrorCode::invalid_request, "malformed HTTP request");
   return std::nullopt;
+}
+
+// Beast reports any malformed version as bad_version; only a well-formed
+// request line naming another version is 505, the rest is a bad request.
+bool names_another_version(std::string_view received) {
+  const auto end = received.find("\r\n");
+  if (end == std::string_view::npos) return false;
+  const auto line = received.substr(0, end);
+  const auto first = line.find(' ');
+  const auto last = line.rfind(' ');
+  if (first == std::string_view::npos || first == last || first == 0) return false;
+  for (char c : line.substr(0, first))
+    if (c < 'A' || c > 'Z') return false;
+  for (char c : line.substr(first + 1, last - first - 1))
+    if (c <= ' ' || c >= 127) return false;
+  const auto version = line.substr(last + 1);
+  return version.size() == 8 && version.substr(0, 5) == "HTTP/" && std::isdigit(static_cast<unsigned char>(version[5])) &&
+         version[6] == '.' && std::isdigit(static_cast<unsigned char>(version[7]));
+}
+
+std::optional<Response> failure_answer(const beast::error_code& ec, std::string_view received) {
+  if (ec == http::error::bad_version && names_another_version(received))
+    return with_status(error_response(domain::ErrorCode::invalid_request, "only HTTP/1.0 and HTTP/1.1 are served"),
+                       505);
+  return parse_failure(ec);
+}
+
+// A body framed by anything but chunked (alone) or Content-Length is refused:
+// guessing the framing is how requests are smuggled (RFC 9112 6.3).
+std::optional<Response> coding_refusal(const http::request<http::string_body>& msg) {
+  const auto it = msg.find(http::field::transfer_encoding);
+  if (it == msg.end()) return std::nullopt;
+  std::string value(it->value());
+  for (auto& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
+  if (value == "chunked" && msg.count(http::field::transfer_encoding) == 1 && !msg.count(http::field::content_length))
+    return std::nullopt;
+  return error_response(domain::ErrorCode::invalid_request, "unsupported Transfer-Encoding");
 }
 
 std::optional<Response> target_refusal(const http::request_parser<http::string_body>& parser, const ServerLimits& limits) {
@@ -236,23 +274,52 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(limits_.body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(limits_.header_bytes));
-    stream_.expires_after(first_request_ ? limits_.request_timeout : limits_.idle_timeout);
+    if (first_request_ || buffer_.size() > 0) return read_header();
+    // Between requests the idle timeout applies, but only until the next
+    // request's first byte: from then on it has the request timeout, like the
+    // first one, so a slow client gains nothing by reusing a connection.
+    stream_.expires_after(limits_.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      if (ec) {
+        fail(ec, "idle");
+        return self->close();
+      }
+      self->buffer_.commit(n);
+      self->read_header();
+    });
+  }
+
+  void read_header() {
+    stream_.expires_after(limits_.request_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  // While a handler takes its time (long poll, event stream), a client that
+  // hangs up is noticed at once, so its waiter or stream is freed.
+  void watch_for_hangup() {
+    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      if (ec || !self->awaiting_answer_ || self->closed_) return;
+      beast::error_code read_ec;
+      const auto n = self->stream_.socket().read_some(self->buffer_.prepare(4096), read_ec);
+      if (read_ec) return self->close();  // end of stream or reset: the client is gone
+      self->buffer_.commit(n);           // pipelined bytes: kept for the next request
+    });
   }
 
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec);
     first_request_ = false;
     if (auto refusal = target_refusal(*parser_, limits_)) return reject(std::move(*refusal));
-    // Headers are in: the body must now arrive within the request deadline.
-    stream_.expires_after(limits_.request_timeout);
+    if (auto refusal = coding_refusal(parser_->get())) return reject(std::move(*refusal));
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read_error(beast::error_code ec) {
-    if (auto answer = parse_failure(ec)) return reject(std::move(*answer));
+    const auto data = buffer_.data();
+    const std::string_view received(static_cast<const char*>(data.data()), std::min<std::size_t>(data.size(), 1024));
+    if (auto answer = failure_answer(ec, received)) return reject(std::move(*answer));
     fail(ec, "read");
     close();
   }
@@ -260,6 +327,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Answers a request we could not parse, then closes: the stream is out of sync.
   void reject(Response response) {
     keep_alive_ = false;
+    const bool headers = parser_ && parser_->is_header_done();
+    request_id_ = request_id_for(headers ? std::string_view(parser_->get()["X-Request-Id"]) : std::string_view());
     counters_.count("malformed", response.status);
     send(std::move(response), 11, false);
   }
@@ -275,10 +344,13 @@ class Session : public std::enable_shared_from_this<Session> {
     request_id_ = request_id_for(request.header("x-request-id"));
     stream_.expires_never();  // the handler decides how long the answer takes
     auto exchange = std::make_shared<SessionExchange>(shared_from_this(), std::move(request));
+    awaiting_answer_ = true;
+    watch_for_hangup();
     router_.dispatch(exchange);
   }
 
   void write_response(SessionExchange& exchange, Response r) {
+    awaiting_answer_ = false;
     counters_.count(exchange.route(), r.status);
     send(std::move(r), version_, keep_alive_);
   }
@@ -337,6 +409,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const ServerLimits& limits_;
   std::string request_id_;
   bool keep_alive_ = false;
+  bool awaiting_answer_ = false;
   bool head_request_ = false;
   bool first_request_ = true;
   unsigned version_ = 11;
@@ -432,12 +505,13 @@ std::string serve_pieces(const Router& router, const std::vector<std::string_vie
       received.erase(0, used);
       if (ec == http::error::need_more) break;  // wait for the next piece
       if (ec) {
-        auto answer = parse_failure(ec);
+        auto answer = failure_answer(ec, received);
         return answer ? rejection(std::move(*answer)) : std::string();
       }
       if (parser.is_header_done() && !target_checked) {
         target_checked = true;
         if (auto refusal = target_refusal(parser, limits)) return rejection(std::move(*refusal));
+        if (auto refusal = coding_refusal(parser.get())) return rejection(std::move(*refusal));
       }
       if (used == 0) break;
     }

@@ -5,6 +5,7 @@
 namespace flashgate::gateway {
 
 struct OrderWatch::Waiter {
+  std::uint64_t id = 0;
   std::string order_id;
   std::uint64_t since;
   WaitDone done;
@@ -47,22 +48,35 @@ void OrderWatch::changed(const store::OrderView& view) {
   for (const auto& stream : streams) stream->deliver(view);
 }
 
-bool OrderWatch::wait(const std::string& order_id, std::uint64_t since,
-                      std::chrono::steady_clock::time_point deadline, WaitDone done) {
+std::uint64_t OrderWatch::wait(const std::string& order_id, std::uint64_t since,
+                               std::chrono::steady_clock::time_point deadline, WaitDone done) {
   auto waiter = std::make_shared<Waiter>();
   waiter->order_id = order_id;
   waiter->since = since;
   waiter->done = std::move(done);
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ || waiter_count_ >= limits_.max_waiters) return false;
+    if (stopping_ || waiter_count_ >= limits_.max_waiters) return 0;
+    waiter->id = next_waiter_id_++;
     waiters_[order_id].push_back(waiter);
     ++waiter_count_;
     const bool earliest = deadlines_.empty() || deadline < deadlines_.begin()->first;
     deadlines_.emplace(deadline, waiter);
     if (earliest) timer_wake_.notify_one();
   }
-  return true;
+  return waiter->id;
+}
+
+void OrderWatch::cancel(const std::string& order_id, std::uint64_t waiter_id) {
+  std::lock_guard lock(mutex_);
+  auto it = waiters_.find(order_id);
+  if (it == waiters_.end()) return;
+  auto& list = it->second;
+  auto found = std::find_if(list.begin(), list.end(), [&](const auto& w) { return w->id == waiter_id; });
+  if (found == list.end() || (*found)->fired.exchange(true)) return;
+  list.erase(found);  // its deadline entry expires harmlessly: the weak pointer is gone
+  --waiter_count_;
+  if (list.empty()) waiters_.erase(it);
 }
 
 std::shared_ptr<OrderWatch::Stream> OrderWatch::stream(const std::string& sale_id, const std::string& order_id,

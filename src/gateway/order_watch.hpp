@@ -39,10 +39,13 @@ class OrderWatch {
   void changed(const store::OrderView& view);
 
   // Long poll: `done` runs once, with the view when version > since, or with
-  // nullopt at the deadline. false (and `done` never runs) past the bound.
+  // nullopt at the deadline. Returns the waiter's id, or 0 (and `done` never
+  // runs) past the bound.
   using WaitDone = std::function<void(std::optional<store::OrderView>)>;
-  bool wait(const std::string& order_id, std::uint64_t since, std::chrono::steady_clock::time_point deadline,
-            WaitDone done);
+  std::uint64_t wait(const std::string& order_id, std::uint64_t since, std::chrono::steady_clock::time_point deadline,
+                     WaitDone done);
+  // The client went away: the waiter is dropped and its `done` never runs.
+  void cancel(const std::string& order_id, std::uint64_t waiter_id);
 
   // Event stream: `event` runs for each change, for position ticks while it
   // asks for them, and for heartbeats (nullopt). Ends when `event` says so,
@@ -70,6 +73,7 @@ class OrderWatch {
   std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> waiters_;
   std::multimap<std::chrono::steady_clock::time_point, std::weak_ptr<Waiter>> deadlines_;
   std::size_t waiter_count_ = 0;
+  std::uint64_t next_waiter_id_ = 1;
   std::unordered_map<std::string, std::vector<std::weak_ptr<Stream>>> streams_;
   std::size_t stream_count_ = 0;
   bool stopping_ = false;

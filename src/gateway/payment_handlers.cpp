@@ -1,4 +1,6 @@
 // POST /api/payments/notify: the payment provider's signed notification.
+#include <algorithm>
+
 #include "domain/ids.hpp"
 #include "domain/secrets.hpp"
 #include "gateway/api.hpp"
@@ -15,6 +17,21 @@ struct Notification {
   std::string payment_id;
 };
 
+bool is_amount(const boost::json::value& v) {
+  if (v.is_int64()) return v.get_int64() >= 0;
+  if (v.is_uint64()) return true;
+  if (v.is_double()) return v.get_double() >= 0;
+  if (!v.is_string()) return false;
+  // "12", "12.50": digits, at most one point with digits after it.
+  const std::string_view s = v.get_string();
+  const auto point = s.find('.');
+  const auto digits = [](std::string_view part) {
+    return !part.empty() && part.size() <= 20 &&
+           std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  return point == std::string_view::npos ? digits(s) : digits(s.substr(0, point)) && digits(s.substr(point + 1));
+}
+
 domain::Result<Notification> parse_notification(std::string_view text) {
   auto body = parse_json_object(text);
   if (!body) return body.error();
@@ -28,8 +45,8 @@ domain::Result<Notification> parse_notification(std::string_view text) {
     return domain::Error{ErrorCode::invalid_request, "order_id must be 1-64 characters of [A-Za-z0-9._:-]"};
   if (!domain::is_valid_id(payment_id.value()))
     return domain::Error{ErrorCode::invalid_request, "payment_id must be 1-64 characters of [A-Za-z0-9._:-]"};
-  if (const auto* amount = obj.if_contains("amount"); amount && !amount->is_number() && !amount->is_string())
-    return domain::Error{ErrorCode::invalid_request, "amount must be a number or a decimal string"};
+  if (const auto* amount = obj.if_contains("amount"); amount && !is_amount(*amount))
+    return domain::Error{ErrorCode::invalid_request, "amount must be a non-negative number or decimal string"};
   return Notification{std::move(order_id).value(), std::move(payment_id).value()};
 }
 

@@ -19,6 +19,14 @@ std::optional<std::uint64_t> parse_uint(std::string_view text) {
   return value;
 }
 
+// A number of seconds: all digits, however many (a huge wait is clamped, not refused).
+std::optional<std::uint64_t> parse_seconds(std::string_view text) {
+  if (text.empty() || text.size() > 1000) return std::nullopt;
+  for (char c : text)
+    if (c < '0' || c > '9') return std::nullopt;
+  return parse_uint(text).value_or(UINT64_MAX);
+}
+
 Response too_many_waiting() {
   Response r = error_response(ErrorCode::too_many_requests, "too many clients are waiting; retry shortly");
   r.headers.emplace_back("Retry-After", "1");
@@ -40,19 +48,21 @@ void answer_current(ApiContext& api, const ExchangePtr& ex, const domain::Ticket
 }
 
 // Answers as soon as the order's version passes `since`, or at the deadline.
+// `paced`: an early plain poll held back by the pacer; past the waiter bound it is answered at once.
 void long_poll(ApiContext& api, const ExchangePtr& ex, domain::TicketClaims claims, std::chrono::milliseconds wait,
-               std::optional<std::uint64_t> since) {
-  api.store.get_order(claims.sale_id, claims.order_id, [&api, ex, claims, wait, since](auto current) {
+               std::optional<std::uint64_t> since, bool paced = false) {
+  api.store.get_order(claims.sale_id, claims.order_id, [&api, ex, claims, wait, since, paced](auto current) {
     if (!current) return ex->respond(error_response(current.error()));
     const std::uint64_t after = since.value_or(current.value().order.version);
     if (current.value().order.version > after || wait.count() == 0) return answer(api, ex, current.value());
     const auto deadline = std::chrono::steady_clock::now() + wait;
-    const bool waiting = api.watch.wait(claims.order_id, after, deadline,
-                                        [&api, ex, claims](std::optional<store::OrderView> view) {
-                                          if (view) return answer(api, ex, *view);
-                                          answer_current(api, ex, claims);
-                                        });
-    if (!waiting) return ex->respond(too_many_waiting());
+    const auto waiter = api.watch.wait(claims.order_id, after, deadline,
+                                       [&api, ex, claims](std::optional<store::OrderView> view) {
+                                         if (view) return answer(api, ex, *view);
+                                         answer_current(api, ex, claims);
+                                       });
+    if (waiter == 0) return paced ? answer(api, ex, current.value()) : ex->respond(too_many_waiting());
+    ex->on_abort([&api, order_id = claims.order_id, waiter] { api.watch.cancel(order_id, waiter); });
     // A change between the first look and the registration must not be missed.
     api.store.get_order(claims.sale_id, claims.order_id, [&api, after](auto again) {
       if (again && again.value().order.version > after) api.watch.changed(again.value());
@@ -82,10 +92,10 @@ void add_stream_routes(Router& router, ApiContext& api) {
     if (!wait) {
       // Polling before the last hint said: the answer waits for news, a little.
       const auto hold = api.pacer.hold_ms(claims->order_id, domain::now_ms());
-      if (hold > 0) return long_poll(api, ex, *claims, std::chrono::milliseconds(hold), std::nullopt);
+      if (hold > 0) return long_poll(api, ex, *claims, std::chrono::milliseconds(hold), std::nullopt, true);
       return answer_current(api, ex, *claims);
     }
-    auto wait_s = parse_uint(*wait);
+    auto wait_s = parse_seconds(*wait);
     if (!wait_s)
       return ex->respond(error_response(ErrorCode::invalid_request, "wait must be a whole number of seconds"));
     std::optional<std::uint64_t> since;

@@ -6,11 +6,22 @@
   stopped (SIGTERM, then SIGKILL after 10 s) when the test ends.
 - server_pool: the session-wide starter, for module fixtures that share a
   specially configured server between a few tests.
+
+Every HTTP answer a test receives through requests or SSEStream is checked
+against docs/openapi.yaml at the end of that test (openapi_check.py): a
+mismatch is reported as an error in the test's teardown.
 """
 
 import pytest
 
+import openapi_check
 from flashgate_harness import STARTED_SERVERS, ServerPool, wait_until
+
+
+def pytest_configure(config):
+    """Every answer the suite gets is checked against docs/openapi.yaml (see openapi_check.py)."""
+    if not config.pluginmanager.has_plugin("flashgate-openapi"):
+        config.pluginmanager.register(openapi_check.Plugin(), "flashgate-openapi")
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,14 @@ stdout and stderr are written (conftest.py attaches them to failing reports).
 """
 
 import datetime as dt
+import hashlib
+import hmac
+import http.client
+import io
+import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -20,6 +26,13 @@ from urllib.parse import quote
 
 import pytest
 import requests
+
+from openapi_check import RECORDER
+
+# Every response the suite gets through requests (Server helpers, server.http, plain
+# requests.get/post) and every SSEStream answer and event is checked against
+# docs/openapi.yaml at the end of the test that got it (openapi_check.py, conftest.py).
+RECORDER.install_requests_hook()
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO / "build" / "release" / "flashgate"
@@ -125,6 +138,261 @@ def is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def sign(body, secret=PAYMENT_SECRET):
+    """X-Signature of a raw body: lowercase hex HMAC-SHA256 with the payment secret."""
+    if isinstance(body, str):
+        body = body.encode()
+    if isinstance(secret, str):
+        secret = secret.encode()
+    return hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+# --------------------------------------------------------------------------- server-sent events
+
+
+class SSEEvent:
+    """One dispatched server-sent event (fields as sent; data lines joined by newlines)."""
+
+    def __init__(self, event, id, data, comments):
+        self.event = event  # None when the event had no "event:" field (type "message")
+        self.id = id  # None when the event had no "id:" field
+        self.data = data
+        self.comments = comments  # comment lines (":...") seen since the previous event
+
+    def json(self):
+        try:
+            return json.loads(self.data)
+        except ValueError:
+            raise AssertionError(f"event data is not JSON: {self.data[:500]!r}") from None
+
+    def __repr__(self):
+        return f"SSEEvent(event={self.event!r}, id={self.id!r}, data={self.data[:300]!r})"
+
+
+class SSEStream:
+    """A raw HTTP/1.1 GET of an event stream over a plain socket, read event by event.
+
+    After construction: status, headers, content_type; for a non-200 answer, body
+    (bytes) holds the whole response. For 200, next_event()/events_until_eof() read
+    the stream; comments (lines starting with ":") are collected in self.comments.
+    A read that times out raises socket.timeout and leaves the stream usable (so a
+    test can check that nothing arrives for a while and then read on).
+    """
+
+    def __init__(self, server, path, headers=None, timeout=REQUEST_TIMEOUT):
+        self._port, self._path = server.port, path  # for RECORDER.record_sse_event
+        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+        sent = {"Host": f"127.0.0.1:{server.port}", "Accept": "text/event-stream", **(headers or {})}
+        request = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in sent.items()) + "\r\n"
+        self.sock.sendall(request.encode("latin-1"))
+        self._raw = b""  # bytes received and not yet decoded
+        self._buf = b""  # decoded body bytes not yet consumed
+        self._raw_eof = False
+        self._chunked = False
+        self._chunk_left = 0
+        self._body_done = False
+        self.comments = []
+        self.eof = False
+        self.body = None
+
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self._raw:
+            if not self._recv(deadline - time.monotonic()):
+                raise ConnectionError(f"connection closed before the response head: {self._raw[:300]!r}")
+        head, self._raw = self._raw.split(b"\r\n\r\n", 1)
+        status_line, _, header_block = head.decode("latin-1").partition("\r\n")
+        parts = status_line.split(" ", 2)
+        self.status = int(parts[1])
+        self.reason = parts[2] if len(parts) > 2 else ""
+        self.headers = http.client.parse_headers(io.BytesIO(header_block.encode("latin-1") + b"\r\n\r\n"))
+        self.content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        self._chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+        length = self.headers.get("Content-Length")
+        self._length_left = int(length) if length is not None and not self._chunked else None
+        if self.status != 200:
+            chunks = []
+            while True:
+                data = self._read_body(deadline - time.monotonic())
+                if not data:
+                    break
+                chunks.append(data)
+            self.body = b"".join(chunks)
+            self.close()
+        RECORDER.record_sse_response(server.port, path, self.status, self.headers, self.body)
+
+    # -- bytes
+
+    def _recv(self, timeout):
+        """One recv into _raw; False at EOF; socket.timeout if nothing within timeout."""
+        if self._raw_eof:
+            return False
+        if timeout is not None and timeout <= 0:
+            raise socket.timeout("timed out")
+        ready, _, _ = select.select([self.sock], [], [], timeout)
+        if not ready:
+            raise socket.timeout("timed out")
+        data = self.sock.recv(65536)
+        if not data:
+            self._raw_eof = True
+            return False
+        self._raw += data
+        return True
+
+    def _read_body(self, timeout):
+        """Some decoded body bytes (b"" at the end of the body); socket.timeout if none in time."""
+        deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
+        while True:
+            if self._body_done:
+                return b""
+            if not self._chunked:
+                if self._length_left == 0:
+                    self._body_done = True
+                    return b""
+                if self._raw:
+                    data = self._raw if self._length_left is None else self._raw[: self._length_left]
+                    self._raw = self._raw[len(data) :]
+                    if self._length_left is not None:
+                        self._length_left -= len(data)
+                    return data
+            else:
+                if self._chunk_left > 0 and self._raw:
+                    data = self._raw[: self._chunk_left]
+                    self._raw = self._raw[len(data) :]
+                    self._chunk_left -= len(data)
+                    return data
+                if self._chunk_left == 0 and b"\r\n" in self._raw:
+                    line, rest = self._raw.split(b"\r\n", 1)
+                    if line == b"":  # the CRLF after a chunk's data
+                        self._raw = rest
+                        continue
+                    size = int(line.split(b";")[0].strip(), 16)
+                    self._raw = rest
+                    if size == 0:
+                        self._body_done = True
+                        return b""
+                    self._chunk_left = size
+                    continue
+            if not self._recv(deadline - time.monotonic()):
+                self._body_done = True
+                return b""
+
+    def _readline(self, deadline):
+        """One line of the body (with its end), or b"" at the end of the stream."""
+        while True:
+            for sep in (b"\n", b"\r"):
+                i = self._buf.find(sep)
+                if i >= 0:
+                    end = i + 1
+                    if sep == b"\r":
+                        if end == len(self._buf) and not self._body_done:
+                            break  # a lone CR at the end: wait to see whether LF follows
+                        if self._buf[end : end + 1] == b"\n":
+                            end += 1
+                    elif b"\r" in self._buf[:i]:
+                        continue  # a CR line ends first
+                    line, self._buf = self._buf[:end], self._buf[end:]
+                    return line
+            data = self._read_body(deadline - time.monotonic())
+            if not data:
+                line, self._buf = self._buf, b""
+                return line
+            self._buf += data
+
+    # -- the stream
+
+    def json_error(self):
+        """The JSON error body of a refused stream: {"error", "message"}."""
+        assert self.body is not None, f"stream was accepted ({self.status}), no error body"
+        assert self.content_type == "application/json", f"error Content-Type {self.headers.get('Content-Type')!r}"
+        try:
+            body = json.loads(self.body)
+        except ValueError:
+            raise AssertionError(f"error body is not JSON: {self.body[:500]!r}") from None
+        assert isinstance(body, dict) and isinstance(body.get("error"), str), body
+        assert isinstance(body.get("message"), str) and body["message"].strip(), body
+        return body
+
+    def settimeout(self, timeout):
+        """Kept for compatibility: every read takes its own timeout."""
+
+    def next_event(self, timeout=REQUEST_TIMEOUT):
+        """The next dispatched event; None at end of stream; socket.timeout if none in time.
+
+        A timeout keeps what was read so far of a partial event for the next call.
+        """
+        deadline = time.monotonic() + timeout
+        pending = getattr(self, "_pending", None) or (None, None, [], [], False)
+        event, ident, data, comments, seen_field = pending
+        self._pending = None
+        while True:
+            try:
+                raw = self._readline(deadline)
+            except socket.timeout:
+                self._pending = (event, ident, data, comments, seen_field)
+                raise
+            if not raw:
+                self.eof = True
+                return None
+            line = raw.decode("utf-8").rstrip("\r\n")
+            if line == "":
+                if seen_field:
+                    RECORDER.record_sse_event(self._port, self._path, event, ident, "\n".join(data))
+                    return SSEEvent(event, ident, "\n".join(data), comments)
+                continue
+            if line.startswith(":"):
+                comments.append(line)
+                self.comments.append(line)
+                continue
+            name, _, value = line.partition(":")
+            if value.startswith(" "):
+                value = value[1:]
+            seen_field = True
+            if name == "event":
+                event = value
+            elif name == "id":
+                ident = value
+            elif name == "data":
+                data.append(value)
+
+    def next_status_event(self, timeout=REQUEST_TIMEOUT, others=None):
+        """The next event of type "status" (other events are appended to `others`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ev = self.next_event(max(deadline - time.monotonic(), 0.001))
+            if ev is None or ev.event == "status":
+                return ev
+            if others is not None:
+                others.append(ev)
+
+    def events_until_eof(self, timeout=REQUEST_TIMEOUT):
+        """Every event until the server closes the stream; socket.timeout if it stays open."""
+        deadline = time.monotonic() + timeout
+        events = []
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout(f"stream still open after {timeout}s; events so far: {events}")
+            try:
+                ev = self.next_event(left)
+            except socket.timeout:
+                raise socket.timeout(f"stream still open after {timeout}s; events so far: {events}") from None
+            if ev is None:
+                return events
+            events.append(ev)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 # --------------------------------------------------------------------------- the server
 
 
@@ -135,6 +403,7 @@ class Server:
         self.data_dir = Path(data_dir)
         self.env = env
         self.port = port
+        RECORDER.add_port(port)  # its answers are checked against docs/openapi.yaml
         self.base_url = f"http://127.0.0.1:{port}"
         self.admin_token = env.get("FLASHGATE_ADMIN_TOKEN")
         self.payment_secret = env.get("FLASHGATE_PAYMENT_SECRET")
@@ -308,6 +577,46 @@ class Server:
     def status(self, ticket):
         """The status object of a ticket (asserting 200)."""
         return assert_json(self.poll(ticket), 200)
+
+    def notify(self, order_id=None, payment_id=None, amount=None, body=None, signature=None, secret=None, headers=None):
+        """POST /api/payments/notify, signed with the payment secret unless `signature` is given.
+
+        body overrides the JSON built from order_id/payment_id/amount (dict, str or bytes,
+        sent as is); signature=False sends no X-Signature header.
+        """
+        if body is None:
+            body = {"order_id": order_id, "payment_id": payment_id}
+            if amount is not None:
+                body["amount"] = amount
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if signature is None:
+            sent["X-Signature"] = sign(body, secret or self.payment_secret)
+        elif signature is not False:
+            sent["X-Signature"] = signature
+        return self.post("/api/payments/notify", data=body, headers=sent)
+
+    def pay(self, order_id, payment_id=None):
+        """Notify a payment and assert 200 {"ok": true}; returns the payment id."""
+        payment_id = payment_id or unique_id("pay")
+        response = self.notify(order_id, payment_id)
+        assert assert_json(response, 200) == {"ok": True}, response.text
+        return payment_id
+
+    def events(self, ticket, last_event_id=None, headers=None, timeout=REQUEST_TIMEOUT):
+        """Open GET /api/orders/events?ticket=... as an SSEStream."""
+        sent = dict(headers or {})
+        if last_event_id is not None:
+            sent["Last-Event-ID"] = str(last_event_id)
+        return SSEStream(self, f"/api/orders/events?ticket={quote(ticket, safe='')}", headers=sent, timeout=timeout)
+
+    def current(self, ticket):
+        """The status object of a ticket right now (asserting 200): a long poll with wait=0,
+        which is answered at once, where a plain poll made soon after another may be paced."""
+        return assert_json(self.poll(ticket, wait=0), 200)
 
     def wait_for_status(self, ticket, wanted, timeout=20.0):
         wanted = (wanted,) if isinstance(wanted, str) else tuple(wanted)
