@@ -1,5 +1,6 @@
 #include "store/redis/blocking_redis.hpp"
 
+#include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -86,13 +87,13 @@ bool BlockingRedis::ensure_connected(Clock::time_point deadline, std::string& wh
     woken_.wait_until(lock, std::min(next_attempt_, deadline), [this] { return shut_.load(); });
   }
   if (shut_ || Clock::now() < next_attempt_) {
-    why = shut_ ? "shut down" : "not connected";
+    why = shut_ ? "shut down" : "not connected (" + last_failure_ + ")";
     return false;
   }
   const auto budget = std::min<Clock::duration>(connect_timeout_, deadline - Clock::now());
   redisContext* c = redisConnectWithTimeout(host_.c_str(), port_, to_timeval(budget));
   if (c == nullptr || c->err) {
-    why = c ? c->errstr : "out of memory";
+    why = last_failure_ = std::string("connect failed: ") + (c ? c->errstr : "out of memory");
     if (c) redisFree(c);
     next_attempt_ = Clock::now() + backoff_;
     backoff_ = std::min(backoff_ * 2, backoff_max);
@@ -126,10 +127,9 @@ Reply BlockingRedis::command(const std::vector<std::string>& args, milliseconds 
       static_cast<redisReply*>(redisCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data()));
   if (reply == nullptr) {
     const int error = errno;  // hiredis reports a socket timeout as an I/O error with EAGAIN
-    why = shut_                                                  ? "shut down"
-          : context_->err == REDIS_ERR_IO && error == EAGAIN      ? "timeout"
-          : context_->err                                        ? std::string("lost: ") + context_->errstr
-                                                                 : "lost";
+    if (shut_) why = "shut down";
+    else if (context_->err == REDIS_ERR_IO && (error == EAGAIN || error == EWOULDBLOCK)) why = "timeout";
+    else why = std::string("lost: ") + context_->errstr;
     drop();  // a late reply would answer the next command: the link cannot be reused
     return Reply::connection_error(why);
   }

@@ -3,8 +3,6 @@
 // (XREADGROUP BLOCK, BLPOP): on the shared async connections such a command
 // would stall every command queued behind it. Not thread-safe, except for
 // shutdown(); one instance per worker.
-#include <hiredis/hiredis.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -14,6 +12,8 @@
 #include <vector>
 
 #include "store/redis/redis_reply.hpp"
+
+struct redisContext;  // hiredis
 
 namespace flashgate::store::redis {
 
@@ -52,6 +52,7 @@ class BlockingRedis {
   const std::chrono::milliseconds connect_timeout_;
   std::chrono::milliseconds backoff_{50};
   Clock::time_point next_attempt_{};
+  std::string last_failure_;
   redisContext* context_ = nullptr;
   std::atomic<bool> shut_{false};
   std::mutex mutex_;  // context_'s socket against shutdown() from another thread

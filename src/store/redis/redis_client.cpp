@@ -137,22 +137,24 @@ class Connection {
   // Why the link failed: our own reason when we dropped it, else hiredis's.
   std::string failure(const redisAsyncContext* ac) const {
     if (!drop_reason_.empty()) return drop_reason_;
-    return ac->c.err ? std::string("lost: ") + ac->c.errstr : std::string("lost");
+    std::string why = state_ == State::up ? "lost" : "connect failed";
+    if (ac->c.err) why += std::string(": ") + ac->c.errstr;
+    return why;
   }
 
   void connect() {
     drop_reason_.clear();
     redisAsyncContext* ac = redisAsyncConnect(options_.host.c_str(), options_.port);
-    if (ac == nullptr) return retry("out of memory");
+    if (ac == nullptr) return retry("connect failed: out of memory");
     if (ac->err) {
-      const std::string why = ac->errstr;
+      const std::string why = std::string("connect failed: ") + ac->errstr;
       redisAsyncFree(ac);
       return retry(why);
     }
     ac->data = this;
     if (!attach_to_asio(ac, shared_.io)) {
       redisAsyncFree(ac);
-      return retry("cannot watch the socket");
+      return retry("connect failed: cannot watch the socket");
     }
     ac_ = ac;
     state_ = State::connecting;
@@ -180,10 +182,7 @@ class Connection {
   void lost(const std::string& why) {
     if (!ac_) return;  // already handled
     ac_ = nullptr;
-    if (state_ == State::up) {
-      shared_.up.fetch_sub(1);
-      if (!stopping_) spdlog::warn("redis connection {} to {}:{} {}", index_, options_.host, options_.port, why);
-    }
+    if (state_ == State::up) shared_.up.fetch_sub(1);
     retry(why);
   }
 
@@ -197,9 +196,11 @@ class Connection {
   void retry(const std::string& why) {
     state_ = State::waiting;
     if (stopping_) return;
+    // The first failure of a spell is news; the attempts that follow mostly are not.
+    const auto level = failed_attempts_ == 0 ? spdlog::level::warn : spdlog::level::debug;
     if (failed_attempts_++ % 20 == 0)
-      spdlog::debug("redis connection {} to {}:{}: {}; retrying in {} ms", index_, options_.host, options_.port, why,
-                    backoff_.count());
+      spdlog::log(level, "redis connection {} to {}:{} {}; retrying in {} ms", index_, options_.host, options_.port,
+                  why, backoff_.count());
     schedule(backoff_);
     backoff_ = std::min(backoff_ * 2, options_.backoff_max);
   }
