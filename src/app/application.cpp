@@ -185,7 +185,9 @@ int serve(Config config) {
                           metrics,       watch,        intake_limiter, poll_limiter,
                           pacer,         split_list(config.trust_proxy)};
   gateway::Router router;
-  gateway::add_api_routes(router, api);
+  // A worker serves only its health and metrics; a gateway serves the whole API.
+  if (gateway_role) gateway::add_api_routes(router, api);
+  else gateway::add_system_routes(router, api);
   gateway::HttpServer server(router, metrics,
                              gateway::ServerLimits{static_cast<std::size_t>(config.body_limit),
                                                    static_cast<std::size_t>(config.header_limit),
@@ -194,7 +196,7 @@ int serve(Config config) {
                                                    static_cast<std::size_t>(config.max_url),
                                                    static_cast<std::size_t>(config.max_connections),
                                                    static_cast<std::size_t>(config.max_connections_per_client)});
-  if (gateway_role) {
+  {
     try {
       server.start(config.host(), config.port(),
                    config.threads > 0 ? static_cast<std::size_t>(config.threads) : cores());

@@ -36,7 +36,9 @@ void add_api_routes(Router& router, ApiContext& api);
 
 void add_sale_routes(Router& router, ApiContext& api);
 void add_order_routes(Router& router, ApiContext& api);
+// /healthz and /metrics: all a worker serves.
 void add_system_routes(Router& router, ApiContext& api);
+void add_web_routes(Router& router);
 void add_stream_routes(Router& router, ApiContext& api);
 void add_payment_routes(Router& router, ApiContext& api);
 

@@ -1,4 +1,4 @@
-// GET /healthz, GET /metrics, the demo page and its script.
+// GET /healthz, GET /metrics; the demo page, its script and the OpenAPI document.
 #include "gateway/api.hpp"
 #include "gateway/web_assets.hpp"
 
@@ -26,6 +26,7 @@ void add_api_routes(Router& router, ApiContext& api) {
   add_stream_routes(router, api);
   add_payment_routes(router, api);
   add_system_routes(router, api);
+  add_web_routes(router);
 }
 
 void add_system_routes(Router& router, ApiContext& api) {
@@ -37,6 +38,9 @@ void add_system_routes(Router& router, ApiContext& api) {
     r.body = api.metrics.render();
     ex->respond(std::move(r));
   });
+}
+
+void add_web_routes(Router& router) {
   router.add("GET", "/", [](const ExchangePtr& ex) { ex->respond(asset_response("/index.html")); });
   router.add("GET", "/openapi.yaml", [](const ExchangePtr& ex) { ex->respond(asset_response("/openapi.yaml")); });
   router.add("GET", "/flashgate-client.js",
