@@ -100,7 +100,8 @@ std::optional<SaleView> parse_sale(const Reply& reply) {
 }
 
 Error error_of(const Reply& reply) {
-  if (reply.connection_failed()) return unreachable;
+  // LOADING: a restarted server replaying its AOF; the command did not run.
+  if (reply.connection_failed() || reply.str.rfind("LOADING", 0) == 0) return unreachable;
   spdlog::error("redis: {}", describe(reply));
   return Error{ErrorCode::internal, "internal error"};
 }
