@@ -191,8 +191,9 @@ std::optional<std::string> load_config(Config& config, const ConfigSources& sour
       return "config file " + *sources.file + ": " + std::string(e.description());
     }
     for (const auto& [key, node] : table) {
+      const std::string_view name = key.str();  // (clang 14 cannot capture a structured binding)
       const auto it = std::find_if(settings().begin(), settings().end(),
-                                   [&](const Setting& s) { return s.key == key.str(); });
+                                   [name](const Setting& s) { return s.key == name; });
       if (it == settings().end()) return "config file " + *sources.file + ": unknown setting " + std::string(key.str());
       auto value = toml_text(node);
       if (!value) return "config file " + *sources.file + ": " + it->key + " must be a string or a number";
