@@ -1,6 +1,7 @@
 #include "app/application.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -24,13 +25,40 @@
 namespace flashgate::app {
 namespace {
 
+// %j: the message as the inside of a JSON string.
+class JsonMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
+      switch (c) {
+        case '"': dest.append(std::string_view("\\\"")); break;
+        case '\\': dest.append(std::string_view("\\\\")); break;
+        case '\n': dest.append(std::string_view("\\n")); break;
+        case '\r': dest.append(std::string_view("\\r")); break;
+        case '\t': dest.append(std::string_view("\\t")); break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            const auto escaped = fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+            dest.append(std::string_view(escaped));
+          } else {
+            dest.push_back(c);
+          }
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessage>(); }
+};
+
 void setup_logging(const Config& config) {
   auto logger = spdlog::stdout_logger_mt("flashgate");
-  if (config.log_format == "json")
-    logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","message":"%v"})",
-                        spdlog::pattern_time_type::utc);
-  else
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  if (config.log_format == "json") {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<JsonMessage>('j');
+    formatter->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","message":"%j"})");
+    logger->set_formatter(std::move(formatter));
+  } else
+    logger->set_formatter(std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%eZ %l %v",
+                                                                      spdlog::pattern_time_type::utc));
   logger->set_level(spdlog::level::from_str(config.log_level));
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
@@ -66,6 +94,32 @@ void raise_descriptor_limit() {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
   }
+}
+
+enum class sale_metric { orders, remaining, queue_tail };
+
+// Per-sale values at scrape time; a sale that does not answer within a second is left out.
+metrics::Registry::LabelledValues sale_metrics(store::Store& store, sale_metric which) {
+  metrics::Registry::LabelledValues values;
+  for (const auto& sale : store.sales()) {
+    // Shared: a late answer after the wait gave up must still have somewhere to go.
+    auto answer = std::make_shared<std::promise<std::optional<store::SaleView>>>();
+    auto future = answer->get_future();
+    store.get_sale(sale.sale_id, [answer](domain::Result<store::SaleView> view) {
+      answer->set_value(view ? std::optional(view.value()) : std::nullopt);
+    });
+    if (future.wait_for(std::chrono::seconds(1)) != std::future_status::ready) continue;
+    const auto view = future.get();
+    if (!view) continue;
+    const std::string label = "sale=\"" + metrics::label_value(sale.sale_id) + "\"";
+    if (which == sale_metric::remaining) values.emplace_back(label, static_cast<double>(view->remaining));
+    if (which == sale_metric::queue_tail) values.emplace_back(label, static_cast<double>(view->queue_depth));
+    if (which == sale_metric::orders)
+      for (auto status : domain::all_statuses)
+        values.emplace_back(label + ",status=\"" + std::string(domain::to_string(status)) + "\"",
+                            static_cast<double>(view->counts[static_cast<std::size_t>(status)]));
+  }
+  return values;
 }
 
 std::size_t cores() { return std::max(1u, std::thread::hardware_concurrency()); }
@@ -107,7 +161,21 @@ int serve(Config config) {
   metrics::Registry metrics;
   metrics.gauge("flashgate_queue_depth", "Orders waiting for a window",
                 [&store] { return static_cast<double>(store.queue_depth()); });
+  metrics.gauges("flashgate_sale_orders", "Orders of each sale by status",
+                 [&store] { return sale_metrics(store, sale_metric::orders); });
+  metrics.gauges("flashgate_sale_remaining", "Remaining stock of each sale",
+                 [&store] { return sale_metrics(store, sale_metric::remaining); });
+  metrics.gauges("flashgate_sale_queue_tail", "Position of the last order in line, per sale",
+                 [&store] { return sale_metrics(store, sale_metric::queue_tail); });
   if (auto* sqlite = backends.sqlite.get()) {
+    auto& batch = metrics.histogram("flashgate_db_commit_jobs", "Writes per group-commit transaction", "",
+                                    {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096});
+    auto& commit = metrics.histogram("flashgate_db_commit_seconds", "Time of a group-commit transaction, fsync included",
+                                     "", {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2});
+    sqlite->on_commit([&batch, &commit](std::size_t jobs, double seconds) {
+      batch.observe(static_cast<double>(jobs));
+      commit.observe(seconds);
+    });
     metrics.gauge("flashgate_db_transactions", "Group-commit transactions written",
                   [sqlite] { return static_cast<double>(sqlite->transactions_committed()); });
     metrics.gauge("flashgate_db_jobs", "Writes committed in group-commit transactions",

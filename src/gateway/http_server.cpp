@@ -159,11 +159,19 @@ std::string stream_head(const Response& h, const std::string& request_id) {
 
 struct RequestCounters {
   metrics::Registry& registry;
-  void count(const std::string& route, int status) {
+  using Clock = std::chrono::steady_clock;
+  // `started`: when the request was read; a streamed answer counts until its head.
+  void count(const std::string& route, int status, std::optional<Clock::time_point> started = std::nullopt) {
+    const std::string route_label = "route=\"" + metrics::label_value(route) + "\"";
     registry
         .counter("flashgate_http_requests_total", "HTTP requests by route and status code",
-                 "route=\"" + metrics::label_value(route) + "\",code=\"" + std::to_string(status) + "\"")
+                 route_label + ",code=\"" + std::to_string(status) + "\"")
         .inc();
+    if (started)
+      registry
+          .histogram("flashgate_http_request_duration_seconds", "Time from a request read to its answer, by route",
+                     route_label, {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30})
+          .observe(std::chrono::duration<double>(Clock::now() - *started).count());
   }
 };
 
@@ -213,11 +221,13 @@ class SessionExchange final : public Exchange, public std::enable_shared_from_th
   void on_abort(std::function<void()> callback) override;
   void set_route(std::string_view route) override { route_ = route; }
   const std::string& route() const { return route_; }
+  std::chrono::steady_clock::time_point started() const { return started_; }
 
  private:
   std::shared_ptr<Session> session_;
   Request request_;
   std::string route_ = "unknown";
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -247,7 +257,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   void start_stream(std::shared_ptr<SessionExchange> exchange, Response head) {
     asio::post(stream_.get_executor(), [self = shared_from_this(), exchange, h = std::move(head)]() mutable {
-      self->counters_.count(exchange->route(), h.status);
+      self->counters_.count(exchange->route(), h.status, exchange->started());
       self->stream_.expires_never();
       self->queue_chunk(stream_head(h, self->request_id_));
     });
@@ -351,7 +361,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void write_response(SessionExchange& exchange, Response r) {
     awaiting_answer_ = false;
-    counters_.count(exchange.route(), r.status);
+    counters_.count(exchange.route(), r.status, exchange.started());
     send(std::move(r), version_, keep_alive_);
   }
 

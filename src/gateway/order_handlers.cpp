@@ -1,4 +1,6 @@
 // POST /api/sales/{id}/orders, GET /api/orders/status
+#include <chrono>
+
 #include "domain/ids.hpp"
 #include "gateway/api.hpp"
 #include "gateway/json_body.hpp"
@@ -56,7 +58,12 @@ void add_order_routes(Router& router, ApiContext& api) {
       return ex->respond(error_response(user_id.error()));
     }
     if (!within_rate_or_reply(api, api.intake_limiter, ex)) return count("too_many_requests");
-    api.store.intake(sale_id, user_id.value(), [&api, ex, count, user = user_id.value()](auto outcome) {
+    auto& store_seconds = api.metrics.histogram("flashgate_store_seconds", "Time of a Store call, by operation",
+                                                "op=\"intake\"", {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2});
+    const auto started = std::chrono::steady_clock::now();
+    api.store.intake(sale_id, user_id.value(), [&api, ex, count, user = user_id.value(), &store_seconds,
+                                                started](auto outcome) {
+      store_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       if (!outcome) {
         count(domain::error_name(outcome.error().code));
         return ex->respond(error_response(outcome.error()));

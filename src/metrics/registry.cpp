@@ -62,6 +62,11 @@ void Registry::gauge(const std::string& name, const std::string& help, std::func
   family(name, help, "gauge").gauge = std::move(read);
 }
 
+void Registry::gauges(const std::string& name, const std::string& help, std::function<LabelledValues()> read) {
+  std::lock_guard lock(mutex_);
+  family(name, help, "gauge").gauges = std::move(read);
+}
+
 std::string Registry::render() const {
   std::string out;
   std::lock_guard lock(mutex_);
@@ -73,6 +78,8 @@ std::string Registry::render() const {
     }
     for (const auto& [labels, h] : f.histograms) h->render(out, name, labels);
     if (f.gauge) out += fmt::format("{} {}\n", name, f.gauge());
+    if (f.gauges)
+      for (const auto& [labels, value] : f.gauges()) out += fmt::format("{}{{{}}} {}\n", name, labels, value);
   }
   return out;
 }

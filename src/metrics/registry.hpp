@@ -43,6 +43,9 @@ class Registry {
                        std::vector<double> bounds);
   // A value read at scrape time (queue depth, windows busy, ...).
   void gauge(const std::string& name, const std::string& help, std::function<double()> read);
+  // Values read at scrape time, one per label set (per sale, per status, ...).
+  using LabelledValues = std::vector<std::pair<std::string, double>>;
+  void gauges(const std::string& name, const std::string& help, std::function<LabelledValues()> read);
   std::string render() const;
 
  private:
@@ -52,6 +55,7 @@ class Registry {
     std::map<std::string, std::unique_ptr<Counter>> counters;
     std::map<std::string, std::unique_ptr<Histogram>> histograms;
     std::function<double()> gauge;
+    std::function<LabelledValues()> gauges;
   };
   Family& family(const std::string& name, const std::string& help, const char* type);
   mutable std::mutex mutex_;

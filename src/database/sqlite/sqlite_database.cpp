@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <future>
 #include <stdexcept>
 
@@ -178,6 +179,7 @@ void SqliteDatabase::writer_loop() {
 }
 
 void SqliteDatabase::run_batch(std::deque<Job>& batch) {
+  const auto started = std::chrono::steady_clock::now();
   int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
   for (auto it = batch.begin(); rc == SQLITE_OK && it != batch.end(); ++it)
     if (it->apply) rc = it->apply(*this);
@@ -190,6 +192,8 @@ void SqliteDatabase::run_batch(std::deque<Job>& batch) {
   } else {
     transactions_.fetch_add(1);
     jobs_.fetch_add(batch.size());
+    if (commit_observer_)
+      commit_observer_(batch.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
   for (auto& job : batch)
     if (job.done) job.done(ok);

@@ -41,6 +41,10 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal {
   // Stops the writer after committing what is queued.
   void close();
 
+  // Told of every committed transaction: how many jobs it held and how long it took.
+  // Set before the first write.
+  void on_commit(std::function<void(std::size_t jobs, double seconds)> observer) { commit_observer_ = std::move(observer); }
+
   std::uint64_t transactions_committed() const { return transactions_.load(); }
   std::uint64_t jobs_committed() const { return jobs_.load(); }
   std::uint64_t write_failures() const { return failures_.load(); }
@@ -67,6 +71,7 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal {
   bool closing_ = false;
   std::thread writer_;
   std::atomic<std::uint64_t> transactions_{0}, jobs_{0}, failures_{0};
+  std::function<void(std::size_t, double)> commit_observer_;
 };
 
 }  // namespace flashgate::database
