@@ -60,7 +60,19 @@ def test_metrics_routes_are_templates_not_raw_paths(server):
     sale_id = server.new_sale(stock=1)
     server.accepted(sale_id, unique_id("user"))
     server.get_sale(sale_id)
-    assert sale_id not in metrics_text(server)
+    # Per-sale gauges name their sale on purpose; a route label must never hold a raw path.
+    route_lines = [l for l in samples(metrics_text(server)) if "route=" in l]
+    assert route_lines
+    assert not [l for l in route_lines if sale_id in l]
+    assert any('route="/api/sales/{sale_id}"' in l for l in route_lines)
+
+
+def test_metrics_show_each_sale(server):
+    sale_id = server.new_sale(stock=3)
+    server.accepted(sale_id, unique_id("user"))
+    text = metrics_text(server)
+    assert f'flashgate_sale_remaining{{sale="{sale_id}"}} 2' in text
+    assert f'flashgate_sale_queue_tail{{sale="{sale_id}"}}' in text
 
 
 def test_metrics_count_intake_outcomes(server):
