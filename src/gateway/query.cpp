@@ -1,4 +1,3 @@
-#include <boost/url/parse_query.hpp>
 
 #include <algorithm>
 
@@ -6,13 +5,53 @@
 
 namespace flashgate::gateway {
 
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoding of one key or value ('+' is a space, as forms send it);
+// nullopt for a broken escape.
+std::optional<std::string> decode_component(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '+') {
+      out += ' ';
+    } else if (c == '%') {
+      if (i + 2 >= text.size()) return std::nullopt;
+      const int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// Written here rather than taken from Boost.URL 1.81, whose parse_query reads
+// past the end of a query that is not NUL-terminated (found by fuzz_query).
 std::optional<std::string> query_param(std::string_view query, std::string_view name) {
-  auto params = boost::urls::parse_query(query);
-  if (!params) return std::nullopt;
-  for (auto param : *params) {
-    if (param.key != name) continue;
-    if (!param.has_value) return std::string();
-    return std::string(param.value);
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const auto pair = query.substr(0, amp);
+    const auto eq = pair.find('=');
+    const auto key = decode_component(pair.substr(0, eq));
+    if (key && *key == name) {
+      if (eq == std::string_view::npos) return std::string();
+      return decode_component(pair.substr(eq + 1));  // a broken escape reads as absent
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
   }
   return std::nullopt;
 }

@@ -10,23 +10,70 @@
 Every HTTP answer a test receives through requests or SSEStream is checked
 against docs/openapi.yaml at the end of that test (openapi_check.py): a
 mismatch is reported as an error in the test's teardown.
+
+FLASHGATE_TEST_DEPLOYMENT=distributed runs the same tests against servers on
+Redis + PostgreSQL (see flashgate_harness.py): the session's PostgreSQL
+cluster is started here once (scripts/testenv/postgres) and stopped at the
+end; tests marked `embedded_only` are skipped, with their reason.
 """
+
+import shutil
 
 import pytest
 
 import openapi_check
-from flashgate_harness import STARTED_SERVERS, ServerPool, wait_until
+from flashgate_harness import DEPLOYMENT, STARTED_SERVERS, PostgresCluster, ServerPool, distributed, postgres_home, wait_until
+
+EMBEDDED_ONLY_REASON = "needs the embedded deployment (SQLite in the data dir, one process owning its state)"
 
 
 def pytest_configure(config):
     """Every answer the suite gets is checked against docs/openapi.yaml (see openapi_check.py)."""
     if not config.pluginmanager.has_plugin("flashgate-openapi"):
         config.pluginmanager.register(openapi_check.Plugin(), "flashgate-openapi")
+    config.addinivalue_line(
+        "markers",
+        "embedded_only(reason=...): runs only when FLASHGATE_TEST_DEPLOYMENT is embedded (the default); "
+        "skipped with the reason in the distributed pass",
+    )
+    config.addinivalue_line("markers", "slow: takes many seconds (the distributed pass of scripts/test may leave it out)")
+
+
+def pytest_report_header(config):
+    return f"flashgate deployment under test: {DEPLOYMENT}"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not distributed():
+        return
+    for item in items:
+        marker = item.get_closest_marker("embedded_only")
+        if marker is not None:
+            reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else EMBEDDED_ONLY_REASON)
+            item.add_marker(pytest.mark.skip(reason=f"embedded only: {reason}"))
 
 
 @pytest.fixture(scope="session")
-def server_pool(tmp_path_factory):
-    pool = ServerPool(tmp_path_factory)
+def session_database():
+    """Distributed: the URL of the session's PostgreSQL (one cluster, database flashgate); embedded: None."""
+    if not distributed():
+        yield None
+        return
+    home = postgres_home()
+    cluster = PostgresCluster(home / "pg")
+    try:
+        cluster.start()
+        yield cluster.url
+    finally:
+        try:
+            cluster.stop()
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server_pool(tmp_path_factory, session_database):
+    pool = ServerPool(tmp_path_factory, database_url=session_database)
     yield pool
     pool.stop_all()
 
@@ -39,8 +86,8 @@ def server(server_pool):
 
 
 @pytest.fixture
-def start_server(tmp_path_factory):
-    pool = ServerPool(tmp_path_factory)
+def start_server(tmp_path_factory, session_database):
+    pool = ServerPool(tmp_path_factory, database_url=session_database)
     yield pool.start
     pool.stop_all()
 
@@ -64,3 +111,5 @@ def pytest_runtest_makereport(item, call):
             continue
         report.sections.append((f"flashgate :{srv.port} stdout", srv.log_tail(srv.stdout_path)))
         report.sections.append((f"flashgate :{srv.port} stderr", srv.log_tail(srv.stderr_path)))
+        if srv.backend is not None:
+            report.sections.append((f"redis :{srv.backend.redis.port} of flashgate :{srv.port}", srv.backend.redis.log_tail()))

@@ -3,6 +3,20 @@
 The binary comes from $FLASHGATE_BIN (default <repo>/build/release/flashgate).
 Each server gets a free port on 127.0.0.1 and its own data dir, where its
 stdout and stderr are written (conftest.py attaches them to failing reports).
+
+Two deployments, chosen by $FLASHGATE_TEST_DEPLOYMENT:
+
+- embedded (the default): `flashgate serve` on the memory store and SQLite in
+  the data dir, exactly as a user runs it with no flags.
+- distributed: every server is `--store redis://... --database postgresql://...
+  --role all`. Each data dir gets its own redis-server (scripts/testenv/redis,
+  AOF appendfsync always, under <data dir>/redis, on a free port), so no two
+  test servers ever share a queue; all of them share the session's PostgreSQL
+  cluster (conftest.py starts it once, scripts/testenv/postgres). The ticket
+  keys are generated per data dir and passed as FLASHGATE_TICKET_KEYS (unless
+  the test sets them), so a restart on the same data dir keeps them, as the
+  key file does in the embedded deployment. Tests marked `embedded_only` are
+  skipped in this mode.
 """
 
 import datetime as dt
@@ -17,6 +31,7 @@ import select
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -50,6 +65,15 @@ RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:
 
 STARTED_SERVERS = []  # every Server of the session, for the failure report
 
+DEPLOYMENTS = ("embedded", "distributed")
+DEPLOYMENT = (os.environ.get("FLASHGATE_TEST_DEPLOYMENT") or "embedded").strip().lower()
+if DEPLOYMENT not in DEPLOYMENTS:
+    raise RuntimeError(f"FLASHGATE_TEST_DEPLOYMENT must be one of {DEPLOYMENTS}, not {DEPLOYMENT!r}")
+
+REDIS_SCRIPT = REPO / "scripts" / "testenv" / "redis"
+POSTGRES_SCRIPT = REPO / "scripts" / "testenv" / "postgres"
+PG_BIN = Path(os.environ.get("FLASHGATE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
 
 # --------------------------------------------------------------------------- helpers
 
@@ -62,6 +86,15 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def distributed():
+    """True when the suite runs against the distributed deployment (Redis + PostgreSQL)."""
+    return DEPLOYMENT == "distributed"
+
+
+def new_ticket_key():
+    return os.urandom(32).hex()
 
 
 def unique_id(prefix="s"):
@@ -399,10 +432,12 @@ class SSEStream:
 class Server:
     """One running flashgate process and a small client for its API."""
 
-    def __init__(self, data_dir, env, port):
+    def __init__(self, data_dir, env, port, args=(), backend=None):
         self.data_dir = Path(data_dir)
         self.env = env
         self.port = port
+        self.args = list(args)  # extra flags of `flashgate serve` (--store, --role, ...)
+        self.backend = backend  # distributed: the DistributedBackend of the data dir
         RECORDER.add_port(port)  # its answers are checked against docs/openapi.yaml
         self.base_url = f"http://127.0.0.1:{port}"
         self.admin_token = env.get("FLASHGATE_ADMIN_TOKEN")
@@ -423,6 +458,7 @@ class Server:
     def start(self):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [str(flashgate_bin()), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir)]
+        cmd += self.args
         with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=self.data_dir)
         self.started_at = time.time()
@@ -480,10 +516,13 @@ class Server:
 
     def describe_logs(self):
         code = self.proc.poll() if self.proc else None
-        return (
+        text = (
             f"--- flashgate :{self.port} exit code {code}, data dir {self.data_dir}\n"
             f"--- stdout\n{self.log_tail(self.stdout_path)}\n--- stderr\n{self.log_tail(self.stderr_path)}"
         )
+        if self.backend is not None:
+            text += f"\n--- redis :{self.backend.redis.port}\n{self.log_tail(self.backend.redis.log_path, 30)}"
+        return text
 
     # -- HTTP
 
@@ -647,12 +686,203 @@ def child_env(overrides):
     return env
 
 
+# --------------------------------------------------------------------------- distributed backends
+
+
+def port_is_free(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def pid_alive(pid):
+    """True for a live process (a zombie counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def run_script(cmd, timeout=90):
+    """Run a helper script; returns its stdout (raises with its stderr when it fails)."""
+    result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {result.returncode}\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+class RedisServer:
+    """A throw-away redis-server of scripts/testenv/redis (AOF, appendfsync always) in its own dir.
+
+    The port is kept across stop()/start() (the AOF in the dir keeps the data), unless
+    something else took it meanwhile.
+    """
+
+    def __init__(self, directory, port=None):
+        self.dir = Path(directory)
+        self.port = port
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self):
+        return self.dir / "redis.log"
+
+    def pid(self):
+        try:
+            pid = int((self.dir / "redis.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if pid_alive(pid) else None
+
+    def is_running(self):
+        return self.pid() is not None
+
+    def start(self):
+        for _attempt in range(3):
+            if self.port is None or (not self.is_running() and not port_is_free(self.port)):
+                self.port = free_port()
+            try:
+                run_script([REDIS_SCRIPT, "start", self.dir, self.port], timeout=30)
+            except RuntimeError:
+                if "in use" in self.log_tail(5).lower():
+                    self.port = None  # lost a race for the port: another one
+                    continue
+                raise
+            # Whoever answers PING on the port must be ours (a lost race would answer too).
+            answer = self.cli("CONFIG", "GET", "dir").split()
+            if answer[-1:] != [str(self.dir.resolve())]:
+                raise RuntimeError(f"the redis on port {self.port} is not the one in {self.dir}: {answer}")
+            return self
+        raise RuntimeError(f"redis in {self.dir} could not get a port\n{self.log_tail(20)}")
+
+    def stop(self):
+        """A clean shutdown (SIGTERM; scripts/testenv/redis stop)."""
+        if self.dir.exists():
+            run_script([REDIS_SCRIPT, "stop", self.dir], timeout=30)
+
+    def crash(self):
+        """SIGKILL: the server dies without any shutdown; only what the AOF holds survives."""
+        pid = self.pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not pid_alive(pid), timeout=10, interval=0.02, message=f"redis pid {pid} to die")
+
+    def cli(self, *args, timeout=10):
+        result = subprocess.run(
+            ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), *map(str, args)],
+            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        )
+        return result.stdout
+
+    def log_tail(self, lines=30):
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no redis.log)"
+
+
+def postgres_home():
+    """A fresh dir for a PostgreSQL cluster, reachable by the postgres user (the server refuses root)."""
+    base = Path(tempfile.mkdtemp(prefix="flashgate-pg-"))
+    os.chmod(base, 0o755)
+    return base
+
+
+class PostgresCluster:
+    """A throw-away PostgreSQL cluster of scripts/testenv/postgres, database `flashgate`."""
+
+    def __init__(self, directory, port=None):
+        self.dir = Path(directory)
+        self.port = port
+        self.url = None
+
+    def start(self):
+        for _attempt in range(3):
+            if self.port is None or (not self.is_running() and not port_is_free(self.port)):
+                self.port = free_port()
+            try:
+                out = run_script([POSTGRES_SCRIPT, "start", self.dir, self.port], timeout=120)
+            except RuntimeError as e:
+                if "could not bind" in self.log_tail(10).lower() or "in use" in str(e).lower():
+                    self.port = None
+                    continue
+                raise
+            self.url = out.strip().splitlines()[-1]
+            return self
+        raise RuntimeError(f"postgres in {self.dir} could not get a port\n{self.log_tail(20)}")
+
+    def stop(self):
+        run_script([POSTGRES_SCRIPT, "stop", self.dir], timeout=120)
+
+    def is_running(self):
+        return (self.dir / "postmaster.pid").exists()
+
+    def query(self, sql, timeout=30):
+        """Rows of a query on the flashgate database, as tuples of strings."""
+        result = subprocess.run(
+            [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "flashgate",
+             "-XAtq", "-v", "ON_ERROR_STOP=1", "-F", "\x1f", "-c", sql],
+            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"psql: {sql}: {result.stderr.strip()}")
+        return [tuple(line.split("\x1f")) for line in result.stdout.splitlines() if line]
+
+    def log_tail(self, lines=30):
+        try:
+            return "\n".join((self.dir / "server.log").read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no server.log)"
+
+
+class DistributedBackend:
+    """What the distributed servers of one data dir share across restarts: a Redis and the ticket keys."""
+
+    def __init__(self, data_dir):
+        self.data_dir = Path(data_dir)
+        self.redis = RedisServer(self.data_dir / "redis")
+        self.ticket_keys = new_ticket_key()
+
+
+_BACKENDS = {}  # resolved data dir -> DistributedBackend
+
+
+def backend_for(data_dir):
+    key = str(Path(data_dir).resolve())
+    if key not in _BACKENDS:
+        _BACKENDS[key] = DistributedBackend(data_dir)
+    return _BACKENDS[key]
+
+
+def distributed_args(env, redis_url, database_url, role="all"):
+    """The flags that make a server distributed, leaving out what the test's environment already chose."""
+    args = []
+    for flag, variable, value in (
+        ("--store", "FLASHGATE_STORE", redis_url),
+        ("--database", "FLASHGATE_DATABASE", database_url),
+        ("--role", "FLASHGATE_ROLE", role),
+    ):
+        if variable not in env:
+            args += [flag, value]
+    return args
+
+
 class ServerPool:
     """Starts servers and remembers them so that they can all be stopped."""
 
-    def __init__(self, tmp_path_factory):
+    def __init__(self, tmp_path_factory, database_url=None):
         self._tmp = tmp_path_factory
         self.servers = []
+        self.database_url = database_url  # distributed: the session's PostgreSQL
+        self.backends = []  # distributed: the Redis servers this pool started
 
     def start(self, env=None, data_dir=None):
         binary = flashgate_bin()
@@ -660,7 +890,7 @@ class ServerPool:
             pytest.fail(f"flashgate binary not found or not executable: {binary} (set FLASHGATE_BIN)", pytrace=False)
         data_dir = Path(data_dir) if data_dir else self._tmp.mktemp("flashgate")
         for _attempt in range(3):
-            server = Server(data_dir, child_env(env), free_port())
+            server = self._make(data_dir, env)
             self.servers.append(server)
             server.start()
             if server.wait_ready():
@@ -670,12 +900,36 @@ class ServerPool:
                 break
         raise RuntimeError(f"flashgate exited before it was ready\n{server.describe_logs()}")
 
+    def _make(self, data_dir, overrides):
+        env = child_env(overrides)
+        if not distributed():
+            return Server(data_dir, env, free_port())
+        if not self.database_url:
+            pytest.fail("the distributed deployment needs the session's PostgreSQL (conftest.py)", pytrace=False)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        backend = backend_for(data_dir)
+        if not backend.redis.is_running():
+            backend.redis.start()
+        if backend not in self.backends:
+            self.backends.append(backend)
+        # Same keys for every start on this data dir, as the embedded key file gives.
+        if "FLASHGATE_TICKET_KEYS" not in env:
+            env["FLASHGATE_TICKET_KEYS"] = backend.ticket_keys
+        args = distributed_args(env, backend.redis.url, self.database_url)
+        return Server(data_dir, env, free_port(), args=args, backend=backend)
+
     def stop(self, server):
         code = server.stop()
         if server in self.servers:
             self.servers.remove(server)
+        backend = server.backend
+        if backend is not None and not any(s.backend is backend and s.is_running() for s in self.servers):
+            backend.redis.stop()  # a later start on this data dir starts it again, data kept (AOF)
         return code
 
     def stop_all(self):
         while self.servers:
             self.stop(self.servers[-1])
+        for backend in self.backends:
+            backend.redis.stop()
+        self.backends.clear()

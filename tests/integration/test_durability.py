@@ -28,6 +28,11 @@ import requests
 
 from flashgate_harness import assert_error, assert_json, unique_id, wait_until
 
+# SQLite in the data dir, read directly, and the one process that owns it (crashed,
+# restarted, starved of disk): the distributed deployment's counterparts (a worker
+# killed, Redis and PostgreSQL restarted) are in test_distributed.py.
+pytestmark = pytest.mark.embedded_only(reason="reads <data dir>/flashgate.db and crashes the one process that owns it")
+
 HELD = ("QUEUED", "PROCESSING", "CONFIRMED", "PAID")  # statuses that hold a unit of stock
 CLIENT_TIMEOUT = 5.0
 
