@@ -101,7 +101,7 @@ int step_done(sqlite3_stmt* s) {
 
 }  // namespace
 
-SqliteDatabase::SqliteDatabase(const std::filesystem::path& path) {
+SqliteDatabase::SqliteDatabase(const std::filesystem::path& path) : path_(path) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
     const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -122,7 +122,17 @@ SqliteDatabase::SqliteDatabase(const std::filesystem::path& path) {
       throw std::runtime_error(std::string("cannot prepare statement: ") + sqlite3_errmsg(db_));
     statements_.push_back(stmt);
   }
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0) {
+    device_ = info.st_dev;
+    inode_ = info.st_ino;
+  }
   writer_ = std::thread([this] { writer_loop(); });
+}
+
+bool SqliteDatabase::file_in_place() const {
+  struct stat info {};
+  return ::stat(path_.c_str(), &info) == 0 && info.st_dev == device_ && info.st_ino == inode_;
 }
 
 SqliteDatabase::~SqliteDatabase() {
@@ -180,7 +190,9 @@ void SqliteDatabase::writer_loop() {
 
 void SqliteDatabase::run_batch(std::deque<Job>& batch) {
   const auto started = std::chrono::steady_clock::now();
-  int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  // A removed or replaced file would take writes that no restart can find.
+  int rc = file_in_place() ? SQLITE_OK : SQLITE_NOTFOUND;
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
   for (auto it = batch.begin(); rc == SQLITE_OK && it != batch.end(); ++it)
     if (it->apply) rc = it->apply(*this);
   if (rc == SQLITE_OK) rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);

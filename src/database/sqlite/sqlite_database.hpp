@@ -3,6 +3,7 @@
 // that commits many jobs per transaction (group commit). It is both the
 // journal of the memory store and the system of record.
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -63,6 +64,12 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal {
   void run_batch(std::deque<Job>& batch);
   sqlite3_stmt* statement(int which);
 
+  // The file we opened is still the one at our path (not removed or replaced).
+  bool file_in_place() const;
+
+  std::filesystem::path path_;
+  dev_t device_ = 0;
+  ino_t inode_ = 0;
   sqlite3* db_ = nullptr;
   std::vector<sqlite3_stmt*> statements_;
   std::mutex mutex_;
