@@ -160,18 +160,40 @@ std::string stream_head(const Response& h, const std::string& request_id) {
 struct RequestCounters {
   metrics::Registry& registry;
   using Clock = std::chrono::steady_clock;
+
   // `started`: when the request was read; a streamed answer counts until its head.
   void count(const std::string& route, int status, std::optional<Clock::time_point> started = std::nullopt) {
+    auto& slot = slot_for(route, status);
+    slot.requests->inc();
+    if (started) slot.duration->observe(std::chrono::duration<double>(Clock::now() - *started).count());
+  }
+
+ private:
+  struct Slot {
+    metrics::Counter* requests;
+    metrics::Histogram* duration;
+  };
+  // The registry's lookups build label text and take its lock; each thread
+  // keeps the few (route, status) pairs it has seen.
+  Slot& slot_for(const std::string& route, int status) {
+    thread_local std::unordered_map<std::string, Slot> slots;
+    thread_local std::uint64_t owner = 0;
+    if (owner != registry.id()) {
+      slots.clear();
+      owner = registry.id();
+    }
+    std::string key = route;
+    key += '|';
+    key += std::to_string(status);
+    auto it = slots.find(key);
+    if (it != slots.end()) return it->second;
     const std::string route_label = "route=\"" + metrics::label_value(route) + "\"";
-    registry
-        .counter("flashgate_http_requests_total", "HTTP requests by route and status code",
-                 route_label + ",code=\"" + std::to_string(status) + "\"")
-        .inc();
-    if (started)
-      registry
-          .histogram("flashgate_http_request_duration_seconds", "Time from a request read to its answer, by route",
-                     route_label, {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30})
-          .observe(std::chrono::duration<double>(Clock::now() - *started).count());
+    Slot slot{&registry.counter("flashgate_http_requests_total", "HTTP requests by route and status code",
+                                route_label + ",code=\"" + std::to_string(status) + "\""),
+              &registry.histogram("flashgate_http_request_duration_seconds",
+                                  "Time from a request read to its answer, by route", route_label,
+                                  {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30})};
+    return slots.emplace(std::move(key), slot).first->second;
   }
 };
 

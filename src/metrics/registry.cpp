@@ -33,6 +33,11 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
   out += fmt::format("{}_count{} {}\n", name, braces, count_.load(std::memory_order_relaxed));
 }
 
+Registry::Registry() {
+  static std::atomic<std::uint64_t> next{1};
+  id_ = next.fetch_add(1);
+}
+
 Registry::Family& Registry::family(const std::string& name, const std::string& help, const char* type) {
   auto& f = families_[name];
   if (f.type.empty()) {

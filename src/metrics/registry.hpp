@@ -37,6 +37,10 @@ class Histogram {
 
 class Registry {
  public:
+  Registry();
+  // Unique for the life of the process, unlike the address: for caches of references.
+  std::uint64_t id() const { return id_; }
+
   // labels: the inside of the braces, e.g. R"(route="/x",code="200")", or empty.
   Counter& counter(const std::string& name, const std::string& help, const std::string& labels = {});
   Histogram& histogram(const std::string& name, const std::string& help, const std::string& labels,
@@ -58,6 +62,7 @@ class Registry {
     std::function<LabelledValues()> gauges;
   };
   Family& family(const std::string& name, const std::string& help, const char* type);
+  std::uint64_t id_;
   mutable std::mutex mutex_;
   std::map<std::string, Family> families_;
 };
