@@ -91,6 +91,12 @@ std::shared_ptr<OrderWatch::Stream> OrderWatch::stream(const std::string& sale_i
 
 void OrderWatch::Stream::close() {
   if (closed_.exchange(true)) return;
+  {
+    // The event holds the client's exchange, which holds this stream: let go
+    // of it so that the cycle ends (after the delivery, if one is running).
+    std::lock_guard delivery(mutex_);
+    if (!in_delivery_) event_ = nullptr;
+  }
   std::lock_guard lock(watch_.mutex_);
   auto it = watch_.streams_.find(order_id_);
   if (it == watch_.streams_.end()) return;
@@ -107,10 +113,13 @@ void OrderWatch::Stream::close() {
 
 void OrderWatch::Stream::deliver(const std::optional<store::OrderView>& view) {
   std::lock_guard lock(mutex_);
-  if (closed_) return;
+  if (closed_ || !event_) return;
+  in_delivery_ = true;
   const auto next = event_(view);
+  in_delivery_ = false;
   wants_position_ = next == StreamNext::more_with_position;
   if (next == StreamNext::finished) close();
+  if (closed_) event_ = nullptr;
 }
 
 void OrderWatch::timer_loop() {
@@ -161,9 +170,13 @@ void OrderWatch::timer_loop() {
 
 void OrderWatch::close_all() {
   std::vector<std::shared_ptr<Waiter>> all;
+  std::vector<std::shared_ptr<Stream>> streams;
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    for (const auto& [id, list] : streams_)
+      for (const auto& weak : list)
+        if (auto stream = weak.lock()) streams.push_back(std::move(stream));
     for (auto& [id, list] : waiters_)
       for (auto& waiter : list) all.push_back(std::move(waiter));
     waiters_.clear();
@@ -173,6 +186,7 @@ void OrderWatch::close_all() {
   timer_wake_.notify_all();
   for (const auto& waiter : all)
     if (!waiter->fired.exchange(true)) waiter->done(std::nullopt);
+  for (const auto& stream : streams) stream->close();
 }
 
 std::size_t OrderWatch::waiters() const {

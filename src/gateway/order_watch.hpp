@@ -55,7 +55,8 @@ class OrderWatch {
   using StreamEvent = std::function<StreamNext(const std::optional<store::OrderView>&)>;
   std::shared_ptr<Stream> stream(const std::string& sale_id, const std::string& order_id, StreamEvent event);
 
-  // Ends every waiter now (shutdown): long polls answer with nullopt.
+  // Ends every waiter now (shutdown): long polls answer with nullopt, streams
+  // are closed.
   void close_all();
 
   std::size_t waiters() const;
@@ -94,7 +95,9 @@ class OrderWatch::Stream {
   std::string sale_id_;
   std::string order_id_;
   StreamEvent event_;
-  std::mutex mutex_;  // one delivery at a time, in order
+  // One delivery at a time, in order. Recursive: a delivery may end its own stream.
+  std::recursive_mutex mutex_;
+  bool in_delivery_ = false;
   std::atomic<bool> closed_{false};
   std::atomic<bool> wants_position_{true};
 };
