@@ -690,7 +690,9 @@ def child_env(overrides):
 
 
 def port_is_free(port):
+    """True if nothing listens on the port (connections in TIME_WAIT do not count, as for a server)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

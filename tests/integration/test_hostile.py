@@ -850,6 +850,7 @@ def _normal_client_is_served(srv, sale_id, user):
 SLOW_HEAD = b"POST /api/sales/slow/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Slow: " + b"s" * 200
 
 
+@pytest.mark.slow  # seconds of waiting on HTTP timeouts; the store plays no part
 def test_slowloris_headers_are_cut_off_and_others_are_served(start_server):
     srv = start_server(env={"FLASHGATE_REQUEST_TIMEOUT": "3s"})
     sale_id = srv.new_sale(stock=10)
@@ -871,6 +872,7 @@ def test_slowloris_headers_are_cut_off_and_others_are_served(start_server):
     assert srv.is_running()
 
 
+@pytest.mark.slow  # seconds of waiting on HTTP timeouts; the store plays no part
 def test_slow_body_is_cut_off_and_others_are_served(start_server):
     srv = start_server(env={"FLASHGATE_REQUEST_TIMEOUT": "3s"})
     sale_id = srv.new_sale(stock=10)
@@ -890,6 +892,7 @@ def test_slow_body_is_cut_off_and_others_are_served(start_server):
     assert srv.sale(sale_id)["remaining"] == 9  # only the normal client's order
 
 
+@pytest.mark.slow  # seconds of waiting on HTTP timeouts; the store plays no part
 def test_slowloris_after_a_first_request_on_keep_alive_is_cut_off_by_the_request_timeout(start_server):
     """The request timeout bounds every request on a connection, not only the first: a client that
     sends one quick request and then trickles the next one's headers is not given the idle timeout."""
@@ -910,6 +913,7 @@ def test_slowloris_after_a_first_request_on_keep_alive_is_cut_off_by_the_request
         drip.close()
 
 
+@pytest.mark.slow  # seconds of waiting on HTTP timeouts; the store plays no part
 def test_idle_keep_alive_connection_is_closed(start_server):
     srv = start_server(env={"FLASHGATE_IDLE_TIMEOUT": "2s"})
     with connect(srv.port) as sock:
@@ -923,6 +927,7 @@ def test_idle_keep_alive_connection_is_closed(start_server):
         assert time.monotonic() - started < 10.0
 
 
+@pytest.mark.slow  # seconds of waiting on HTTP timeouts; the store plays no part
 def test_timeouts_do_not_cut_a_long_poll_or_an_event_stream(start_server):
     srv = start_server(env={"FLASHGATE_IDLE_TIMEOUT": "1s", "FLASHGATE_REQUEST_TIMEOUT": "1s"})
     sale_id = srv.new_sale(stock=3)

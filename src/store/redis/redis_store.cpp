@@ -100,8 +100,12 @@ std::optional<SaleView> parse_sale(const Reply& reply) {
 }
 
 Error error_of(const Reply& reply) {
-  // LOADING: a restarted server replaying its AOF; the command did not run.
-  if (reply.connection_failed() || reply.str.rfind("LOADING", 0) == 0) return unreachable;
+  // The server cannot take writes now, and the command did not run: LOADING
+  // (replaying its AOF after a restart), OOM (full), MISCONF (cannot persist),
+  // READONLY (a replica after a failover).
+  for (const char* refusal : {"LOADING", "OOM", "MISCONF", "READONLY"})
+    if (reply.str.rfind(refusal, 0) == 0) return unreachable;
+  if (reply.connection_failed()) return unreachable;
   spdlog::error("redis: {}", describe(reply));
   return Error{ErrorCode::internal, "internal error"};
 }
@@ -271,34 +275,46 @@ BlockingRedis& RedisStore::window_connection() {
 std::optional<domain::Order> RedisStore::claim(std::chrono::milliseconds wait) {
   thread_local const std::string consumer =
       options_.consumer_prefix + "-w" + std::to_string(next_window_.fetch_add(1));
-  auto known = tags();
-  if (known.empty()) {
-    std::this_thread::sleep_for(wait);
-    return std::nullopt;
-  }
-  std::vector<std::string> args{"XREADGROUP", "GROUP", group, consumer, "COUNT", "1",
-                                "BLOCK",      std::to_string(wait.count()), "STREAMS"};
-  for (const auto& tag : known) {
-    ensure_group(tag);
-    args.push_back(queue_key(tag));
-  }
-  for (std::size_t i = 0; i < known.size(); ++i) args.push_back(">");
-  auto reply = window_connection().command(args, wait + std::chrono::seconds(2));
-  if (!reply.ok()) {
-    if (reply.str.rfind("NOGROUP", 0) == 0) {
-      std::lock_guard lock(mutex_);
-      grouped_.clear();  // the server lost its groups (a restart without them): make them again
+  // COUNT applies per stream: one read may hand this window an entry of
+  // every sale's queue. They are its own now (pending under its name), so it
+  // keeps them and takes them one per claim, first come first.
+  thread_local std::deque<QueueEntry> backlog;
+  if (backlog.empty()) {
+    auto known = tags();
+    if (known.empty()) {
+      std::this_thread::sleep_for(wait);
+      return std::nullopt;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    return std::nullopt;
+    std::vector<std::string> args{"XREADGROUP", "GROUP", group, consumer, "COUNT", "1",
+                                  "BLOCK",      std::to_string(wait.count()), "STREAMS"};
+    for (const auto& tag : known) {
+      ensure_group(tag);
+      args.push_back(queue_key(tag));
+    }
+    for (std::size_t i = 0; i < known.size(); ++i) args.push_back(">");
+    auto reply = window_connection().command(args, wait + std::chrono::seconds(2));
+    if (!reply.ok()) {
+      if (reply.str.rfind("NOGROUP", 0) == 0) {
+        std::lock_guard lock(mutex_);
+        grouped_.clear();  // the server lost its groups (a restart without them): make them again
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      return std::nullopt;
+    }
+    if (reply.type != Reply::Type::array) return std::nullopt;
+    for (const auto& stream : reply.elements) {
+      if (stream.elements.size() < 2) continue;
+      for (const auto& entry : stream.elements[1].elements)
+        if (entry.elements.size() >= 2)
+          backlog.push_back(QueueEntry{stream.elements[0].str, entry.elements[0].str, entry.elements[1]});
+    }
+    if (backlog.empty()) return std::nullopt;
   }
-  if (reply.type != Reply::Type::array || reply.elements.empty()) return std::nullopt;
-  const auto& stream = reply.elements[0];
-  if (stream.elements.size() < 2 || stream.elements[1].elements.empty()) return std::nullopt;
-  const auto& entry = stream.elements[1].elements[0];
-  const std::string stream_name = stream.elements[0].str;
-  const std::string entry_id = entry.elements.at(0).str;
-  const auto fields = as_map(entry.elements.at(1));
+  const QueueEntry next = std::move(backlog.front());
+  backlog.pop_front();
+  const std::string& stream_name = next.stream;
+  const std::string& entry_id = next.entry_id;
+  const auto fields = as_map(next.fields);
   const auto order_id = fields.count("order_id") ? fields.at("order_id") : std::string();
   const auto tag = domain::tag_of_order(order_id);
   auto claimed = tag.empty() ? Reply::error("malformed queue entry")

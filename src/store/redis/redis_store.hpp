@@ -4,6 +4,7 @@
 // worker processes share it. A gateway answers polls from its near-cache,
 // which the change feed keeps fresh.
 #include <atomic>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -63,6 +64,11 @@ class RedisStore final : public Store {
   struct Claimed {
     std::string stream;
     std::string entry_id;
+  };
+  struct QueueEntry {
+    std::string stream;
+    std::string entry_id;
+    Reply fields;
   };
   OrderView view_of(const domain::Order& order, const SaleProgress& progress) const;
   // Records what a script reply says about an order in the near-cache.
