@@ -1273,8 +1273,9 @@ class Report:
             "just before dist-accepted, on the same Redis.",
             "- **windows-pg**: PostgreSQL 15 as `scripts/testenv/postgres` (fsync on), a Redis of its own.",
             "- **micro**: Google Benchmark (Debian libbenchmark-dev).",
-            "- Redis's own samples in `--profile` show up under `redis-check-rdb`: Debian installs redis-server as a "
-            "link to that binary.",
+            "- `scripts/bench.sh --profile` adds, for each HTTP scenario, a perf profile of the server under the same "
+            "load (an extra run, so the measured one is undisturbed). Redis's own samples show up under "
+            "`redis-check-rdb`: Debian installs redis-server as a link to that binary.",
             "",
         )
 

@@ -296,10 +296,16 @@ class Session : public std::enable_shared_from_this<Session> {
       if (self->chunks_.empty()) self->close();
     });
   }
+  // Only answers that wait (long polls, streams) ask to hear of a hang-up, so
+  // only they pay for watching the socket.
   void on_abort(std::function<void()> callback) {
     asio::post(stream_.get_executor(), [self = shared_from_this(), cb = std::move(callback)]() mutable {
       if (self->closed_) return cb();
       self->abort_callbacks_.push_back(std::move(cb));
+      if (self->awaiting_answer_ && !self->watching_) {
+        self->watching_ = true;
+        self->watch_for_hangup();
+      }
     });
   }
 
@@ -333,6 +339,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // hangs up is noticed at once, so its waiter or stream is freed.
   void watch_for_hangup() {
     stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      self->watching_ = false;
       if (ec || !self->awaiting_answer_ || self->closed_) return;
       beast::error_code read_ec;
       const auto n = self->stream_.socket().read_some(self->buffer_.prepare(4096), read_ec);
@@ -379,7 +386,6 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_never();  // the handler decides how long the answer takes
     auto exchange = std::make_shared<SessionExchange>(shared_from_this(), std::move(request));
     awaiting_answer_ = true;
-    watch_for_hangup();
     router_.dispatch(exchange);
   }
 
@@ -444,6 +450,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string request_id_;
   bool keep_alive_ = false;
   bool awaiting_answer_ = false;
+  bool watching_ = false;  // a hang-up watch is armed
   bool head_request_ = false;
   bool first_request_ = true;
   unsigned version_ = 11;

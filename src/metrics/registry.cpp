@@ -73,18 +73,34 @@ void Registry::gauges(const std::string& name, const std::string& help, std::fun
 }
 
 std::string Registry::render() const {
-  std::string out;
-  std::lock_guard lock(mutex_);
-  for (const auto& [name, f] : families_) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, f.help, name, f.type);
-    for (const auto& [labels, c] : f.counters) {
-      if (labels.empty()) out += fmt::format("{} {}\n", name, c->value());
-      else out += fmt::format("{}{{{}}} {}\n", name, labels, c->value());
+  // Gauges may ask the store (a network round trip on Redis): they are read
+  // after the lock is let go, so that no counter waits for a scrape.
+  struct Part {
+    std::string text;
+    std::string name;
+    std::function<double()> gauge;
+    std::function<LabelledValues()> gauges;
+  };
+  std::vector<Part> parts;
+  {
+    std::lock_guard lock(mutex_);
+    parts.reserve(families_.size());
+    for (const auto& [name, f] : families_) {
+      Part part{fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, f.help, name, f.type), name, f.gauge, f.gauges};
+      for (const auto& [labels, c] : f.counters) {
+        if (labels.empty()) part.text += fmt::format("{} {}\n", name, c->value());
+        else part.text += fmt::format("{}{{{}}} {}\n", name, labels, c->value());
+      }
+      for (const auto& [labels, h] : f.histograms) h->render(part.text, name, labels);
+      parts.push_back(std::move(part));
     }
-    for (const auto& [labels, h] : f.histograms) h->render(out, name, labels);
-    if (f.gauge) out += fmt::format("{} {}\n", name, f.gauge());
-    if (f.gauges)
-      for (const auto& [labels, value] : f.gauges()) out += fmt::format("{}{{{}}} {}\n", name, labels, value);
+  }
+  std::string out;
+  for (auto& part : parts) {
+    out += part.text;
+    if (part.gauge) out += fmt::format("{} {}\n", part.name, part.gauge());
+    if (part.gauges)
+      for (const auto& [labels, value] : part.gauges()) out += fmt::format("{}{{{}}} {}\n", part.name, labels, value);
   }
   return out;
 }
