@@ -1182,7 +1182,7 @@ class Report:
             f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, max {r['max_ms']:.2f} ms; "
             f"Redis used {r['redis_cpu_cores']:.2f} cores; {r['accepted']:,} orders accepted (the rest: random users "
             "drawn twice). Redis runs as `scripts/testenv/redis` starts it: AOF, `appendfsync always`. The script is "
-            f"`scripts::intake()` printed by `build/bench/dump_intake_script` (SHA-1 `{r['script_sha1']}`, the one "
+            f"`scripts::intake()` printed by `build/bench/bench/dump_intake_script` (SHA-1 `{r['script_sha1']}`, the one "
             "the gateway's EVALSHA names):",
             "",
             "```",
@@ -1198,7 +1198,7 @@ class Report:
         self.add(
             "## Micro-benchmarks (Google Benchmark)",
             "",
-            "`build/bench/flashgate_micro` (bench/micro/). The intake rows run MemoryStore over a real "
+            "`build/bench/bench/flashgate_micro` (bench/micro/). The intake rows run MemoryStore over a real "
             "SqliteDatabase in a temporary directory: `IntakeSoldOut` and `IntakeRepeatedUser` are the in-memory "
             "part alone; `IntakeDurable/N` is the full path with N intakes in flight (N share a group commit).",
             "",
@@ -1288,7 +1288,7 @@ def main():
     parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
     parser.add_argument("--json", help="also write the raw results here")
     parser.add_argument("--bin", default=str(REPO / "build" / "release" / "flashgate"))
-    parser.add_argument("--bench-build", default=str(REPO / "build" / "bench"))
+    parser.add_argument("--bench-build", default=str(REPO / "build" / "bench" / "bench"))
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured wrk run (full runs)")
     parser.add_argument("--connections", type=int, default=0, help="wrk connections (default 1000; smoke 200)")
     parser.add_argument("--threads", type=int, default=0, help="wrk threads (default: cores)")

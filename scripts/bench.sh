@@ -37,12 +37,13 @@ if ((build)); then
   fi
   # The bench tools are a project of their own (bench/CMakeLists.txt), so the
   # normal build is unaffected; it links the same sources.
-  cmake -S bench -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  # The project itself with its bench/ tools on (same flags as release: ccache hands back its objects).
+  cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLASHGATE_BENCH=ON -DFLASHGATE_TESTS=OFF >/dev/null
   cmake --build build/bench
 fi
 
 bin="${FLASHGATE_BIN:-$PWD/build/release/flashgate}"
 python=/usr/bin/python3
 [[ -x $python ]] || python=python3
-exec "$python" bench/runner.py --bin "$bin" --bench-build "$PWD/build/bench" \
+exec "$python" bench/runner.py --bin "$bin" --bench-build "$PWD/build/bench/bench" \
   --command "scripts/bench.sh${*:+ $*}" "${args[@]}"
