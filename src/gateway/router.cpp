@@ -7,28 +7,6 @@
 namespace flashgate::gateway {
 namespace {
 
-// Each segment is decoded on its own, so an encoded '/' (%2F) stays inside
-// its segment instead of changing the route.
-bool decode_segments(std::string_view raw, std::vector<std::string>& out) {
-  std::vector<std::string_view> parts;
-  std::size_t start = 1;
-  while (start <= raw.size()) {
-    const auto slash = raw.find('/', start);
-    const auto end = slash == std::string_view::npos ? raw.size() : slash;
-    parts.push_back(raw.substr(start, end - start));
-    start = end + 1;
-  }
-  for (auto part : parts) {
-    auto checked = boost::urls::make_pct_string_view(part);
-    if (!checked) return false;
-    std::string decoded;
-    decoded.reserve(checked->decoded_size());
-    for (char c : *checked) decoded += c;
-    out.push_back(std::move(decoded));
-  }
-  return true;
-}
-
 template <class Out>
 void split_path(std::string_view path, Out& out) {
   std::size_t start = 1;
@@ -38,6 +16,22 @@ void split_path(std::string_view path, Out& out) {
     out.emplace_back(path.substr(start, end - start));
     start = end + 1;
   }
+}
+
+// Each segment is decoded on its own, so an encoded '/' (%2F) stays inside
+// its segment instead of changing the route.
+bool decode_segments(std::string_view raw, std::vector<std::string>& out) {
+  std::vector<std::string_view> parts;
+  split_path(raw, parts);
+  for (auto part : parts) {
+    auto checked = boost::urls::make_pct_string_view(part);
+    if (!checked) return false;
+    std::string decoded;
+    decoded.reserve(checked->decoded_size());
+    for (char c : *checked) decoded += c;
+    out.push_back(std::move(decoded));
+  }
+  return true;
 }
 
 }  // namespace
