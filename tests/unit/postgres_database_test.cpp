@@ -40,7 +40,7 @@ using flashgate::domain::Sale;
 fs::path script() {
   if (const char* path = std::getenv("FLASHGATE_TESTENV_POSTGRES")) return path;
   // CMake compiles with absolute paths: tests/unit/ -> the repository root.
-  return fs::path(__FILE__).parent_path().parent_path().parent_path() / "scripts" / "testenv" / "postgres";
+  return fs::path(FLASHGATE_SOURCE_DIR) / "scripts" / "testenv" / "postgres";
 }
 
 // The script's last line of output; throws with all of it if the script fails.

@@ -39,7 +39,7 @@ using Type = Reply::Type;
 // Generous: only reached when something is broken.
 constexpr auto patience = 20s;
 
-const fs::path testenv_redis = fs::path(__FILE__).parent_path().parent_path().parent_path() / "scripts/testenv/redis";
+const fs::path testenv_redis = fs::path(FLASHGATE_SOURCE_DIR) / "scripts/testenv/redis";
 
 // A port nobody listens on right now: bind to 0, read what the kernel chose, close.
 std::uint16_t free_port() {
