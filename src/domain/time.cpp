@@ -87,10 +87,18 @@ std::optional<TimeMs> parse_rfc3339(std::string_view s) {
 }
 
 std::string format_rfc3339(TimeMs t) {
-  std::int64_t secs = t >= 0 ? t / 1000 : (t - 999) / 1000;
+  char buf[rfc3339_buffer_size];
+  return std::string(format_rfc3339(t, buf));
+}
+
+std::string_view format_rfc3339(TimeMs t, char (&buf)[rfc3339_buffer_size]) {
+  // Floor division, written so that no value of t overflows.
+  std::int64_t secs = t / 1000;
+  if (t % 1000 < 0) --secs;
   const int millis = static_cast<int>(t - secs * 1000);
-  std::int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-  std::int64_t rem = secs - days * 86400;
+  std::int64_t days = secs / 86400;
+  if (secs % 86400 < 0) --days;
+  const int rem = static_cast<int>(secs - days * 86400);
   // civil_from_days
   days += 719468;
   const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
@@ -101,11 +109,38 @@ std::string format_rfc3339(TimeMs t) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y), m, d,
-                static_cast<int>(rem / 3600), static_cast<int>(rem % 3600 / 60), static_cast<int>(rem % 60),
-                millis);
-  return buf;
+  const int hh = rem / 3600, mm = rem % 3600 / 60, ss = rem % 60;
+  if (y < 0 || y > 9999) {
+    // Years printf pads differently ("-001", "10000"): never met in
+    // practice, so the slow path keeps their exact old spelling.
+    const int n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
+                                static_cast<long long>(y), m, d, hh, mm, ss, millis);
+    return {buf, static_cast<std::size_t>(n)};
+  }
+  // The common case, digit by digit: snprintf's format parsing cost more
+  // than everything else of a render.
+  auto put2 = [&buf](std::size_t at, unsigned v) {
+    buf[at] = static_cast<char>('0' + v / 10);
+    buf[at + 1] = static_cast<char>('0' + v % 10);
+  };
+  const auto year = static_cast<unsigned>(y);
+  put2(0, year / 100);
+  put2(2, year % 100);
+  buf[4] = '-';
+  put2(5, m);
+  buf[7] = '-';
+  put2(8, d);
+  buf[10] = 'T';
+  put2(11, static_cast<unsigned>(hh));
+  buf[13] = ':';
+  put2(14, static_cast<unsigned>(mm));
+  buf[16] = ':';
+  put2(17, static_cast<unsigned>(ss));
+  buf[19] = '.';
+  buf[20] = static_cast<char>('0' + millis / 100);
+  put2(21, static_cast<unsigned>(millis % 100));
+  buf[23] = 'Z';
+  return {buf, 24};
 }
 
 std::optional<std::int64_t> parse_duration_ms(std::string_view s) {

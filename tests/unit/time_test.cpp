@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <string>
 
@@ -185,6 +186,72 @@ TEST(Rfc3339, FormatThenParseIsTheIdentity) {
 TEST(Rfc3339, ParseThenFormatGivesTheCanonicalUtcSpelling) {
   EXPECT_EQ(format_rfc3339(*parse_rfc3339("2026-11-24T14:00:00.5+02:00")), "2026-11-24T12:00:00.500Z");
   EXPECT_EQ(format_rfc3339(*parse_rfc3339("2026-11-24t12:00:00z")), "2026-11-24T12:00:00.000Z");
+}
+
+TEST(Rfc3339, FormatsLeapDaysAndTheDayAfter) {
+  EXPECT_EQ(format_rfc3339(utc_ms(2000, 2, 29)), "2000-02-29T00:00:00.000Z");     // /400: leap
+  EXPECT_EQ(format_rfc3339(utc_ms(2100, 2, 28, 23, 59, 59, 999)), "2100-02-28T23:59:59.999Z");
+  EXPECT_EQ(format_rfc3339(utc_ms(2100, 3, 1)), "2100-03-01T00:00:00.000Z");       // /100: not leap
+  EXPECT_EQ(format_rfc3339(utc_ms(2024, 12, 31, 23, 59, 59, 999)), "2024-12-31T23:59:59.999Z");  // day 366
+  EXPECT_EQ(format_rfc3339(utc_ms(2025, 1, 1)), "2025-01-01T00:00:00.000Z");
+}
+
+TEST(Rfc3339, MillisecondsAreAlwaysThreeDigits) {
+  const TimeMs second = utc_ms(2026, 11, 24, 12);
+  EXPECT_EQ(format_rfc3339(second), "2026-11-24T12:00:00.000Z");
+  EXPECT_EQ(format_rfc3339(second + 7), "2026-11-24T12:00:00.007Z");
+  EXPECT_EQ(format_rfc3339(second + 45), "2026-11-24T12:00:00.045Z");
+  EXPECT_EQ(format_rfc3339(second + 100), "2026-11-24T12:00:00.100Z");
+  EXPECT_EQ(format_rfc3339(second + 999), "2026-11-24T12:00:00.999Z");
+}
+
+TEST(Rfc3339, FormatsTheFirstAndLastFourDigitYears) {
+  EXPECT_EQ(format_rfc3339(utc_ms(0, 1, 1)), "0000-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_rfc3339(utc_ms(999, 12, 31, 23, 59, 59, 999)), "0999-12-31T23:59:59.999Z");
+  EXPECT_EQ(format_rfc3339(utc_ms(9999, 12, 31, 23, 59, 59, 999)), "9999-12-31T23:59:59.999Z");
+}
+
+TEST(Rfc3339, YearsOutsideFourDigitsKeepPrintfsSpelling) {
+  EXPECT_EQ(format_rfc3339(utc_ms(10000, 1, 1)), "10000-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_rfc3339(utc_ms(-1, 12, 31, 23, 59, 59, 999)), "-001-12-31T23:59:59.999Z");
+}
+
+TEST(Rfc3339, ExtremeTimesFormatWithoutOverflow) {
+  for (TimeMs t : {std::numeric_limits<TimeMs>::min(), std::numeric_limits<TimeMs>::min() + 1,
+                   std::numeric_limits<TimeMs>::max()}) {
+    const std::string text = format_rfc3339(t);
+    EXPECT_LT(text.size(), flashgate::domain::rfc3339_buffer_size) << text;
+    EXPECT_EQ(text.back(), 'Z') << text;
+  }
+}
+
+// Every field against std::chrono's calendar, across the years printf and the
+// fast path share and beyond them on both sides.
+TEST(Rfc3339, FormatAgreesWithChronosCalendar) {
+  using namespace std::chrono;
+  auto expected = [](TimeMs t) {
+    const sys_time<milliseconds> tp{milliseconds{t}};
+    const auto day = floor<days>(tp);
+    const year_month_day ymd{day};
+    const hh_mm_ss hms{tp - day};
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                  static_cast<int>(hms.seconds().count()), static_cast<int>(hms.subseconds().count()));
+    return std::string(buf);
+  };
+  const TimeMs from = utc_ms(-30, 1, 1), to = utc_ms(12000, 1, 1);
+  for (TimeMs t = from; t < to; t += 9'876'543'211 + 7) EXPECT_EQ(format_rfc3339(t), expected(t)) << t;
+  // Both sides of every midnight of a leap and a common year.
+  for (TimeMs day = utc_ms(2024, 1, 1); day < utc_ms(2026, 1, 1); day += 86'400'000)
+    for (TimeMs t : {day - 1, day, day + 1}) ASSERT_EQ(format_rfc3339(t), expected(t)) << t;
+}
+
+TEST(Rfc3339, BufferFormIsTheSameText) {
+  char buf[flashgate::domain::rfc3339_buffer_size];
+  for (TimeMs t : {TimeMs{0}, TimeMs{-1}, utc_ms(2026, 11, 24, 12, 0, 0, 123), utc_ms(10000, 1, 1)})
+    EXPECT_EQ(format_rfc3339(t, buf), format_rfc3339(t));
 }
 
 // --- parse_duration_ms ---
