@@ -1,7 +1,6 @@
 #include "gateway/exchange.hpp"
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/string.hpp>
+#include "gateway/json_writer.hpp"
 
 namespace flashgate::gateway {
 
@@ -28,7 +27,7 @@ Response error_response(domain::ErrorCode code, std::string message) {
   std::string body = "{\"error\":\"";
   body += domain::error_name(code);
   body += "\",\"message\":";
-  body += boost::json::serialize(boost::json::string(message));
+  append_json_string(body, message);
   body += '}';
   Response r = json_response(domain::http_status(code), std::move(body));
   if (code == domain::ErrorCode::shutting_down || code == domain::ErrorCode::unavailable)

@@ -4,6 +4,9 @@
 
 #include <boost/json.hpp>
 
+#include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 
 #include "domain/time.hpp"
@@ -222,6 +225,163 @@ TEST(RenderStats, RemainingDbIsTheLastFlushedValueOrNull) {
   EXPECT_TRUE(parse_object(render_stats(v)).at("remaining_db").is_null());
   v.remaining_db = 6;
   EXPECT_EQ(json::value_to<std::int64_t>(parse_object(render_stats(v)).at("remaining_db")), 6);
+}
+
+// --- byte for byte what the boost::json version rendered ---
+
+// The first version of the renderers, kept as the reference the hand-written
+// ones must match exactly, key order and escaping included.
+namespace reference {
+
+json::value optional_time(const std::optional<TimeMs>& t) {
+  if (!t) return nullptr;
+  return json::string(format_rfc3339(*t));
+}
+
+json::object status_object(const OrderView& view) {
+  const auto& o = view.order;
+  json::object obj;
+  obj["order_id"] = o.order_id;
+  obj["sale_id"] = o.sale_id;
+  obj["status"] = to_string(o.status);
+  obj["version"] = o.version;
+  if (o.status == OrderStatus::queued) obj["position"] = view.position;
+  else obj["position"] = nullptr;
+  obj["poll_after_ms"] = view.poll_after_ms;
+  if (o.reason.empty()) obj["reason"] = nullptr;
+  else obj["reason"] = o.reason;
+  obj["updated_at"] = format_rfc3339(o.updated_at);
+  return obj;
+}
+
+std::string render_status(const OrderView& view) { return json::serialize(status_object(view)); }
+
+std::string render_intake(const OrderView& view, const std::string& ticket) {
+  json::object obj = status_object(view);
+  obj["ticket"] = ticket;
+  obj["status_url"] = "/api/orders/status?ticket=" + ticket;
+  obj["events_url"] = "/api/orders/events?ticket=" + ticket;
+  return json::serialize(obj);
+}
+
+std::string render_sale(const SaleView& view, TimeMs now) {
+  const auto& s = view.sale;
+  json::object obj;
+  obj["sale_id"] = s.sale_id;
+  obj["item"] = s.item;
+  obj["stock"] = s.stock;
+  obj["remaining"] = view.remaining;
+  obj["state"] = to_string(flashgate::domain::sale_state(s, view.remaining, now));
+  obj["starts_at"] = optional_time(s.starts_at);
+  obj["ends_at"] = optional_time(s.ends_at);
+  return json::serialize(obj);
+}
+
+std::string render_stats(const SaleView& view) {
+  json::object counts;
+  for (auto status : all_statuses) counts[to_string(status)] = view.counts[static_cast<std::size_t>(status)];
+  json::object obj;
+  obj["sale_id"] = view.sale.sale_id;
+  obj["stock"] = view.sale.stock;
+  obj["remaining"] = view.remaining;
+  if (view.remaining_db) obj["remaining_db"] = *view.remaining_db;
+  else obj["remaining_db"] = nullptr;
+  obj["queue_depth"] = view.queue_depth;
+  obj["counts"] = std::move(counts);
+  return json::serialize(obj);
+}
+
+}  // namespace reference
+
+// Valid UTF-8 all of them, so that the output also parses back.
+const std::string tricky_strings[] = {
+    "",
+    "plain",
+    "say \"hi\" \\ back/slash",
+    "line\nbreak\ttab\rcr\bbs\fff",
+    std::string("nul\0and\x01\x1f\x7f", 10),
+    "\xe7\xa7\x92\xe6\x9d\x80 caf\xc3\xa9 \xf0\x9f\x93\xb1 \xe2\x80\xa8",
+};
+
+constexpr auto i64_max = std::numeric_limits<std::int64_t>::max();
+constexpr auto i64_min = std::numeric_limits<std::int64_t>::min();
+constexpr auto u64_max = std::numeric_limits<std::uint64_t>::max();
+
+TEST(RenderExact, StatusAndIntakeMatchTheBoostJsonVersion) {
+  int compared = 0;
+  for (OrderStatus s : all_statuses)
+    for (const auto& reason : tricky_strings)
+      for (std::uint64_t position : {std::uint64_t{0}, std::uint64_t{37}, u64_max})
+        for (std::int64_t poll_after : {std::int64_t{0}, std::int64_t{400}, std::int64_t{-1}, i64_max}) {
+          OrderView v = view_in(s);
+          v.order.reason = reason;
+          v.position = position;
+          v.poll_after_ms = poll_after;
+          v.order.version = position == u64_max ? u64_max : 1 + position;
+          v.order.updated_at = poll_after == -1 ? TimeMs{-1} : t0 + poll_after % 1000;
+          ASSERT_EQ(render_status(v), reference::render_status(v));
+          for (const auto& ticket : {std::string(), std::string("AbC-_123"), std::string(140, 'T'), reason})
+            ASSERT_EQ(render_intake(v, ticket), reference::render_intake(v, ticket));
+          ++compared;
+        }
+  EXPECT_EQ(compared, 6 * 6 * 3 * 4);
+}
+
+TEST(RenderExact, StatusWithTrickyIdsMatchesTheBoostJsonVersion) {
+  for (const auto& id : tricky_strings) {
+    OrderView v = view_in(OrderStatus::failed);
+    v.order.order_id = id;
+    v.order.sale_id = id + id;
+    v.order.reason = id;
+    EXPECT_EQ(render_status(v), reference::render_status(v)) << id;
+  }
+}
+
+TEST(RenderExact, SaleMatchesTheBoostJsonVersionWithEveryOptionalAndState) {
+  for (const auto& item : tricky_strings)
+    for (bool has_start : {false, true})
+      for (bool has_end : {false, true})
+        for (std::int64_t remaining : {std::int64_t{0}, std::int64_t{4}, i64_min})
+          for (TimeMs now : {t0 - 1, t0, t0 + 3'600'000, TimeMs{0}}) {
+            SaleView v = sale_view(remaining == i64_min ? i64_max : 10, remaining);
+            v.sale.item = item;
+            v.sale.sale_id = item.empty() ? "s" : item;
+            if (!has_start) v.sale.starts_at.reset();
+            if (!has_end) v.sale.ends_at.reset();
+            ASSERT_EQ(render_sale(v, now), reference::render_sale(v, now));
+            const auto obj = parse_object(render_sale(v, now));
+            EXPECT_EQ(std::string_view(obj.at("item").as_string()), item);
+            EXPECT_EQ(obj.at("starts_at").is_null(), !has_start);
+            EXPECT_EQ(obj.at("ends_at").is_null(), !has_end);
+          }
+}
+
+TEST(RenderExact, StatsMatchTheBoostJsonVersion) {
+  const std::optional<std::int64_t> remaining_dbs[] = {std::nullopt, 0, 6, -1, i64_min, i64_max};
+  for (const auto& remaining_db : remaining_dbs)
+    for (std::uint64_t depth : {std::uint64_t{0}, std::uint64_t{10}, u64_max}) {
+      SaleView v = sale_view(100, 50);
+      v.remaining_db = remaining_db;
+      v.queue_depth = depth;
+      for (OrderStatus s : all_statuses) v.counts[static_cast<std::size_t>(s)] = depth / (1 + static_cast<int>(s));
+      ASSERT_EQ(render_stats(v), reference::render_stats(v));
+      EXPECT_EQ(parse_object(render_stats(v)).at("remaining_db").is_null(), !remaining_db);
+    }
+  SaleView tricky_id = sale_view(1, 1);
+  tricky_id.sale.sale_id = tricky_strings[3];
+  EXPECT_EQ(render_stats(tricky_id), reference::render_stats(tricky_id));
+}
+
+TEST(RenderExact, ReasonAndTicketParseBackToThemselves) {
+  for (const auto& text : tricky_strings) {
+    OrderView v = view_in(OrderStatus::failed);
+    v.order.reason = text;
+    const auto obj = parse_object(render_intake(v, text));
+    if (text.empty()) EXPECT_TRUE(obj.at("reason").is_null());
+    else EXPECT_EQ(std::string_view(obj.at("reason").as_string()), text);
+    EXPECT_EQ(std::string_view(obj.at("ticket").as_string()), text);
+    EXPECT_EQ(std::string_view(obj.at("status_url").as_string()), "/api/orders/status?ticket=" + text);
+  }
 }
 
 }  // namespace

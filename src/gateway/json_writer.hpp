@@ -1,0 +1,82 @@
+#pragma once
+// A minimal JSON writer for the answers sent on every request: it appends
+// straight into one string instead of building a boost::json DOM and
+// serializing it (which cost more than the rest of a poll). Its output is
+// byte for byte what boost::json::serialize gives for the same object; the
+// unit tests hold it to that.
+#include <cassert>
+#include <charconv>
+#include <concepts>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace flashgate::gateway {
+
+// Appends s as a JSON string, quotes included, escaped as boost::json does:
+// '"' and '\' with a backslash, \b \f \n \r \t short, the other control
+// characters as \u00xx; every other byte (UTF-8 included) as it is.
+void append_json_string(std::string& out, std::string_view s);
+
+// Objects only, which is all the API answers with. The caller writes a key,
+// then its value; commas are the writer's business.
+class JsonWriter {
+ public:
+  // reserve: the expected size of the whole text, so that it is allocated once.
+  explicit JsonWriter(std::size_t reserve) { out_.reserve(reserve); }
+
+  JsonWriter& begin_object() {
+    out_ += '{';
+    first_ = true;
+    return *this;
+  }
+  JsonWriter& end_object() {
+    out_ += '}';
+    first_ = false;  // a nested object was a member of its parent
+    return *this;
+  }
+  // name: one of the API's field names (or status names), plain ASCII that
+  // needs no escaping, so it is copied as it is; values are always escaped.
+  JsonWriter& key(std::string_view name) {
+    assert(is_plain(name));
+    out_ += first_ ? "\"" : ",\"";
+    first_ = false;
+    out_ += name;
+    out_ += "\":";
+    return *this;
+  }
+
+  JsonWriter& string(std::string_view s) {
+    append_json_string(out_, s);
+    return *this;
+  }
+  // One string of a followed by b, without concatenating them first.
+  JsonWriter& string(std::string_view a, std::string_view b);
+  template <std::integral T>
+    requires(!std::same_as<T, bool>)
+  JsonWriter& number(T value) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+    out_.append(digits, static_cast<std::size_t>(end - digits));
+    return *this;
+  }
+  JsonWriter& null() {
+    out_ += "null";
+    return *this;
+  }
+
+  std::string take() { return std::move(out_); }
+
+ private:
+  static bool is_plain(std::string_view name) {
+    for (char c : name)
+      if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
+    return true;
+  }
+
+  std::string out_;
+  bool first_ = true;
+};
+
+}  // namespace flashgate::gateway
