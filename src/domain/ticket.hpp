@@ -27,6 +27,8 @@ class TicketCodec {
   // keys: newest first; the newest issues, all of them open.
   TicketCodec(std::vector<TicketKey> keys, std::int64_t ttl_ms);
 
+  // Ids of at most 255 bytes each (they are at most 64); longer ones are a
+  // bug and throw std::invalid_argument.
   std::string seal(const TicketClaims& claims) const;
   // invalid_ticket for anything malformed, tampered or under an unknown key;
   // ticket_expired once older than the TTL.

@@ -1,9 +1,13 @@
 #include "domain/ticket.hpp"
 
 #include <gtest/gtest.h>
+#include <sodium.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "domain/time.hpp"
@@ -262,6 +266,146 @@ TEST(Ticket, TicketsAreUrlSafe) {
       ASSERT_NE(b64url_alphabet.find(ch), std::string::npos) << "character '" << ch << "' in " << t;
     ASSERT_TRUE(codec.open(t, issued + i)) << t;
   }
+}
+
+// --- wire format ---
+
+// Sealed by the codec before it had its own base64 and nonce pool: tickets
+// issued then must keep opening.
+TEST(Ticket, TicketsOfThePreviousCodecStillOpen) {
+  TicketKey k2;
+  for (std::size_t i = 0; i < k2.size(); ++i) k2[i] = static_cast<unsigned char>(i * 7 + 3);
+  const TicketCodec codec({key_of(0x5a), k2}, ttl);
+  const struct {
+    const char* ticket;
+    TicketClaims claims;
+  } golden[] = {
+      {"PtGAjriuj4TttrymzqN5__8zu3cQuN_GAy5cECe_jJiCAkpK_pNnbcqITXlThYZFpO53ZzEqYXjCvcTzD7nuZu5yNHIJRUiTsDYPHhqUAI-"
+       "00gGKU3bd2-g2VOr7lbqF7oxF9g",
+       {"0123456789abcdef0123", "sale-2026:11.24_A", "user-42", 1'800'000'000'000}},
+      {"xVLjyU5PaRjeihoevuQTYxYEu2YE2QAv57tWu7vDtnbMkRK7Ta7myxdn7spaHL6qpbUZyKEaqo05et4FCBSKI3D6LRZ_RtjThvM-"
+       "dmsuxefmp3RyvmC0J0q5GnIkog",
+       {"3f2a9c1d-0123456789abcdef0123", "phone-42", "u", 1'800'000'123'456}},
+      {"PtGAjm53Y-dWXtXZpAhwbU26rzSHv8I4ARa81mlsj_uj2YmS0UEaUTYHSg6HP9esNjvKkzqZLnGkCKltbo_dffcNTcvgjLGuTP4paLBp2egd"
+       "LEi4uVmHJ1KazjAS7RV0IMtdXyQK4Oiur1FoUswL4G1FWOs60V2-c48Z1k2LexigtKFj5sLZ-TOVpHZa8TEiZuqGpF_7Dm262jKohVtBq_"
+       "NWgC-8yFEgdtrxaeZ01WonNs9-LW0UNpoi3Pyt7OPCWoIN8be-IbO3a3rMNIQXFnOZOeHyNfUX51ddPz9wDDJy1qY8YGcXejufrlfYzx0l_"
+       "UIPchhRe6U",
+       {std::string(64, 'o'), std::string(64, 's'), std::string(64, 'u'), 0}},
+  };
+  for (const auto& g : golden) {
+    const auto opened = codec.open(g.ticket, g.claims.issued_at);
+    ASSERT_TRUE(opened) << g.ticket;
+    EXPECT_TRUE(same(*opened, g.claims)) << g.ticket;
+  }
+}
+
+// The layout, read back with libsodium alone: key id (first 4 bytes of the
+// key's 16-byte BLAKE2b hash), 24-byte nonce, XChaCha20-Poly1305 of
+// version 1 | issued_at big-endian | length-prefixed ids, the key id as
+// associated data; all in unpadded base64url.
+std::vector<unsigned char> raw_of(const std::string& ticket) {
+  std::vector<unsigned char> raw(ticket.size());
+  std::size_t len = 0;
+  EXPECT_EQ(sodium_base642bin(raw.data(), raw.size(), ticket.data(), ticket.size(), nullptr, &len, nullptr,
+                              sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+            0);
+  raw.resize(len);
+  return raw;
+}
+
+TEST(Ticket, LayoutIsKeyIdNonceAndCiphertext) {
+  const TicketKey key = key_of(0x42);
+  const TicketCodec codec({key}, ttl);
+  const TicketClaims c{"o-1", "sale", "user-9", 0x0102030405060708};
+  const auto raw = raw_of(codec.seal(c));
+  ASSERT_GT(raw.size(), 4u + 24u + 16u);
+
+  unsigned char hash[16];
+  crypto_generichash(hash, sizeof hash, key.data(), key.size(), nullptr, 0);
+  EXPECT_TRUE(std::equal(hash, hash + 4, raw.begin()));
+  std::vector<unsigned char> plain(raw.size());
+  unsigned long long plen = 0;
+  ASSERT_EQ(crypto_aead_xchacha20poly1305_ietf_decrypt(plain.data(), &plen, nullptr, raw.data() + 28,
+                                                       raw.size() - 28, raw.data(), 4, raw.data() + 4, key.data()),
+            0);
+  plain.resize(plen);
+  const std::vector<unsigned char> expected = {1,   1,   2,   3,   4,   5,   6,   7,   8,   3,   'o', '-', '1', 4,
+                                               's', 'a', 'l', 'e', 6,   'u', 's', 'e', 'r', '-', '9'};
+  EXPECT_EQ(plain, expected);
+}
+
+TEST(Ticket, ClaimLongerThanItsLengthByteIsABug) {
+  const TicketCodec codec({key_of(0x61)}, ttl);
+  TicketClaims c = claims();
+  c.user_id = std::string(255, 'u');
+  EXPECT_TRUE(codec.open(codec.seal(c), issued));
+  c.user_id = std::string(256, 'u');
+  EXPECT_THROW(codec.seal(c), std::invalid_argument);
+}
+
+// --- nonces ---
+
+std::string nonce_of(const std::string& ticket) {
+  const auto raw = raw_of(ticket);
+  return std::string(raw.begin() + 4, raw.begin() + 28);
+}
+
+TEST(TicketNonce, ManySealsNeverRepeatANonce) {
+  // Several refills of the per-thread pool (170 nonces each).
+  const TicketCodec codec({key_of(0x71)}, ttl);
+  std::set<std::string> nonces;
+  for (int i = 0; i < 2000; ++i) nonces.insert(nonce_of(codec.seal(claims())));
+  EXPECT_EQ(nonces.size(), 2000u);
+}
+
+TEST(TicketNonce, CodecsOnTheSameThreadShareNoNonce) {
+  const TicketCodec a({key_of(0x72)}, ttl), b({key_of(0x73)}, ttl);
+  std::set<std::string> nonces;
+  for (int i = 0; i < 300; ++i) {
+    nonces.insert(nonce_of(a.seal(claims())));
+    nonces.insert(nonce_of(b.seal(claims())));
+  }
+  EXPECT_EQ(nonces.size(), 600u);
+}
+
+TEST(TicketNonce, ThreadsDrawDifferentNonces) {
+  const TicketCodec codec({key_of(0x74)}, ttl);
+  constexpr int threads = 4, per_thread = 500;
+  std::vector<std::vector<std::string>> drawn(threads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&codec, &mine = drawn[static_cast<std::size_t>(t)]] {
+      for (int i = 0; i < per_thread; ++i) mine.push_back(codec.seal(claims()));
+    });
+  for (auto& w : workers) w.join();
+  std::set<std::string> nonces;
+  for (const auto& tickets : drawn)
+    for (const auto& t : tickets) nonces.insert(nonce_of(t));
+  EXPECT_EQ(nonces.size(), static_cast<std::size_t>(threads * per_thread));
+}
+
+TEST(TicketNonce, ForkedChildDoesNotReuseItsParentsNonces) {
+  const TicketCodec codec({key_of(0x75)}, ttl);
+  codec.seal(claims());  // the pool is filled and partly used
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::string nonce = nonce_of(codec.seal(claims()));
+    const bool written = ::write(pipe_fds[1], nonce.data(), nonce.size()) == static_cast<ssize_t>(nonce.size());
+    ::_exit(written ? 0 : 1);
+  }
+  ::close(pipe_fds[1]);
+  const std::string parent_nonce = nonce_of(codec.seal(claims()));
+  std::string child_nonce(24, '\0');
+  const ssize_t n = ::read(pipe_fds[0], child_nonce.data(), child_nonce.size());
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_EQ(n, 24);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_NE(child_nonce, parent_nonce);
 }
 
 // --- parse_ticket_keys ---
