@@ -82,6 +82,24 @@ TEST_F(ServeBytes, LimitsAnswer413And414And431) {
             431);
 }
 
+// Beast's parser counts the header limit per call and hands back the request
+// line on its own: a header arriving in pieces must still be held to it.
+TEST_F(ServeBytes, AHeaderOverTheLimitInPiecesIs431) {
+  std::string request = "GET /healthz HTTP/1.1\r\n";
+  for (int i = 0; request.size() < app_->limits.header_bytes + 100; ++i) request += "X-P" + std::to_string(i) + ": v\r\n";
+  request += "\r\n";
+  std::vector<std::string_view> pieces;
+  for (std::size_t at = 0; at < request.size(); at += 700) pieces.push_back(std::string_view(request).substr(at, 700));
+  EXPECT_EQ(status_of(flashgate::gateway::serve_pieces(app_->router, pieces, app_->limits)), 431);
+}
+
+TEST_F(ServeBytes, HeadKeepsTheLengthOfGetWithoutTheBody) {
+  const auto answer = app_->serve("HEAD /healthz HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(status_of(answer), 200);
+  EXPECT_NE(answer.find("Content-Length: 15\r\n"), std::string::npos) << answer;
+  EXPECT_EQ(answer.substr(answer.size() - 4), "\r\n\r\n") << answer;
+}
+
 TEST_F(ServeBytes, MethodNotAllowedNamesTheAllowedOnes) {
   const auto answer = app_->serve("DELETE /healthz HTTP/1.1\r\n\r\n");
   EXPECT_EQ(status_of(answer), 405);

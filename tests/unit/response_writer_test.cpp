@@ -1,0 +1,70 @@
+// The bytes of an answer, as a client reads them.
+#include <gtest/gtest.h>
+
+#include "gateway/http/response_writer.hpp"
+
+namespace {
+
+using flashgate::gateway::Response;
+using flashgate::gateway::http::append_response;
+using flashgate::gateway::http::stream_head;
+
+Response answer(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+TEST(ResponseWriter, AnHttp11AnswerKeepsTheConnectionWithoutSayingSo) {
+  std::string out;
+  append_response(out, answer(202, "{}"), 11, true, false, "rid-1");
+  EXPECT_EQ(out,
+            "HTTP/1.1 202 Accepted\r\nServer: flashgate\r\nX-Request-Id: rid-1\r\n"
+            "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+}
+
+TEST(ResponseWriter, ClosingIsAnnouncedInHttp11AndKeepingInHttp10) {
+  std::string closing;
+  append_response(closing, answer(200, "x"), 11, false, false, "r");
+  EXPECT_NE(closing.find("Connection: close\r\n"), std::string::npos);
+  std::string kept;
+  append_response(kept, answer(200, "x"), 10, true, false, "r");
+  EXPECT_EQ(kept.rfind("HTTP/1.0 200 OK\r\n", 0), 0u);
+  EXPECT_NE(kept.find("Connection: keep-alive\r\n"), std::string::npos);
+  std::string closed10;
+  append_response(closed10, answer(200, "x"), 10, false, false, "r");
+  EXPECT_EQ(closed10.find("Connection:"), std::string::npos);
+}
+
+TEST(ResponseWriter, ExtraHeadersAndHeadAnswers) {
+  Response r = answer(503, R"({"error":"unavailable"})");
+  r.headers.emplace_back("Retry-After", "1");
+  std::string out;
+  append_response(out, r, 11, true, true, "r");
+  EXPECT_NE(out.find("HTTP/1.1 503 Service Unavailable\r\n"), std::string::npos);
+  EXPECT_NE(out.find("Retry-After: 1\r\n"), std::string::npos);
+  EXPECT_NE(out.find("Content-Length: 23\r\n"), std::string::npos);
+  EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n");  // HEAD: no body
+}
+
+TEST(ResponseWriter, AppendsAfterWhatIsThere) {
+  std::string out = "previous";
+  append_response(out, answer(404, ""), 11, true, false, "");
+  EXPECT_EQ(out.rfind("previousHTTP/1.1 404 Not Found\r\n", 0), 0u);
+  EXPECT_EQ(out.find("X-Request-Id"), std::string::npos);
+}
+
+TEST(ResponseWriter, AStreamHeadHasNoLengthAndCloses) {
+  Response head;
+  head.content_type = "text/event-stream";
+  head.headers = {{"Cache-Control", "no-cache"}};
+  const auto raw = stream_head(head, "rid");
+  EXPECT_EQ(raw.find("Content-Length"), std::string::npos);
+  EXPECT_NE(raw.find("Content-Type: text/event-stream\r\n"), std::string::npos);
+  EXPECT_NE(raw.find("Cache-Control: no-cache\r\n"), std::string::npos);
+  EXPECT_NE(raw.find("X-Request-Id: rid\r\n"), std::string::npos);
+  EXPECT_EQ(raw.substr(raw.size() - 21), "Connection: close\r\n\r\n");
+}
+
+}  // namespace
