@@ -19,17 +19,25 @@ void split_path(std::string_view path, Out& out) {
 }
 
 // Each segment is decoded on its own, so an encoded '/' (%2F) stays inside
-// its segment instead of changing the route.
-bool decode_segments(std::string_view raw, std::vector<std::string>& out) {
-  std::vector<std::string_view> parts;
+// its segment instead of changing the route. `out` is the calling thread's
+// scratch: its strings keep their capacity from one request to the next.
+bool decode_segments(std::string_view raw, std::vector<std::string>& out, std::size_t& count) {
+  thread_local std::vector<std::string_view> parts;
+  parts.clear();
   split_path(raw, parts);
-  for (auto part : parts) {
-    auto checked = boost::urls::make_pct_string_view(part);
+  if (out.size() < parts.size()) out.resize(parts.size());
+  count = parts.size();
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    auto checked = boost::urls::make_pct_string_view(parts[i]);
     if (!checked) return false;
-    std::string decoded;
+    auto& decoded = out[i];
+    decoded.clear();
+    if (checked->decoded_size() == parts[i].size()) {
+      decoded.assign(parts[i]);  // nothing encoded
+      continue;
+    }
     decoded.reserve(checked->decoded_size());
     for (char c : *checked) decoded += c;
-    out.push_back(std::move(decoded));
   }
   return true;
 }
@@ -44,17 +52,19 @@ void Router::add(std::string method, std::string pattern, Handler handler) {
   routes_.push_back(std::move(route));
 }
 
-bool Router::match(const Route& route, const std::vector<std::string_view>& path,
-                   std::vector<std::pair<std::string, std::string>>& params) {
+bool Router::match(const Route& route, std::span<const std::string> path,
+                   std::vector<std::pair<std::string, std::string>>* params) {
   if (route.segments.size() != path.size()) return false;
-  params.clear();
   for (std::size_t i = 0; i < path.size(); ++i) {
     const auto& seg = route.segments[i];
-    if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
-      if (path[i].empty()) return false;
-      params.emplace_back(seg.substr(1, seg.size() - 2), path[i]);
-    } else if (seg != path[i]) {
-      return false;
+    const bool variable = seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
+    if (variable ? path[i].empty() : seg != path[i]) return false;
+  }
+  if (params) {
+    for (std::size_t i = 0; i < path.size(); ++i) {
+      const auto& seg = route.segments[i];
+      if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}')
+        params->emplace_back(seg.substr(1, seg.size() - 2), path[i]);
     }
   }
   return true;
@@ -66,22 +76,25 @@ void Router::dispatch(const ExchangePtr& exchange) const {
     exchange->set_route("unknown");
     return exchange->respond(error_response(domain::ErrorCode::not_found, "no such resource"));
   }
-  std::vector<std::string> decoded;
-  if (!decode_segments(request.path, decoded)) {
+  thread_local std::vector<std::string> decoded;
+  std::size_t segments = 0;
+  if (!decode_segments(request.path, decoded, segments)) {
     exchange->set_route("unknown");
     return exchange->respond(error_response(domain::ErrorCode::invalid_request, "malformed percent-encoding in the path"));
   }
-  const std::vector<std::string_view> path(decoded.begin(), decoded.end());
-  std::string allow;
-  std::vector<std::pair<std::string, std::string>> params;
+  const std::span<const std::string> path(decoded.data(), segments);
   for (const auto& route : routes_) {
-    if (!match(route, path, params)) continue;
+    if (!match(route, path, nullptr)) continue;
     const bool head_of_get = request.method == "HEAD" && route.method == "GET";
-    if (route.method == request.method || head_of_get) {
-      request.params = std::move(params);
-      exchange->set_route(route.pattern);
-      return route.handler(exchange);
-    }
+    if (route.method != request.method && !head_of_get) continue;
+    request.params.clear();
+    match(route, path, &request.params);
+    exchange->set_route(route.pattern);
+    return route.handler(exchange);
+  }
+  std::string allow;
+  for (const auto& route : routes_) {
+    if (!match(route, path, nullptr)) continue;
     if (!allow.empty()) allow += ", ";
     allow += route.method;
   }

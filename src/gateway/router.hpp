@@ -2,6 +2,7 @@
 // Maps method and path pattern ("/api/sales/{sale_id}") to a handler; a path
 // that matches with the wrong method gets 405 with Allow.
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,8 +24,9 @@ class Router {
     std::vector<std::string> segments;
     Handler handler;
   };
-  static bool match(const Route& route, const std::vector<std::string_view>& path,
-                    std::vector<std::pair<std::string, std::string>>& params);
+  // `params`, if given, receives the pattern's variables.
+  static bool match(const Route& route, std::span<const std::string> path,
+                    std::vector<std::pair<std::string, std::string>>* params);
   std::vector<Route> routes_;
 };
 

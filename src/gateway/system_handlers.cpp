@@ -10,7 +10,7 @@ Response asset_response(std::string_view path) {
   for (const auto& asset : web_assets()) {
     if (asset.path != path) continue;
     Response r;
-    r.content_type = std::string(asset.content_type);
+    r.content_type = asset.content_type;
     r.body = std::string(asset.body);
     r.headers.emplace_back("Cache-Control", "no-cache");
     return r;

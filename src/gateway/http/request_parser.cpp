@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <cstdio>
 #include <ctime>
 
 namespace flashgate::gateway::http {
@@ -17,7 +16,19 @@ Response with_status(Response r, int status) {
   return r;
 }
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+// ASCII only, as header names are; std::tolower asks the locale each time.
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+// Lower-case hex digits of `value` at the end of `out`.
+void append_hex(std::string& out, std::uint64_t value) {
+  char digits[16];
+  int n = 0;
+  do {
+    digits[n++] = "0123456789abcdef"[value & 0xf];
+    value >>= 4;
+  } while (value != 0);
+  while (n > 0) out += digits[--n];
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -147,12 +158,13 @@ void assign_request_id(std::string& out, std::string_view given) {
     out.assign(given);
     return;
   }
+  // "<boot time>-<counter>", both in hex: unique within a run and across restarts.
   static std::atomic<std::uint64_t> next{0};
   static const std::uint64_t boot = static_cast<std::uint64_t>(::time(nullptr));
-  char id[40];
-  const int n = std::snprintf(id, sizeof id, "%llx-%llx", static_cast<unsigned long long>(boot),
-                              static_cast<unsigned long long>(next.fetch_add(1, std::memory_order_relaxed)));
-  out.assign(id, static_cast<std::size_t>(n));
+  out.clear();
+  append_hex(out, boot);
+  out += '-';
+  append_hex(out, next.fetch_add(1, std::memory_order_relaxed));
 }
 
 }  // namespace flashgate::gateway::http
