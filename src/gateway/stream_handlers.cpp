@@ -51,7 +51,8 @@ void answer_current(ApiContext& api, const ExchangePtr& ex, const domain::Ticket
 // `paced`: an early plain poll held back by the pacer; past the waiter bound it is answered at once.
 void long_poll(ApiContext& api, const ExchangePtr& ex, domain::TicketClaims claims, std::chrono::milliseconds wait,
                std::optional<std::uint64_t> since, bool paced = false) {
-  api.store.get_order(claims.sale_id, claims.order_id, [&api, ex, claims, wait, since, paced](auto current) {
+  const std::string sale_id = claims.sale_id, order_id = claims.order_id;
+  api.store.get_order(sale_id, order_id, [&api, ex, claims = std::move(claims), wait, since, paced](auto current) {
     if (!current) return ex->respond(error_response(current.error()));
     const std::uint64_t after = since.value_or(current.value().order.version);
     if (current.value().order.version > after || wait.count() == 0) return answer(api, ex, current.value());
@@ -92,7 +93,7 @@ void add_stream_routes(Router& router, ApiContext& api) {
     if (!wait) {
       // Polling before the last hint said: the answer waits for news, a little.
       const auto hold = api.pacer.hold_ms(claims->order_id, domain::now_ms());
-      if (hold > 0) return long_poll(api, ex, *claims, std::chrono::milliseconds(hold), std::nullopt, true);
+      if (hold > 0) return long_poll(api, ex, std::move(*claims), std::chrono::milliseconds(hold), std::nullopt, true);
       return answer_current(api, ex, *claims);
     }
     auto wait_s = parse_seconds(*wait);
@@ -103,7 +104,7 @@ void add_stream_routes(Router& router, ApiContext& api) {
       since = parse_uint(*text);
       if (!since) return ex->respond(error_response(ErrorCode::invalid_request, "since must be a version number"));
     }
-    long_poll(api, ex, *claims, std::chrono::seconds(std::min(*wait_s, max_wait_seconds)), since);
+    long_poll(api, ex, std::move(*claims), std::chrono::seconds(std::min(*wait_s, max_wait_seconds)), since);
   });
 
   router.add("GET", "/api/orders/events", [&api](const ExchangePtr& ex) {
