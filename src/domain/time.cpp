@@ -94,11 +94,17 @@ std::string format_rfc3339(TimeMs t) {
 std::string_view format_rfc3339(TimeMs t, char (&buf)[rfc3339_buffer_size]) {
   // Floor division, written so that no value of t overflows.
   std::int64_t secs = t / 1000;
-  if (t % 1000 < 0) --secs;
-  const int millis = static_cast<int>(t - secs * 1000);
+  int millis = static_cast<int>(t % 1000);
+  if (millis < 0) {
+    --secs;
+    millis += 1000;
+  }
   std::int64_t days = secs / 86400;
-  if (secs % 86400 < 0) --days;
-  const int rem = static_cast<int>(secs - days * 86400);
+  int rem = static_cast<int>(secs % 86400);
+  if (rem < 0) {
+    --days;
+    rem += 86400;
+  }
   // civil_from_days
   days += 719468;
   const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
