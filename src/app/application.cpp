@@ -188,6 +188,8 @@ int serve(Config config) {
                   [redis] { return static_cast<double>(redis->near_cache().hits()); });
     metrics.gauge("flashgate_near_cache_misses", "Polls that had to read the store",
                   [redis] { return static_cast<double>(redis->near_cache().misses()); });
+    metrics.gauge("flashgate_intake_sold_out_from_memory", "Buyers a gateway told sold out without asking Redis",
+                  [redis] { return static_cast<double>(redis->sold_out_book().answered()); });
     metrics.gauge("flashgate_near_cache_orders", "Status objects held by the near-cache",
                   [redis] { return static_cast<double>(redis->near_cache().size()); });
   }

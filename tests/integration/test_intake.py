@@ -11,6 +11,7 @@ from flashgate_harness import (
     STATUSES,
     assert_error,
     assert_json,
+    distributed,
     is_int,
     parse_rfc3339,
     unique_id,
@@ -152,6 +153,39 @@ def test_holder_repeating_on_a_sold_out_sale_gets_200(server):
     assert_error(server.buy(sale_id, unique_id("late")), 409, "sold_out")
     again = assert_json(server.buy(sale_id, holder), 200)
     assert again["order_id"] == first["order_id"]
+
+
+def sold_out_from_memory(server):
+    """The distributed gateway's count of buyers told sold out without asking Redis."""
+    for line in server.get("/metrics").text.splitlines():
+        if line.startswith("flashgate_intake_sold_out_from_memory "):
+            return float(line.split()[1])
+    return None
+
+
+def test_a_sold_out_sale_keeps_answering_the_crowd_and_its_holders(server):
+    """After the last unit the late crowd is refused (on Redis: from the gateway's memory once it follows
+    the sale), and the holders still get 200 with their own order, however often they ask."""
+    sale_id = server.new_sale(stock=2)
+    holders = {user: server.accepted(sale_id, user)["order_id"] for user in (unique_id("h1"), unique_id("h2"))}
+    late = 0
+
+    def memory_answers():
+        nonlocal late
+        for _ in range(20):
+            late += 1
+            assert_error(server.buy(sale_id, unique_id(f"late{late}")), 409, "sold_out")
+        for user, order_id in holders.items():
+            again = assert_json(server.buy(sale_id, user), 200)
+            assert again["order_id"] == order_id, again
+        return sold_out_from_memory(server) or 0
+
+    if distributed():
+        wait_until(lambda: memory_answers() > 0, timeout=10, message="sold out answered from the gateway's memory")
+    else:
+        memory_answers()
+        assert sold_out_from_memory(server) is None  # the embedded store has nothing to ask
+    assert server.sale(sale_id)["remaining"] == 0
 
 
 def test_concurrent_repeats_by_one_user_create_one_order(server):

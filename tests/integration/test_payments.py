@@ -358,3 +358,19 @@ def test_payment_racing_the_timeout_ends_in_exactly_one_outcome(timeouts):
     assert (counts["PAID"], counts["CANCELLED"]) == (paid, n - paid), counts
     assert stats["remaining"] == stock - live, stats
     assert srv.sale(sale_id)["remaining"] == stock - paid
+
+
+def test_a_unit_given_back_after_sold_out_is_sold_again(timeouts):
+    """Sold out, the crowd refused for a while (long enough for a gateway to answer it from memory), then
+    the holder's payment times out: the unit it gives back goes to the next buyer."""
+    srv = timeouts.srv
+    sale_id = srv.new_sale(stock=1)
+    first = srv.accepted(sale_id, unique_id("first"))
+    for i in range(30):
+        assert_error(srv.buy(sale_id, unique_id(f"late{i}")), 409, "sold_out")
+        time.sleep(0.05)
+    final = srv.wait_for_status(first["ticket"], ("PAID", "FAILED", "CANCELLED"), timeout=30)
+    assert final["status"] == "CANCELLED", final
+    second = srv.accepted(sale_id, unique_id("second"))
+    assert second["order_id"] != first["order_id"]
+    assert srv.sale(sale_id)["remaining"] == 0

@@ -49,6 +49,7 @@ const Error unreachable{ErrorCode::unavailable, "the order store is unreachable;
 struct Parsed {
   domain::Order order;
   SaleProgress progress;
+  std::optional<std::int64_t> remaining;  // the sale's, after the change
 };
 
 Parsed parse_order(const std::vector<Reply>& items, std::size_t from) {
@@ -69,6 +70,7 @@ Parsed parse_order(const std::vector<Reply>& items, std::size_t from) {
     else if (key == "started") p.progress.started = static_cast<std::uint64_t>(to_int(value));
     else if (key == "rate") p.progress.rate = std::strtod(value.c_str(), nullptr);
     else if (key == "rate_at") p.progress.rate_at = to_int(value);
+    else if (key == "remaining") p.remaining = to_int(value);
   }
   return p;
 }
@@ -208,15 +210,24 @@ void RedisStore::get_sale(const std::string& sale_id, Callback<SaleView> done) {
 
 void RedisStore::intake(const std::string& sale_id, const std::string& user_id, Callback<IntakeOutcome> done) {
   if (!intake_open_) return done(Error{ErrorCode::shutting_down, "the service is shutting down; try again shortly"});
+  switch (sold_out_.answer(sale_id, user_id, domain::now_ms())) {
+    case SoldOutBook::Answer::ask_redis: break;
+    case SoldOutBook::Answer::sold_out: return done(Error{ErrorCode::sold_out, "sold out"});
+    case SoldOutBook::Answer::sale_ended: return done(Error{ErrorCode::sale_ended, "the sale has ended"});
+    case SoldOutBook::Answer::sale_not_open: return done(Error{ErrorCode::sale_not_open, "the sale has not started"});
+  }
   const std::string tag = domain::sale_tag(sale_id);
   client_.eval(scripts::intake(), {sale_key(sale_id), users_key(sale_id), queue_key(tag), changes_key(tag)},
                {prefix(tag), sale_id, user_id, domain::new_tagged_order_id(sale_id), now_text()},
-               [this, done](Reply reply) {
+               [this, sale_id, done](Reply reply) {
                  if (!reply.ok()) return done(error_of(reply));
                  const auto& outcome = outcome_of(reply);
                  if (outcome == "accepted" || outcome == "existing")
                    return done(IntakeOutcome{outcome == "accepted", remember(reply)});
-                 if (outcome == "sold_out") return done(Error{ErrorCode::sold_out, "sold out"});
+                 if (outcome == "sold_out") {
+                   sold_out_.want(sale_id);  // the next buyers can be answered here
+                   return done(Error{ErrorCode::sold_out, "sold out"});
+                 }
                  if (outcome == "sale_not_found") return done(Error{ErrorCode::sale_not_found, "no sale with this id"});
                  if (outcome == "sale_ended") return done(Error{ErrorCode::sale_ended, "the sale has ended"});
                  if (outcome == "sale_not_open") return done(Error{ErrorCode::sale_not_open, "the sale has not started"});
@@ -454,6 +465,7 @@ void RedisStore::tail_loop() {
       last[key] = from;
     }
     first = false;
+    for (const auto& sale_id : sold_out_.take_wanted()) follow_sold_out(sale_id);
     if (last.empty()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       continue;
@@ -473,7 +485,9 @@ void RedisStore::tail_loop() {
         if (entry.elements.size() < 2) continue;
         position = entry.elements[0].str;
         auto parsed = parse_order(entry.elements[1].elements, 0);
-        if (parsed.order.order_id.empty() || !cache_.update(parsed.order, parsed.progress)) continue;
+        if (parsed.order.order_id.empty()) continue;
+        sold_out_.apply(parsed.order, parsed.remaining);
+        if (!cache_.update(parsed.order, parsed.progress)) continue;
         const auto view = view_of(parsed.order, cache_.progress(parsed.order.sale_id));
         std::vector<ChangeListener> listeners;
         {
@@ -484,6 +498,24 @@ void RedisStore::tail_loop() {
       }
     }
   }
+}
+
+// On the feed thread, so the snapshot falls between feed entries: the ones
+// read before it are in it, the ones after it are applied on top.
+void RedisStore::follow_sold_out(const std::string& sale_id) {
+  auto sale = tail_connection_->command({"HMGET", sale_key(sale_id), "remaining", "starts_at", "ends_at"});
+  auto holders = tail_connection_->command({"HGETALL", users_key(sale_id)});
+  if (!sale.ok() || !holders.ok() || sale.elements.size() != 3 || sale.elements[0].type != Reply::Type::string) {
+    if (!sale.ok() || !holders.ok()) sold_out_.want(sale_id);  // try again on the next round
+    return;
+  }
+  SoldOutBook::Snapshot snapshot;
+  snapshot.remaining = to_int(sale.elements[0].str);
+  snapshot.starts_at = to_optional(sale.elements[1].str);
+  snapshot.ends_at = to_optional(sale.elements[2].str);
+  for (std::size_t i = 0; i + 1 < holders.elements.size(); i += 2)
+    snapshot.holders.emplace_back(holders.elements[i].str, holders.elements[i + 1].str);
+  sold_out_.follow(sale_id, std::move(snapshot));
 }
 
 }  // namespace flashgate::store::redis

@@ -13,6 +13,7 @@
 
 #include "store/redis/blocking_redis.hpp"
 #include "store/redis/near_cache.hpp"
+#include "store/redis/sold_out_book.hpp"
 #include "store/redis/redis_client.hpp"
 #include "store/store.hpp"
 
@@ -59,6 +60,7 @@ class RedisStore final : public Store {
   std::vector<domain::Sale> sales() override;
 
   const NearCache& near_cache() const { return cache_; }
+  const SoldOutBook& sold_out_book() const { return sold_out_; }
 
  private:
   struct Claimed {
@@ -78,10 +80,12 @@ class RedisStore final : public Store {
   BlockingRedis& window_connection();
   void ack(const std::string& order_id);
   void tail_loop();
+  void follow_sold_out(const std::string& sale_id);
 
   RedisStoreOptions options_;
   RedisClient client_;
   NearCache cache_;
+  SoldOutBook sold_out_;
   std::atomic<bool> intake_open_{true};
   std::atomic<bool> stopping_{false};
   std::atomic<std::int64_t> service_time_ms_{0};

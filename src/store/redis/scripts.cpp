@@ -10,10 +10,11 @@ constexpr const char* common = R"lua(
 local function sale_key(prefix, sale_id) return prefix .. 'sale:' .. sale_id end
 local function users_key(prefix, sale_id) return prefix .. 'users:' .. sale_id end
 local function with_sale(reply, skey)
-  local s = redis.call('HMGET', skey, 'started', 'rate', 'rate_at')
+  local s = redis.call('HMGET', skey, 'started', 'rate', 'rate_at', 'remaining')
   reply[#reply + 1] = 'started'; reply[#reply + 1] = s[1] or '0'
   reply[#reply + 1] = 'rate'; reply[#reply + 1] = s[2] or '0'
   reply[#reply + 1] = 'rate_at'; reply[#reply + 1] = s[3] or '0'
+  reply[#reply + 1] = 'remaining'; reply[#reply + 1] = s[4] or '0'
   return reply
 end
 local function order_reply(outcome, okey, skey)

@@ -1,0 +1,61 @@
+#include "store/redis/sold_out_book.hpp"
+
+namespace flashgate::store::redis {
+
+SoldOutBook::Answer SoldOutBook::answer(const std::string& sale_id, const std::string& user_id,
+                                        domain::TimeMs now) const {
+  std::lock_guard lock(mutex_);
+  auto it = sales_.find(sale_id);
+  if (it == sales_.end()) return Answer::ask_redis;
+  const Sale& sale = it->second;
+  // In the intake script's order: window, then the holder, then stock.
+  if (sale.ends_at && now >= *sale.ends_at) return Answer::sale_ended;
+  if (sale.starts_at && now < *sale.starts_at) return Answer::sale_not_open;
+  if (sale.remaining > 0 || sale.holders.contains(user_id)) return Answer::ask_redis;
+  ++answered_;
+  return Answer::sold_out;
+}
+
+void SoldOutBook::want(const std::string& sale_id) {
+  std::lock_guard lock(mutex_);
+  if (!sales_.contains(sale_id)) wanted_.insert(sale_id);
+}
+
+std::vector<std::string> SoldOutBook::take_wanted() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> wanted(wanted_.begin(), wanted_.end());
+  wanted_.clear();
+  return wanted;
+}
+
+void SoldOutBook::follow(const std::string& sale_id, Snapshot snapshot) {
+  Sale sale;
+  sale.remaining = snapshot.remaining;
+  sale.starts_at = snapshot.starts_at;
+  sale.ends_at = snapshot.ends_at;
+  sale.holders.reserve(snapshot.holders.size());
+  for (auto& [user, order] : snapshot.holders) sale.holders.emplace(std::move(user), std::move(order));
+  std::lock_guard lock(mutex_);
+  sales_.insert_or_assign(sale_id, std::move(sale));
+}
+
+void SoldOutBook::apply(const domain::Order& order, std::optional<std::int64_t> remaining) {
+  std::lock_guard lock(mutex_);
+  auto it = sales_.find(order.sale_id);
+  if (it == sales_.end()) return;
+  Sale& sale = it->second;
+  if (remaining) sale.remaining = *remaining;
+  if (domain::releases_unit(order.status)) {
+    auto holder = sale.holders.find(order.user_id);
+    if (holder != sale.holders.end() && holder->second == order.order_id) sale.holders.erase(holder);
+  } else {
+    sale.holders.insert_or_assign(order.user_id, order.order_id);
+  }
+}
+
+std::uint64_t SoldOutBook::answered() const {
+  std::lock_guard lock(mutex_);
+  return answered_;
+}
+
+}  // namespace flashgate::store::redis

@@ -1,0 +1,62 @@
+#pragma once
+// What a gateway knows, from the change feed, about sales that have sold
+// out, so that the crowd arriving after the last unit is answered from
+// memory instead of running the intake script once per buyer.
+//
+// A sale is followed once a script has answered sold out for it: the feed
+// thread then reads its remaining stock, its window and who holds a unit
+// (at most the stock), and every later feed entry keeps them current (each
+// entry carries the sale's remaining count after the change). A buyer is
+// told sold out from memory only if the sale has no unit left and the buyer
+// holds none; everything else (a holder asking again, a unit given back)
+// goes to Redis as before. The feed lags by milliseconds, so a unit given
+// back on another gateway may be offered here a few milliseconds later.
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "domain/order.hpp"
+#include "domain/time.hpp"
+
+namespace flashgate::store::redis {
+
+class SoldOutBook {
+ public:
+  enum class Answer { ask_redis, sold_out, sale_ended, sale_not_open };
+
+  struct Snapshot {
+    std::int64_t remaining = 0;
+    std::optional<domain::TimeMs> starts_at, ends_at;
+    std::vector<std::pair<std::string, std::string>> holders;  // user id, order id
+  };
+
+  Answer answer(const std::string& sale_id, const std::string& user_id, domain::TimeMs now) const;
+
+  // A script said sold out: the feed thread should start following the sale.
+  void want(const std::string& sale_id);
+  // The sales wanted and not followed yet (for the feed thread).
+  std::vector<std::string> take_wanted();
+  void follow(const std::string& sale_id, Snapshot snapshot);
+  // A feed entry: the order as changed, and the sale's remaining count after it.
+  void apply(const domain::Order& order, std::optional<std::int64_t> remaining);
+
+  std::uint64_t answered() const;  // buyers told sold out from memory
+
+ private:
+  struct Sale {
+    std::int64_t remaining = 0;
+    std::optional<domain::TimeMs> starts_at, ends_at;
+    std::unordered_map<std::string, std::string> holders;
+  };
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Sale> sales_;
+  std::unordered_set<std::string> wanted_;
+  mutable std::uint64_t answered_ = 0;
+};
+
+}  // namespace flashgate::store::redis

@@ -1,0 +1,83 @@
+// The gateway's memory of sold-out sales: who may be refused without asking Redis.
+#include <gtest/gtest.h>
+
+#include "store/redis/sold_out_book.hpp"
+
+namespace {
+
+using flashgate::domain::Order;
+using flashgate::domain::OrderStatus;
+using flashgate::store::redis::SoldOutBook;
+using Answer = SoldOutBook::Answer;
+
+Order order(std::string id, std::string user, OrderStatus status) {
+  return Order{.order_id = std::move(id), .sale_id = "s", .user_id = std::move(user), .status = status, .reason = {}, .payment_id = {}};
+}
+
+SoldOutBook::Snapshot sold_out_with(std::vector<std::pair<std::string, std::string>> holders) {
+  SoldOutBook::Snapshot snapshot;
+  snapshot.remaining = 0;
+  snapshot.holders = std::move(holders);
+  return snapshot;
+}
+
+TEST(SoldOutBook, ASaleNotFollowedIsAskedOfRedis) {
+  SoldOutBook book;
+  book.want("s");
+  EXPECT_EQ(book.answer("s", "u", 0), Answer::ask_redis);
+  EXPECT_EQ(book.take_wanted(), std::vector<std::string>{"s"});
+  EXPECT_TRUE(book.take_wanted().empty());
+}
+
+TEST(SoldOutBook, AFollowedSoldOutSaleRefusesNewBuyersButNotHolders) {
+  SoldOutBook book;
+  book.follow("s", sold_out_with({{"holder", "o-1"}}));
+  EXPECT_EQ(book.answer("s", "newcomer", 0), Answer::sold_out);
+  EXPECT_EQ(book.answer("s", "holder", 0), Answer::ask_redis);  // Redis answers with the holder's order
+  EXPECT_EQ(book.answered(), 1u);
+}
+
+TEST(SoldOutBook, AUnitGivenBackIsOfferedAgainAndItsHolderForgotten) {
+  SoldOutBook book;
+  book.follow("s", sold_out_with({{"holder", "o-1"}}));
+  book.apply(order("o-1", "holder", OrderStatus::cancelled), 1);
+  EXPECT_EQ(book.answer("s", "newcomer", 0), Answer::ask_redis);
+  book.apply(order("o-2", "newcomer", OrderStatus::queued), 0);
+  EXPECT_EQ(book.answer("s", "holder", 0), Answer::sold_out);  // its order was cancelled: a buyer like any other
+  EXPECT_EQ(book.answer("s", "newcomer", 0), Answer::ask_redis);
+}
+
+TEST(SoldOutBook, AnOlderOrderOfAUserDoesNotForgetItsNewerOne) {
+  SoldOutBook book;
+  book.follow("s", sold_out_with({{"u", "o-new"}}));
+  book.apply(order("o-old", "u", OrderStatus::failed), 0);
+  EXPECT_EQ(book.answer("s", "u", 0), Answer::ask_redis);
+}
+
+TEST(SoldOutBook, EntriesOfSalesNotFollowedAreIgnored) {
+  SoldOutBook book;
+  book.apply(order("o-1", "u", OrderStatus::queued), 0);
+  EXPECT_EQ(book.answer("s", "other", 0), Answer::ask_redis);
+}
+
+TEST(SoldOutBook, TheWindowIsCheckedFirst) {
+  SoldOutBook book;
+  auto snapshot = sold_out_with({{"holder", "o-1"}});
+  snapshot.starts_at = 1'000;
+  snapshot.ends_at = 2'000;
+  book.follow("s", snapshot);
+  EXPECT_EQ(book.answer("s", "holder", 500), Answer::sale_not_open);
+  EXPECT_EQ(book.answer("s", "holder", 2'000), Answer::sale_ended);
+  EXPECT_EQ(book.answer("s", "newcomer", 1'500), Answer::sold_out);
+}
+
+TEST(SoldOutBook, FollowingAgainReplacesWhatWasKnown) {
+  SoldOutBook book;
+  book.follow("s", sold_out_with({}));
+  auto restocked = sold_out_with({});
+  restocked.remaining = 3;
+  book.follow("s", restocked);
+  EXPECT_EQ(book.answer("s", "u", 0), Answer::ask_redis);
+}
+
+}  // namespace
