@@ -16,14 +16,35 @@ bool is_valid_id(std::string_view id) {
 
 #include <sodium.h>
 
+#include <atomic>
+#include <cstdint>
+
+#include "domain/time.hpp"
+
 namespace flashgate::domain {
 
+namespace {
+
+void put_hex(char* out, std::uint64_t value, int digits) {
+  for (int i = digits - 1; i >= 0; --i, value >>= 4) out[i] = "0123456789abcdef"[value & 0xf];
+}
+
+std::uint64_t random_start() {
+  std::uint64_t start = 0;
+  randombytes_buf(&start, sizeof start);
+  return start;
+}
+
+}  // namespace
+
 std::string new_order_id() {
-  unsigned char raw[10];
-  randombytes_buf(raw, sizeof raw);
-  char hex[sizeof raw * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
-  return std::string(hex, sizeof raw * 2);
+  static std::atomic<std::uint64_t> counter{random_start()};
+  const auto ms = static_cast<std::uint64_t>(now_ms()) & ((std::uint64_t{1} << 44) - 1);
+  const auto n = counter.fetch_add(1, std::memory_order_relaxed) & ((std::uint64_t{1} << 36) - 1);
+  std::string id(20, '0');
+  put_hex(id.data(), ms, 11);
+  put_hex(id.data() + 11, n, 9);
+  return id;
 }
 
 }  // namespace flashgate::domain

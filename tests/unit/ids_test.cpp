@@ -79,4 +79,14 @@ TEST(Ids, NewOrderIdIsUniqueOverManyCalls) {
   EXPECT_EQ(seen.size(), static_cast<std::size_t>(n));
 }
 
+TEST(Ids, NewOrderIdsSortInTheOrderTheyWereMade) {
+  std::string previous = new_order_id();
+  for (int i = 0; i < 10'000; ++i) {
+    std::string id = new_order_id();
+    // The counter's 36 bits wrap once in 68 billion ids; a test run never sees it.
+    ASSERT_LT(previous, id);
+    previous = std::move(id);
+  }
+}
+
 }  // namespace
