@@ -43,3 +43,15 @@ end
 function done(summary, latency, requests)
   bench_report(summary, latency)
 end
+
+-- A fixed offered load instead of as fast as possible: with
+-- FLASHGATE_BENCH_DELAY_MS set, each connection waits about that long
+-- (uniformly 0.5x to 1.5x, so connections do not march in step) between an
+-- answer and its next request. bench/runner.py uses it to compare latency
+-- with nginx's at the same request rate.
+local pace_ms = tonumber(os.getenv("FLASHGATE_BENCH_DELAY_MS") or "")
+if pace_ms and pace_ms > 0 then
+  function delay()
+    return math.floor(pace_ms * (0.5 + math.random()))
+  end
+end

@@ -3,6 +3,7 @@
 
 #include <future>
 #include <random>
+#include <thread>
 
 #include "database/sqlite/sqlite_database.hpp"
 
@@ -55,6 +56,22 @@ TEST_F(SqliteFile, AReplacedFileRefusesWrites) {
   std::filesystem::rename(path, dir_ / "old.db");
   { SqliteDatabase other(path); }  // someone else's file now at our path
   EXPECT_FALSE(record(db, "into-the-wrong-file"));
+}
+
+// The writer never checkpoints (that stalled intakes); the checkpointer's
+// own connection does, so the log is copied into the database file.
+TEST_F(SqliteFile, TheLogIsCheckpointedOffTheWriterThread) {
+  const auto path = dir_ / "flashgate.db";
+  SqliteDatabase db(path);
+  const auto empty_size = std::filesystem::file_size(path);
+  // Each commit appends at least one page to the log: well past a checkpoint's worth.
+  for (int i = 0; i < 3 * flashgate::database::WalCheckpointer::frames_per_checkpoint; ++i)
+    ASSERT_TRUE(record(db, "order-" + std::to_string(100'000 + i)));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::filesystem::file_size(path) == empty_size && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_GT(std::filesystem::file_size(path), empty_size) << "no page reached the database file";
+  EXPECT_EQ(db.load().orders.size(), 3u * flashgate::database::WalCheckpointer::frames_per_checkpoint);
 }
 
 }  // namespace

@@ -127,6 +127,7 @@ SqliteDatabase::SqliteDatabase(const std::filesystem::path& path) : path_(path) 
     device_ = info.st_dev;
     inode_ = info.st_ino;
   }
+  checkpointer_ = std::make_unique<WalCheckpointer>(path, db_);
   writer_ = std::thread([this] { writer_loop(); });
 }
 
@@ -137,6 +138,7 @@ bool SqliteDatabase::file_in_place() const {
 
 SqliteDatabase::~SqliteDatabase() {
   close();
+  checkpointer_.reset();  // the writer's close is then the last: it checkpoints what is left
   for (auto* stmt : statements_) sqlite3_finalize(stmt);
   sqlite3_close(db_);
 }

@@ -10,10 +10,12 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include "database/order_database.hpp"
+#include "database/sqlite/wal_checkpointer.hpp"
 #include "store/journal.hpp"
 
 namespace flashgate::database {
@@ -77,6 +79,7 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal {
   std::deque<Job> pending_;
   bool closing_ = false;
   std::thread writer_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;
   std::atomic<std::uint64_t> transactions_{0}, jobs_{0}, failures_{0};
   std::function<void(std::size_t, double)> commit_observer_;
 };
