@@ -58,7 +58,7 @@ void MemoryStore::restore(const JournalState& state) {
       seqs[order.sale_id].insert(order.seq);
       sale.seq = std::max(sale.seq, order.seq);
       sale.counts[index_of(order.status)] += 1;
-      orders_.emplace(order.order_id, std::move(entry));
+      orders_.try_emplace(order.order_id, std::move(entry));
     }
     // Numbers of intakes that never committed hold no order; positions skip them.
     for (auto& [id, sale] : sales_) {
@@ -104,8 +104,8 @@ void MemoryStore::account(SaleEntry& sale, OrderStatus from, const OrderEntry& e
   }
   if (domain::releases_unit(order.status)) {
     sale.remaining += 1;
-    auto holder = sale.holders.find(order.user_id);
-    if (holder != sale.holders.end() && holder->second == order.order_id) sale.holders.erase(holder);
+    if (auto* holder = sale.holders.find(order.user_id); holder && *holder == order.order_id)
+      sale.holders.erase(order.user_id);
   }
 }
 
@@ -171,8 +171,8 @@ void MemoryStore::intake(const std::string& sale_id, const std::string& user_id,
     return refuse({*refusal, *refusal == ErrorCode::sale_ended ? "the sale has ended" : "the sale has not started"});
   }
   // Dedupe the user before taking stock, in the same critical section.
-  if (auto holder = sale.holders.find(user_id); holder != sale.holders.end()) {
-    const auto& entry = orders_.at(holder->second);
+  if (const auto* holder = sale.holders.find(user_id)) {
+    const auto& entry = orders_.at(*holder);
     if (entry.durable) {
       auto view = view_of(entry, now);
       lock.unlock();
@@ -193,10 +193,10 @@ void MemoryStore::intake(const std::string& sale_id, const std::string& user_id,
   entry.order.seq = ++sale.seq;
   entry.order.created_at = entry.order.updated_at = now;
   sale.remaining -= 1;
-  sale.holders.emplace(user_id, entry.order.order_id);
+  sale.holders.try_emplace(user_id, entry.order.order_id);
   sale.counts[index_of(OrderStatus::queued)] += 1;
   const domain::Order order = entry.order;
-  orders_.emplace(order.order_id, std::move(entry));
+  orders_.try_emplace(order.order_id, std::move(entry));
   lock.unlock();
 
   journal_.record_order(order, [this, order_id = order.order_id, done = std::move(done)](bool durable) {
@@ -206,8 +206,7 @@ void MemoryStore::intake(const std::string& sale_id, const std::string& user_id,
 
 void MemoryStore::complete_intake(const std::string& order_id, bool durable, const Callback<IntakeOutcome>& done) {
   std::unique_lock lock(mutex_);
-  auto it = orders_.find(order_id);
-  OrderEntry& entry = it->second;
+  OrderEntry& entry = orders_.at(order_id);
   SaleEntry& sale = sales_.at(entry.order.sale_id);
   if (!durable) {
     // Nothing was promised yet: give the unit back as if the intake never happened.
@@ -215,7 +214,7 @@ void MemoryStore::complete_intake(const std::string& order_id, bool durable, con
     sale.holders.erase(entry.order.user_id);
     sale.counts[index_of(OrderStatus::queued)] -= 1;
     sale.skipped.insert(entry.order.seq);  // a number no order holds: not counted in positions
-    orders_.erase(it);
+    orders_.erase(order_id);
     lock.unlock();
     return done(unavailable);
   }
@@ -230,24 +229,24 @@ void MemoryStore::complete_intake(const std::string& order_id, bool durable, con
 
 void MemoryStore::get_order(const std::string& sale_id, const std::string& order_id, Callback<OrderView> done) {
   std::unique_lock lock(mutex_);
-  auto it = orders_.find(order_id);
-  if (it == orders_.end() || !it->second.durable || it->second.order.sale_id != sale_id) {
+  const auto* found = orders_.find(order_id);
+  if (!found || !found->durable || found->order.sale_id != sale_id) {
     lock.unlock();
     return done(Error{ErrorCode::order_not_found, "no order for this ticket"});
   }
-  auto view = view_of(it->second, domain::now_ms());
+  auto view = view_of(*found, domain::now_ms());
   lock.unlock();
   done(std::move(view));
 }
 
 void MemoryStore::pay(const std::string& order_id, const std::string& payment_id, Callback<OrderView> done) {
   std::unique_lock lock(mutex_);
-  auto it = orders_.find(order_id);
-  if (it == orders_.end() || !it->second.durable) {
+  auto* found = orders_.find(order_id);
+  if (!found || !found->durable) {
     lock.unlock();
     return done(Error{ErrorCode::order_not_found, "no order with this id"});
   }
-  OrderEntry& entry = it->second;
+  OrderEntry& entry = *found;
   if (entry.transition_pending) {
     // A payment or cancellation of this order is being written: decide after it.
     lock.unlock();

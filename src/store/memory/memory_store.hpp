@@ -7,6 +7,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "store/sharded_map.hpp"
 #include "domain/queue_hint.hpp"
 #include "store/journal.hpp"
 #include "store/store.hpp"
@@ -48,7 +49,7 @@ class MemoryStore final : public Store {
     std::uint64_t started = 0;     // orders a window has started
     std::set<std::uint64_t> skipped;  // intake numbers of intakes that failed to commit
     domain::RateMeter start_rate;
-    std::unordered_map<std::string, std::string> holders;  // user -> order id
+    ShardedMap<std::string> holders;  // user -> order id
     std::array<std::uint64_t, domain::all_statuses.size()> counts{};
   };
   struct OrderEntry {
@@ -72,7 +73,7 @@ class MemoryStore final : public Store {
   mutable std::mutex mutex_;
   std::condition_variable queue_cv_;
   std::unordered_map<std::string, SaleEntry> sales_;
-  std::unordered_map<std::string, OrderEntry> orders_;
+  ShardedMap<OrderEntry> orders_;
   std::deque<std::string> queue_;                                   // durable QUEUED order ids
   std::deque<std::pair<domain::TimeMs, std::string>> confirmed_;    // (confirmed at, id), oldest first
   std::vector<ChangeListener> listeners_;

@@ -10,15 +10,14 @@ bool NearCache::update(const domain::Order& order, const SaleProgress& progress)
     sale.rate = progress.rate;
     sale.rate_at = progress.rate_at;
   }
-  auto it = orders_.find(order.order_id);
-  if (it != orders_.end()) {
-    lru_.splice(lru_.begin(), lru_, it->second.lru);
-    if (it->second.order.version > order.version) return false;
-    it->second.order = order;
+  if (auto* entry = orders_.find(order.order_id)) {
+    lru_.splice(lru_.begin(), lru_, entry->lru);
+    if (entry->order.version > order.version) return false;
+    entry->order = order;
     return true;
   }
   lru_.push_front(order.order_id);
-  orders_.emplace(order.order_id, Entry{order, lru_.begin()});
+  orders_.try_emplace(order.order_id, Entry{order, lru_.begin()});
   while (orders_.size() > capacity_) {
     orders_.erase(lru_.back());
     lru_.pop_back();
@@ -28,14 +27,14 @@ bool NearCache::update(const domain::Order& order, const SaleProgress& progress)
 
 std::optional<domain::Order> NearCache::find(const std::string& order_id) {
   std::lock_guard lock(mutex_);
-  auto it = orders_.find(order_id);
-  if (it == orders_.end()) {
+  auto* entry = orders_.find(order_id);
+  if (!entry) {
     ++misses_;
     return std::nullopt;
   }
   ++hits_;
-  lru_.splice(lru_.begin(), lru_, it->second.lru);
-  return it->second.order;
+  lru_.splice(lru_.begin(), lru_, entry->lru);
+  return entry->order;
 }
 
 SaleProgress NearCache::progress(const std::string& sale_id) {

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "domain/order.hpp"
+#include "store/sharded_map.hpp"
 
 namespace flashgate::store::redis {
 
@@ -42,7 +43,7 @@ class NearCache {
   };
   std::size_t capacity_;
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, Entry> orders_;
+  ShardedMap<Entry> orders_;
   std::unordered_map<std::string, SaleProgress> sales_;
   Lru lru_;  // most recent first
   std::atomic<std::uint64_t> hits_{0}, misses_{0};
