@@ -1046,6 +1046,10 @@ class Report:
             for note in r.notes:
                 self.add(f"- {note}")
             self.add("")
+        # Before/after records of past changes (written by hand, kept across regenerations).
+        history = BENCH / "history.md"
+        if history.exists():
+            self.add(history.read_text().rstrip(), "")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text("\n".join(self.lines).rstrip() + "\n")
 
