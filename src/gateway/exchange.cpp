@@ -35,6 +35,12 @@ Response error_response(domain::ErrorCode code, std::string message) {
   return r;
 }
 
+Response retry_response(domain::ErrorCode code, std::string message, std::int64_t retry_after_s) {
+  Response r = error_response(code, std::move(message));
+  if (r.headers.empty()) r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
+  return r;
+}
+
 Response error_response(const domain::Error& error) { return error_response(error.code, error.message); }
 
 }  // namespace flashgate::gateway

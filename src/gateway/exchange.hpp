@@ -1,6 +1,7 @@
 #pragma once
 // One request and its answer, as handlers see them: no Beast types here, so
 // handlers compile without the HTTP stack.
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -35,6 +36,8 @@ struct Response {
 Response json_response(int status, std::string body);
 Response error_response(const domain::Error& error);
 Response error_response(domain::ErrorCode code, std::string message);
+// A refusal the client should retry: with Retry-After (seconds).
+Response retry_response(domain::ErrorCode code, std::string message, std::int64_t retry_after_s);
 
 // Kept alive by whoever will answer it; answers from any thread.
 class Exchange {

@@ -78,9 +78,7 @@ std::string client_address(const ApiContext& api, const Request& request) {
 bool within_rate_or_reply(const ApiContext& api, RateLimiter& limiter, const ExchangePtr& ex) {
   std::int64_t retry_after_s = 1;
   if (limiter.allow(client_address(api, ex->request()), retry_after_s)) return true;
-  Response r = error_response(domain::ErrorCode::too_many_requests, "too many requests; retry later");
-  r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
-  ex->respond(std::move(r));
+  ex->respond(retry_response(domain::ErrorCode::too_many_requests, "too many requests; retry later", retry_after_s));
   return false;
 }
 

@@ -28,9 +28,7 @@ std::optional<std::uint64_t> parse_seconds(std::string_view text) {
 }
 
 Response too_many_waiting() {
-  Response r = error_response(ErrorCode::too_many_requests, "too many clients are waiting; retry shortly");
-  r.headers.emplace_back("Retry-After", "1");
-  return r;
+  return retry_response(ErrorCode::too_many_requests, "too many clients are waiting; retry shortly", 1);
 }
 
 // Every poll answer goes through here, so the pacer knows what hint was given.

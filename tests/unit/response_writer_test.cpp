@@ -68,3 +68,17 @@ TEST(ResponseWriter, AStreamHeadHasNoLengthAndCloses) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(RetryResponse, CarriesRetryAfterOnce) {
+  const auto r = flashgate::gateway::retry_response(flashgate::domain::ErrorCode::too_many_requests, "slow down", 3);
+  EXPECT_EQ(r.status, 429);
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0], (std::pair<std::string, std::string>{"Retry-After", "3"}));
+  // 503s carry their own Retry-After already: not a second one.
+  const auto unavailable = flashgate::gateway::retry_response(flashgate::domain::ErrorCode::unavailable, "later", 5);
+  EXPECT_EQ(unavailable.headers.size(), 1u);
+}
+
+}  // namespace
