@@ -93,6 +93,22 @@ TEST_F(ServeBytes, AHeaderOverTheLimitInPiecesIs431) {
   EXPECT_EQ(status_of(flashgate::gateway::serve_pieces(app_->router, pieces, app_->limits)), 431);
 }
 
+// Found by the black-box suite: one long field split where a connection's
+// read splits it left Beast waiting for more, and the connection unanswered.
+TEST_F(ServeBytes, AFieldOverTheLimitSplitAtTheReadSizeIs431) {
+  auto limits = app_->limits;
+  limits.header_bytes = 2048;
+  const std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(3000, 'p') + "\r\n\r\n";
+  const std::string_view view(request);
+  EXPECT_EQ(status_of(flashgate::gateway::serve_pieces(app_->router, {view.substr(0, 2048), view.substr(2048)}, limits)),
+            431);
+  const std::string fits = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(1000, 'p') + "\r\n\r\n";
+  EXPECT_EQ(status_of(flashgate::gateway::serve_pieces(app_->router, {std::string_view(fits).substr(0, 600),
+                                                                      std::string_view(fits).substr(600)},
+                                                       limits)),
+            200);
+}
+
 TEST_F(ServeBytes, HeadKeepsTheLengthOfGetWithoutTheBody) {
   const auto answer = app_->serve("HEAD /healthz HTTP/1.1\r\n\r\n");
   EXPECT_EQ(status_of(answer), 200);

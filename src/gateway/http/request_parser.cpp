@@ -68,20 +68,17 @@ const error_code& refused_error() {
 RequestParser::RequestParser(const ServerLimits& limits) : limits_(limits) {
   body_limit(limits.body_bytes);
   header_limit(static_cast<std::uint32_t>(limits.header_bytes));
-  eager(true);
   request_.headers.reserve(8);
 }
 
 std::size_t RequestParser::feed(boost::asio::const_buffer bytes, error_code& ec) {
   if (is_header_done()) return put(bytes, ec);
-  // What is left of the limit for the rest of the header.
-  if (header_consumed_ >= limits_.header_bytes) {
-    ec = beast_http::error::header_limit;
-    return 0;
-  }
-  header_limit(static_cast<std::uint32_t>(limits_.header_bytes - header_consumed_));
-  const std::size_t used = put(bytes, ec);
-  if (!is_header_done()) header_consumed_ += used;
+  const std::size_t used = put(bytes, ec);  // not eager: stops where the header ends
+  if (ec && ec != beast_http::error::need_more) return used;
+  header_consumed_ += used;
+  const std::size_t seen = is_header_done() ? header_consumed_ : header_consumed_ + (bytes.size() - used);
+  const bool over = is_header_done() ? seen > limits_.header_bytes : seen >= limits_.header_bytes;
+  if (over) ec = beast_http::error::header_limit;
   return used;
 }
 

@@ -24,7 +24,8 @@ class RequestParser final : public beast_http::basic_parser<true> {
 
   // put(), with the header limit counted over all calls: Beast's counts the
   // bytes of one call, but consumes complete lines as they come, so a
-  // header arriving in pieces could grow past the limit.
+  // header arriving in pieces could grow past the limit. Not eager: a call
+  // stops where the header ends, so its size is known.
   std::size_t feed(boost::asio::const_buffer bytes, error_code& ec);
 
   // The request, once is_done(); its client_address is left to the caller.
