@@ -251,10 +251,9 @@ int serve(Config config) {
   gateway::RateLimiter intake_limiter(config.intake_rate, config.intake_burst);
   gateway::RateLimiter poll_limiter(config.poll_rate, config.poll_burst);
   gateway::PollPacer pacer;
-  gateway::TicketCache opened_tickets(tickets);
-  gateway::ApiContext api{store,         tickets,      admin_token,    payment_secret,
+  gateway::ApiContext api{store,         tickets,      admin_token, payment_secret,
                           metrics,       watch,        intake_limiter, poll_limiter,
-                          pacer,         opened_tickets, split_list(config.trust_proxy)};
+                          pacer,         split_list(config.trust_proxy)};
   gateway::Router router;
   // A worker serves only its health and metrics; a gateway serves the whole API.
   if (gateway_role) gateway::add_api_routes(router, api);

@@ -5,7 +5,6 @@
 #include "domain/ticket.hpp"
 #include "gateway/order_watch.hpp"
 #include "gateway/poll_pacer.hpp"
-#include "gateway/ticket_cache.hpp"
 #include "gateway/rate_limiter.hpp"
 #include "gateway/router.hpp"
 #include "metrics/registry.hpp"
@@ -23,7 +22,6 @@ struct ApiContext {
   RateLimiter& intake_limiter;
   RateLimiter& poll_limiter;
   PollPacer& pacer;
-  TicketCache& opened_tickets;  // polls with a ticket opened before skip its decryption
   std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For is believed
 };
 

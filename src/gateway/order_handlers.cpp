@@ -33,7 +33,7 @@ std::optional<domain::TicketClaims> ticket_or_reply(const ApiContext& api, const
     ex->respond(error_response(ErrorCode::invalid_request, "the ticket query parameter is required"));
     return std::nullopt;
   }
-  auto claims = api.opened_tickets.open(*ticket, domain::now_ms());
+  auto claims = api.tickets.open(*ticket, domain::now_ms());
   if (!claims) {
     ex->respond(error_response(claims.error()));
     return std::nullopt;

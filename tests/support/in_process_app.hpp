@@ -34,9 +34,8 @@ struct InProcessApp {
   gateway::RateLimiter intake_limiter{0, 1};
   gateway::RateLimiter poll_limiter{0, 1};
   gateway::PollPacer pacer;
-  gateway::TicketCache opened_tickets{tickets};
   gateway::ApiContext api{store, tickets, admin_token, payment_secret, metrics, watch,
-                          intake_limiter, poll_limiter, pacer, opened_tickets, {}};
+                          intake_limiter, poll_limiter, pacer, {}};
   gateway::Router router;
   worker::Windows windows{store, database, metrics, worker::WindowSettings{1, std::chrono::milliseconds(0), 0.0}};
   gateway::ServerLimits limits;
