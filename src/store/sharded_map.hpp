@@ -34,8 +34,7 @@ class ShardedMap {
   template <class... Args>
   std::pair<Value*, bool> try_emplace(const std::string& key, Args&&... args) {
     auto [it, made] = shard_of(key).try_emplace(key, std::forward<Args>(args)...);
-    ++size_;
-    if (!made) --size_;
+    if (made) ++size_;
     return {&it->second, made};
   }
 
