@@ -5,7 +5,6 @@
 #include <boost/beast/http/error.hpp>
 #include <spdlog/spdlog.h>
 
-#include <deque>
 #include <thread>
 #include <unordered_map>
 
