@@ -9,8 +9,8 @@ SoldOutBook::Answer SoldOutBook::answer(const std::string& sale_id, const std::s
   if (it == sales_.end()) return Answer::ask_redis;
   const Sale& sale = it->second;
   // In the intake script's order: window, then the holder, then stock.
-  if (sale.ends_at && now >= *sale.ends_at) return Answer::sale_ended;
-  if (sale.starts_at && now < *sale.starts_at) return Answer::sale_not_open;
+  if (auto refusal = domain::window_refusal(sale.window, now))
+    return *refusal == domain::ErrorCode::sale_ended ? Answer::sale_ended : Answer::sale_not_open;
   if (sale.remaining > 0 || sale.holders.contains(user_id)) return Answer::ask_redis;
   ++answered_;
   return Answer::sold_out;
@@ -31,8 +31,8 @@ std::vector<std::string> SoldOutBook::take_wanted() {
 void SoldOutBook::follow(const std::string& sale_id, Snapshot snapshot) {
   Sale sale;
   sale.remaining = snapshot.remaining;
-  sale.starts_at = snapshot.starts_at;
-  sale.ends_at = snapshot.ends_at;
+  sale.window.starts_at = snapshot.starts_at;
+  sale.window.ends_at = snapshot.ends_at;
   sale.holders.reserve(snapshot.holders.size());
   for (auto& [user, order] : snapshot.holders) sale.holders.emplace(std::move(user), std::move(order));
   std::lock_guard lock(mutex_);

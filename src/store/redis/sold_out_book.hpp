@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "domain/order.hpp"
+#include "domain/sale.hpp"
 #include "domain/time.hpp"
 
 namespace flashgate::store::redis {
@@ -50,7 +51,7 @@ class SoldOutBook {
  private:
   struct Sale {
     std::int64_t remaining = 0;
-    std::optional<domain::TimeMs> starts_at, ends_at;
+    domain::Sale window;  // only starts_at and ends_at: what domain::window_refusal reads
     std::unordered_map<std::string, std::string> holders;
   };
   mutable std::mutex mutex_;
