@@ -2,6 +2,7 @@
 // What the in-memory store needs from durable storage: an append-only record
 // of sales and order states, group-committed, and the state to rebuild from.
 #include <functional>
+#include <mutex>
 #include <vector>
 
 #include "domain/order.hpp"
@@ -19,12 +20,31 @@ class Journal {
  public:
   using Done = std::function<void(bool durable)>;
   virtual ~Journal() = default;
+  // Called after the done callbacks of each commit, on the thread that ran
+  // them: a caller can queue what those callbacks report and finish it all
+  // in one step (one lock instead of one per order of the commit).
+  void on_commit_end(std::function<void()> listener) {
+    std::lock_guard lock(commit_end_mutex_);
+    commit_end_ = std::move(listener);
+  }
   virtual void record_sale(const domain::Sale& sale, Done done) = 0;
   // Insert or move an order to a newer version.
   virtual void record_order(const domain::Order& order, Done done) = 0;
   // Completes once everything recorded before it is durable (or failed).
   virtual void barrier(Done done) = 0;
   virtual JournalState load() = 0;
+
+ protected:
+  // Implementations call this once the done callbacks of a commit (or of a
+  // refusal) have run.
+  void commit_ended() {
+    std::lock_guard lock(commit_end_mutex_);
+    if (commit_end_) commit_end_();
+  }
+
+ private:
+  std::mutex commit_end_mutex_;  // a listener is not replaced while it runs
+  std::function<void()> commit_end_;
 };
 
 }  // namespace flashgate::store

@@ -1143,13 +1143,16 @@ class ScriptedJournal final : public Journal {
   std::function<bool(const Order&)> durable = [](const Order&) { return true; };
   void record_sale(const Sale&, Done done) override {
     if (done) done(true);
+    commit_ended();
   }
   void record_order(const Order& order, Done done) override {
     const bool ok = durable(order);
     if (done) done(ok);
+    commit_ended();
   }
   void barrier(Done done) override {
     if (done) done(true);
+    commit_ended();
   }
   JournalState load() override { return {}; }
 };

@@ -165,6 +165,7 @@ void SqliteDatabase::submit(Apply apply, Done done) {
     }
   }
   if (done) done(false);  // closed: nothing more can be kept
+  commit_ended();
 }
 
 bool SqliteDatabase::submit_and_wait(Apply apply) {
@@ -211,6 +212,7 @@ void SqliteDatabase::run_batch(std::deque<Job>& batch) {
   }
   for (auto& job : batch)
     if (job.done) job.done(ok);
+  commit_ended();
 }
 
 void SqliteDatabase::record_sale(const domain::Sale& sale, Done done) {

@@ -19,7 +19,11 @@ const Error unavailable{ErrorCode::unavailable, "the order could not be stored; 
 
 }  // namespace
 
-MemoryStore::MemoryStore(Journal& journal) : journal_(journal) {}
+MemoryStore::MemoryStore(Journal& journal) : journal_(journal) {
+  journal_.on_commit_end([this] { complete_intakes(); });
+}
+
+MemoryStore::~MemoryStore() { journal_.on_commit_end({}); }
 
 void MemoryStore::restore(const JournalState& state) {
   std::vector<domain::Order> handed_back;
@@ -178,10 +182,13 @@ void MemoryStore::intake(const std::string& sale_id, const std::string& user_id,
       lock.unlock();
       return done(IntakeOutcome{false, std::move(view)});
     }
-    // The user's first intake is still being committed: answer once it is.
+    // The user's first intake is still being committed: answer once it is
+    // (after the intakes of that commit are complete, at its end).
     lock.unlock();
     return journal_.barrier([this, sale_id, user_id, done = std::move(done)](bool) mutable {
-      intake(sale_id, user_id, std::move(done));
+      std::lock_guard committed_lock(committed_mutex_);
+      after_commit_.push_back([this, sale_id = std::move(sale_id), user_id = std::move(user_id),
+                               done = std::move(done)]() mutable { intake(sale_id, user_id, std::move(done)); });
     });
   }
   if (sale.remaining <= 0) return refuse({ErrorCode::sold_out, "sold out"});
@@ -199,13 +206,33 @@ void MemoryStore::intake(const std::string& sale_id, const std::string& user_id,
   orders_.try_emplace(order.order_id, std::move(entry));
   lock.unlock();
 
-  journal_.record_order(order, [this, order_id = order.order_id, done = std::move(done)](bool durable) {
-    complete_intake(order_id, durable, done);
+  journal_.record_order(order, [this, order_id = order.order_id, done = std::move(done)](bool durable) mutable {
+    std::lock_guard committed_lock(committed_mutex_);
+    committed_.push_back({std::move(order_id), durable, std::move(done)});
   });
 }
 
-void MemoryStore::complete_intake(const std::string& order_id, bool durable, const Callback<IntakeOutcome>& done) {
-  std::unique_lock lock(mutex_);
+void MemoryStore::complete_intakes() {
+  std::vector<CommittedIntake> committed;
+  std::vector<std::function<void()>> retries;
+  {
+    std::lock_guard committed_lock(committed_mutex_);
+    committed.swap(committed_);
+    retries.swap(after_commit_);
+  }
+  if (committed.empty() && retries.empty()) return;
+  std::vector<domain::Result<IntakeOutcome>> outcomes;
+  outcomes.reserve(committed.size());
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& intake : committed) outcomes.push_back(complete_intake_locked(intake.order_id, intake.durable));
+  }
+  if (!committed.empty()) queue_cv_.notify_all();
+  for (std::size_t i = 0; i < committed.size(); ++i) committed[i].done(std::move(outcomes[i]));
+  for (auto& retry : retries) retry();
+}
+
+domain::Result<IntakeOutcome> MemoryStore::complete_intake_locked(const std::string& order_id, bool durable) {
   OrderEntry& entry = orders_.at(order_id);
   SaleEntry& sale = sales_.at(entry.order.sale_id);
   if (!durable) {
@@ -215,16 +242,13 @@ void MemoryStore::complete_intake(const std::string& order_id, bool durable, con
     sale.counts[index_of(OrderStatus::queued)] -= 1;
     sale.skipped.insert(entry.order.seq);  // a number no order holds: not counted in positions
     orders_.erase(order_id);
-    lock.unlock();
-    return done(unavailable);
+    return unavailable;
   }
   entry.durable = true;
   queue_.push_back(order_id);
   auto view = view_of(entry, domain::now_ms());
   publish(view);
-  lock.unlock();
-  queue_cv_.notify_one();
-  done(IntakeOutcome{true, std::move(view)});
+  return IntakeOutcome{true, std::move(view)};
 }
 
 void MemoryStore::get_order(const std::string& sale_id, const std::string& order_id, Callback<OrderView> done) {

@@ -17,6 +17,7 @@ namespace flashgate::store {
 class MemoryStore final : public Store {
  public:
   explicit MemoryStore(Journal& journal);
+  ~MemoryStore() override;
 
   // Rebuilds the state from the journal; orders left PROCESSING go back in line.
   void restore(const JournalState& state);
@@ -65,11 +66,23 @@ class MemoryStore final : public Store {
   void account(SaleEntry& sale, domain::OrderStatus from, const OrderEntry& entry, domain::TimeMs now);
   void publish(const OrderView& view);
   bool record_and_wait(const domain::Order& order);
-  void complete_intake(const std::string& order_id, bool durable, const Callback<IntakeOutcome>& done);
+  // Intakes whose commit ended, finished together under one lock (see Journal::on_commit_end).
+  void complete_intakes();
+  domain::Result<IntakeOutcome> complete_intake_locked(const std::string& order_id, bool durable);
   void complete_payment(const std::string& order_id, const domain::Order& paid, bool durable,
                         const Callback<OrderView>& done);
 
+  struct CommittedIntake {
+    std::string order_id;
+    bool durable = false;
+    Callback<IntakeOutcome> done;
+  };
+
   Journal& journal_;
+  // Filled by the journal's done callbacks, emptied at the commit's end.
+  std::mutex committed_mutex_;
+  std::vector<CommittedIntake> committed_;
+  std::vector<std::function<void()>> after_commit_;  // retries of intakes that waited for one
   mutable std::mutex mutex_;
   std::condition_variable queue_cv_;
   std::unordered_map<std::string, SaleEntry> sales_;
