@@ -1,6 +1,8 @@
 #pragma once
 // One request and its answer, as handlers see them: no Beast types here, so
 // handlers compile without the HTTP stack.
+#include <boost/container/small_vector.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -19,7 +21,8 @@ struct Request {
   std::string query;   // raw, after '?'
   std::string body;
   std::string client_address;
-  std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+  // Names lower-case. Inline room for the few fields most clients send: no allocation for them.
+  boost::container::small_vector<std::pair<std::string, std::string>, 4> headers;
   std::vector<std::pair<std::string, std::string>> params;   // from the route pattern
 
   std::string_view header(std::string_view lower_name) const;

@@ -14,9 +14,12 @@ int hex_value(char c) {
   return -1;
 }
 
+bool needs_decoding(std::string_view text) { return text.find_first_of("%+") != std::string_view::npos; }
+
 // Percent-decoding of one key or value ('+' is a space, as forms send it);
 // nullopt for a broken escape.
 std::optional<std::string> decode_component(std::string_view text) {
+  if (!needs_decoding(text)) return std::string(text);  // tickets, numbers: the common case
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -36,6 +39,12 @@ std::optional<std::string> decode_component(std::string_view text) {
   return out;
 }
 
+bool key_is(std::string_view raw_key, std::string_view name) {
+  if (!needs_decoding(raw_key)) return raw_key == name;
+  const auto key = decode_component(raw_key);
+  return key && *key == name;
+}
+
 }  // namespace
 
 // Written here rather than taken from Boost.URL 1.81, whose parse_query reads
@@ -45,8 +54,7 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
     const auto amp = query.find('&');
     const auto pair = query.substr(0, amp);
     const auto eq = pair.find('=');
-    const auto key = decode_component(pair.substr(0, eq));
-    if (key && *key == name) {
+    if (key_is(pair.substr(0, eq), name)) {
       if (eq == std::string_view::npos) return std::string();
       return decode_component(pair.substr(eq + 1));  // a broken escape reads as absent
     }

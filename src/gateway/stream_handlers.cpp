@@ -49,6 +49,7 @@ void answer_current(ApiContext& api, const ExchangePtr& ex, const domain::Ticket
 // `paced`: an early plain poll held back by the pacer; past the waiter bound it is answered at once.
 void long_poll(ApiContext& api, const ExchangePtr& ex, domain::TicketClaims claims, std::chrono::milliseconds wait,
                std::optional<std::uint64_t> since, bool paced = false) {
+  if (wait.count() == 0) return answer_current(api, ex, claims);  // nothing to wait for: a plain poll
   const std::string sale_id = claims.sale_id, order_id = claims.order_id;
   api.store.get_order(sale_id, order_id, [&api, ex, claims = std::move(claims), wait, since, paced](auto current) {
     if (!current) return ex->respond(error_response(current.error()));

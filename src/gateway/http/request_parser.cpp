@@ -68,7 +68,6 @@ const error_code& refused_error() {
 RequestParser::RequestParser(const ServerLimits& limits) : limits_(limits) {
   body_limit(limits.body_bytes);
   header_limit(static_cast<std::uint32_t>(limits.header_bytes));
-  request_.headers.reserve(8);
 }
 
 std::size_t RequestParser::feed(boost::asio::const_buffer bytes, error_code& ec) {

@@ -1,0 +1,42 @@
+// query_param: percent-decoding of keys and values, with a fast path for the
+// components that need none (tickets, numbers).
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+
+#include "gateway/api.hpp"
+
+namespace {
+
+using flashgate::gateway::query_param;
+
+TEST(QueryParamDecoding, PlainValuesAreReturnedAsGiven) {
+  EXPECT_EQ(query_param("ticket=abc-_DEF123&wait=0", "ticket"), std::string("abc-_DEF123"));
+  EXPECT_EQ(query_param("ticket=abc&wait=0", "wait"), std::string("0"));
+  EXPECT_EQ(query_param("ticket=abc&wait=0", "since"), std::nullopt);
+}
+
+TEST(QueryParamDecoding, EscapesAndPlusesAreDecodedInValues) {
+  EXPECT_EQ(query_param("q=a%20b+c%2B", "q"), std::string("a b c+"));
+  EXPECT_EQ(query_param("q=%41%62", "q"), std::string("Ab"));
+}
+
+TEST(QueryParamDecoding, AnEncodedKeyMatchesItsDecodedName) {
+  EXPECT_EQ(query_param("tic%6Bet=t1", "ticket"), std::string("t1"));
+  EXPECT_EQ(query_param("my+key=v", "my key"), std::string("v"));
+  EXPECT_EQ(query_param("ticket%=x&ticket=y", "ticket"), std::string("y")) << "a broken key is not the name";
+}
+
+TEST(QueryParamDecoding, ABrokenEscapeInTheValueReadsAsAbsent) {
+  EXPECT_EQ(query_param("wait=%4", "wait"), std::nullopt);
+  EXPECT_EQ(query_param("wait=%zz", "wait"), std::nullopt);
+}
+
+TEST(QueryParamDecoding, TheFirstOccurrenceWinsAndAKeyAloneIsEmpty) {
+  EXPECT_EQ(query_param("wait=1&wait=2", "wait"), std::string("1"));
+  EXPECT_EQ(query_param("flag&wait=2", "flag"), std::string());
+  EXPECT_EQ(query_param("&&wait=3&", "wait"), std::string("3"));
+}
+
+}  // namespace
