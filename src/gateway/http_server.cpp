@@ -79,7 +79,7 @@ class Session;
 
 class SessionExchange final : public Exchange, public std::enable_shared_from_this<SessionExchange> {
  public:
-  SessionExchange(std::shared_ptr<Session> session, Request request)
+  SessionExchange(std::shared_ptr<Session> session, Request&& request)
       : session_(std::move(session)), request_(std::move(request)) {}
   const Request& request() const override { return request_; }
   Request& request() override { return request_; }
@@ -242,13 +242,13 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
     keep_alive_ = parser.keep_alive();
     version_ = parser.version();
     head_request_ = parser.head();
-    Request request = std::move(parser.request());
+    Request& request = parser.request();
     request.client_address = address_;
     http::assign_request_id(request_id_, request.header("x-request-id"));
+    auto exchange = std::make_shared<SessionExchange>(shared_from_this(), std::move(request));  // moved once
     parser_.reset();
     deadline_ = Clock::time_point::max();  // the handler decides how long the answer takes
     awaiting_answer_ = true;
-    auto exchange = std::make_shared<SessionExchange>(shared_from_this(), std::move(request));
     shared_.router.dispatch(exchange);  // may answer, and start the next read, before it returns
   }
 
