@@ -8,6 +8,7 @@
 #include <charconv>
 #include <concepts>
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,15 +41,39 @@ class JsonWriter {
   // needs no escaping, so it is copied as it is; values are always escaped.
   JsonWriter& key(std::string_view name) {
     assert(is_plain(name));
-    out_ += first_ ? "\"" : ",\"";
+    char piece[48];  // ,"name": in one append (names are short; a longer one takes three)
+    if (name.size() + 4 > sizeof piece) return long_key(name);
+    std::size_t n = 0;
+    if (!first_) piece[n++] = ',';
+    piece[n++] = '"';
+    std::memcpy(piece + n, name.data(), name.size());
+    n += name.size();
+    piece[n++] = '"';
+    piece[n++] = ':';
     first_ = false;
-    out_ += name;
-    out_ += "\":";
+    out_.append(piece, n);
     return *this;
   }
 
   JsonWriter& string(std::string_view s) {
     append_json_string(out_, s);
+    return *this;
+  }
+  // A string known to need no escaping (base64url tickets, URLs made of them,
+  // timestamps, status names): copied as it is.
+  JsonWriter& plain_string(std::string_view s) {
+    assert(is_plain(s));
+    out_ += '"';
+    out_ += s;
+    out_ += '"';
+    return *this;
+  }
+  JsonWriter& plain_string(std::string_view a, std::string_view b) {
+    assert(is_plain(a) && is_plain(b));
+    out_ += '"';
+    out_ += a;
+    out_ += b;
+    out_ += '"';
     return *this;
   }
   // One string of a followed by b, without concatenating them first.
@@ -68,11 +93,21 @@ class JsonWriter {
 
   std::string take() { return std::move(out_); }
 
- private:
-  static bool is_plain(std::string_view name) {
-    for (char c : name)
+  // Printable ASCII without '"' or '\\': a JSON string as it is.
+  static bool is_plain(std::string_view text) {
+    for (char c : text)
       if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
     return true;
+  }
+
+ private:
+
+  JsonWriter& long_key(std::string_view name) {
+    out_ += first_ ? "\"" : ",\"";
+    first_ = false;
+    out_ += name;
+    out_ += "\":";
+    return *this;
   }
 
   std::string out_;

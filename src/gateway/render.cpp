@@ -19,7 +19,7 @@ constexpr std::size_t stats_fixed_size = 352;
 
 void time(JsonWriter& w, domain::TimeMs t) {
   char buf[domain::rfc3339_buffer_size];
-  w.string(domain::format_rfc3339(t, buf));
+  w.plain_string(domain::format_rfc3339(t, buf));
 }
 
 void optional_time(JsonWriter& w, const std::optional<domain::TimeMs>& t) {
@@ -32,7 +32,7 @@ void status_members(JsonWriter& w, const store::OrderView& view) {
   const auto& o = view.order;
   w.key("order_id").string(o.order_id);
   w.key("sale_id").string(o.sale_id);
-  w.key("status").string(domain::to_string(o.status));
+  w.key("status").plain_string(domain::to_string(o.status));
   w.key("version").number(o.version);
   w.key("position");
   if (o.status == domain::OrderStatus::queued) w.number(view.position);
@@ -62,9 +62,15 @@ std::string render_intake(const store::OrderView& view, const std::string& ticke
   JsonWriter w(status_size(view) + intake_fixed_size + 3 * ticket.size());
   w.begin_object();
   status_members(w, view);
-  w.key("ticket").string(ticket);
-  w.key("status_url").string("/api/orders/status?ticket=", ticket);
-  w.key("events_url").string("/api/orders/events?ticket=", ticket);
+  // A ticket is base64url: looked at once, then copied three times as it is.
+  const bool plain = JsonWriter::is_plain(ticket);
+  auto ticket_string = [&](std::string_view prefix) { plain ? w.plain_string(prefix, ticket) : w.string(prefix, ticket); };
+  w.key("ticket");
+  ticket_string("");
+  w.key("status_url");
+  ticket_string("/api/orders/status?ticket=");
+  w.key("events_url");
+  ticket_string("/api/orders/events?ticket=");
   return w.end_object().take();
 }
 
