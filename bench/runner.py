@@ -36,6 +36,8 @@ import time
 import traceback
 from pathlib import Path
 
+import instructions  # bench/instructions.py
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
 PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
@@ -44,7 +46,7 @@ ADMIN_TOKEN = "bench-admin-token-5d1c0b7e9a3f"
 PAYMENT_SECRET = "bench-payment-secret-8e2a4c6f0b1d"
 
 # Scenario names, in the order they run. HTTP scenarios get a paired nginx run.
-EMBEDDED = ["soldout", "accepted", "poll", "wakeup", "sse", "micro"]
+EMBEDDED = ["soldout", "accepted", "poll", "wakeup", "sse", "micro", "instructions"]
 DISTRIBUTED = ["redis-ref", "dist-accepted", "dist-soldout", "dist-poll", "windows-pg"]
 ALL = ["nginx"] + EMBEDDED + DISTRIBUTED
 GROUPS = {"all": ALL, "embedded": ["nginx"] + EMBEDDED, "distributed": ["nginx"] + DISTRIBUTED}
@@ -58,6 +60,7 @@ TITLES = {
     "wakeup": "wake-up latency, long poll and SSE (embedded)",
     "sse": "many open event streams (embedded)",
     "micro": "micro-benchmarks",
+    "instructions": "instructions per request under callgrind (nginx, soldout, accepted, poll)",
     "redis-ref": "redis-benchmark, intake script (reference)",
     "dist-accepted": "intake, accepted (gateway on Redis)",
     "dist-soldout": "intake, sold out (gateway on Redis)",
@@ -233,15 +236,19 @@ def metric_sum(metrics, name, **labels):
 
 
 class Nginx:
-    def __init__(self, run):
+    """nginx with its own configuration in a temp dir. single: one process (no master), so that a
+    `prefix` such as valgrind sees the process that answers."""
+
+    def __init__(self, run, name="nginx", prefix=(), single=False):
         self.run = run
-        self.dir = run.tmp / "nginx"
+        self.dir = run.tmp / name
         self.dir.mkdir()
         self.port = free_port()
         conf = self.dir / "nginx.conf"
         conf.write_text(
             f"""# bench/runner.py: the HTTP ceiling of this machine
-worker_processes 2;
+worker_processes {1 if single else 2};
+{"master_process off;" if single else ""}
 daemon off;
 pid {self.dir}/nginx.pid;
 error_log {self.dir}/error.log warn;
@@ -266,9 +273,12 @@ http {{
 """
         )
         self.proc = run.procs.start(
-            [run.nginx, "-c", conf, "-p", self.dir, "-e", self.dir / "error.log"], self.dir / "stdout.log"
+            [*prefix, run.nginx, "-c", conf, "-p", self.dir, "-e", self.dir / "error.log"], self.dir / "stdout.log"
         )
-        wait_for(lambda: request(self.port, "GET", "/")[0] == 200, 15, "nginx")
+        wait_for(lambda: request(self.port, "GET", "/")[0] == 200, 30, "nginx")
+
+    def stop(self):
+        self.run.procs.stop(self.proc, grace=10.0)
 
     def pids(self):
         return [self.proc.pid] + children_of(self.proc.pid)
@@ -277,7 +287,7 @@ http {{
 class Flashgate:
     """One flashgate process with its own data dir and port."""
 
-    def __init__(self, run, name, env=None, args=()):
+    def __init__(self, run, name, env=None, args=(), prefix=()):
         self.run = run
         self.name = name
         self.dir = run.tmp / name
@@ -298,7 +308,7 @@ class Flashgate:
             }
         )
         full_env.update(env or {})
-        argv = [run.bin, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.dir / "data", *args]
+        argv = [*prefix, run.bin, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.dir / "data", *args]
         self.argv = argv
         self.proc = run.procs.start(argv, self.dir / "flashgate.log", env=full_env)
         try:
@@ -755,6 +765,50 @@ class Run:
             })
         self.results["micro"] = {"benchmarks": rows, "library_build": data["context"].get("library_build_type")}
 
+    # ---- instructions per request (callgrind)
+
+    def scenario_instructions(self):
+        if not shutil.which("valgrind"):
+            raise ScenarioError("valgrind is not installed (scripts/setup installs it)")
+        seconds = 1 if self.smoke else 5
+        results = {}
+        out_dir = self.tmp / "callgrind-nginx"
+        out_dir.mkdir()
+        log("  instructions: nginx under callgrind")
+        n = Nginx(self, "nginx-callgrind", prefix=instructions.callgrind_argv(out_dir), single=True)
+        try:
+            results["nginx"] = self.instructions_of(n.proc.pid, out_dir, n.port, "fixed.lua", lambda phase: (), seconds)
+        finally:
+            n.stop()
+        for name, stock in (("soldout", 0), ("accepted", 1_000_000_000), ("poll", None)):
+            log(f"  instructions: flashgate under callgrind, {name}")
+            out_dir = self.tmp / f"callgrind-out-{name}"
+            out_dir.mkdir()
+            server = Flashgate(self, f"callgrind-{name}", {"FLASHGATE_SERVICE_TIME": "10m", "FLASHGATE_THREADS": "2"},
+                               prefix=instructions.callgrind_argv(out_dir))
+            try:
+                sale_id = f"callgrind-{name}-{self.tag}"
+                if stock is None:
+                    tickets = self.tmp / f"callgrind-{name}-tickets.txt"
+                    self.prebuy(server, sale_id, 300 if self.smoke else 2000, tickets, connections=20)
+                    script, args_for = "poll.lua", lambda phase: (str(tickets), "wait0")
+                else:
+                    server.create_sale(sale_id, stock)
+                    script, args_for = "intake.lua", lambda phase: (sale_id, f"{self.tag}cg{phase}")
+                results[name] = self.instructions_of(server.proc.pid, out_dir, server.port, script, args_for, seconds)
+            finally:
+                server.stop()
+        self.results["instructions"] = results
+
+    def instructions_of(self, pid, out_dir, port, script, args_for, seconds):
+        url = f"http://127.0.0.1:{port}"
+        self.wrk(url, script, args_for("w"), connections=50, duration=1 if self.smoke else 2, label="callgrind warm-up")
+        r, ir, top = instructions.measure(
+            pid, out_dir, lambda: self.wrk(url, script, args_for("m"), connections=50, duration=seconds, label="callgrind"))
+        if not r["requests"]:
+            raise ScenarioError(f"{script} under callgrind: no request was answered")
+        return {"requests": r["requests"], "ir": ir, "ir_per_request": ir / max(1, r["requests"]), "top": top}
+
     # ---- distributed
 
     def distributed(self):
@@ -1041,6 +1095,7 @@ class Report:
         self.windows_section()
         self.redis_section()
         self.micro_section()
+        self.instructions_section()
         self.profile_section()
         self.method_section()
         if r.errors:
@@ -1287,6 +1342,32 @@ class Report:
         if mi.get("library_build") == "debug":
             self.add("(Debian's libbenchmark reports itself as a debug build; that affects its own bookkeeping, "
                      "not the code measured, which is compiled -O3.)", "")
+
+    def instructions_section(self):
+        ins = self.run.results.get("instructions")
+        if not ins:
+            return
+        self.add(
+            "## Instructions per request (callgrind)",
+            "",
+            "User-space instructions per request, counted by `valgrind --tool=callgrind` (bench/instructions.py): "
+            "each server under callgrind, 50 connections, counters zeroed after a warm-up. Unlike time, the "
+            "count does not move with the other jobs on the machine, so a change's effect reads from one run. "
+            "The kernel's work (the TCP path, about half of a poll's CPU) is not in it. nginx: one process "
+            "(`master_process off`) answering `bench/fixed.lua`.",
+            "",
+            "| server, scenario | requests | instructions/request | over nginx's | where most of them go (self) |",
+            "|---|---:|---:|---:|---|",
+        )
+        ref = ins.get("nginx", {}).get("ir_per_request")
+        for name in ("nginx", "soldout", "accepted", "poll"):
+            r = ins.get(name)
+            if not r:
+                continue
+            over = f"{r['ir_per_request'] / ref:.1f}x" if ref and name != "nginx" else ""
+            top = ", ".join(f"`{t['function']}` {t['ir'] / max(1, r['requests']):,.0f}" for t in r["top"][:4])
+            self.add(f"| {name} | {r['requests']:,} | {r['ir_per_request']:,.0f} | {over} | {top} |")
+        self.add("")
 
     def profile_section(self):
         res = self.run.results

@@ -52,6 +52,11 @@ def test_bench_smoke_run_writes_the_report(tmp_path):
     assert "## Micro-benchmarks (Google Benchmark)" in report
     for bench in ("BM_TicketSeal", "BM_TicketOpen", "BM_IntakeSoldOut", "BM_IntakeDurable", "BM_RenderStatus"):
         assert bench in report, f"{bench} missing from the micro-benchmarks"
+    assert "## Instructions per request (callgrind)" in report
+    for name in ("nginx", "soldout", "accepted", "poll"):
+        row = re.search(rf"^\| {name} \| ([\d,]+) \| ([\d,]+) \|", report, re.M)
+        assert row, f"no instructions row for {name}:\n{report}"
+        assert int(row.group(2).replace(",", "")) > 1000, f"{name}: implausibly few instructions per request"
     # The run cleans up after itself: its temp dir (data dirs, nginx, logs) is gone.
     temp = re.search(r"temp dir (\S+);", run.stdout)
     assert temp, tail
