@@ -75,11 +75,13 @@ bool has_duplicate_keys(std::string_view body, const boost::json::parse_options&
 
 }  // namespace
 
-domain::Result<boost::json::object> parse_json_object(std::string_view body) {
+domain::Result<boost::json::object> parse_json_object(std::string_view body, boost::json::storage_ptr storage) {
   boost::json::parse_options options;
   options.max_depth = 16;
   options.allow_invalid_utf8 = false;
-  boost::json::parser parser(boost::json::storage_ptr(), options);
+  unsigned char scratch[512];  // the parser's own stack, for bodies this size without the heap
+  boost::json::parser parser(boost::json::storage_ptr(), options, scratch, sizeof scratch);
+  parser.reset(std::move(storage));
   boost::system::error_code ec;
   parser.write(body.data(), body.size(), ec);
   if (ec) return invalid("the body must be valid JSON (UTF-8, at most 16 levels deep)");

@@ -12,7 +12,9 @@
 
 namespace flashgate::gateway {
 
-domain::Result<boost::json::object> parse_json_object(std::string_view body);
+// The object's memory comes from `storage` (default: the heap); a caller may
+// pass a monotonic resource over a buffer of its own, which must outlive it.
+domain::Result<boost::json::object> parse_json_object(std::string_view body, boost::json::storage_ptr storage = {});
 
 // Each returns the value, or an invalid_request Error naming the field.
 domain::Result<std::string> required_string(const boost::json::object& obj, std::string_view field);

@@ -1,4 +1,6 @@
 // POST /api/sales/{id}/orders, GET /api/orders/status
+#include <boost/json/monotonic_resource.hpp>
+
 #include <chrono>
 #include <map>
 
@@ -14,7 +16,10 @@ using domain::ErrorCode;
 namespace {
 
 domain::Result<std::string> parse_user_id(std::string_view text) {
-  auto body = parse_json_object(text);
+  // The body of an intake is small: read into this buffer, not the heap.
+  unsigned char buffer[1024];
+  boost::json::monotonic_resource memory(buffer, sizeof buffer);
+  auto body = parse_json_object(text, &memory);
   if (!body) return body.error();
   if (auto unknown = only_fields(body.value(), {"user_id"})) return *unknown;
   auto user_id = required_string(body.value(), "user_id");

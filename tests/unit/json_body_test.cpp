@@ -1,5 +1,7 @@
 #include "gateway/json_body.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -244,3 +246,15 @@ TEST(JsonBody, OnlyFieldsIsCaseSensitive) {
 }
 
 }  // namespace
+
+// Intake bodies are read into a caller's buffer; what does not fit spills to the heap.
+TEST(JsonBodyStorage, AnObjectReadIntoACallersBufferHoldsItsValues) {
+  unsigned char small[64];
+  boost::json::monotonic_resource memory(small, sizeof small);
+  const std::string long_value(300, 'x');
+  auto r = parse_json_object(R"({"user_id":"u-1","note":")" + long_value + R"("})", &memory);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(required_string(r.value(), "user_id").value(), "u-1");
+  EXPECT_EQ(required_string(r.value(), "note").value(), long_value);
+  EXPECT_FALSE(parse_json_object(R"({"a":1,"a":2})", &memory)) << "the same checks with any storage";
+}
