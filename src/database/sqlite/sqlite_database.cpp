@@ -56,13 +56,14 @@ enum Stmt { insert_sale, upsert_intake, create_order_row, flush_remaining, state
 
 constexpr const char* statement_sql[statement_count] = {
     "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    "INSERT INTO intakes (order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, "
-    "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-    "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, version = excluded.version, "
-    "reason = excluded.reason, payment_id = excluded.payment_id, updated_at = excluded.updated_at "
-    "WHERE excluded.version > intakes.version",
-    "INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at) "
-    "VALUES (?1, ?2, ?3, 'CONFIRMED', ?4, ?4) ON CONFLICT (order_id) DO NOTHING",
+    // Parenthesised: one statement spelt over several lines, not a missing comma.
+    ("INSERT INTO intakes (order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, "
+     "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+     "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, version = excluded.version, "
+     "reason = excluded.reason, payment_id = excluded.payment_id, updated_at = excluded.updated_at "
+     "WHERE excluded.version > intakes.version"),
+    ("INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at) "
+     "VALUES (?1, ?2, ?3, 'CONFIRMED', ?4, ?4) ON CONFLICT (order_id) DO NOTHING"),
     "UPDATE sales SET remaining_db = ?2 WHERE sale_id = ?1",
 };
 
