@@ -37,7 +37,7 @@ bool decode_segments(std::string_view raw, std::vector<std::string>& out, std::s
       continue;
     }
     decoded.reserve(checked->decoded_size());
-    for (char c : *checked) decoded += c;
+    for (char c : **checked) decoded += c;  // *checked is the encoded view; ** its decode_view
   }
   return true;
 }
@@ -49,6 +49,9 @@ void Router::add(std::string method, std::string pattern, Handler handler) {
   std::vector<std::string_view> parts;
   split_path(route.pattern, parts);
   route.segments.assign(parts.begin(), parts.end());
+  route.direct = route.pattern.find('{') == std::string::npos;
+  for (const auto& earlier : routes_)
+    if (earlier.method == route.method && match(earlier, route.segments, nullptr)) route.direct = false;
   routes_.push_back(std::move(route));
 }
 
@@ -75,6 +78,16 @@ void Router::dispatch(const ExchangePtr& exchange) const {
   if (request.path.empty() || request.path.front() != '/') {
     exchange->set_route("unknown");
     return exchange->respond(error_response(domain::ErrorCode::not_found, "no such resource"));
+  }
+  // The common case, a literal route asked for with nothing encoded, without
+  // splitting and decoding the path: the same route the loop below would find.
+  if (request.path.find('%') == std::string::npos) {
+    for (const auto& route : routes_) {
+      if (!route.direct || route.pattern != request.path || route.method != request.method) continue;
+      request.params.clear();
+      exchange->set_route(route.pattern);
+      return route.handler(exchange);
+    }
   }
   thread_local std::vector<std::string> decoded;
   std::size_t segments = 0;

@@ -23,6 +23,9 @@ class Router {
     std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
+    // No variables, and no earlier route of its method takes its path: a
+    // request whose raw path is exactly the pattern is this route's.
+    bool direct = false;
   };
   // `params`, if given, receives the pattern's variables.
   static bool match(const Route& route, std::span<const std::string> path,

@@ -49,6 +49,17 @@ def test_get_sale_returns_what_was_created(server):
         assert fetched[key] == created[key], key
 
 
+def test_a_percent_encoded_path_names_the_same_sale(server):
+    # RFC 3986: an encoded unreserved character is the character itself.
+    created = assert_json(server.create_sale(sale_body(sale_id=unique_id("enc"))), 201)
+    sale_id = created["sale_id"]
+    encoded = "".join(f"%{ord(c):02X}" for c in sale_id[:3]) + sale_id[3:]
+    fetched = assert_json(server.get(f"/api/sales/{encoded}"), 200)
+    assert fetched["sale_id"] == sale_id
+    # An encoded slash stays inside the id (it does not open another path), and no id may hold one.
+    assert_error(server.get(f"/api/sales/{sale_id}%2Fx"), 400, "invalid_request")
+
+
 def test_create_sale_with_an_existing_id_is_409_sale_exists(server):
     body = sale_body(stock=4)
     assert_json(server.create_sale(body), 201)
