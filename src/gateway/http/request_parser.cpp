@@ -19,15 +19,16 @@ Response with_status(Response r, int status) {
 // ASCII only, as header names are; std::tolower asks the locale each time.
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
 
-// Lower-case hex digits of `value` at the end of `out`.
-void append_hex(std::string& out, std::uint64_t value) {
+// Lower-case hex digits of `value` written at `out` (at most 16); their count.
+std::size_t append_hex(char* out, std::uint64_t value) {
   char digits[16];
-  int n = 0;
+  std::size_t n = 0;
   do {
     digits[n++] = "0123456789abcdef"[value & 0xf];
     value >>= 4;
   } while (value != 0);
-  while (n > 0) out += digits[--n];
+  for (std::size_t i = 0; i < n; ++i) out[i] = digits[n - 1 - i];
+  return n;
 }
 
 std::string_view trim(std::string_view s) {
@@ -154,13 +155,22 @@ void assign_request_id(std::string& out, std::string_view given) {
     out.assign(given);
     return;
   }
-  // "<boot time>-<counter>", both in hex: unique within a run and across restarts.
-  static std::atomic<std::uint64_t> next{0};
+  // "<boot time>-<counter>", both in hex: unique within a run and across
+  // restarts. Each thread takes its numbers from the shared counter a block
+  // at a time, so that I/O threads do not pass its cache line to and fro.
+  constexpr std::uint64_t block = 1024;
+  static std::atomic<std::uint64_t> next_block{0};
   static const std::uint64_t boot = static_cast<std::uint64_t>(::time(nullptr));
-  out.clear();
-  append_hex(out, boot);
-  out += '-';
-  append_hex(out, next.fetch_add(1, std::memory_order_relaxed));
+  thread_local std::uint64_t next = 0, end = 0;
+  if (next == end) {
+    next = next_block.fetch_add(block, std::memory_order_relaxed);
+    end = next + block;
+  }
+  char text[40];
+  std::size_t n = append_hex(text, boot);
+  text[n++] = '-';
+  n += append_hex(text + n, next++);
+  out.assign(text, n);
 }
 
 }  // namespace flashgate::gateway::http
