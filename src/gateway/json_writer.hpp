@@ -41,16 +41,21 @@ class JsonWriter {
   // needs no escaping, so it is copied as it is; values are always escaped.
   JsonWriter& key(std::string_view name) {
     assert(is_plain(name));
-    char piece[48];  // ,"name": in one append (names are short; a longer one takes three)
-    if (name.size() + 4 > sizeof piece) return long_key(name);
+    char piece[48];  // ,"name": in one append
     std::size_t n = 0;
     if (!first_) piece[n++] = ',';
     piece[n++] = '"';
+    first_ = false;
+    if (n + name.size() + 2 > sizeof piece) {  // a name longer than the API's: in pieces
+      out_.append(piece, n);
+      out_ += name;
+      out_ += "\":";
+      return *this;
+    }
     std::memcpy(piece + n, name.data(), name.size());
     n += name.size();
     piece[n++] = '"';
     piece[n++] = ':';
-    first_ = false;
     out_.append(piece, n);
     return *this;
   }
@@ -101,15 +106,6 @@ class JsonWriter {
   }
 
  private:
-
-  JsonWriter& long_key(std::string_view name) {
-    out_ += first_ ? "\"" : ",\"";
-    first_ = false;
-    out_ += name;
-    out_ += "\":";
-    return *this;
-  }
-
   std::string out_;
   bool first_ = true;
 };

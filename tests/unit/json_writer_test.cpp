@@ -143,4 +143,17 @@ TEST(ErrorResponse, BodyIsTheErrorNameAndTheEscapedMessage) {
   }
 }
 
+// Keys are written in one append up to a length; longer ones take another path to the same text.
+TEST(JsonWriter, KeysOfEveryLengthAreWrittenAlike) {
+  for (std::size_t length : {std::size_t{1}, std::size_t{43}, std::size_t{44}, std::size_t{45}, std::size_t{46},
+                             std::size_t{80}}) {
+    const std::string name(length, 'k');
+    JsonWriter w(0);
+    w.begin_object();
+    w.key(name).number(1);
+    w.key(name + "2").number(2);
+    w.end_object();
+    EXPECT_EQ(w.take(), "{\"" + name + "\":1,\"" + name + "2\":2}") << length;
+  }
+}
 }  // namespace
