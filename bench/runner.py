@@ -867,8 +867,11 @@ class Run:
         port = self._dist["redis_port"]
         out = subprocess.run(["redis-cli", "-p", str(port), "BGREWRITEAOF"], capture_output=True, text=True, timeout=60)
         log(f"  redis: {out.stdout.strip() or out.stderr.strip()}; waiting for it to finish")
-        wait_for(lambda: self.redis_aof(port).get("aof_rewrite_in_progress") == "0"
-                 and self.redis_aof(port).get("aof_rewrite_scheduled") == "0", 300, "Redis's AOF rewrite", interval=0.2)
+        def rewrite_done():
+            info = self.redis_aof(port)
+            return info.get("aof_rewrite_in_progress") == "0" and info.get("aof_rewrite_scheduled") == "0"
+
+        wait_for(rewrite_done, 300, "Redis's AOF rewrite", interval=0.2)
         self._aof_rewrites_before = int(self.redis_aof(port).get("aof_rewrites", "0"))
 
     def note_rewrites(self, name, r):
