@@ -107,14 +107,19 @@ TicketCodec::TicketCodec(std::vector<TicketKey> keys, std::int64_t ttl_ms) : ttl
 // Layout: key id | nonce | XChaCha20-Poly1305(plain, ad = key id), in base64url.
 // Both buffers are on the stack; the text is the one allocation.
 std::string TicketCodec::seal(const TicketClaims& c) const {
+  return seal(c.order_id, c.sale_id, c.user_id, c.issued_at);
+}
+
+std::string TicketCodec::seal(std::string_view order_id, std::string_view sale_id, std::string_view user_id,
+                              TimeMs issued_at) const {
   unsigned char plain[max_plain_size];
   unsigned char* p = plain;
   *p++ = format_version;
-  const auto issued = static_cast<std::uint64_t>(c.issued_at);
+  const auto issued = static_cast<std::uint64_t>(issued_at);
   for (int shift = 56; shift >= 0; shift -= 8) *p++ = static_cast<unsigned char>(issued >> shift);
-  p = put_string(p, c.order_id);
-  p = put_string(p, c.sale_id);
-  p = put_string(p, c.user_id);
+  p = put_string(p, order_id);
+  p = put_string(p, sale_id);
+  p = put_string(p, user_id);
   const auto plain_size = static_cast<std::size_t>(p - plain);
 
   const Entry& k = keys_.front();

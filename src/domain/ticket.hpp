@@ -30,6 +30,9 @@ class TicketCodec {
   // Ids of at most 255 bytes each (they are at most 64); longer ones are a
   // bug and throw std::invalid_argument.
   std::string seal(const TicketClaims& claims) const;
+  // The same from views: an intake seals the fields of its order as they are.
+  std::string seal(std::string_view order_id, std::string_view sale_id, std::string_view user_id,
+                   TimeMs issued_at) const;
   // invalid_ticket for anything malformed, tampered or under an unknown key;
   // ticket_expired once older than the TTL.
   Result<TicketClaims> open(std::string_view ticket, TimeMs now) const;

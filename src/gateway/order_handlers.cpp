@@ -75,16 +75,16 @@ void add_order_routes(Router& router, ApiContext& api) {
     }
     if (!within_rate_or_reply(api, api.intake_limiter, ex)) return count("too_many_requests");
     const auto started = std::chrono::steady_clock::now();
-    api.store.intake(sale_id, user_id.value(), [&api, ex, count, user = user_id.value(), &store_seconds,
-                                                started](auto outcome) {
+    api.store.intake(sale_id, user_id.value(), [&api, ex, count, &store_seconds, started](auto outcome) {
       store_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       if (!outcome) {
         count(domain::error_name(outcome.error().code));
         return ex->respond(error_response(outcome.error()));
       }
       const auto& view = outcome.value().view;
-      const std::string ticket = api.tickets.seal(
-          domain::TicketClaims{view.order.order_id, view.order.sale_id, user, domain::now_ms()});
+      // The order is the user's own (found by, or made for, this user): its user id is theirs.
+      const std::string ticket =
+          api.tickets.seal(view.order.order_id, view.order.sale_id, view.order.user_id, domain::now_ms());
       count(outcome.value().created ? "accepted" : "repeat");
       ex->respond(json_response(outcome.value().created ? 202 : 200, render_intake(view, ticket)));
     });

@@ -28,8 +28,9 @@ class Journal {
     commit_end_ = std::move(listener);
   }
   virtual void record_sale(const domain::Sale& sale, Done done) = 0;
-  // Insert or move an order to a newer version.
-  virtual void record_order(const domain::Order& order, Done done) = 0;
+  // Insert or move an order to a newer version. By value: the job keeps it
+  // until its commit, and a caller done with its copy moves it in.
+  virtual void record_order(domain::Order order, Done done) = 0;
   // Completes once everything recorded before it is durable (or failed).
   virtual void barrier(Done done) = 0;
   virtual JournalState load() = 0;

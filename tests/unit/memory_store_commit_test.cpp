@@ -27,7 +27,7 @@ using flashgate::store::SaleView;
 class ManualJournal final : public flashgate::store::Journal {
  public:
   void record_sale(const Sale&, Done done) override { pending_.push_back(std::move(done)); }
-  void record_order(const Order&, Done done) override { pending_.push_back(std::move(done)); }
+  void record_order(Order, Done done) override { pending_.push_back(std::move(done)); }
   void barrier(Done done) override { pending_.push_back(std::move(done)); }
   JournalState load() override { return {}; }
 

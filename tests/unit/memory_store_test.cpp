@@ -1145,7 +1145,7 @@ class ScriptedJournal final : public Journal {
     if (done) done(true);
     commit_ended();
   }
-  void record_order(const Order& order, Done done) override {
+  void record_order(Order order, Done done) override {
     const bool ok = durable(order);
     if (done) done(ok);
     commit_ended();

@@ -50,4 +50,18 @@ TEST(ShardedMap, CountsAndErasesAcrossShards) {
   }
 }
 
+// Shards are open-addressing tables: growing moves their entries, which must
+// arrive whole (long strings live on the heap and are moved, not copied).
+TEST(ShardedMap, EntriesSurviveTheirShardGrowing) {
+  ShardedMap<std::string> map;
+  auto value_of = [](int i) { return "order-" + std::to_string(i) + std::string(40, 'x'); };
+  for (int i = 0; i < 50'000; ++i) ASSERT_TRUE(map.try_emplace("user-" + std::to_string(i), value_of(i)).second);
+  EXPECT_EQ(map.size(), 50'000u);
+  for (int i = 0; i < 50'000; ++i) {
+    const auto* value = map.find("user-" + std::to_string(i));
+    ASSERT_NE(value, nullptr) << i;
+    EXPECT_EQ(*value, value_of(i));
+  }
+}
+
 }  // namespace

@@ -81,6 +81,15 @@ TEST_F(TicketTest, ShortestIdsRoundTrip) {
   EXPECT_TRUE(same(*opened, c));
 }
 
+TEST_F(TicketTest, SealingFromViewsSealsTheSameClaims) {
+  const std::string order_id = "0123456789abcdef0123", sale_id = "sale-2026:11.24_A", user_id = "user-42";
+  const std::string t = codec.seal(std::string_view(order_id), sale_id, user_id, issued + 5);
+  EXPECT_EQ(t.size(), ticket.size());  // same payload length as the TicketClaims spelling
+  const auto opened = codec.open(t, issued + 5);
+  ASSERT_TRUE(opened) << opened.error().message;
+  EXPECT_TRUE(same(*opened, TicketClaims{order_id, sale_id, user_id, issued + 5}));
+}
+
 TEST_F(TicketTest, SealingTwiceGivesDifferentTicketsThatBothOpen) {
   const std::string again = codec.seal(claims());
   EXPECT_NE(again, ticket);  // a fresh nonce each time

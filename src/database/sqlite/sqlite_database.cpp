@@ -231,9 +231,9 @@ void SqliteDatabase::record_sale(const domain::Sale& sale, Done done) {
       std::move(done));
 }
 
-void SqliteDatabase::record_order(const domain::Order& order, Done done) {
+void SqliteDatabase::record_order(domain::Order order, Done done) {
   submit(
-      [order](SqliteDatabase& self) {
+      [order = std::move(order)](SqliteDatabase& self) {
         auto* s = self.statement(upsert_intake);
         bind_text(s, 1, order.order_id);
         bind_text(s, 2, order.sale_id);

@@ -29,7 +29,7 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal {
 
   // Journal
   void record_sale(const domain::Sale& sale, Done done) override;
-  void record_order(const domain::Order& order, Done done) override;
+  void record_order(domain::Order order, Done done) override;
   void barrier(Done done) override;
   store::JournalState load() override;
 

@@ -202,11 +202,12 @@ void MemoryStore::intake(const std::string& sale_id, const std::string& user_id,
   sale.remaining -= 1;
   sale.holders.try_emplace(user_id, entry.order.order_id);
   sale.counts[index_of(OrderStatus::queued)] += 1;
-  const domain::Order order = entry.order;
-  orders_.try_emplace(order.order_id, std::move(entry));
+  domain::Order order = entry.order;  // the journal's copy: the entry may change before the commit
+  std::string order_id = order.order_id;
+  orders_.try_emplace(order_id, std::move(entry));
   lock.unlock();
 
-  journal_.record_order(order, [this, order_id = order.order_id, done = std::move(done)](bool durable) mutable {
+  journal_.record_order(std::move(order), [this, order_id = std::move(order_id), done = std::move(done)](bool durable) mutable {
     std::lock_guard committed_lock(committed_mutex_);
     committed_.push_back({std::move(order_id), durable, std::move(done)});
   });
@@ -341,7 +342,7 @@ std::optional<domain::Order> MemoryStore::claim(std::chrono::milliseconds wait) 
   // PROCESSING need not be durable before the work starts: after a crash the
   // order is simply queued again, and creating it is idempotent.
   journal_.record_order(view.order, {});
-  return view.order;
+  return std::move(view.order);
 }
 
 bool MemoryStore::finish(const std::string& order_id, OrderStatus to, const std::string& reason) {
