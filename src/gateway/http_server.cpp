@@ -391,25 +391,45 @@ struct HttpServer::Impl {
     m.gauge("flashgate_connections_open", "Open HTTP connections", [this] { return static_cast<double>(slots.open()); });
   }
 
+  // One completion takes every connection that is waiting (the acceptor is
+  // non-blocking), as nginx's multi_accept does: a crowd that connects at
+  // once was otherwise taken one connection per trip through the first I/O
+  // thread's queue, behind the requests of the connections already in, and
+  // the last ones' first requests waited most of a second.
   void accept() {
     const std::size_t index = next_context++ % contexts.size();
     acceptor->async_accept(*contexts[index], [this, index](error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
       if (ec) {
         fail(ec, "accept");
-      } else {
-        auto peer = socket.remote_endpoint(ec);
-        std::string address = ec ? std::string() : peer.address().to_string();
-        if (!slots.acquire(address)) {
-          refused.inc();
-          socket.close(ec);  // over the bound: cheapest answer is none
-        } else {
-          socket.set_option(tcp::no_delay(true), ec);
-          std::make_shared<Session>(std::move(socket), std::move(address), shared, *sweepers[index])->run();
+        return accept();
+      }
+      admit(std::move(socket), index);
+      for (;;) {
+        const std::size_t next = next_context++ % contexts.size();
+        tcp::socket more = acceptor->accept(*contexts[next], ec);
+        if (ec) {
+          --next_context;  // not used: the next connection takes its turn
+          if (!would_block(ec)) fail(ec, "accept");
+          break;
         }
+        admit(std::move(more), next);
       }
       accept();
     });
+  }
+
+  void admit(tcp::socket socket, std::size_t index) {
+    error_code ec;
+    auto peer = socket.remote_endpoint(ec);
+    std::string address = ec ? std::string() : peer.address().to_string();
+    if (!slots.acquire(address)) {
+      refused.inc();
+      socket.close(ec);  // over the bound: cheapest answer is none
+      return;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<Session>(std::move(socket), std::move(address), shared, *sweepers[index])->run();
   }
 
   ServerLimits limits;
@@ -447,6 +467,7 @@ void HttpServer::start(const std::string& host, std::uint16_t port, std::size_t 
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) acceptor.non_blocking(true, ec);  // accept() drains the backlog and stops at would_block
   if (ec) throw std::runtime_error(ec.message());
   impl_->accept();
   for (auto& sweeper : impl_->sweepers) sweeper->start();

@@ -98,11 +98,15 @@ class JsonWriter {
 
   std::string take() { return std::move(out_); }
 
-  // Printable ASCII without '"' or '\\': a JSON string as it is.
+  // Printable ASCII without '"' or '\\': a JSON string as it is. No early
+  // exit, so that the compiler vectorizes it: it runs over whole tickets.
   static bool is_plain(std::string_view text) {
-    for (char c : text)
-      if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
-    return true;
+    bool escape = false;
+    for (const char c : text) {
+      const auto u = static_cast<unsigned char>(c);
+      escape |= (u < 0x20) | (u > 0x7e) | (u == '"') | (u == '\\');
+    }
+    return !escape;
   }
 
  private:

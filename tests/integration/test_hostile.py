@@ -962,6 +962,30 @@ def _refused(port, source=None):
         sock.close()
 
 
+def test_a_crowd_that_connects_at_once_is_served_whole(server):
+    # The acceptor takes every waiting connection in one completion (a
+    # non-blocking accept loop): none may be lost or left unanswered, each
+    # I/O thread gets its share, and accepting goes on once the backlog is empty.
+    crowd = 400
+    socks = [connect(server.port) for _ in range(crowd)]  # all queued in the backlog before any request
+    try:
+        for sock in socks:
+            sock.sendall(http_request(b"GET", "/healthz", connection=b"keep-alive"))
+        for i, sock in enumerate(socks):
+            reply = read_reply(sock, 10.0)
+            assert reply.status == 200, f"connection {i + 1} of {crowd}: {reply!r}"
+        for i, sock in enumerate(socks):  # still served, on whichever thread took them
+            assert _working(sock), f"connection {i + 1} of {crowd} stopped working"
+        late = connect(server.port)
+        try:
+            assert _working(late), "a connection made after the crowd was not served"
+        finally:
+            late.close()
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 def test_connections_over_the_per_client_bound_are_closed_at_once(start_server):
     srv = start_server(env={"FLASHGATE_MAX_CONNECTIONS_PER_CLIENT": "20"})
     srv.close_sessions()

@@ -131,6 +131,22 @@ TEST(JsonWriter, ObjectsMatchBoostsSerialization) {
   EXPECT_EQ(json::parse(text), json::value(expected));
 }
 
+// is_plain decides whether a ticket is copied as it is: it must agree with
+// the escaper on every byte, wherever in a long string the byte sits.
+TEST(JsonWriter, PlainIsExactlyWhatNeedsNoEscape) {
+  for (int b = 0; b < 256; ++b) {
+    const char c = static_cast<char>(b);
+    const std::string one(1, c);
+    const bool needs_no_escape = written(one) == "\"" + one + "\"" && b < 0x7f;
+    for (std::size_t at : {std::size_t{0}, std::size_t{17}, std::size_t{130}}) {
+      std::string text(131, 'A');
+      text[at] = c;
+      EXPECT_EQ(JsonWriter::is_plain(text), needs_no_escape) << "byte " << b << " at " << at;
+    }
+  }
+  EXPECT_TRUE(JsonWriter::is_plain(""));
+}
+
 TEST(JsonWriter, EmptyObject) { EXPECT_EQ(JsonWriter(0).begin_object().end_object().take(), "{}"); }
 
 TEST(ErrorResponse, BodyIsTheErrorNameAndTheEscapedMessage) {
