@@ -10,6 +10,36 @@ namespace flashgate::gateway {
 using domain::Error;
 using domain::ErrorCode;
 
+std::optional<std::string_view> sole_id_member(std::string_view body, std::string_view field) {
+  std::size_t i = 0;
+  const auto skip_space = [&] {
+    while (i < body.size() && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r')) ++i;
+  };
+  const auto take = [&](char c) {
+    skip_space();
+    if (i >= body.size() || body[i] != c) return false;
+    ++i;
+    return true;
+  };
+  if (!take('{') || !take('"')) return std::nullopt;
+  if (body.substr(i, field.size()) != field || body.substr(i + field.size(), 1) != "\"") return std::nullopt;
+  i += field.size() + 1;
+  if (!take(':') || !take('"')) return std::nullopt;
+  const std::size_t begin = i;
+  const auto id_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == ':' || c == '-';
+  };
+  while (i < body.size() && id_char(body[i])) ++i;
+  const std::string_view value = body.substr(begin, i - begin);
+  if (i >= body.size() || body[i] != '"') return std::nullopt;
+  ++i;
+  if (!take('}')) return std::nullopt;
+  skip_space();
+  if (i != body.size()) return std::nullopt;
+  return value;
+}
+
 namespace {
 
 Error invalid(std::string message) { return Error{ErrorCode::invalid_request, std::move(message)}; }

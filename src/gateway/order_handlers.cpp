@@ -16,6 +16,12 @@ using domain::ErrorCode;
 namespace {
 
 domain::Result<std::string> parse_user_id(std::string_view text) {
+  const domain::Error invalid_id{ErrorCode::invalid_request, "user_id must be 1-64 characters of [A-Za-z0-9._:-]"};
+  // {"user_id":"..."} as every client sends it: read without a parser.
+  if (auto plain = sole_id_member(text, "user_id")) {
+    if (!domain::is_valid_id(*plain)) return invalid_id;
+    return std::string(*plain);
+  }
   // The body of an intake is small: read into this buffer, not the heap.
   unsigned char buffer[1024];
   boost::json::monotonic_resource memory(buffer, sizeof buffer);
@@ -24,8 +30,7 @@ domain::Result<std::string> parse_user_id(std::string_view text) {
   if (auto unknown = only_fields(body.value(), {"user_id"})) return *unknown;
   auto user_id = required_string(body.value(), "user_id");
   if (!user_id) return user_id.error();
-  if (!domain::is_valid_id(user_id.value()))
-    return domain::Error{ErrorCode::invalid_request, "user_id must be 1-64 characters of [A-Za-z0-9._:-]"};
+  if (!domain::is_valid_id(user_id.value())) return invalid_id;
   return user_id;
 }
 

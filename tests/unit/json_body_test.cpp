@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <random>
 #include <string>
 
 namespace {
@@ -257,4 +258,59 @@ TEST(JsonBodyStorage, AnObjectReadIntoACallersBufferHoldsItsValues) {
   EXPECT_EQ(required_string(r.value(), "user_id").value(), "u-1");
   EXPECT_EQ(required_string(r.value(), "note").value(), long_value);
   EXPECT_FALSE(parse_json_object(R"({"a":1,"a":2})", &memory)) << "the same checks with any storage";
+}
+
+// --- the intake body's fast path
+
+using flashgate::gateway::sole_id_member;
+
+TEST(SoleIdMember, ReadsTheCommonSpellings) {
+  EXPECT_EQ(sole_id_member(R"({"user_id":"alice"})", "user_id"), "alice");
+  EXPECT_EQ(sole_id_member(R"({"user_id": "alice"})", "user_id"), "alice");
+  EXPECT_EQ(sole_id_member(" \t{ \"user_id\" :\r\n\"a.b_c:d-9\" }\n", "user_id"), "a.b_c:d-9");
+  EXPECT_EQ(sole_id_member(R"({"user_id":""})", "user_id"), "");  // the caller refuses it, as the full path does
+}
+
+TEST(SoleIdMember, LeavesEverythingElseToTheFullParser) {
+  for (std::string_view body : {
+           R"({"user_id":"al\u0069ce"})",            // an escape
+           R"({"user_id":"al ice"})",                 // a character ids do not have
+           R"({"user_id":"alice","user_id":"bob"})",  // duplicate key
+           R"({"user_id":"alice","x":1})",            // another member
+           R"({"user\u005fid":"alice"})",             // the key spelled with an escape
+           R"({"user_ids":"alice"})", R"({"user_i":"alice"})", R"({"user_id":alice})", R"({"user_id":1})",
+           R"({"user_id":"alice"}x)", R"({"user_id":"alice"}{})", R"({"user_id":"alice")", R"({"user_id":"alice)",
+           R"(["user_id","alice"])", R"({"user_id":"alice"} "x")", "", "{", R"({"user_id")", R"({"user_id":)",
+           "{\"user_id\":\"alice\"}\v", "\xef\xbb\xbf{\"user_id\":\"alice\"}"}) {
+    EXPECT_EQ(sole_id_member(body, "user_id"), std::nullopt) << body;
+  }
+}
+
+// Whatever the fast path reads, the strict parser reads the same.
+TEST(SoleIdMember, AgreesWithTheStrictParserOnMutatedBodies) {
+  std::mt19937 random(7);
+  const std::string base = R"({ "user_id" : "user-42.x:y_z" })";
+  const std::string alphabet = " {}\":,\\\tu_-.:9aZ\x01\xc3";
+  int fast = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string body = base;
+    for (int edits = 1 + static_cast<int>(random() % 3); edits > 0; --edits) {
+      const auto at = random() % (body.size() + 1);
+      switch (random() % 3) {
+        case 0: body.insert(at, 1, alphabet[random() % alphabet.size()]); break;
+        case 1: if (at < body.size()) body.erase(at, 1); break;
+        default: if (at < body.size()) body[at] = alphabet[random() % alphabet.size()]; break;
+      }
+    }
+    const auto quick = sole_id_member(body, "user_id");
+    if (!quick) continue;
+    ++fast;
+    const auto parsed = parse_json_object(body);
+    ASSERT_TRUE(parsed) << body;
+    EXPECT_FALSE(only_fields(parsed.value(), {"user_id"})) << body;
+    const auto strict = required_string(parsed.value(), "user_id");
+    ASSERT_TRUE(strict) << body;
+    EXPECT_EQ(strict.value(), *quick) << body;
+  }
+  EXPECT_GT(fast, 100);  // the mutations did reach the fast path
 }
