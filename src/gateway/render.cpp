@@ -62,15 +62,11 @@ std::string render_intake(const store::OrderView& view, const std::string& ticke
   JsonWriter w(status_size(view) + intake_fixed_size + 3 * ticket.size());
   w.begin_object();
   status_members(w, view);
-  // A ticket is base64url: looked at once, then copied three times as it is.
-  const bool plain = JsonWriter::is_plain(ticket);
-  auto ticket_string = [&](std::string_view prefix) { plain ? w.plain_string(prefix, ticket) : w.string(prefix, ticket); };
-  w.key("ticket");
-  ticket_string("");
-  w.key("status_url");
-  ticket_string("/api/orders/status?ticket=");
-  w.key("events_url");
-  ticket_string("/api/orders/events?ticket=");
+  // A ticket is base64url (the scan for escapes was a fifth of an intake's
+  // rendering): copied three times as it is.
+  w.key("ticket").plain_string(ticket);
+  w.key("status_url").plain_string("/api/orders/status?ticket=", ticket);
+  w.key("events_url").plain_string("/api/orders/events?ticket=", ticket);
   return w.end_object().take();
 }
 

@@ -131,8 +131,8 @@ TEST(JsonWriter, ObjectsMatchBoostsSerialization) {
   EXPECT_EQ(json::parse(text), json::value(expected));
 }
 
-// is_plain decides whether a ticket is copied as it is: it must agree with
-// the escaper on every byte, wherever in a long string the byte sits.
+// is_plain is what the plain_ writers assume of their text: it must agree
+// with the escaper on every byte, wherever in a long string the byte sits.
 TEST(JsonWriter, PlainIsExactlyWhatNeedsNoEscape) {
   for (int b = 0; b < 256; ++b) {
     const char c = static_cast<char>(b);
