@@ -1,51 +1,94 @@
 #include "store/redis/near_cache.hpp"
 
+#include <algorithm>
+#include <functional>
+
 namespace flashgate::store::redis {
 
+NearCache::NearCache(std::size_t capacity)
+    : shard_count_(std::clamp<std::size_t>(capacity / min_orders_per_shard, 1, max_shards)),
+      shards_(std::make_unique<Shard[]>(shard_count_)) {
+  // The shards' capacities add up to the whole.
+  for (std::size_t i = 0; i < shard_count_; ++i)
+    shards_[i].capacity = capacity / shard_count_ + (i < capacity % shard_count_ ? 1 : 0);
+}
+
+NearCache::Shard& NearCache::shard_of(const std::string& order_id) {
+  return shards_[std::hash<std::string>{}(order_id) % shard_count_];
+}
+
 bool NearCache::update(const domain::Order& order, const SaleProgress& progress) {
-  std::lock_guard lock(mutex_);
-  auto& sale = sales_[order.sale_id];
-  if (progress.started >= sale.started) sale.started = progress.started;
-  if (progress.rate_at >= sale.rate_at) {
-    sale.rate = progress.rate;
-    sale.rate_at = progress.rate_at;
+  {
+    std::unique_lock lock(sales_mutex_);
+    auto& sale = sales_[order.sale_id];
+    if (progress.started >= sale.started) sale.started = progress.started;
+    if (progress.rate_at >= sale.rate_at) {
+      sale.rate = progress.rate;
+      sale.rate_at = progress.rate_at;
+    }
   }
-  if (auto* entry = orders_.find(order.order_id)) {
-    lru_.splice(lru_.begin(), lru_, entry->lru);
-    if (entry->order.version > order.version) return false;
-    entry->order = order;
+  Shard& shard = shard_of(order.order_id);
+  std::lock_guard lock(shard.mutex);
+  if (auto it = shard.orders.find(order.order_id); it != shard.orders.end()) {
+    Entry& entry = it->second;
+    shard.lru.splice(shard.lru.begin(), shard.lru, entry.lru);
+    if (entry.order.version > order.version) return false;
+    entry.order = order;
     return true;
   }
-  lru_.push_front(order.order_id);
-  orders_.try_emplace(order.order_id, Entry{order, lru_.begin()});
-  while (orders_.size() > capacity_) {
-    orders_.erase(lru_.back());
-    lru_.pop_back();
+  shard.lru.push_front(order.order_id);
+  shard.orders.try_emplace(order.order_id, Entry{order, shard.lru.begin()});
+  while (shard.orders.size() > shard.capacity) {
+    shard.orders.erase(shard.lru.back());
+    shard.lru.pop_back();
   }
   return true;
 }
 
 std::optional<domain::Order> NearCache::find(const std::string& order_id) {
-  std::lock_guard lock(mutex_);
-  auto* entry = orders_.find(order_id);
-  if (!entry) {
-    ++misses_;
+  Shard& shard = shard_of(order_id);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.orders.find(order_id);
+  if (it == shard.orders.end()) {
+    ++shard.misses;
     return std::nullopt;
   }
-  ++hits_;
-  lru_.splice(lru_.begin(), lru_, entry->lru);
-  return entry->order;
+  ++shard.hits;
+  shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
+  return it->second.order;
 }
 
-SaleProgress NearCache::progress(const std::string& sale_id) {
-  std::lock_guard lock(mutex_);
+SaleProgress NearCache::progress(const std::string& sale_id) const {
+  std::shared_lock lock(sales_mutex_);
   auto it = sales_.find(sale_id);
   return it == sales_.end() ? SaleProgress{} : it->second;
 }
 
+std::uint64_t NearCache::hits() const {
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    std::lock_guard lock(shards_[i].mutex);
+    total += shards_[i].hits;
+  }
+  return total;
+}
+
+std::uint64_t NearCache::misses() const {
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    std::lock_guard lock(shards_[i].mutex);
+    total += shards_[i].misses;
+  }
+  return total;
+}
+
 std::size_t NearCache::size() const {
-  std::lock_guard lock(mutex_);
-  return orders_.size();
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    std::lock_guard lock(shards_[i].mutex);
+    total += shards_[i].orders.size();
+  }
+  return total;
 }
 
 }  // namespace flashgate::store::redis
