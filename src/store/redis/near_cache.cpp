@@ -64,31 +64,25 @@ SaleProgress NearCache::progress(const std::string& sale_id) const {
   return it == sales_.end() ? SaleProgress{} : it->second;
 }
 
-std::uint64_t NearCache::hits() const {
+std::uint64_t NearCache::sum_over_shards(std::uint64_t (*part)(const Shard&)) const {
   std::uint64_t total = 0;
   for (std::size_t i = 0; i < shard_count_; ++i) {
     std::lock_guard lock(shards_[i].mutex);
-    total += shards_[i].hits;
+    total += part(shards_[i]);
   }
   return total;
+}
+
+std::uint64_t NearCache::hits() const {
+  return sum_over_shards([](const Shard& s) { return s.hits; });
 }
 
 std::uint64_t NearCache::misses() const {
-  std::uint64_t total = 0;
-  for (std::size_t i = 0; i < shard_count_; ++i) {
-    std::lock_guard lock(shards_[i].mutex);
-    total += shards_[i].misses;
-  }
-  return total;
+  return sum_over_shards([](const Shard& s) { return s.misses; });
 }
 
 std::size_t NearCache::size() const {
-  std::size_t total = 0;
-  for (std::size_t i = 0; i < shard_count_; ++i) {
-    std::lock_guard lock(shards_[i].mutex);
-    total += shards_[i].orders.size();
-  }
-  return total;
+  return sum_over_shards([](const Shard& s) { return static_cast<std::uint64_t>(s.orders.size()); });
 }
 
 }  // namespace flashgate::store::redis

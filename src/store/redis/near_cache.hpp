@@ -62,6 +62,8 @@ class NearCache {
   };
 
   Shard& shard_of(const std::string& order_id);
+  // The sum of one count over the shards, each read under its lock (for metrics).
+  std::uint64_t sum_over_shards(std::uint64_t (*part)(const Shard&)) const;
 
   std::size_t shard_count_;
   std::unique_ptr<Shard[]> shards_;
