@@ -387,7 +387,9 @@ struct HttpServer::Impl {
         counters(m),
         slots(limits),
         shared{r, counters, limits, slots},
-        refused(m.counter("flashgate_connections_refused_total", "Connections closed at once: over a bound")) {
+        refused(m.counter("flashgate_connections_refused_total", "Connections closed at once: over a bound")),
+        accept_failures(m.counter("flashgate_accept_failures_total",
+                                  "Accepts that failed; out of descriptors or memory, accepting pauses a moment")) {
     m.gauge("flashgate_connections_open", "Open HTTP connections", [this] { return static_cast<double>(slots.open()); });
   }
 
@@ -397,25 +399,43 @@ struct HttpServer::Impl {
   // thread's queue, behind the requests of the connections already in, and
   // the last ones' first requests waited most of a second.
   void accept() {
+    if (!acceptor->is_open()) return;  // stopped
     const std::size_t index = next_context++ % contexts.size();
     acceptor->async_accept(*contexts[index], [this, index](error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (ec) {
-        fail(ec, "accept");
-        return accept();
-      }
+      if (ec) return accept_failed(ec);
+      shortage_logged = false;
       admit(std::move(socket), index);
       for (;;) {
         const std::size_t next = next_context++ % contexts.size();
         tcp::socket more = acceptor->accept(*contexts[next], ec);
         if (ec) {
           --next_context;  // not used: the next connection takes its turn
-          if (!would_block(ec)) fail(ec, "accept");
+          if (!would_block(ec)) return accept_failed(ec);
           break;
         }
         admit(std::move(more), next);
       }
       accept();
+    });
+  }
+
+  // Out of descriptors or memory, accept fails at once for as long as the
+  // shortage lasts: accepting again straight away spun the first I/O thread
+  // at full speed. The connections wait in the backlog instead, and accepting
+  // resumes a moment later (a connection closed meanwhile makes room).
+  void accept_failed(const error_code& ec) {
+    accept_failures.inc();
+    fail(ec, "accept");
+    const bool shortage = ec == asio::error::no_descriptors ||
+                          ec == boost::system::errc::too_many_files_open_in_system ||
+                          ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+    if (!shortage) return accept();
+    if (!shortage_logged) spdlog::warn("http: cannot accept connections ({}); retrying every 100 ms", ec.message());
+    shortage_logged = true;
+    accept_pause->expires_after(std::chrono::milliseconds(100));
+    accept_pause->async_wait([this](error_code wait_ec) {
+      if (!wait_ec) accept();
     });
   }
 
@@ -437,10 +457,13 @@ struct HttpServer::Impl {
   ConnectionSlots slots;
   Shared shared;
   metrics::Counter& refused;
+  metrics::Counter& accept_failures;
+  bool shortage_logged = false;  // one warning per shortage, not one per retry
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<std::unique_ptr<http::DeadlineSweeper>> sweepers;  // one per context, destroyed before them
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<asio::steady_timer> accept_pause;  // on the acceptor's context
   std::vector<std::thread> threads;
   std::size_t next_context = 0;
 };
@@ -462,6 +485,7 @@ void HttpServer::start(const std::string& host, std::uint16_t port, std::size_t 
   if (ec) throw std::runtime_error("not an IP address: " + host);
   const tcp::endpoint endpoint(address, port);
   impl_->acceptor = std::make_unique<tcp::acceptor>(*impl_->contexts.front());
+  impl_->accept_pause = std::make_unique<asio::steady_timer>(*impl_->contexts.front());
   auto& acceptor = *impl_->acceptor;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -482,6 +506,7 @@ void HttpServer::stop() {
   asio::post(*impl_->contexts.front(), [this] {
     error_code ec;
     impl_->acceptor->close(ec);
+    impl_->accept_pause->cancel();
   });
   impl_->guards.clear();
   for (auto& context : impl_->contexts) context->stop();

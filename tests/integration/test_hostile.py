@@ -11,6 +11,7 @@ import json
 import os
 import random
 import re
+import resource
 import selectors
 import socket
 import stat
@@ -983,6 +984,54 @@ def test_a_crowd_that_connects_at_once_is_served_whole(server):
             late.close()
     finally:
         for sock in socks:
+            sock.close()
+
+
+def _lowest_free_descriptor(pid):
+    used = {int(name) for name in os.listdir(f"/proc/{pid}/fd")}
+    return next(n for n in range(len(used) + 1) if n not in used)
+
+
+def _metric_over(sock, name):
+    sock.sendall(http_request(b"GET", "/metrics", connection=b"keep-alive"))
+    reply = read_reply(sock, 5.0)
+    assert reply.status == 200, reply
+    for line in reply.body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_out_of_descriptors_accepting_pauses_and_resumes(start_server):
+    # Out of descriptors, accept fails at once: the server must wait between
+    # attempts (not retry at full speed), keep serving the connections it
+    # has, and take the waiting ones once descriptors are there again.
+    srv = start_server()
+    srv.close_sessions()
+    keeper = connect(srv.port)
+    assert _working(keeper)
+    pid = srv.proc.pid
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    waiting = []
+    try:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (_lowest_free_descriptor(pid), hard))  # not one more
+        before = _metric_over(keeper, "flashgate_accept_failures_total")
+        waiting = [connect(srv.port) for _ in range(5)]  # complete in the kernel, wait in the backlog
+        for sock in waiting:
+            sock.sendall(http_request(b"GET", "/healthz", connection=b"keep-alive"))
+        time.sleep(1.0)
+        failures = _metric_over(keeper, "flashgate_accept_failures_total") - before
+        # 100 ms between attempts: about ten in that second; retrying at once made it tens of thousands.
+        assert 1 <= failures <= 50, failures
+        assert _working(keeper), "the connection already in stopped being served"
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        for i, sock in enumerate(waiting):
+            reply = read_reply(sock, 10.0)
+            assert reply.status == 200, f"waiting connection {i + 1}: {reply!r}"
+    finally:
+        for sock in waiting + [keeper]:
             sock.close()
 
 
