@@ -4,11 +4,8 @@ namespace flashgate::domain {
 
 bool is_valid_id(std::string_view id) {
   if (id.empty() || id.size() > max_id_length) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '_' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
+  for (char c : id)
+    if (!is_id_char(c)) return false;
   return true;
 }
 

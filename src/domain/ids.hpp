@@ -8,6 +8,11 @@ inline constexpr std::size_t max_id_length = 64;
 // Ids (sale, user, order, payment) are 1-64 bytes of [A-Za-z0-9._:-]: safe in
 // URLs, logs, Redis keys and SQL without escaping.
 bool is_valid_id(std::string_view id);
+// One character of that set.
+constexpr bool is_id_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == ':' || c == '-';
+}
 
 }  // namespace flashgate::domain
 

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "domain/ids.hpp"
+
 namespace flashgate::gateway {
 
 using domain::Error;
@@ -26,11 +28,7 @@ std::optional<std::string_view> sole_id_member(std::string_view body, std::strin
   i += field.size() + 1;
   if (!take(':') || !take('"')) return std::nullopt;
   const std::size_t begin = i;
-  const auto id_char = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-           c == ':' || c == '-';
-  };
-  while (i < body.size() && id_char(body[i])) ++i;
+  while (i < body.size() && domain::is_id_char(body[i])) ++i;
   const std::string_view value = body.substr(begin, i - begin);
   if (i >= body.size() || body[i] != '"') return std::nullopt;
   ++i;

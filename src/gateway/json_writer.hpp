@@ -101,10 +101,8 @@ class JsonWriter {
   // Printable ASCII without '"' or '\\': a JSON string as it is (what the
   // plain_ writers' callers promise; checked in debug builds).
   static bool is_plain(std::string_view text) {
-    for (const char c : text) {
-      const auto u = static_cast<unsigned char>(c);
-      if (u < 0x20 || u > 0x7e || u == '"' || u == '\\') return false;
-    }
+    for (char c : text)
+      if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
     return true;
   }
 

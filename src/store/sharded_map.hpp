@@ -13,9 +13,10 @@
 // a fresh node from the allocator does not miss. (cachegrind, 400k intakes'
 // worth of inserts and look-ups: 60 L1 data misses each with both kinds of
 // map node-based, 54 with both flat, 52 with flat holders and node-based
-// orders, the fewest instructions too.) Entries of flat shards
-// move when the shard grows, so a pointer from find() or try_emplace() is
-// good until the next insertion into the map, whichever kind it is.
+// orders, the fewest instructions too.)
+// Entries of flat shards move when the shard grows, so a pointer from find()
+// or try_emplace() is good until the next insertion into the map, whichever
+// kind it is.
 // Not thread-safe: callers hold their own lock, as they did for the map.
 #include <boost/unordered/unordered_flat_map.hpp>
 

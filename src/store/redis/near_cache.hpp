@@ -8,7 +8,6 @@
 // share of the capacity: behind one lock the I/O threads waited for each
 // other on every poll (futex waits and context switches were a seventh of a
 // poll's time in a profile).
-#include <array>
 #include <cstdint>
 #include <list>
 #include <memory>
