@@ -25,6 +25,13 @@ end
 local function publish(ckey, okey, skey)
   local fields = with_sale(redis.call('HGETALL', okey), skey)
   redis.call('XADD', ckey, 'MAXLEN', '~', '100000', '*', unpack(fields))
+  return fields
+end
+-- The change feed's entry is also the reply: one read of the order and the sale for both.
+local function publish_and_reply(outcome, ckey, okey, skey)
+  local fields = publish(ckey, okey, skey)
+  table.insert(fields, 1, outcome)
+  return fields
 end
 local function move(okey, skey, to, now, reason)
   local from = redis.call('HGET', okey, 'status')
@@ -57,26 +64,34 @@ return 1
 
 const Script& intake() {
   // Window, then the user (dedupe before stock), then stock: one atomic step.
+  // The hot path of a sale: the sale is read once, and the new order's fields,
+  // known here, make the feed entry and the reply without reading them back.
   static const Script s = make(R"lua(
 local skey, ukey = KEYS[1], KEYS[2]
-local prefix, sale_id, user_id, order_id, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-if redis.call('EXISTS', skey) == 0 then return {'sale_not_found'} end
-local window = redis.call('HMGET', skey, 'starts_at', 'ends_at')
-if window[2] ~= '' and now >= tonumber(window[2]) then return {'sale_ended'} end
-if window[1] ~= '' and now < tonumber(window[1]) then return {'sale_not_open'} end
+local prefix, sale_id, user_id, order_id, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local sale = redis.call('HMGET', skey, 'stock', 'starts_at', 'ends_at', 'remaining', 'started', 'rate', 'rate_at')
+if not sale[1] then return {'sale_not_found'} end
+if sale[3] ~= '' and tonumber(now) >= tonumber(sale[3]) then return {'sale_ended'} end
+if sale[2] ~= '' and tonumber(now) < tonumber(sale[2]) then return {'sale_not_open'} end
 local held = redis.call('HGET', ukey, user_id)
 if held then return order_reply('existing', prefix .. 'order:' .. held, skey) end
-if tonumber(redis.call('HGET', skey, 'remaining')) <= 0 then return {'sold_out'} end
-redis.call('HINCRBY', skey, 'remaining', -1)
-local seq = redis.call('HINCRBY', skey, 'seq', 1)
+if tonumber(sale[4]) <= 0 then return {'sold_out'} end
+local remaining = redis.call('HINCRBY', skey, 'remaining', -1)
+local seq = tostring(redis.call('HINCRBY', skey, 'seq', 1))
 redis.call('HINCRBY', skey, 'c:QUEUED', 1)
-local okey = prefix .. 'order:' .. order_id
-redis.call('HSET', okey, 'order_id', order_id, 'sale_id', sale_id, 'user_id', user_id, 'seq', seq,
-  'status', 'QUEUED', 'version', 1, 'reason', '', 'payment_id', '', 'created_at', now, 'updated_at', now)
+local fields = {'order_id', order_id, 'sale_id', sale_id, 'user_id', user_id, 'seq', seq, 'status', 'QUEUED',
+  'version', '1', 'reason', '', 'payment_id', '', 'created_at', now, 'updated_at', now}
+redis.call('HSET', prefix .. 'order:' .. order_id, unpack(fields))
 redis.call('HSET', ukey, user_id, order_id)
 redis.call('XADD', KEYS[3], '*', 'order_id', order_id)
-publish(KEYS[4], okey, skey)
-return order_reply('accepted', okey, skey)
+local n = #fields
+fields[n + 1] = 'started'; fields[n + 2] = sale[5] or '0'
+fields[n + 3] = 'rate'; fields[n + 4] = sale[6] or '0'
+fields[n + 5] = 'rate_at'; fields[n + 6] = sale[7] or '0'
+fields[n + 7] = 'remaining'; fields[n + 8] = tostring(remaining)
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', '100000', '*', unpack(fields))
+table.insert(fields, 1, 'accepted')
+return fields
 )lua");
   return s;
 }
@@ -100,8 +115,7 @@ redis.call('HINCRBY', skey, 'started', 1)
 local r = redis.call('HMGET', skey, 'rate', 'rate_at')
 local rate = tonumber(r[1] or '0') * math.exp(-math.max(0, now - tonumber(r[2] or '0')) / 5000) + 0.2
 redis.call('HSET', skey, 'rate', tostring(rate), 'rate_at', now)
-publish(KEYS[2], okey, skey)
-return order_reply('claimed', okey, skey)
+return publish_and_reply('claimed', KEYS[2], okey, skey)
 )lua");
   return s;
 }
@@ -115,8 +129,7 @@ local skey = sale_key(ARGV[1], sale_id)
 move(okey, skey, to, now, reason)
 if to == 'FAILED' then release(okey, skey, users_key(ARGV[1], sale_id)) end
 if to == 'CONFIRMED' then redis.call('ZADD', KEYS[3], now, redis.call('HGET', okey, 'order_id')) end
-publish(KEYS[2], okey, skey)
-return order_reply('done', okey, skey)
+return publish_and_reply('done', KEYS[2], okey, skey)
 )lua");
   return s;
 }
@@ -150,8 +163,7 @@ if status ~= 'CONFIRMED' then return {'order_not_payable'} end
 move(okey, skey, 'PAID', now, '')
 redis.call('HSET', okey, 'payment_id', payment_id)
 redis.call('ZREM', KEYS[3], redis.call('HGET', okey, 'order_id'))
-publish(KEYS[2], okey, skey)
-return order_reply('ok', okey, skey)
+return publish_and_reply('ok', KEYS[2], okey, skey)
 )lua");
   return s;
 }

@@ -1,0 +1,186 @@
+// The store's Lua scripts on a real redis-server. Scripts that change an
+// order answer with its fields and publish the same fields on the change
+// feed; the intake builds both from what it writes rather than reading the
+// hash back, so these tests hold the reply, the feed entry and the stored
+// hashes to one another.
+#include "store/redis/scripts.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "redis_server_fixture.hpp"
+
+namespace {
+
+using namespace flashgate::testing;
+namespace scripts = flashgate::store::redis::scripts;
+using Fields = std::map<std::string, std::string>;
+using flashgate::store::redis::describe;
+
+class RedisScriptsTest : public RedisServerTest {
+ protected:
+  void SetUp() override {
+    RedisServerTest::SetUp();
+    client_ = std::make_unique<RedisClient>(options());
+    ASSERT_TRUE(client_->wait_connected(patience));
+    prefix_ = key("fg:{t}:");
+  }
+
+  std::string sale_key() const { return prefix_ + "sale:s"; }
+  std::string users_key() const { return prefix_ + "users:s"; }
+  std::string changes_key() const { return prefix_ + "changes"; }
+  std::string order_key(const std::string& id) const { return prefix_ + "order:" + id; }
+
+  Reply eval(const flashgate::store::redis::Script& script, std::vector<std::string> keys,
+             std::vector<std::string> args) {
+    Reply r = client_->eval_sync(script, std::move(keys), std::move(args));
+    EXPECT_TRUE(r.ok()) << describe(r);
+    return r;
+  }
+
+  void create_sale(int stock, const std::string& starts_at = "", const std::string& ends_at = "") {
+    auto r = eval(scripts::create_sale(), {sale_key()}, {"s", "item", std::to_string(stock), starts_at, ends_at, "1000"});
+    ASSERT_EQ(r.integer, 1);
+  }
+
+  Reply intake(const std::string& user, const std::string& order_id, const std::string& now = "5000") {
+    return eval(scripts::intake(), {sale_key(), users_key(), prefix_ + "queue", changes_key()},
+                {prefix_, "s", user, order_id, now});
+  }
+
+  static std::string outcome(const Reply& r) { return r.elements.empty() ? "" : r.elements[0].str; }
+
+  // Every element a string: a Lua number would come back as an integer reply.
+  static std::vector<std::string> strings(const std::vector<Reply>& items, std::size_t from) {
+    std::vector<std::string> out;
+    for (std::size_t i = from; i < items.size(); ++i) {
+      EXPECT_EQ(items[i].type, Reply::Type::string) << "element " << i;
+      out.push_back(items[i].str);
+    }
+    return out;
+  }
+
+  static Fields as_fields(const std::vector<std::string>& flat) {
+    Fields f;
+    for (std::size_t i = 0; i + 1 < flat.size(); i += 2) EXPECT_TRUE(f.emplace(flat[i], flat[i + 1]).second) << flat[i];
+    return f;
+  }
+
+  // What the scripts say of an order: its hash and the sale's progress.
+  Fields stored(const std::string& order_id) {
+    Fields f = as_fields(strings(client_->command_sync({"HGETALL", order_key(order_id)}).elements, 0));
+    auto sale = client_->command_sync({"HMGET", sale_key(), "started", "rate", "rate_at", "remaining"});
+    const char* names[] = {"started", "rate", "rate_at", "remaining"};
+    for (std::size_t i = 0; i < 4; ++i) f[names[i]] = sale.elements.at(i).str;
+    return f;
+  }
+
+  std::vector<std::string> newest_change() {
+    auto r = client_->command_sync({"XREVRANGE", changes_key(), "+", "-", "COUNT", "1"});
+    if (r.elements.empty()) return {};
+    return strings(r.elements.at(0).elements.at(1).elements, 0);
+  }
+
+  std::size_t changes() { return static_cast<std::size_t>(client_->command_sync({"XLEN", changes_key()}).integer); }
+
+  // The reply (after its outcome) is the feed's newest entry, field for field, and what is stored.
+  void expect_reply_published_and_stored(const Reply& reply, const std::string& order_id) {
+    const auto fields = strings(reply.elements, 1);
+    EXPECT_EQ(fields, newest_change());
+    EXPECT_EQ(as_fields(fields), stored(order_id));
+  }
+
+  std::unique_ptr<RedisClient> client_;
+  std::string prefix_;
+};
+
+TEST_F(RedisScriptsTest, AnAcceptedIntakeAnswersPublishesAndStoresTheSameOrder) {
+  create_sale(10);
+  auto r = intake("alice", "o1");
+  ASSERT_EQ(outcome(r), "accepted");
+  expect_reply_published_and_stored(r, "o1");
+  const auto f = as_fields(strings(r.elements, 1));
+  EXPECT_EQ(f.at("order_id"), "o1");
+  EXPECT_EQ(f.at("user_id"), "alice");
+  EXPECT_EQ(f.at("sale_id"), "s");
+  EXPECT_EQ(f.at("seq"), "1");
+  EXPECT_EQ(f.at("status"), "QUEUED");
+  EXPECT_EQ(f.at("version"), "1");
+  EXPECT_EQ(f.at("created_at"), "5000");
+  EXPECT_EQ(f.at("updated_at"), "5000");
+  EXPECT_EQ(f.at("remaining"), "9");
+  EXPECT_EQ(f.size(), 14u);
+  EXPECT_EQ(client_->command_sync({"HGET", users_key(), "alice"}).str, "o1");
+  EXPECT_EQ(client_->command_sync({"HGET", sale_key(), "c:QUEUED"}).str, "1");
+  EXPECT_EQ(client_->command_sync({"XLEN", prefix_ + "queue"}).integer, 1);
+
+  auto second = intake("bob", "o2");
+  ASSERT_EQ(outcome(second), "accepted");
+  expect_reply_published_and_stored(second, "o2");
+  EXPECT_EQ(as_fields(strings(second.elements, 1)).at("seq"), "2");
+  EXPECT_EQ(as_fields(strings(second.elements, 1)).at("remaining"), "8");
+}
+
+TEST_F(RedisScriptsTest, ARepeatedUserGetsTheOrderItHoldsAndNothingChanges) {
+  create_sale(10);
+  ASSERT_EQ(outcome(intake("alice", "o1")), "accepted");
+  const auto feed = changes();
+  auto again = intake("alice", "o2");
+  ASSERT_EQ(outcome(again), "existing");
+  EXPECT_EQ(as_fields(strings(again.elements, 1)), stored("o1"));
+  EXPECT_EQ(changes(), feed);
+  EXPECT_EQ(client_->command_sync({"EXISTS", order_key("o2")}).integer, 0);
+  EXPECT_EQ(client_->command_sync({"HGET", sale_key(), "remaining"}).str, "9");
+}
+
+TEST_F(RedisScriptsTest, RefusalsChangeNothing) {
+  create_sale(1, "2000", "9000");
+  EXPECT_EQ(outcome(intake("early", "o0", "1999")), "sale_not_open");
+  EXPECT_EQ(outcome(intake("late", "o0", "9000")), "sale_ended");
+  EXPECT_EQ(outcome(eval(scripts::intake(), {prefix_ + "sale:none", prefix_ + "users:none", prefix_ + "queue", changes_key()},
+                         {prefix_, "none", "u", "o0", "5000"})),
+            "sale_not_found");
+  EXPECT_EQ(changes(), 0u);
+  ASSERT_EQ(outcome(intake("alice", "o1")), "accepted");
+  EXPECT_EQ(outcome(intake("bob", "o2")), "sold_out");
+  EXPECT_EQ(client_->command_sync({"HGET", sale_key(), "remaining"}).str, "0");
+  EXPECT_EQ(client_->command_sync({"HGET", sale_key(), "seq"}).str, "1");
+  EXPECT_EQ(client_->command_sync({"HEXISTS", users_key(), "bob"}).integer, 0);
+  EXPECT_EQ(changes(), 1u);
+}
+
+TEST_F(RedisScriptsTest, EveryStepOfTheLifeCycleAnswersWhatItPublishesAndStores) {
+  create_sale(10);
+  ASSERT_EQ(outcome(intake("alice", "o1")), "accepted");
+  auto claimed = eval(scripts::claim(), {order_key("o1"), changes_key()}, {prefix_, "6000"});
+  ASSERT_EQ(outcome(claimed), "claimed");
+  expect_reply_published_and_stored(claimed, "o1");
+  EXPECT_EQ(as_fields(strings(claimed.elements, 1)).at("status"), "PROCESSING");
+  EXPECT_EQ(as_fields(strings(claimed.elements, 1)).at("started"), "1");
+
+  auto done = eval(scripts::finish(), {order_key("o1"), changes_key(), prefix_ + "confirmed"},
+                   {prefix_, "CONFIRMED", "", "7000"});
+  ASSERT_EQ(outcome(done), "done");
+  expect_reply_published_and_stored(done, "o1");
+  EXPECT_EQ(as_fields(strings(done.elements, 1)).at("status"), "CONFIRMED");
+
+  auto paid = eval(scripts::pay(), {order_key("o1"), changes_key(), prefix_ + "confirmed"}, {prefix_, "pay-1", "8000"});
+  ASSERT_EQ(outcome(paid), "ok");
+  expect_reply_published_and_stored(paid, "o1");
+  const auto f = as_fields(strings(paid.elements, 1));
+  EXPECT_EQ(f.at("status"), "PAID");
+  EXPECT_EQ(f.at("payment_id"), "pay-1");
+  EXPECT_EQ(f.at("version"), "4");
+  EXPECT_EQ(changes(), 4u);
+
+  // The same notification again: the same answer, nothing published.
+  auto repeated = eval(scripts::pay(), {order_key("o1"), changes_key(), prefix_ + "confirmed"}, {prefix_, "pay-1", "9000"});
+  ASSERT_EQ(outcome(repeated), "ok");
+  EXPECT_EQ(as_fields(strings(repeated.elements, 1)), f);
+  EXPECT_EQ(changes(), 4u);
+}
+
+}  // namespace
