@@ -336,6 +336,13 @@ def test_every_accepted_order_is_in_postgres_exactly_once(cluster, crowd):
     assert {row[1] for row in rows.values()} == {"CONFIRMED"}
 
 
+def test_the_queue_keeps_no_entry_of_a_finished_order(cluster, crowd):
+    # Acknowledged entries are deleted, or the stream would hold every order ever taken.
+    queue = f"fg:{{{sale_tag(crowd['sale_id'])}}}:queue"
+    assert cluster.redis.cli("XLEN", queue).strip() == "0"
+    assert cluster.redis.cli("XPENDING", queue, "windows").split()[0] == "0"
+
+
 def test_tickets_of_one_gateway_are_answered_by_the_other(cluster, crowd):
     gw = cluster.gateways
     for user, answer in final_orders(crowd["results"]).items():

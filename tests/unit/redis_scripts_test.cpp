@@ -183,4 +183,18 @@ TEST_F(RedisScriptsTest, EveryStepOfTheLifeCycleAnswersWhatItPublishesAndStores)
   EXPECT_EQ(changes(), 4u);
 }
 
+TEST_F(RedisScriptsTest, ADroppedQueueEntryIsAcknowledgedAndGone) {
+  const std::string queue = prefix_ + "queue";
+  ASSERT_TRUE(client_->command_sync({"XGROUP", "CREATE", queue, "windows", "0", "MKSTREAM"}).ok());
+  const std::string first = client_->command_sync({"XADD", queue, "*", "order_id", "o1"}).str;
+  client_->command_sync({"XADD", queue, "*", "order_id", "o2"});
+  auto read = client_->command_sync({"XREADGROUP", "GROUP", "windows", "w1", "COUNT", "2", "STREAMS", queue, ">"});
+  ASSERT_TRUE(read.ok()) << describe(read);
+  EXPECT_EQ(eval(scripts::drop_entry(), {queue}, {"windows", first}).integer, 1);
+  EXPECT_EQ(client_->command_sync({"XLEN", queue}).integer, 1);
+  auto pending = client_->command_sync({"XPENDING", queue, "windows"});
+  EXPECT_EQ(pending.elements.at(0).integer, 1);  // o2 is still the window's
+  EXPECT_EQ(eval(scripts::drop_entry(), {queue}, {"windows", first}).integer, 0);  // a second time: nothing
+}
+
 }  // namespace

@@ -333,7 +333,7 @@ std::optional<domain::Order> RedisStore::claim(std::chrono::milliseconds wait) {
                                                  {prefix(tag), now_text()});
   if (claimed.connection_failed()) return std::nullopt;  // stays pending; reclaimed later
   if (outcome_of(claimed) != "claimed") {
-    client_.command_sync({"XACK", stream_name, group, entry_id});  // finished already, or not an order
+    client_.eval_sync(scripts::drop_entry(), {stream_name}, {group, entry_id});  // finished already, or not an order
     return std::nullopt;
   }
   {
@@ -352,7 +352,7 @@ void RedisStore::ack(const std::string& order_id) {
     entry = it->second;
     claimed_.erase(it);
   }
-  client_.command_sync({"XACK", entry.stream, group, entry.entry_id});
+  client_.eval_sync(scripts::drop_entry(), {entry.stream}, {group, entry.entry_id});
 }
 
 bool RedisStore::finish(const std::string& order_id, OrderStatus to, const std::string& reason) {
@@ -388,7 +388,7 @@ std::size_t RedisStore::reclaim_abandoned() {
                                       {prefix(tag), now_text()});
         if (!back.ok()) continue;  // try again next round
       }
-      client_.command_sync({"XACK", queue_key(tag), group, entry.elements[0].str});
+      client_.eval_sync(scripts::drop_entry(), {queue_key(tag)}, {group, entry.elements[0].str});
       ++reclaimed;
     }
   }

@@ -151,6 +151,16 @@ return {'requeued'}
   return s;
 }
 
+const Script& drop_entry() {
+  // XACK leaves the entry in the stream: without XDEL the queue would keep
+  // every order ever taken. Nothing reads an acknowledged entry again.
+  static const Script s(R"lua(
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])
+)lua");
+  return s;
+}
+
 const Script& pay() {
   // Compare-and-set: a payment racing the timeout ends in exactly one state.
   static const Script s = make(R"lua(

@@ -5,7 +5,8 @@
 //   fg:{T}:sale:<sale_id>    hash: the sale, remaining, seq, started, counts (c:<STATUS>), rate
 //   fg:{T}:users:<sale_id>   hash: user -> order id of the orders holding a unit
 //   fg:{T}:order:<order_id>  hash: the order's status object fields
-//   fg:{T}:queue             stream: order ids waiting for a window (consumer group "windows")
+//   fg:{T}:queue             stream: order ids waiting for a window or in one (consumer group "windows");
+//                            an entry is deleted once its order is done with
 //   fg:{T}:changes           stream: every status change, with the sale's started count and rate
 //   fg:{T}:confirmed         sorted set: CONFIRMED orders by confirmation time (payment timeouts)
 // Global: fg:tags (set of tags), fg:sales (set of sale ids).
@@ -26,6 +27,8 @@ const Script& claim();
 const Script& finish();
 // KEYS order changes queue; ARGV prefix now -> {requeued|skip}: PROCESSING or QUEUED back in line
 const Script& hand_back();
+// KEYS queue; ARGV group entry_id -> entries deleted: acknowledged and gone from the queue
+const Script& drop_entry();
 // KEYS order changes confirmed; ARGV prefix payment_id now -> {ok|order_not_found|order_not_payable, fields...}
 const Script& pay();
 // KEYS order changes confirmed; ARGV prefix now confirmed_before -> {cancelled|skip}
