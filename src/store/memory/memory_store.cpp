@@ -149,7 +149,7 @@ void MemoryStore::create_sale(const domain::Sale& sale, Callback<SaleView> done)
 }
 
 void MemoryStore::get_sale(const std::string& sale_id, Callback<SaleView> done) {
-  std::unique_lock lock(mutex_);
+  std::shared_lock lock(mutex_);
   auto it = sales_.find(sale_id);
   if (it == sales_.end()) {
     lock.unlock();
@@ -253,7 +253,7 @@ domain::Result<IntakeOutcome> MemoryStore::complete_intake_locked(const std::str
 }
 
 void MemoryStore::get_order(const std::string& sale_id, const std::string& order_id, Callback<OrderView> done) {
-  std::unique_lock lock(mutex_);
+  std::shared_lock lock(mutex_);
   const auto* found = orders_.find(order_id);
   if (!found || !found->durable || found->order.sale_id != sale_id) {
     lock.unlock();
@@ -425,7 +425,7 @@ std::size_t MemoryStore::cancel_unpaid(domain::TimeMs confirmed_before) {
 }
 
 std::vector<std::pair<std::string, std::int64_t>> MemoryStore::remaining_by_sale() {
-  std::lock_guard lock(mutex_);
+  std::shared_lock lock(mutex_);
   std::vector<std::pair<std::string, std::int64_t>> out;
   out.reserve(sales_.size());
   for (const auto& [id, sale] : sales_) out.emplace_back(id, sale.remaining);
@@ -438,7 +438,7 @@ void MemoryStore::set_remaining_db(const std::string& sale_id, std::int64_t rema
 }
 
 std::vector<domain::Sale> MemoryStore::sales() {
-  std::lock_guard lock(mutex_);
+  std::shared_lock lock(mutex_);
   std::vector<domain::Sale> out;
   out.reserve(sales_.size());
   for (const auto& [id, sale] : sales_) out.push_back(sale.sale);
@@ -446,7 +446,7 @@ std::vector<domain::Sale> MemoryStore::sales() {
 }
 
 std::uint64_t MemoryStore::queue_depth() {
-  std::lock_guard lock(mutex_);
+  std::shared_lock lock(mutex_);
   return queue_.size();
 }
 

@@ -5,12 +5,14 @@
 #include <deque>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include "store/sharded_map.hpp"
 #include "domain/queue_hint.hpp"
 #include "store/journal.hpp"
 #include "store/store.hpp"
+#include "store/writer_first_mutex.hpp"
 
 namespace flashgate::store {
 
@@ -83,8 +85,10 @@ class MemoryStore final : public Store {
   std::mutex committed_mutex_;
   std::vector<CommittedIntake> committed_;
   std::vector<std::function<void()>> after_commit_;  // retries of intakes that waited for one
-  mutable std::mutex mutex_;
-  std::condition_variable queue_cv_;
+  // Shared by what only reads (polls, sale look-ups), so the I/O threads
+  // answer polls side by side instead of queueing on one lock.
+  mutable WriterFirstMutex mutex_;
+  std::condition_variable_any queue_cv_;
   std::unordered_map<std::string, SaleEntry> sales_;
   ShardedMap<OrderEntry> orders_;
   std::deque<std::string> queue_;                                   // durable QUEUED order ids
