@@ -25,7 +25,12 @@ struct TicketClaims {
 class TicketCodec {
  public:
   // keys: newest first; the newest issues, all of them open.
-  TicketCodec(std::vector<TicketKey> keys, std::int64_t ttl_ms);
+  // remember_opened: each thread keeps the claims of the tickets it opened
+  // lately (up to memo_entries_per_thread), found by a keyed 128-bit hash of
+  // the ticket's text, so that a client asking again with the same ticket
+  // costs a hash instead of a decryption. Only tickets that opened are
+  // remembered: a forged or altered one always meets the decryption.
+  TicketCodec(std::vector<TicketKey> keys, std::int64_t ttl_ms, bool remember_opened = true);
 
   // Ids of at most 255 bytes each (they are at most 64); longer ones are a
   // bug and throw std::invalid_argument.
@@ -40,14 +45,21 @@ class TicketCodec {
   std::int64_t ttl_ms() const { return ttl_ms_; }
 
   static constexpr std::size_t max_ticket_length = 512;
+  static constexpr std::size_t memo_entries_per_thread = 16384;
 
  private:
   struct Entry {
     TicketKey key;
     std::array<unsigned char, 4> id;
   };
+  Result<TicketClaims> decrypt(std::string_view ticket) const;
+  Result<TicketClaims> check_age(TicketClaims claims, TimeMs now) const;
+
   std::vector<Entry> keys_;
   std::int64_t ttl_ms_;
+  bool remember_opened_;
+  std::uint64_t serial_;                       // tells this codec's remembered tickets from another's
+  std::array<unsigned char, 16> memo_key_{};  // random: no one can aim a ticket at a remembered one
 };
 
 // Parses "hex64,hex64,..." (newest first). Empty on any malformed key.
