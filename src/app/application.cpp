@@ -212,11 +212,12 @@ int serve(Config config) {
                                            config.failure_rate});
     windows->start();
     const auto sweep = std::chrono::milliseconds(std::clamp<std::int64_t>(config.payment_timeout_ms / 4, 50, 1000));
-    payment_timeouts.emplace(sweep, [&store, &config] {
+    payment_timeouts.emplace("fg-pay-timeouts", sweep, [&store, &config] {
       const auto cancelled = store.cancel_unpaid(domain::now_ms() - config.payment_timeout_ms);
       if (cancelled) spdlog::info("payment timeout: {} orders cancelled", cancelled);
     });
     stock_flush.emplace(
+        "fg-stock-flush",
         std::chrono::milliseconds(config.stock_flush_ms),
         [&store, &database, recorded = std::set<std::string>()]() mutable {
           for (const auto& sale : store.sales())
@@ -227,7 +228,7 @@ int serve(Config config) {
         },
         true);
     if (auto* redis = backends.redis) {
-      reclaim.emplace(std::chrono::milliseconds(std::clamp<std::int64_t>(config.reclaim_after_ms / 4, 100, 5000)),
+      reclaim.emplace("fg-reclaim", std::chrono::milliseconds(std::clamp<std::int64_t>(config.reclaim_after_ms / 4, 100, 5000)),
                       [redis] {
                         if (auto n = redis->reclaim_abandoned()) spdlog::warn("reclaimed {} orders of dead windows", n);
                       });

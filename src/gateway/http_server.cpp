@@ -12,6 +12,7 @@
 #include "gateway/http/request_counters.hpp"
 #include "gateway/http/request_parser.hpp"
 #include "gateway/http/response_writer.hpp"
+#include "platform/thread_name.hpp"
 
 namespace flashgate::gateway {
 
@@ -495,8 +496,11 @@ void HttpServer::start(const std::string& host, std::uint16_t port, std::size_t 
   if (ec) throw std::runtime_error(ec.message());
   impl_->accept();
   for (auto& sweeper : impl_->sweepers) sweeper->start();
-  for (auto& context : impl_->contexts)
-    impl_->threads.emplace_back([ctx = context.get()] { ctx->run(); });
+  for (std::size_t i = 0; i < impl_->contexts.size(); ++i)
+    impl_->threads.emplace_back([ctx = impl_->contexts[i].get(), i] {
+      platform::name_this_thread("fg-http-" + std::to_string(i));
+      ctx->run();
+    });
 }
 
 std::uint16_t HttpServer::port() const { return impl_->acceptor ? impl_->acceptor->local_endpoint().port() : 0; }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "platform/thread_name.hpp"
+
 namespace flashgate::gateway {
 
 struct OrderWatch::Waiter {
@@ -13,7 +15,10 @@ struct OrderWatch::Waiter {
 };
 
 OrderWatch::OrderWatch(WatchLimits limits, Lookup lookup) : limits_(limits), lookup_(std::move(lookup)) {
-  timer_ = std::thread([this] { timer_loop(); });
+  timer_ = std::thread([this] {
+    platform::name_this_thread("fg-watch-timer");
+    timer_loop();
+  });
 }
 
 OrderWatch::~OrderWatch() {

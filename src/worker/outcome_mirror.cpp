@@ -2,10 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include "platform/thread_name.hpp"
+
 namespace flashgate::worker {
 
 OutcomeMirror::OutcomeMirror(database::OrderDatabase& database) : database_(database) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    platform::name_this_thread("fg-pg-mirror");
+    run();
+  });
 }
 
 OutcomeMirror::~OutcomeMirror() { stop(); }

@@ -5,13 +5,15 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 
 namespace flashgate::worker {
 
 class Periodic {
  public:
-  Periodic(std::chrono::milliseconds interval, std::function<void()> task, bool run_on_stop = false);
+  // name: the thread's, as top -H shows it (at most 15 bytes).
+  Periodic(std::string name, std::chrono::milliseconds interval, std::function<void()> task, bool run_on_stop = false);
   ~Periodic();
   Periodic(const Periodic&) = delete;
   Periodic& operator=(const Periodic&) = delete;

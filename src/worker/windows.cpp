@@ -3,6 +3,8 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include "platform/thread_name.hpp"
+
 namespace flashgate::worker {
 
 using domain::OrderStatus;
@@ -25,7 +27,11 @@ Windows::Windows(store::Store& store, database::OrderDatabase& database, metrics
 Windows::~Windows() { stop(); }
 
 void Windows::start() {
-  for (std::size_t i = 0; i < settings_.count; ++i) threads_.emplace_back([this] { run(); });
+  for (std::size_t i = 0; i < settings_.count; ++i)
+    threads_.emplace_back([this, i] {
+      platform::name_this_thread("fg-window-" + std::to_string(i));
+      run();
+    });
 }
 
 void Windows::stop() {

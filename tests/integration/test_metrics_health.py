@@ -3,11 +3,21 @@
 import hashlib
 import hmac
 import json
+import os
 import re
 
 import pytest
 
-from flashgate_harness import ADMIN_TOKEN, PAYMENT_SECRET, assert_error, assert_json, content_type, unique_id, wait_until
+from flashgate_harness import (
+    ADMIN_TOKEN,
+    PAYMENT_SECRET,
+    assert_error,
+    assert_json,
+    content_type,
+    distributed,
+    unique_id,
+    wait_until,
+)
 
 SAMPLE = re.compile(
     r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?P<labels>\{.*\})?\s+(?P<value>\S+)(\s+-?\d+)?$"
@@ -29,6 +39,21 @@ def samples(text):
 
 def test_healthz_is_200_status_ok(server):
     assert assert_json(server.get("/healthz"), 200) == {"status": "ok"}
+
+
+# --------------------------------------------------------------------------- threads
+
+
+def test_threads_are_named_for_what_they_do(server):
+    # top -H, ps -L and perf tell the I/O threads from the writer and the windows.
+    tasks = f"/proc/{server.proc.pid}/task"
+    names = set()
+    for tid in os.listdir(tasks):
+        with open(f"{tasks}/{tid}/comm") as comm:
+            names.add(comm.read().strip())
+    expected = {"fg-http-0", "fg-watch-timer", "fg-window-0", "fg-pay-timeouts", "fg-stock-flush"}
+    expected |= {"fg-redis-io", "fg-redis-feed"} if distributed() else {"fg-sqlite-write", "fg-sqlite-ckpt"}
+    assert expected <= names, f"missing {sorted(expected - names)} among {sorted(names)}"
 
 
 # --------------------------------------------------------------------------- metrics

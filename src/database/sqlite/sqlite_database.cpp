@@ -6,6 +6,8 @@
 #include <future>
 #include <stdexcept>
 
+#include "platform/thread_name.hpp"
+
 namespace flashgate::database {
 namespace {
 
@@ -135,7 +137,10 @@ SqliteDatabase::SqliteDatabase(const std::filesystem::path& path) : path_(path) 
     inode_ = info.st_ino;
   }
   checkpointer_ = std::make_unique<WalCheckpointer>(path, db_);
-  writer_ = std::thread([this] { writer_loop(); });
+  writer_ = std::thread([this] {
+    platform::name_this_thread("fg-sqlite-write");
+    writer_loop();
+  });
 }
 
 bool SqliteDatabase::file_in_place() const {

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "platform/thread_name.hpp"
+
 namespace flashgate::database {
 
 WalCheckpointer::WalCheckpointer(const std::filesystem::path& path, sqlite3* writer) {
@@ -23,7 +25,10 @@ WalCheckpointer::WalCheckpointer(const std::filesystem::path& path, sqlite3* wri
   sqlite3_busy_timeout(connection_, 2000);  // a restarting checkpoint waits this long for the writer
   sqlite3_exec(connection_, "PRAGMA journal_size_limit = 67108864", nullptr, nullptr, nullptr);
   sqlite3_wal_hook(writer, &WalCheckpointer::on_commit, this);  // replaces the automatic checkpoint
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    platform::name_this_thread("fg-sqlite-ckpt");
+    run();
+  });
 }
 
 WalCheckpointer::~WalCheckpointer() {

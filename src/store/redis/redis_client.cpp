@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "store/redis/asio_adapter.hpp"
+#include "platform/thread_name.hpp"
 
 namespace flashgate::store::redis {
 
@@ -271,6 +272,7 @@ struct RedisClient::Impl {
       sigemptyset(&pipe);
       sigaddset(&pipe, SIGPIPE);
       pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+      platform::name_this_thread("fg-redis-io");
       shared.io.run();
     });
     thread_id = thread.get_id();

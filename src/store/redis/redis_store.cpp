@@ -8,6 +8,7 @@
 #include "domain/ids.hpp"
 #include "domain/queue_hint.hpp"
 #include "store/redis/scripts.hpp"
+#include "platform/thread_name.hpp"
 
 namespace flashgate::store::redis {
 
@@ -444,7 +445,10 @@ std::uint64_t RedisStore::queue_depth() {
 
 void RedisStore::follow_changes() {
   tail_connection_ = std::make_unique<BlockingRedis>(options_.host, options_.port);
-  tail_ = std::thread([this] { tail_loop(); });
+  tail_ = std::thread([this] {
+    platform::name_this_thread("fg-redis-feed");
+    tail_loop();
+  });
 }
 
 void RedisStore::tail_loop() {
