@@ -1,5 +1,7 @@
 // The embedded database's refusals: a removed file takes no writes.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <future>
 #include <random>
@@ -56,6 +58,20 @@ TEST_F(SqliteFile, AReplacedFileRefusesWrites) {
   std::filesystem::rename(path, dir_ / "old.db");
   { SqliteDatabase other(path); }  // someone else's file now at our path
   EXPECT_FALSE(record(db, "into-the-wrong-file"));
+}
+
+TEST_F(SqliteFile, ARefusedWriteSaysTheFileWasRemoved) {
+  const auto path = dir_ / "flashgate.db";
+  SqliteDatabase db(path);
+  auto lines = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", lines));
+  std::filesystem::rename(path, dir_ / "moved.db");
+  EXPECT_FALSE(record(db, "while-removed"));
+  spdlog::set_default_logger(previous);
+  const auto logged = lines->last_formatted();
+  ASSERT_FALSE(logged.empty());
+  EXPECT_NE(logged.back().find("the database file was removed or replaced"), std::string::npos) << logged.back();
 }
 
 // The writer never checkpoints (that stalled intakes); the checkpointer's

@@ -206,15 +206,17 @@ void SqliteDatabase::writer_loop() {
 void SqliteDatabase::run_batch(std::deque<Job>& batch) {
   const auto started = std::chrono::steady_clock::now();
   // A removed or replaced file would take writes that no restart can find.
-  int rc = file_in_place() ? SQLITE_OK : SQLITE_NOTFOUND;
-  if (rc == SQLITE_OK) rc = step_done(statement(begin_batch));
+  const bool in_place = file_in_place();
+  int rc = in_place ? step_done(statement(begin_batch)) : SQLITE_NOTFOUND;
   for (auto it = batch.begin(); rc == SQLITE_OK && it != batch.end(); ++it)
     if (it->apply) rc = it->apply(*this);
   if (rc == SQLITE_OK) rc = step_done(statement(commit_batch));
   const bool ok = rc == SQLITE_OK;
   if (!ok) {
     failures_.fetch_add(1);
-    spdlog::error("database write failed ({}), {} jobs refused", sqlite3_errstr(rc), batch.size());
+    // SQLite has no code for "not our file": its errstr would say "unknown operation".
+    spdlog::error("database write failed ({}), {} jobs refused",
+                  in_place ? sqlite3_errstr(rc) : "the database file was removed or replaced", batch.size());
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   } else {
     transactions_.fetch_add(1);
