@@ -45,7 +45,10 @@ void add_payment_routes(Router& router, ApiContext& api);
 // Opens the request's ticket before any store is touched; answers 400/401/410 itself.
 std::optional<domain::TicketClaims> ticket_or_reply(const ApiContext& api, const ExchangePtr& ex);
 
-// The query parameter `name`, percent-decoded; nullopt if absent.
-std::optional<std::string> query_param(std::string_view query, std::string_view name);
+// The query parameter `name`, percent-decoded; nullopt if absent or if its
+// escapes are broken. A value without escapes (a ticket, a number) is a view
+// into `query`, not a copy; one with escapes is decoded into `decoded`, which
+// the view then points into: both must outlive it.
+std::optional<std::string_view> query_param(std::string_view query, std::string_view name, std::string& decoded);
 
 }  // namespace flashgate::gateway

@@ -19,47 +19,49 @@ bool needs_decoding(std::string_view text) {
   return text.find('%') != std::string_view::npos || text.find('+') != std::string_view::npos;
 }
 
-// Percent-decoding of one key or value ('+' is a space, as forms send it);
-// nullopt for a broken escape.
-std::optional<std::string> decode_component(std::string_view text) {
-  if (!needs_decoding(text)) return std::string(text);  // tickets, numbers: the common case
-  std::string out;
+// Percent-decoding of one key or value ('+' is a space, as forms send it)
+// into `out`; false for a broken escape.
+bool decode_component(std::string_view text, std::string& out) {
+  out.clear();
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (c == '+') {
       out += ' ';
     } else if (c == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
+      if (i + 2 >= text.size()) return false;
       const int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
+      if (hi < 0 || lo < 0) return false;
       out += static_cast<char>(hi * 16 + lo);
       i += 2;
     } else {
       out += c;
     }
   }
-  return out;
+  return true;
 }
 
 bool key_is(std::string_view raw_key, std::string_view name) {
   if (!needs_decoding(raw_key)) return raw_key == name;
-  const auto key = decode_component(raw_key);
-  return key && *key == name;
+  std::string key;
+  return decode_component(raw_key, key) && key == name;
 }
 
 }  // namespace
 
 // Written here rather than taken from Boost.URL 1.81, whose parse_query reads
 // past the end of a query that is not NUL-terminated (found by fuzz_query).
-std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+std::optional<std::string_view> query_param(std::string_view query, std::string_view name, std::string& decoded) {
   while (!query.empty()) {
     const auto amp = query.find('&');
     const auto pair = query.substr(0, amp);
     const auto eq = pair.find('=');
     if (key_is(pair.substr(0, eq), name)) {
-      if (eq == std::string_view::npos) return std::string();
-      return decode_component(pair.substr(eq + 1));  // a broken escape reads as absent
+      if (eq == std::string_view::npos) return std::string_view();
+      const auto value = pair.substr(eq + 1);
+      if (!needs_decoding(value)) return value;  // tickets, numbers: the common case
+      if (!decode_component(value, decoded)) return std::nullopt;  // a broken escape reads as absent
+      return std::string_view(decoded);
     }
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);

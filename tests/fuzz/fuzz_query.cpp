@@ -3,7 +3,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  (void)flashgate::gateway::query_param(text, "ticket");
-  (void)flashgate::gateway::query_param(text, "wait");
+  std::string decoded;
+  (void)flashgate::gateway::query_param(text, "ticket", decoded);
+  (void)flashgate::gateway::query_param(text, "wait", decoded);
   return 0;
 }

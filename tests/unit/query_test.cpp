@@ -9,12 +9,30 @@
 
 namespace {
 
-using flashgate::gateway::query_param;
+// The value as a string of its own, whether it was a view into the query or decoded.
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  std::string decoded;
+  const auto value = flashgate::gateway::query_param(query, name, decoded);
+  return value ? std::optional<std::string>(*value) : std::nullopt;
+}
 
 TEST(QueryParamDecoding, PlainValuesAreReturnedAsGiven) {
   EXPECT_EQ(query_param("ticket=abc-_DEF123&wait=0", "ticket"), std::string("abc-_DEF123"));
   EXPECT_EQ(query_param("ticket=abc&wait=0", "wait"), std::string("0"));
   EXPECT_EQ(query_param("ticket=abc&wait=0", "since"), std::nullopt);
+}
+
+TEST(QueryParamDecoding, APlainValueIsAViewIntoTheQueryAndAnEscapedOneIntoTheBuffer) {
+  const std::string_view query = "ticket=abc&q=a%20b";
+  std::string decoded;
+  const auto ticket = flashgate::gateway::query_param(query, "ticket", decoded);
+  ASSERT_TRUE(ticket);
+  EXPECT_EQ(ticket->data(), query.data() + 7);  // not copied
+  EXPECT_TRUE(decoded.empty());
+  const auto q = flashgate::gateway::query_param(query, "q", decoded);
+  ASSERT_TRUE(q);
+  EXPECT_EQ(*q, "a b");
+  EXPECT_EQ(q->data(), decoded.data());
 }
 
 TEST(QueryParamDecoding, EscapesAndPlusesAreDecodedInValues) {

@@ -134,9 +134,10 @@ namespace {
 // Found by fuzz_query: an empty, unterminated query was measured with strlen.
 TEST(QueryParam, AnUnterminatedQueryIsReadWithinItsLength) {
   const char text[] = {'t', 'i', 'c', 'k', 'e', 't', '=', 'a', 'b'};
-  EXPECT_EQ(flashgate::gateway::query_param(std::string_view(text, 7), "ticket"), std::string());
-  EXPECT_EQ(flashgate::gateway::query_param(std::string_view(text, 0), "ticket"), std::nullopt);
-  EXPECT_EQ(flashgate::gateway::query_param(std::string_view(text, 9), "ticket"), std::string("ab"));
+  std::string decoded;
+  EXPECT_EQ(flashgate::gateway::query_param(std::string_view(text, 7), "ticket", decoded), std::string_view());
+  EXPECT_EQ(flashgate::gateway::query_param(std::string_view(text, 0), "ticket", decoded), std::nullopt);
+  EXPECT_EQ(flashgate::gateway::query_param(std::string_view(text, 9), "ticket", decoded), std::string_view("ab"));
 }
 
 }  // namespace
