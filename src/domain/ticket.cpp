@@ -172,21 +172,22 @@ std::string TicketCodec::seal(std::string_view order_id, std::string_view sale_i
 
 Result<TicketClaims> TicketCodec::open(std::string_view ticket, TimeMs now) const {
   if (ticket.empty() || ticket.size() > max_ticket_length) return invalid_ticket();
-  if (!remember_opened_) {
-    auto claims = decrypt(ticket);
-    if (!claims) return claims;
-    return check_age(std::move(claims).value(), now);
+  Digest digest{};
+  MemoSet* set = nullptr;
+  if (remember_opened_) {
+    digest = digest_of(ticket, memo_key_);
+    set = &memo_set_of(digest);
+    for (std::size_t way = 0; way < memo_ways; ++way)
+      if (set->codecs[way] == serial_ && set->digests[way] == digest) return check_age(set->claims[way], now);
   }
-  const Digest digest = digest_of(ticket, memo_key_);
-  MemoSet& set = memo_set_of(digest);
-  for (std::size_t way = 0; way < memo_ways; ++way)
-    if (set.codecs[way] == serial_ && set.digests[way] == digest) return check_age(set.claims[way], now);
   auto claims = decrypt(ticket);
   if (!claims) return claims;
-  const std::size_t way = set.next++ % memo_ways;
-  set.digests[way] = digest;
-  set.codecs[way] = serial_;
-  set.claims[way] = claims.value();
+  if (set) {
+    const std::size_t way = set->next++ % memo_ways;
+    set->digests[way] = digest;
+    set->codecs[way] = serial_;
+    set->claims[way] = claims.value();
+  }
   return check_age(std::move(claims).value(), now);
 }
 
