@@ -5,6 +5,7 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <bit>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -92,34 +93,52 @@ bool get_string(const unsigned char*& p, const unsigned char* end, std::string& 
 
 Error invalid_ticket() { return Error{ErrorCode::invalid_ticket, "the ticket is not valid"}; }
 
-// The tickets a thread has opened lately: sets of four, each set's digests
-// in one cache line, the oldest of a full set replaced. Per thread, so that
-// the I/O threads share no lock and no cache line over it.
-using Digest = std::array<std::uint64_t, 2>;
+// The tickets a thread has opened lately: sets of four, each set's tags in
+// one cache line, the oldest of a full set replaced. Per thread, so that the
+// I/O threads share no lock and no cache line over it. An entry keeps the
+// ticket's whole text: only the very same text finds it.
 constexpr std::size_t memo_ways = 4;
 constexpr std::size_t memo_sets = TicketCodec::memo_entries_per_thread / memo_ways;
+static_assert((memo_sets & (memo_sets - 1)) == 0, "the set index is taken from the top bits of a product");
+constexpr int memo_set_bits = std::countr_zero(memo_sets);
+// Longer tickets (long sale or user ids) are not remembered, only opened.
+constexpr std::size_t memo_text_capacity = 176;
 
 struct MemoSet {
-  alignas(64) std::array<Digest, memo_ways> digests{};
+  alignas(64) std::array<std::uint64_t, memo_ways> tags{};
   std::array<std::uint64_t, memo_ways> codecs{};  // the serial of the codec that opened it; 0: empty
-  std::array<TicketClaims, memo_ways> claims;
+  std::array<std::uint8_t, memo_ways> lengths{};
   unsigned next = 0;
+  std::array<std::array<char, memo_text_capacity>, memo_ways> texts{};
+  std::array<TicketClaims, memo_ways> claims;
 };
 thread_local std::unique_ptr<MemoSet[]> opened_tickets;  // made on this thread's first remembered ticket
 
 std::atomic<std::uint64_t> next_codec_serial{1};
 
-Digest digest_of(std::string_view ticket, const std::array<unsigned char, 16>& key) {
-  unsigned char out[crypto_shorthash_siphashx24_BYTES];
-  crypto_shorthash_siphashx24(out, reinterpret_cast<const unsigned char*>(ticket.data()), ticket.size(), key.data());
-  Digest d;
-  std::memcpy(d.data(), out, sizeof out);
-  return d;
+// Where a ticket's text sits in the memo. No hash of the whole text is
+// needed: a ticket the codec sealed carries 24 random nonce bytes right
+// after its 4-byte key id, so its characters 8..23 are random already, and
+// only sealed tickets are ever stored. A forged text may land in any set;
+// it then fails the comparison of the whole text, and meets the decryption.
+struct MemoSlot {
+  std::uint64_t tag;
+  std::size_t set;
+};
+constexpr std::size_t memo_text_from = 8;  // past the key id's 5.3 characters
+constexpr std::size_t memo_min_text = memo_text_from + 16;
+
+MemoSlot memo_slot_of(std::string_view ticket) {
+  std::uint64_t a = 0, b = 0;
+  std::memcpy(&a, ticket.data() + memo_text_from, 8);
+  std::memcpy(&b, ticket.data() + memo_text_from + 8, 8);
+  const std::uint64_t tag = (a ^ std::rotl(b, 29)) * 0x9e3779b97f4a7c15ULL;
+  return {tag, static_cast<std::size_t>(tag >> (64 - memo_set_bits))};
 }
 
-MemoSet& memo_set_of(const Digest& d) {
+MemoSet& memo_set_at(std::size_t index) {
   if (!opened_tickets) opened_tickets = std::make_unique<MemoSet[]>(memo_sets);
-  return opened_tickets[d[0] % memo_sets];
+  return opened_tickets[index];
 }
 
 }  // namespace
@@ -127,7 +146,6 @@ MemoSet& memo_set_of(const Digest& d) {
 TicketCodec::TicketCodec(std::vector<TicketKey> keys, std::int64_t ttl_ms, bool remember_opened)
     : ttl_ms_(ttl_ms), remember_opened_(remember_opened), serial_(next_codec_serial.fetch_add(1)) {
   ensure_sodium();
-  randombytes_buf(memo_key_.data(), memo_key_.size());
   if (keys.empty()) throw std::invalid_argument("at least one ticket key is needed");
   for (const auto& key : keys) {
     Entry e{key, {}};
@@ -172,20 +190,25 @@ std::string TicketCodec::seal(std::string_view order_id, std::string_view sale_i
 
 Result<TicketClaims> TicketCodec::open(std::string_view ticket, TimeMs now) const {
   if (ticket.empty() || ticket.size() > max_ticket_length) return invalid_ticket();
-  Digest digest{};
+  const bool rememberable = remember_opened_ && ticket.size() >= memo_min_text && ticket.size() <= memo_text_capacity;
+  MemoSlot slot{};
   MemoSet* set = nullptr;
-  if (remember_opened_) {
-    digest = digest_of(ticket, memo_key_);
-    set = &memo_set_of(digest);
+  if (rememberable) {
+    slot = memo_slot_of(ticket);
+    set = &memo_set_at(slot.set);
     for (std::size_t way = 0; way < memo_ways; ++way)
-      if (set->codecs[way] == serial_ && set->digests[way] == digest) return check_age(set->claims[way], now);
+      if (set->tags[way] == slot.tag && set->codecs[way] == serial_ && set->lengths[way] == ticket.size() &&
+          std::memcmp(set->texts[way].data(), ticket.data(), ticket.size()) == 0)
+        return check_age(set->claims[way], now);
   }
   auto claims = decrypt(ticket);
   if (!claims) return claims;
   if (set) {
     const std::size_t way = set->next++ % memo_ways;
-    set->digests[way] = digest;
+    set->tags[way] = slot.tag;
     set->codecs[way] = serial_;
+    set->lengths[way] = static_cast<std::uint8_t>(ticket.size());
+    std::memcpy(set->texts[way].data(), ticket.data(), ticket.size());
     set->claims[way] = claims.value();
   }
   return check_age(std::move(claims).value(), now);

@@ -26,10 +26,10 @@ class TicketCodec {
  public:
   // keys: newest first; the newest issues, all of them open.
   // remember_opened: each thread keeps the claims of the tickets it opened
-  // lately (up to memo_entries_per_thread), found by a keyed 128-bit hash of
-  // the ticket's text, so that a client asking again with the same ticket
-  // costs a hash instead of a decryption. Only tickets that opened are
-  // remembered: a forged or altered one always meets the decryption.
+  // lately (up to memo_entries_per_thread) with their whole text, so that a
+  // client asking again with the same ticket costs a comparison instead of
+  // a decryption. Only tickets that opened are remembered, and only the
+  // same text finds one: a forged or altered one always meets the decryption.
   TicketCodec(std::vector<TicketKey> keys, std::int64_t ttl_ms, bool remember_opened = true);
 
   // Ids of at most 255 bytes each (they are at most 64); longer ones are a
@@ -58,8 +58,7 @@ class TicketCodec {
   std::vector<Entry> keys_;
   std::int64_t ttl_ms_;
   bool remember_opened_;
-  std::uint64_t serial_;                       // tells this codec's remembered tickets from another's
-  std::array<unsigned char, 16> memo_key_{};  // random: no one can aim a ticket at a remembered one
+  std::uint64_t serial_;  // tells this codec's remembered tickets from another's
 };
 
 // Parses "hex64,hex64,..." (newest first). Empty on any malformed key.

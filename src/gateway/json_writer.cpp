@@ -1,5 +1,6 @@
 #include "gateway/json_writer.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -31,48 +32,65 @@ constexpr bool needs_escape(std::uint64_t w) {
   return (((w - ones * 0x20) & ~w & highs) | has_zero(w ^ (ones * '"')) | has_zero(w ^ (ones * '\\'))) != 0;
 }
 
-void append_escaped(std::string& out, std::string_view s) {
+char* write_escaped(char* out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
-  std::size_t run = 0;  // start of the bytes not yet appended
   for (std::size_t i = 0; i < s.size();) {
     if (i + 8 <= s.size()) {
       std::uint64_t word;
       std::memcpy(&word, s.data() + i, sizeof word);
       if (!needs_escape(word)) {
+        std::memcpy(out, &word, sizeof word);
+        out += sizeof word;
         i += 8;
         continue;
       }
     }
     const auto byte = static_cast<unsigned char>(s[i++]);
     const char e = escapes[byte];
-    if (e == 0) continue;
-    out.append(s.data() + run, i - 1 - run);
-    run = i;
-    if (e == 'u') {
+    if (e == 0) {
+      *out++ = static_cast<char>(byte);
+    } else if (e == 'u') {
       const char u[] = {'\\', 'u', '0', '0', hex[byte >> 4], hex[byte & 15]};
-      out.append(u, sizeof u);
+      std::memcpy(out, u, sizeof u);
+      out += sizeof u;
     } else {
-      out += '\\';
-      out += e;
+      *out++ = '\\';
+      *out++ = e;
     }
   }
-  out.append(s.data() + run, s.size() - run);
+  return out;
 }
 
 }  // namespace
 
+char* write_json_string(char* out, std::string_view s) {
+  *out++ = '"';
+  out = write_escaped(out, s);
+  *out++ = '"';
+  return out;
+}
+
 void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  append_escaped(out, s);
-  out += '"';
+  const std::size_t used = out.size();
+  out.resize(used + json_string_room(s.size()));
+  char* end = write_json_string(out.data() + used, s);
+  out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
 JsonWriter& JsonWriter::string(std::string_view a, std::string_view b) {
-  out_ += '"';
-  append_escaped(out_, a);
-  append_escaped(out_, b);
-  out_ += '"';
+  char* p = room(json_string_room(a.size() + b.size()));
+  *p++ = '"';
+  p = write_escaped(write_escaped(p, a), b);
+  *p++ = '"';
+  cur_ = p;
   return *this;
+}
+
+void JsonWriter::grow(std::size_t n) {
+  const auto used = static_cast<std::size_t>(cur_ - out_.data());
+  out_.resize(std::max(2 * out_.size(), used + n));
+  cur_ = out_.data() + used;
+  end_ = out_.data() + out_.size();
 }
 
 }  // namespace flashgate::gateway

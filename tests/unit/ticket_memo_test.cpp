@@ -1,4 +1,4 @@
-// Tickets a thread opened lately are remembered: a repeat costs a hash, and
+// Tickets a thread opened lately are remembered: a repeat costs a comparison, and
 // nothing but the very same text, still within its lifetime, is taken for it.
 #include <gtest/gtest.h>
 
@@ -52,6 +52,31 @@ TEST(TicketMemo, NoAlteredCopyOfARememberedTicketOpens) {
   }
   EXPECT_FALSE(codec.open(ticket + "A", issued));
   EXPECT_FALSE(codec.open(ticket.substr(0, ticket.size() - 1), issued));
+}
+
+// Tickets with long ids are too long to keep; they open each time instead.
+TEST(TicketMemo, ATicketTooLongToRememberOpensEveryTime) {
+  const TicketCodec codec({random_ticket_key()}, ttl);
+  const TicketClaims long_ids{"order-7", std::string(64, 's'), std::string(64, 'u'), issued};
+  const std::string ticket = codec.seal(long_ids);
+  ASSERT_GT(ticket.size(), 200u);
+  expect_claims(codec, ticket, long_ids);
+  expect_claims(codec, ticket, long_ids);
+  for (std::size_t i = 0; i < ticket.size(); i += 7) {
+    std::string altered = ticket;
+    altered[i] = altered[i] == 'A' ? 'B' : 'A';
+    EXPECT_FALSE(codec.open(altered, issued)) << "a ticket altered at " << i << " opened";
+  }
+}
+
+// A remembered ticket is found by its characters 8..23; only its whole text matches it.
+TEST(TicketMemo, TextsSharingARememberedTicketsPlaceDoNotOpen) {
+  const TicketCodec codec({random_ticket_key()}, ttl);
+  const std::string ticket = codec.seal(claims_of(8));
+  expect_claims(codec, ticket, claims_of(8));
+  EXPECT_FALSE(codec.open(ticket.substr(0, 24), issued));
+  EXPECT_FALSE(codec.open(ticket.substr(0, 24) + std::string(ticket.size() - 24, 'A'), issued));
+  EXPECT_FALSE(codec.open(std::string(8, 'A') + ticket.substr(8), issued));
 }
 
 TEST(TicketMemo, ARememberedTicketStillExpires) {
