@@ -41,30 +41,41 @@ bool decode_component(std::string_view text, std::string& out) {
   return true;
 }
 
-bool key_is(std::string_view raw_key, std::string_view name) {
-  if (!needs_decoding(raw_key)) return raw_key == name;
-  std::string key;
-  return decode_component(raw_key, key) && key == name;
-}
-
 }  // namespace
 
 // Written here rather than taken from Boost.URL 1.81, whose parse_query reads
 // past the end of a query that is not NUL-terminated (found by fuzz_query).
+// Keys are short: each is read a character at a time, noting escapes, up to
+// its '=' or '&'; the values of other keys are skipped with one memchr.
+// (Three searches per pair, for every parameter asked for, were 5% of a poll.)
 std::optional<std::string_view> query_param(std::string_view query, std::string_view name, std::string& decoded) {
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const auto pair = query.substr(0, amp);
-    const auto eq = pair.find('=');
-    if (key_is(pair.substr(0, eq), name)) {
-      if (eq == std::string_view::npos) return std::string_view();
-      const auto value = pair.substr(eq + 1);
+  std::size_t at = 0;
+  while (at < query.size()) {
+    std::size_t end_of_key = at;
+    bool key_escaped = false;
+    for (; end_of_key < query.size(); ++end_of_key) {
+      const char c = query[end_of_key];
+      if (c == '=' || c == '&') break;
+      key_escaped |= c == '%' || c == '+';
+    }
+    const std::string_view key = query.substr(at, end_of_key - at);
+    bool match = key == name;
+    if (!match && key_escaped) {
+      std::string key_text;
+      match = decode_component(key, key_text) && key_text == name;
+    }
+    const bool has_value = end_of_key < query.size() && query[end_of_key] == '=';
+    const std::size_t value_at = has_value ? end_of_key + 1 : end_of_key;
+    const std::size_t amp = query.find('&', value_at);
+    const std::size_t value_end = amp == std::string_view::npos ? query.size() : amp;
+    if (match) {
+      if (!has_value) return std::string_view();
+      const auto value = query.substr(value_at, value_end - value_at);
       if (!needs_decoding(value)) return value;  // tickets, numbers: the common case
       if (!decode_component(value, decoded)) return std::nullopt;  // a broken escape reads as absent
       return std::string_view(decoded);
     }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
+    at = value_end + 1;
   }
   return std::nullopt;
 }

@@ -55,6 +55,17 @@ TEST(QueryParamDecoding, TheFirstOccurrenceWinsAndAKeyAloneIsEmpty) {
   EXPECT_EQ(query_param("wait=1&wait=2", "wait"), std::string("1"));
   EXPECT_EQ(query_param("flag&wait=2", "flag"), std::string());
   EXPECT_EQ(query_param("&&wait=3&", "wait"), std::string("3"));
+  EXPECT_EQ(query_param("a=1&wait", "wait"), std::string());
+  EXPECT_EQ(query_param("wait", "wait"), std::string());
+  EXPECT_EQ(query_param("a=1&wait", "a"), std::string("1"));
+}
+
+TEST(QueryParamDecoding, OnlyTheFirstEqualsSignEndsTheKey) {
+  EXPECT_EQ(query_param("x=1=2&y=3", "x"), std::string("1=2"));
+  EXPECT_EQ(query_param("x=1=2&y=3", "y"), std::string("3"));
+  EXPECT_EQ(query_param("x=&y=3", "x"), std::string());
+  EXPECT_EQ(query_param("=3&y=4", "y"), std::string("4"));
+  EXPECT_EQ(query_param("=3", ""), std::string("3"));
 }
 
 }  // namespace
