@@ -1,6 +1,10 @@
 #pragma once
 // The HTTP API of the contract, as routes over a Store.
+#include <boost/container/small_vector.hpp>
+
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "domain/ticket.hpp"
 #include "gateway/order_watch.hpp"
@@ -42,13 +46,32 @@ void add_web_routes(Router& router);
 void add_stream_routes(Router& router, ApiContext& api);
 void add_payment_routes(Router& router, ApiContext& api);
 
-// Opens the request's ticket before any store is touched; answers 400/401/410 itself.
-std::optional<domain::TicketClaims> ticket_or_reply(const ApiContext& api, const ExchangePtr& ex);
+// A query's parameters, split once at its '&'s (a handler that asks for
+// three of them scans the query once, not three times).
+class QueryParams {
+ public:
+  explicit QueryParams(std::string_view query);
+  // The first parameter `name`, percent-decoded; nullopt if absent or if its
+  // escapes are broken. A value without escapes (a ticket, a number) is a
+  // view into the query, not a copy; one with escapes is decoded into
+  // `decoded`, which the view then points into: both must outlive it.
+  std::optional<std::string_view> get(std::string_view name, std::string& decoded) const;
 
-// The query parameter `name`, percent-decoded; nullopt if absent or if its
-// escapes are broken. A value without escapes (a ticket, a number) is a view
-// into `query`, not a copy; one with escapes is decoded into `decoded`, which
-// the view then points into: both must outlive it.
+ private:
+  struct Param {
+    std::string_view key;  // raw, as in the query
+    std::string_view value;
+    bool has_value;  // "key=" has one (empty), "key" has none
+    bool key_escaped;
+  };
+  boost::container::small_vector<Param, 4> params_;
+};
+
+// One parameter of a query (QueryParams(query).get(name, decoded)).
 std::optional<std::string_view> query_param(std::string_view query, std::string_view name, std::string& decoded);
+
+// Opens the request's ticket before any store is touched; answers 400/401/410 itself.
+std::optional<domain::TicketClaims> ticket_or_reply(const ApiContext& api, const ExchangePtr& ex,
+                                                    const QueryParams& query);
 
 }  // namespace flashgate::gateway

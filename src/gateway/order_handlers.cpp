@@ -37,9 +37,10 @@ domain::Result<std::string> parse_user_id(std::string_view text) {
 }  // namespace
 
 // A forged or stale ticket costs the server a decryption, nothing more.
-std::optional<domain::TicketClaims> ticket_or_reply(const ApiContext& api, const ExchangePtr& ex) {
+std::optional<domain::TicketClaims> ticket_or_reply(const ApiContext& api, const ExchangePtr& ex,
+                                                    const QueryParams& query) {
   std::string decoded;
-  const auto ticket = query_param(ex->request().query, "ticket", decoded);
+  const auto ticket = query.get("ticket", decoded);
   if (!ticket || ticket->empty()) {
     ex->respond(error_response(ErrorCode::invalid_request, "the ticket query parameter is required"));
     return std::nullopt;

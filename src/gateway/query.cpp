@@ -45,39 +45,43 @@ bool decode_component(std::string_view text, std::string& out) {
 
 // Written here rather than taken from Boost.URL 1.81, whose parse_query reads
 // past the end of a query that is not NUL-terminated (found by fuzz_query).
-// Keys are short: each is read a character at a time, noting escapes, up to
-// its '=' or '&'; the values of other keys are skipped with one memchr.
-// (Three searches per pair, for every parameter asked for, were 5% of a poll.)
-std::optional<std::string_view> query_param(std::string_view query, std::string_view name, std::string& decoded) {
+// Each parameter costs one memchr for its end and a look at its key, which
+// is short; a value is looked at only if asked for.
+QueryParams::QueryParams(std::string_view query) {
   std::size_t at = 0;
   while (at < query.size()) {
+    const std::size_t amp = query.find('&', at);
+    const std::size_t end = amp == std::string_view::npos ? query.size() : amp;
     std::size_t end_of_key = at;
     bool key_escaped = false;
-    for (; end_of_key < query.size(); ++end_of_key) {
-      const char c = query[end_of_key];
-      if (c == '=' || c == '&') break;
-      key_escaped |= c == '%' || c == '+';
+    for (; end_of_key < end && query[end_of_key] != '='; ++end_of_key)
+      key_escaped |= query[end_of_key] == '%' || query[end_of_key] == '+';
+    const bool has_value = end_of_key < end;
+    params_.push_back(Param{query.substr(at, end_of_key - at),
+                            has_value ? query.substr(end_of_key + 1, end - end_of_key - 1) : std::string_view(),
+                            has_value, key_escaped});
+    at = end + 1;
+  }
+}
+
+std::optional<std::string_view> QueryParams::get(std::string_view name, std::string& decoded) const {
+  for (const auto& param : params_) {
+    bool match = param.key == name;
+    if (!match && param.key_escaped) {
+      std::string key;
+      match = decode_component(param.key, key) && key == name;
     }
-    const std::string_view key = query.substr(at, end_of_key - at);
-    bool match = key == name;
-    if (!match && key_escaped) {
-      std::string key_text;
-      match = decode_component(key, key_text) && key_text == name;
-    }
-    const bool has_value = end_of_key < query.size() && query[end_of_key] == '=';
-    const std::size_t value_at = has_value ? end_of_key + 1 : end_of_key;
-    const std::size_t amp = query.find('&', value_at);
-    const std::size_t value_end = amp == std::string_view::npos ? query.size() : amp;
-    if (match) {
-      if (!has_value) return std::string_view();
-      const auto value = query.substr(value_at, value_end - value_at);
-      if (!needs_decoding(value)) return value;  // tickets, numbers: the common case
-      if (!decode_component(value, decoded)) return std::nullopt;  // a broken escape reads as absent
-      return std::string_view(decoded);
-    }
-    at = value_end + 1;
+    if (!match) continue;
+    if (!param.has_value) return std::string_view();
+    if (!needs_decoding(param.value)) return param.value;  // tickets, numbers: the common case
+    if (!decode_component(param.value, decoded)) return std::nullopt;  // a broken escape reads as absent
+    return std::string_view(decoded);
   }
   return std::nullopt;
+}
+
+std::optional<std::string_view> query_param(std::string_view query, std::string_view name, std::string& decoded) {
+  return QueryParams(query).get(name, decoded);
 }
 
 std::string client_address(const ApiContext& api, const Request& request) {

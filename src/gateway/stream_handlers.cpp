@@ -84,12 +84,12 @@ struct SseProgress {
 
 void add_stream_routes(Router& router, ApiContext& api) {
   router.add("GET", "/api/orders/status", [&api](const ExchangePtr& ex) {
-    auto claims = ticket_or_reply(api, ex);
+    const QueryParams query(ex->request().query);
+    auto claims = ticket_or_reply(api, ex, query);
     if (!claims) return;
     if (!within_rate_or_reply(api, api.poll_limiter, ex)) return;
-    const auto& query = ex->request().query;
     std::string decoded_wait, decoded_since;
-    const auto wait = query_param(query, "wait", decoded_wait);
+    const auto wait = query.get("wait", decoded_wait);
     if (!wait) {
       // Polling before the last hint said: the answer waits for news, a little.
       const auto hold = api.pacer.hold_ms(claims->order_id, domain::now_ms());
@@ -100,7 +100,7 @@ void add_stream_routes(Router& router, ApiContext& api) {
     if (!wait_s)
       return ex->respond(error_response(ErrorCode::invalid_request, "wait must be a whole number of seconds"));
     std::optional<std::uint64_t> since;
-    if (auto text = query_param(query, "since", decoded_since)) {
+    if (auto text = query.get("since", decoded_since)) {
       since = parse_uint(*text);
       if (!since) return ex->respond(error_response(ErrorCode::invalid_request, "since must be a version number"));
     }
@@ -108,7 +108,7 @@ void add_stream_routes(Router& router, ApiContext& api) {
   });
 
   router.add("GET", "/api/orders/events", [&api](const ExchangePtr& ex) {
-    auto claims = ticket_or_reply(api, ex);
+    auto claims = ticket_or_reply(api, ex, QueryParams(ex->request().query));
     if (!claims) return;
     if (!within_rate_or_reply(api, api.poll_limiter, ex)) return;
     std::uint64_t last_seen = 0;

@@ -68,4 +68,15 @@ TEST(QueryParamDecoding, OnlyTheFirstEqualsSignEndsTheKey) {
   EXPECT_EQ(query_param("=3", ""), std::string("3"));
 }
 
+TEST(QueryParams, OneSplitAnswersEveryName) {
+  const std::string_view query = "ticket=t1&wait=5&since=%33";
+  const flashgate::gateway::QueryParams params(query);
+  std::string decoded;
+  EXPECT_EQ(params.get("ticket", decoded), std::optional<std::string_view>("t1"));
+  EXPECT_EQ(params.get("wait", decoded), std::optional<std::string_view>("5"));
+  EXPECT_EQ(params.get("since", decoded), std::optional<std::string_view>("3"));
+  EXPECT_EQ(params.get("other", decoded), std::nullopt);
+  EXPECT_EQ(flashgate::gateway::QueryParams("").get("", decoded), std::nullopt);
+}
+
 }  // namespace
