@@ -48,6 +48,24 @@ TEST(ResponseWriter, ExtraHeadersAndHeadAnswers) {
   EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n");  // HEAD: no body
 }
 
+// The longest fixed text (HTTP/1.0 keeping the connection), a long id, many
+// fields and a large body: every byte where it belongs, nothing past it.
+TEST(ResponseWriter, TheLongestAnswerIsWrittenWhole) {
+  Response r = answer(505, std::string(100000, 'b'));
+  r.content_type = "text/plain; charset=utf-8";
+  std::string fields;
+  for (int i = 0; i < 50; ++i) {
+    r.headers.emplace_back("X-Field-" + std::to_string(i), std::string(i, 'v'));
+    fields += "X-Field-" + std::to_string(i) + ": " + std::string(i, 'v') + "\r\n";
+  }
+  const std::string id(128, 'i');
+  std::string out = "before";
+  append_response(out, r, 10, true, false, id);
+  EXPECT_EQ(out, "beforeHTTP/1.0 505 HTTP Version Not Supported\r\nServer: flashgate\r\nX-Request-Id: " + id +
+                     "\r\nContent-Type: text/plain; charset=utf-8\r\n" + fields +
+                     "Connection: keep-alive\r\nContent-Length: 100000\r\n\r\n" + std::string(100000, 'b'));
+}
+
 TEST(ResponseWriter, AppendsAfterWhatIsThere) {
   std::string out = "previous";
   append_response(out, answer(404, ""), 11, true, false, "");

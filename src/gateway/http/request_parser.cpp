@@ -157,20 +157,28 @@ void assign_request_id(std::string& out, std::string_view given) {
   }
   // "<boot time>-<counter>", both in hex: unique within a run and across
   // restarts. Each thread takes its numbers from the shared counter a block
-  // at a time, so that I/O threads do not pass its cache line to and fro.
+  // at a time, so that I/O threads do not pass its cache line to and fro,
+  // and writes the boot time's digits once.
   constexpr std::uint64_t block = 1024;
   static std::atomic<std::uint64_t> next_block{0};
   static const std::uint64_t boot = static_cast<std::uint64_t>(::time(nullptr));
-  thread_local std::uint64_t next = 0, end = 0;
-  if (next == end) {
-    next = next_block.fetch_add(block, std::memory_order_relaxed);
-    end = next + block;
+  struct Numbering {
+    char text[40];
+    std::size_t prefix = 0;  // "<boot time>-"
+    std::uint64_t next = 0, end = 0;
+  };
+  thread_local Numbering numbering;
+  Numbering& n = numbering;
+  if (n.prefix == 0) {
+    n.prefix = append_hex(n.text, boot);
+    n.text[n.prefix++] = '-';
   }
-  char text[40];
-  std::size_t n = append_hex(text, boot);
-  text[n++] = '-';
-  n += append_hex(text + n, next++);
-  out.assign(text, n);
+  if (n.next == n.end) {
+    n.next = next_block.fetch_add(block, std::memory_order_relaxed);
+    n.end = n.next + block;
+  }
+  const std::size_t size = n.prefix + append_hex(n.text + n.prefix, n.next++);
+  out.assign(n.text, size);
 }
 
 }  // namespace flashgate::gateway::http
