@@ -128,7 +128,7 @@ class JsonWriter {
   }
   void grow(std::size_t n);
   static char* copy(char* p, std::string_view s) {
-    std::memcpy(p, s.data(), s.size());
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());  // an empty view's data() may be null
     return p + s.size();
   }
 

@@ -74,7 +74,7 @@ void append_response(std::string& out, const Response& response, unsigned versio
   out.resize(start + room);
   char* p = out.data() + start;
   const auto put = [&p](std::string_view text) {
-    std::memcpy(p, text.data(), text.size());
+    if (!text.empty()) std::memcpy(p, text.data(), text.size());  // an empty view's data() may be null
     p += text.size();
   };
   const auto field = [&put](std::string_view name_and_colon, std::string_view value) {
