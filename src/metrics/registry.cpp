@@ -2,35 +2,58 @@
 
 #include <fmt/format.h>
 
+#include <bit>
+
 namespace flashgate::metrics {
 
-Histogram::Histogram(std::vector<double> bounds)
-    : bounds_(std::move(bounds)), buckets_(new std::atomic<std::uint64_t>[bounds_.size() + 1]) {
-  for (std::size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0);
+std::size_t stripe_of_this_thread() {
+  static std::atomic<std::size_t> next{0};
+  thread_local const std::size_t stripe = next.fetch_add(1, std::memory_order_relaxed) % stripes;
+  return stripe;
 }
+
+std::uint64_t Counter::value() const {
+  std::uint64_t total = 0;
+  for (const auto& cell : cells_) total += cell.value.load(std::memory_order_relaxed);
+  return total;
+}
+
+Histogram::Histogram(std::vector<double> bounds)
+    : bounds_(std::move(bounds)), lines_per_stripe_((bounds_.size() + 3 + 7) / 8), lines_(stripes * lines_per_stripe_) {}
 
 void Histogram::observe(double value) {
   std::size_t i = 0;
   while (i < bounds_.size() && value > bounds_[i]) ++i;
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-  double sum = sum_.load(std::memory_order_relaxed);
-  while (!sum_.compare_exchange_weak(sum, sum + value, std::memory_order_relaxed)) {
+  const std::size_t s = stripe_of_this_thread();
+  word(s, i).fetch_add(1, std::memory_order_relaxed);
+  word(s, bounds_.size() + 1).fetch_add(1, std::memory_order_relaxed);
+  auto& sum = word(s, bounds_.size() + 2);
+  std::uint64_t bits = sum.load(std::memory_order_relaxed);
+  while (!sum.compare_exchange_weak(bits, std::bit_cast<std::uint64_t>(std::bit_cast<double>(bits) + value),
+                                    std::memory_order_relaxed)) {
   }
 }
 
 void Histogram::render(std::string& out, const std::string& name, const std::string& labels) const {
+  std::vector<std::uint64_t> buckets(bounds_.size() + 1);
+  std::uint64_t count = 0;
+  double sum = 0;
+  for (std::size_t s = 0; s < stripes; ++s) {
+    for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += word(s, i).load(std::memory_order_relaxed);
+    count += word(s, bounds_.size() + 1).load(std::memory_order_relaxed);
+    sum += std::bit_cast<double>(word(s, bounds_.size() + 2).load(std::memory_order_relaxed));
+  }
   const std::string sep = labels.empty() ? "" : ",";
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < bounds_.size(); ++i) {
-    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    cumulative += buckets[i];
     out += fmt::format("{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, sep, bounds_[i], cumulative);
   }
-  cumulative += buckets_[bounds_.size()].load(std::memory_order_relaxed);
+  cumulative += buckets[bounds_.size()];
   out += fmt::format("{}_bucket{{{}{}le=\"+Inf\"}} {}\n", name, labels, sep, cumulative);
   const std::string braces = labels.empty() ? "" : "{" + labels + "}";
-  out += fmt::format("{}_sum{} {}\n", name, braces, sum_.load(std::memory_order_relaxed));
-  out += fmt::format("{}_count{} {}\n", name, braces, count_.load(std::memory_order_relaxed));
+  out += fmt::format("{}_sum{} {}\n", name, braces, sum);
+  out += fmt::format("{}_count{} {}\n", name, braces, count);
 }
 
 Registry::Registry() {

@@ -2,6 +2,7 @@
 // Prometheus text exposition, written by hand: counters, gauges and
 // histograms keyed by name and label set. Hot paths keep the references
 // that counter()/histogram() return; they stay valid for the registry's life.
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -13,13 +14,24 @@
 
 namespace flashgate::metrics {
 
+// Counters and histograms are striped: each thread adds to one of
+// `stripes` cache lines (threads take them in turn), and a scrape sums them.
+// One shared line per metric went to and fro between the I/O threads on
+// every request: the request counter and latency histogram were 2% of a
+// poll's cycles.
+inline constexpr std::size_t stripes = 16;
+std::size_t stripe_of_this_thread();
+
 class Counter {
  public:
-  void inc(std::uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
-  std::uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+  void inc(std::uint64_t n = 1) { cells_[stripe_of_this_thread()].value.fetch_add(n, std::memory_order_relaxed); }
+  std::uint64_t value() const;
 
  private:
-  std::atomic<std::uint64_t> value_{0};
+  struct alignas(64) Cell {
+    std::atomic<std::uint64_t> value{0};
+  };
+  std::array<Cell, stripes> cells_;
 };
 
 class Histogram {
@@ -29,10 +41,17 @@ class Histogram {
   void render(std::string& out, const std::string& name, const std::string& labels) const;
 
  private:
+  // A stripe's words: a count per bound and +Inf, the count, the sum (a
+  // double's bits); in whole cache lines of their own.
+  struct alignas(64) Line {
+    std::atomic<std::uint64_t> words[8];
+  };
+  std::atomic<std::uint64_t>& word(std::size_t stripe, std::size_t i) const {
+    return lines_[stripe * lines_per_stripe_ + i / 8].words[i % 8];
+  }
   std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;  // one per bound, plus +Inf
-  std::atomic<std::uint64_t> count_{0};
-  std::atomic<double> sum_{0.0};
+  std::size_t lines_per_stripe_;
+  mutable std::vector<Line> lines_;
 };
 
 class Registry {
