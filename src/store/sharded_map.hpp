@@ -1,6 +1,7 @@
 #pragma once
 // A hash map split into shards, for the maps that grow to millions of
-// entries under one lock (orders by id, holders by user). A single
+// entries under one lock (holders by user; orders have a map of their own,
+// short_key_map.hpp). A single
 // unordered_map rehashes all of itself when it grows: at a million orders
 // that held the store's lock for tens of milliseconds, every request behind
 // it waiting (the p99 of a long sale). A shard rehashes a 64th of it.
@@ -8,12 +9,13 @@
 // order id) live in open-addressing shards (boost::unordered_flat_map): a
 // look-up in a map of millions reads a line of metadata and the slot, where
 // a node-based map read the bucket, the node before the entry and the entry.
-// Large entries (orders) stay in node-based shards: an insertion into a flat
-// table writes the whole entry into a random slot, several cache lines that
-// a fresh node from the allocator does not miss. (cachegrind, 400k intakes'
+// Large entries stay in node-based shards: an insertion into a flat table
+// writes the whole entry into a random slot, several cache lines that a
+// fresh node from the allocator does not miss. (cachegrind, 400k intakes'
 // worth of inserts and look-ups: 60 L1 data misses each with both kinds of
 // map node-based, 54 with both flat, 52 with flat holders and node-based
-// orders, the fewest instructions too.)
+// orders. Orders have since moved to flat slots holding their id and a
+// pointer, which a look-up in a store of millions misses least.)
 // Entries of flat shards move when the shard grows, so a pointer from find()
 // or try_emplace() is good until the next insertion into the map, whichever
 // kind it is.

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "store/sharded_map.hpp"
+#include "store/short_key_map.hpp"
 #include "domain/queue_hint.hpp"
 #include "store/journal.hpp"
 #include "store/store.hpp"
@@ -90,7 +91,7 @@ class MemoryStore final : public Store {
   mutable WriterFirstMutex mutex_;
   std::condition_variable_any queue_cv_;
   std::unordered_map<std::string, SaleEntry> sales_;
-  ShardedMap<OrderEntry> orders_;
+  ShortKeyMap<OrderEntry> orders_;
   std::deque<std::string> queue_;                                   // durable QUEUED order ids
   std::deque<std::pair<domain::TimeMs, std::string>> confirmed_;    // (confirmed at, id), oldest first
   std::vector<ChangeListener> listeners_;
