@@ -67,9 +67,6 @@ class QueryParams {
   boost::container::small_vector<Param, 4> params_;
 };
 
-// One parameter of a query (QueryParams(query).get(name, decoded)).
-std::optional<std::string_view> query_param(std::string_view query, std::string_view name, std::string& decoded);
-
 // Opens the request's ticket before any store is touched; answers 400/401/410 itself.
 std::optional<domain::TicketClaims> ticket_or_reply(const ApiContext& api, const ExchangePtr& ex,
                                                     const QueryParams& query);

@@ -80,10 +80,6 @@ std::optional<std::string_view> QueryParams::get(std::string_view name, std::str
   return std::nullopt;
 }
 
-std::optional<std::string_view> query_param(std::string_view query, std::string_view name, std::string& decoded) {
-  return QueryParams(query).get(name, decoded);
-}
-
 std::string client_address(const ApiContext& api, const Request& request) {
   const auto trusted = [&api](std::string_view address) {
     return std::find(api.trusted_proxies.begin(), api.trusted_proxies.end(), address) != api.trusted_proxies.end();

@@ -1,4 +1,4 @@
-// query_param: percent-decoding of keys and values, with a fast path for the
+// QueryParams: percent-decoding of keys and values, with a fast path for the
 // components that need none (tickets, numbers).
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@ namespace {
 // The value as a string of its own, whether it was a view into the query or decoded.
 std::optional<std::string> query_param(std::string_view query, std::string_view name) {
   std::string decoded;
-  const auto value = flashgate::gateway::query_param(query, name, decoded);
+  const auto value = flashgate::gateway::QueryParams(query).get(name, decoded);
   return value ? std::optional<std::string>(*value) : std::nullopt;
 }
 
@@ -25,11 +25,12 @@ TEST(QueryParamDecoding, PlainValuesAreReturnedAsGiven) {
 TEST(QueryParamDecoding, APlainValueIsAViewIntoTheQueryAndAnEscapedOneIntoTheBuffer) {
   const std::string_view query = "ticket=abc&q=a%20b";
   std::string decoded;
-  const auto ticket = flashgate::gateway::query_param(query, "ticket", decoded);
+  const flashgate::gateway::QueryParams params(query);
+  const auto ticket = params.get("ticket", decoded);
   ASSERT_TRUE(ticket);
   EXPECT_EQ(ticket->data(), query.data() + 7);  // not copied
   EXPECT_TRUE(decoded.empty());
-  const auto q = flashgate::gateway::query_param(query, "q", decoded);
+  const auto q = params.get("q", decoded);
   ASSERT_TRUE(q);
   EXPECT_EQ(*q, "a b");
   EXPECT_EQ(q->data(), decoded.data());

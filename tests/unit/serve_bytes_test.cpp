@@ -135,9 +135,9 @@ namespace {
 TEST(QueryParam, AnUnterminatedQueryIsReadWithinItsLength) {
   const char text[] = {'t', 'i', 'c', 'k', 'e', 't', '=', 'a', 'b'};
   std::string decoded;
-  EXPECT_EQ(flashgate::gateway::query_param(std::string_view(text, 7), "ticket", decoded), std::string_view());
-  EXPECT_EQ(flashgate::gateway::query_param(std::string_view(text, 0), "ticket", decoded), std::nullopt);
-  EXPECT_EQ(flashgate::gateway::query_param(std::string_view(text, 9), "ticket", decoded), std::string_view("ab"));
+  EXPECT_EQ(flashgate::gateway::QueryParams(std::string_view(text, 7)).get("ticket", decoded), std::string_view());
+  EXPECT_EQ(flashgate::gateway::QueryParams(std::string_view(text, 0)).get("ticket", decoded), std::nullopt);
+  EXPECT_EQ(flashgate::gateway::QueryParams(std::string_view(text, 9)).get("ticket", decoded), std::string_view("ab"));
 }
 
 }  // namespace
