@@ -77,8 +77,9 @@ void append_response(std::string& out, const Response& response, unsigned versio
     if (!text.empty()) std::memcpy(p, text.data(), text.size());  // an empty view's data() may be null
     p += text.size();
   };
-  const auto field = [&put](std::string_view name_and_colon, std::string_view value) {
-    put(name_and_colon);
+  const auto field = [&put](std::string_view name, std::string_view value) {
+    put(name);
+    put(": ");
     put(value);
     put("\r\n");
   };
@@ -87,14 +88,9 @@ void append_response(std::string& out, const Response& response, unsigned versio
   *p++ = ' ';
   put(reason);
   put("\r\nServer: flashgate\r\n");
-  if (!request_id.empty()) field("X-Request-Id: ", request_id);
-  field("Content-Type: ", response.content_type);
-  for (const auto& [name, value] : response.headers) {
-    put(name);
-    put(": ");
-    put(value);
-    put("\r\n");
-  }
+  if (!request_id.empty()) field("X-Request-Id", request_id);
+  field("Content-Type", response.content_type);
+  for (const auto& [name, value] : response.headers) field(name, value);
   // HTTP/1.1 keeps the connection unless told; HTTP/1.0 closes unless told.
   if (version == 10 && keep_alive) put("Connection: keep-alive\r\n");
   if (version != 10 && !keep_alive) put("Connection: close\r\n");
