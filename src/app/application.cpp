@@ -198,14 +198,20 @@ int serve(Config config) {
   const bool worker_role = config.role != "gateway";
 
   std::optional<worker::Windows> windows;
+  std::optional<worker::ListenedOutcomes> listened_outcomes;
   std::optional<worker::OutcomeMirror> mirror;
   std::optional<worker::Periodic> payment_timeouts, stock_flush, reclaim;
   const std::size_t window_count = config.windows > 0 ? static_cast<std::size_t>(config.windows) : cores() * 4;
   if (worker_role && backends.database) {
     database::OrderDatabase& database = *backends.database;
     if (backends.remote_database) {
-      mirror.emplace(database);
-      store.on_change([&mirror](const store::OrderView& view) { mirror->changed(view); });
+      store::OutcomeLog* outcomes = backends.redis;
+      if (!outcomes) {
+        listened_outcomes.emplace();
+        store.on_change([&listened_outcomes](const store::OrderView& view) { listened_outcomes->changed(view); });
+        outcomes = &*listened_outcomes;
+      }
+      mirror.emplace(*outcomes, database);
     }
     windows.emplace(store, database, metrics,
                     worker::WindowSettings{window_count, std::chrono::milliseconds(config.service_time_ms),

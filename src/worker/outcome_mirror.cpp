@@ -2,11 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <string>
+
 #include "platform/thread_name.hpp"
 
 namespace flashgate::worker {
 
-OutcomeMirror::OutcomeMirror(database::OrderDatabase& database) : database_(database) {
+OutcomeMirror::OutcomeMirror(store::OutcomeLog& log, database::OrderDatabase& database)
+    : log_(log), database_(database) {
   thread_ = std::thread([this] {
     platform::name_this_thread("fg-pg-mirror");
     run();
@@ -15,7 +19,45 @@ OutcomeMirror::OutcomeMirror(database::OrderDatabase& database) : database_(data
 
 OutcomeMirror::~OutcomeMirror() { stop(); }
 
-void OutcomeMirror::changed(const store::OrderView& view) {
+void OutcomeMirror::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  stopped_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void OutcomeMirror::run() {
+  while (!stopping_)
+    for (const auto& entry : log_.take(std::chrono::milliseconds(500)))
+      if (!write(entry, true)) return;
+  // What was handed out before the stop is written once more, for a bounded time.
+  const auto deadline = std::chrono::steady_clock::now() + drain_time;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto entries = log_.take(std::chrono::milliseconds(1));
+    if (entries.empty()) return;
+    for (const auto& entry : entries)
+      if (!write(entry, false)) return;
+  }
+}
+
+bool OutcomeMirror::write(const store::OutcomeLog::Entry& entry, bool retry) {
+  auto backoff = std::chrono::milliseconds(10);
+  while (!database_.record_outcome(entry.order)) {
+    std::unique_lock lock(mutex_);
+    if (!retry || stopped_.wait_for(lock, backoff, [this] { return stopping_.load(); })) {
+      spdlog::warn("outcome mirror: stopping with order {} ({}) not written; it stays in the outcome log",
+                   entry.order.order_id, domain::to_string(entry.order.status));
+      return false;
+    }
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+  }
+  log_.recorded(entry);
+  return true;
+}
+
+void ListenedOutcomes::changed(const store::OrderView& view) {
   if (!domain::is_final(view.order.status)) return;
   std::lock_guard lock(mutex_);
   if (pending_.size() >= max_queued) {
@@ -23,41 +65,27 @@ void OutcomeMirror::changed(const store::OrderView& view) {
                   view.order.order_id);
     return;
   }
-  pending_.push_back(view.order);
-  wake_.notify_one();
+  pending_.push_back(Entry{"", std::to_string(next_id_++), view.order});
+  ready_.notify_one();
 }
 
-void OutcomeMirror::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
-}
-
-void OutcomeMirror::run() {
-  auto backoff = std::chrono::milliseconds(10);
+std::vector<store::OutcomeLog::Entry> ListenedOutcomes::take(std::chrono::milliseconds wait) {
   std::unique_lock lock(mutex_);
-  for (;;) {
-    wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-    if (pending_.empty()) return;
-    const domain::Order order = pending_.front();
-    lock.unlock();
-    const bool written = database_.record_outcome(order);
-    lock.lock();
-    if (written) {
-      pending_.pop_front();
-      backoff = std::chrono::milliseconds(10);
-    } else if (stopping_) {
-      spdlog::warn("outcome mirror: {} outcomes not written at shutdown", pending_.size());
-      return;
-    } else {
-      wake_.wait_for(lock, backoff);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
-    }
-  }
+  ready_.wait_for(lock, wait, [this] { return pending_.size() > handed_; });
+  const std::size_t end = std::min(pending_.size(), handed_ + max_taken);
+  std::vector<Entry> taken(pending_.begin() + static_cast<std::ptrdiff_t>(handed_),
+                           pending_.begin() + static_cast<std::ptrdiff_t>(end));
+  handed_ = end;
+  return taken;
+}
+
+void ListenedOutcomes::recorded(const Entry& entry) {
+  std::lock_guard lock(mutex_);
+  const auto handed_end = pending_.begin() + static_cast<std::ptrdiff_t>(handed_);
+  const auto it = std::find_if(pending_.begin(), handed_end, [&](const Entry& e) { return e.id == entry.id; });
+  if (it == handed_end) return;
+  pending_.erase(it);
+  --handed_;
 }
 
 }  // namespace flashgate::worker

@@ -1,38 +1,65 @@
 #pragma once
-// Carries final statuses (PAID, CANCELLED, FAILED) from the Store's change
-// feed to an order database that is not the store's own journal
-// (PostgreSQL), in the background, retrying until the database takes them.
+// Carries final statuses (PAID, CANCELLED, FAILED) from an OutcomeLog to an
+// order database that is not the store's own journal (PostgreSQL), in the
+// background. An outcome is marked recorded in the log only once the
+// database has it: one the database refuses is tried again with backoff, and
+// one this process never wrote stays in the log for another worker.
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <thread>
 
 #include "database/order_database.hpp"
+#include "store/outcome_log.hpp"
 #include "store/store.hpp"
 
 namespace flashgate::worker {
 
 class OutcomeMirror {
  public:
-  explicit OutcomeMirror(database::OrderDatabase& database);
+  OutcomeMirror(store::OutcomeLog& log, database::OrderDatabase& database);
   ~OutcomeMirror();
   OutcomeMirror(const OutcomeMirror&) = delete;
   OutcomeMirror& operator=(const OutcomeMirror&) = delete;
 
-  // A Store change listener: final statuses are queued, the rest ignored.
-  void changed(const store::OrderView& view);
-  // Writes what is queued (for a bounded time), then stops.
+  // Writes what the log hands out for a bounded time, then stops.
   void stop();
 
  private:
-  static constexpr std::size_t max_queued = 1'000'000;
+  static constexpr std::chrono::milliseconds drain_time{2'000};
   void run();
+  // False if stopped before the database took it.
+  bool write(const store::OutcomeLog::Entry& entry, bool retry);
+
+  store::OutcomeLog& log_;
   database::OrderDatabase& database_;
+  std::atomic<bool> stopping_{false};
   std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<domain::Order> pending_;
-  bool stopping_ = false;
+  std::condition_variable stopped_;  // cuts a backoff short
   std::thread thread_;
+};
+
+// An OutcomeLog in this process's memory, fed by the Store's change
+// listener: for a store without a durable log of its own (the memory store
+// with PostgreSQL as the system of record). What it holds dies with the
+// process; the Redis store's log does not.
+class ListenedOutcomes final : public store::OutcomeLog {
+ public:
+  // A Store change listener: final statuses are kept, the rest ignored.
+  void changed(const store::OrderView& view);
+  std::vector<Entry> take(std::chrono::milliseconds wait) override;
+  void recorded(const Entry& entry) override;
+
+ private:
+  static constexpr std::size_t max_queued = 1'000'000;
+  static constexpr std::size_t max_taken = 100;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<Entry> pending_;  // the first `handed_` are taken and not yet recorded
+  std::size_t handed_ = 0;
+  std::uint64_t next_id_ = 0;
 };
 
 }  // namespace flashgate::worker

@@ -21,7 +21,9 @@ What it checks, in this order (the module's processes are shared):
   lost, no order is created twice, the stock invariant holds throughout;
 - PostgreSQL stopped and started again mid-sale: intake goes on, the windows
   wait it out, every accepted order ends CONFIRMED exactly once in PostgreSQL,
-  and a payment made during the outage reaches PostgreSQL afterwards.
+  and a payment made during the outage reaches PostgreSQL afterwards;
+- a payment taken by a worker that died before writing it, and one made while
+  no worker runs, reach PostgreSQL once a worker runs again.
 
 Timeouts are upper bounds for waiting, never performance claims.
 """
@@ -590,3 +592,50 @@ def test_postgres_restart_mid_sale_every_order_confirmed_exactly_once(cluster):
 
     wait_until(payment_mirrored, timeout=30, message="the payment made during the outage in PostgreSQL")
     wait_until(lambda: gw[1].stats(sale_id)["remaining_db"] == 0, timeout=30, message="stock flushed again")
+
+
+# --------------------------------------------------------------------------- outcomes no worker wrote
+
+
+def test_payments_no_worker_wrote_reach_postgres_once_a_worker_runs(cluster):
+    """PostgreSQL is the system of record: a payment a worker took and died before writing, and
+    one made while no worker ran, are both written once a worker runs again."""
+    gw = cluster.gateways
+    sale_id = gw[0].new_sale(stock=2)
+    outcomes = f"fg:{{{sale_tag(sale_id)}}}:outcomes"
+    first = gw[0].accepted(sale_id, unique_id("mirror-a"))
+    second = gw[1].accepted(sale_id, unique_id("mirror-b"))
+    for answer in (first, second):
+        gw[0].wait_for_status(answer["ticket"], "CONFIRMED")
+    running = [w for w in cluster.workers if w.is_running()]
+    assert running, "no worker to kill"
+
+    def pending():
+        summary = cluster.redis.cli("XPENDING", outcomes, "mirror").split()
+        return int(summary[0]) if summary and summary[0].isdigit() else 0
+
+    cluster.postgres.stop()
+    try:
+        paid_first = gw[0].pay(first["order_id"])
+        # A worker has taken it and cannot write it: the database is down.
+        wait_until(lambda: pending() == 1, timeout=10, message="the payment taken by a worker")
+        for worker in running:
+            cluster.kill(worker)
+        paid_second = gw[1].pay(second["order_id"])  # no worker runs
+    finally:
+        cluster.postgres.start()
+
+    rows, _ = cluster.orders_in_postgres(sale_id)
+    assert [rows[a["order_id"]][1] for a in (first, second)] == ["CONFIRMED", "CONFIRMED"], rows
+
+    cluster.workers.append(cluster.launch("worker"))
+
+    def mirrored():
+        rows, _ = cluster.orders_in_postgres(sale_id)
+        return [rows[a["order_id"]][1:] for a in (first, second)] == [("PAID", paid_first), ("PAID", paid_second)]
+
+    wait_until(mirrored, timeout=30, message="both payments in PostgreSQL")
+    # Written, they leave Redis.
+    wait_until(lambda: cluster.redis.cli("XLEN", outcomes).strip() == "0", timeout=15,
+               message="the outcome stream emptied")
+    assert pending() == 0

@@ -32,6 +32,11 @@ class RedisScriptsTest : public RedisServerTest {
   std::string sale_key() const { return prefix_ + "sale:s"; }
   std::string users_key() const { return prefix_ + "users:s"; }
   std::string changes_key() const { return prefix_ + "changes"; }
+  std::string outcomes_key() const { return prefix_ + "outcomes"; }
+  // The keys of the scripts that end an order: finish, pay, cancel_unpaid.
+  std::vector<std::string> final_keys(const std::string& order_id) const {
+    return {order_key(order_id), changes_key(), prefix_ + "confirmed", outcomes_key()};
+  }
   std::string order_key(const std::string& id) const { return prefix_ + "order:" + id; }
 
   Reply eval(const flashgate::store::redis::Script& script, std::vector<std::string> keys,
@@ -85,6 +90,18 @@ class RedisScriptsTest : public RedisServerTest {
   }
 
   std::size_t changes() { return static_cast<std::size_t>(client_->command_sync({"XLEN", changes_key()}).integer); }
+  // The outcome stream's entries, oldest first, as field maps.
+  std::vector<Fields> outcomes() {
+    std::vector<Fields> out;
+    for (const auto& entry : client_->command_sync({"XRANGE", outcomes_key(), "-", "+"}).elements)
+      out.push_back(as_fields(strings(entry.elements.at(1).elements, 0)));
+    return out;
+  }
+  // An order taken by a window: accepted, then claimed.
+  void claimed(const std::string& user, const std::string& order_id) {
+    ASSERT_EQ(outcome(intake(user, order_id)), "accepted");
+    ASSERT_EQ(outcome(eval(scripts::claim(), {order_key(order_id), changes_key()}, {prefix_, "6000"})), "claimed");
+  }
 
   // The reply (after its outcome) is the feed's newest entry, field for field, and what is stored.
   void expect_reply_published_and_stored(const Reply& reply, const std::string& order_id) {
@@ -161,13 +178,12 @@ TEST_F(RedisScriptsTest, EveryStepOfTheLifeCycleAnswersWhatItPublishesAndStores)
   EXPECT_EQ(as_fields(strings(claimed.elements, 1)).at("status"), "PROCESSING");
   EXPECT_EQ(as_fields(strings(claimed.elements, 1)).at("started"), "1");
 
-  auto done = eval(scripts::finish(), {order_key("o1"), changes_key(), prefix_ + "confirmed"},
-                   {prefix_, "CONFIRMED", "", "7000"});
+  auto done = eval(scripts::finish(), final_keys("o1"), {prefix_, "CONFIRMED", "", "7000"});
   ASSERT_EQ(outcome(done), "done");
   expect_reply_published_and_stored(done, "o1");
   EXPECT_EQ(as_fields(strings(done.elements, 1)).at("status"), "CONFIRMED");
 
-  auto paid = eval(scripts::pay(), {order_key("o1"), changes_key(), prefix_ + "confirmed"}, {prefix_, "pay-1", "8000"});
+  auto paid = eval(scripts::pay(), final_keys("o1"), {prefix_, "pay-1", "8000"});
   ASSERT_EQ(outcome(paid), "ok");
   expect_reply_published_and_stored(paid, "o1");
   const auto f = as_fields(strings(paid.elements, 1));
@@ -177,10 +193,47 @@ TEST_F(RedisScriptsTest, EveryStepOfTheLifeCycleAnswersWhatItPublishesAndStores)
   EXPECT_EQ(changes(), 4u);
 
   // The same notification again: the same answer, nothing published.
-  auto repeated = eval(scripts::pay(), {order_key("o1"), changes_key(), prefix_ + "confirmed"}, {prefix_, "pay-1", "9000"});
+  auto repeated = eval(scripts::pay(), final_keys("o1"), {prefix_, "pay-1", "9000"});
   ASSERT_EQ(outcome(repeated), "ok");
   EXPECT_EQ(as_fields(strings(repeated.elements, 1)), f);
   EXPECT_EQ(changes(), 4u);
+}
+
+// The system of record learns final outcomes from the outcome stream: one
+// entry per order that ended, with the order's fields as they ended.
+TEST_F(RedisScriptsTest, EveryFinalOutcomeIsLoggedOnceForTheSystemOfRecord) {
+  create_sale(10);
+  claimed("alice", "o1");
+  ASSERT_EQ(outcome(eval(scripts::finish(), final_keys("o1"), {prefix_, "CONFIRMED", "", "7000"})), "done");
+  EXPECT_TRUE(outcomes().empty()) << "CONFIRMED is not final: its order row is written by the window itself";
+  ASSERT_EQ(outcome(eval(scripts::pay(), final_keys("o1"), {prefix_, "pay-1", "8000"})), "ok");
+  ASSERT_EQ(outcome(eval(scripts::pay(), final_keys("o1"), {prefix_, "pay-1", "9000"})), "ok");  // repeated
+
+  claimed("bob", "o2");
+  ASSERT_EQ(outcome(eval(scripts::finish(), final_keys("o2"), {prefix_, "FAILED", "no luck", "7000"})), "done");
+
+  claimed("carol", "o3");
+  ASSERT_EQ(outcome(eval(scripts::finish(), final_keys("o3"), {prefix_, "CONFIRMED", "", "7000"})), "done");
+  ASSERT_EQ(outcome(eval(scripts::cancel_unpaid(), final_keys("o3"), {prefix_, "9500", "9000"})), "cancelled");
+  // Paying it now is refused, and logs nothing.
+  ASSERT_EQ(outcome(eval(scripts::pay(), final_keys("o3"), {prefix_, "pay-3", "9600"})), "order_not_payable");
+
+  const auto logged = outcomes();
+  ASSERT_EQ(logged.size(), 3u);
+  EXPECT_EQ(logged[0].at("order_id"), "o1");
+  EXPECT_EQ(logged[0].at("status"), "PAID");
+  EXPECT_EQ(logged[0].at("payment_id"), "pay-1");
+  EXPECT_EQ(logged[0].at("updated_at"), "8000");
+  EXPECT_EQ(logged[1].at("order_id"), "o2");
+  EXPECT_EQ(logged[1].at("status"), "FAILED");
+  EXPECT_EQ(logged[1].at("reason"), "no luck");
+  EXPECT_EQ(logged[2].at("order_id"), "o3");
+  EXPECT_EQ(logged[2].at("status"), "CANCELLED");
+  EXPECT_EQ(logged[2].at("reason"), "payment_timeout");
+  for (const auto& entry : logged) {
+    // Field for field the order's hash as it ended.
+    EXPECT_EQ(entry, as_fields(strings(client_->command_sync({"HGETALL", order_key(entry.at("order_id"))}).elements, 0)));
+  }
 }
 
 TEST_F(RedisScriptsTest, ADroppedQueueEntryIsAcknowledgedAndGone) {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@ using domain::OrderStatus;
 namespace {
 
 constexpr const char* group = "windows";
+constexpr const char* mirror_group = "mirror";
 constexpr const char* tags_key = "fg:tags";
 constexpr const char* sales_key = "fg:sales";
 
@@ -31,6 +33,7 @@ std::string order_key(const std::string& order_id) {
 std::string queue_key(std::string_view tag) { return prefix(tag) + "queue"; }
 std::string changes_key(std::string_view tag) { return prefix(tag) + "changes"; }
 std::string confirmed_key(std::string_view tag) { return prefix(tag) + "confirmed"; }
+std::string outcomes_key(std::string_view tag) { return prefix(tag) + "outcomes"; }
 std::string now_text() { return std::to_string(domain::now_ms()); }
 
 std::int64_t to_int(const std::string& text) {
@@ -42,6 +45,11 @@ std::int64_t to_int(const std::string& text) {
 std::optional<std::int64_t> to_optional(const std::string& text) {
   if (text.empty()) return std::nullopt;
   return to_int(text);
+}
+
+std::uint64_t next_instance() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1);
 }
 
 const Error unreachable{ErrorCode::unavailable, "the order store is unreachable; try again shortly"};
@@ -117,6 +125,7 @@ Error error_of(const Reply& reply) {
 
 RedisStore::RedisStore(RedisStoreOptions options)
     : options_(std::move(options)),
+      instance_(next_instance()),
       client_(RedisOptions{options_.host, options_.port, options_.connections}),
       cache_(options_.near_cache_orders) {
   if (options_.consumer_prefix.empty()) {
@@ -131,6 +140,7 @@ RedisStore::RedisStore(RedisStoreOptions options)
 RedisStore::~RedisStore() {
   stopping_ = true;
   if (tail_connection_) tail_connection_->shutdown();
+  if (outcome_connection_) outcome_connection_->shutdown();
   if (tail_.joinable()) tail_.join();
   std::lock_guard lock(mutex_);
   for (auto& connection : window_connections_) connection->shutdown();
@@ -174,8 +184,13 @@ void RedisStore::ensure_group(const std::string& tag) {
     std::lock_guard lock(mutex_);
     if (grouped_.contains(tag)) return;
   }
-  auto reply = client_.command_sync({"XGROUP", "CREATE", queue_key(tag), group, "0", "MKSTREAM"});
-  if (reply.ok() || reply.str.rfind("BUSYGROUP", 0) == 0) {
+  // From "0": an outcome logged before its group existed is read all the same.
+  bool made = true;
+  for (const auto& [key, name] : {std::pair{queue_key(tag), group}, std::pair{outcomes_key(tag), mirror_group}}) {
+    auto reply = client_.command_sync({"XGROUP", "CREATE", key, name, "0", "MKSTREAM"});
+    made = made && (reply.ok() || reply.str.rfind("BUSYGROUP", 0) == 0);
+  }
+  if (made) {
     std::lock_guard lock(mutex_);
     grouped_.insert(tag);
   }
@@ -256,7 +271,7 @@ void RedisStore::get_order(const std::string& sale_id, const std::string& order_
 void RedisStore::pay(const std::string& order_id, const std::string& payment_id, Callback<OrderView> done) {
   const auto tag = domain::tag_of_order(order_id);
   if (tag.empty()) return done(Error{ErrorCode::order_not_found, "no order with this id"});
-  client_.eval(scripts::pay(), {order_key(order_id), changes_key(tag), confirmed_key(tag)},
+  client_.eval(scripts::pay(), {order_key(order_id), changes_key(tag), confirmed_key(tag), outcomes_key(tag)},
                {prefix(tag), payment_id, now_text()}, [this, done](Reply reply) {
                  if (!reply.ok()) return done(error_of(reply));
                  const auto& outcome = outcome_of(reply);
@@ -271,40 +286,40 @@ void RedisStore::on_change(ChangeListener listener) {
   listeners_.push_back(std::move(listener));
 }
 
-BlockingRedis& RedisStore::window_connection() {
-  // One blocking connection per window thread: XREADGROUP BLOCK must not stall the shared ones.
-  thread_local BlockingRedis* mine = nullptr;
-  thread_local const RedisStore* owner = nullptr;
-  if (!mine || owner != this) {
+RedisStore::Window& RedisStore::this_window() {
+  // One blocking connection per window thread: XREADGROUP BLOCK must not
+  // stall the shared ones. Kept per thread and per store: a store's address
+  // may be reused by the next one, its instance number is not.
+  thread_local Window window;
+  if (window.store != instance_) {
     std::lock_guard lock(mutex_);
     window_connections_.push_back(std::make_unique<BlockingRedis>(options_.host, options_.port));
-    mine = window_connections_.back().get();
-    owner = this;
+    window = Window{instance_, window_connections_.back().get(),
+                    options_.consumer_prefix + "-w" + std::to_string(next_window_.fetch_add(1)), {}};
   }
-  return *mine;
+  return window;
 }
 
 std::optional<domain::Order> RedisStore::claim(std::chrono::milliseconds wait) {
-  thread_local const std::string consumer =
-      options_.consumer_prefix + "-w" + std::to_string(next_window_.fetch_add(1));
+  auto& window = this_window();
+  auto& backlog = window.backlog;
   // COUNT applies per stream: one read may hand this window an entry of
   // every sale's queue. They are its own now (pending under its name), so it
   // keeps them and takes them one per claim, first come first.
-  thread_local std::deque<QueueEntry> backlog;
   if (backlog.empty()) {
     auto known = tags();
     if (known.empty()) {
       std::this_thread::sleep_for(wait);
       return std::nullopt;
     }
-    std::vector<std::string> args{"XREADGROUP", "GROUP", group, consumer, "COUNT", "1",
+    std::vector<std::string> args{"XREADGROUP", "GROUP", group, window.consumer, "COUNT", "1",
                                   "BLOCK",      std::to_string(wait.count()), "STREAMS"};
     for (const auto& tag : known) {
       ensure_group(tag);
       args.push_back(queue_key(tag));
     }
     for (std::size_t i = 0; i < known.size(); ++i) args.push_back(">");
-    auto reply = window_connection().command(args, wait + std::chrono::seconds(2));
+    auto reply = window.connection->command(args, wait + std::chrono::seconds(2));
     if (!reply.ok()) {
       if (reply.str.rfind("NOGROUP", 0) == 0) {
         std::lock_guard lock(mutex_);
@@ -358,7 +373,7 @@ void RedisStore::ack(const std::string& order_id) {
 
 bool RedisStore::finish(const std::string& order_id, OrderStatus to, const std::string& reason) {
   const auto tag = domain::tag_of_order(order_id);
-  auto reply = client_.eval_sync(scripts::finish(), {order_key(order_id), changes_key(tag), confirmed_key(tag)},
+  auto reply = client_.eval_sync(scripts::finish(), {order_key(order_id), changes_key(tag), confirmed_key(tag), outcomes_key(tag)},
                                  {prefix(tag), std::string(domain::to_string(to)), reason, now_text()});
   if (!reply.ok()) return false;
   if (outcome_of(reply) == "done") remember(reply);
@@ -396,6 +411,68 @@ std::size_t RedisStore::reclaim_abandoned() {
   return reclaimed;
 }
 
+std::vector<OutcomeLog::Entry> RedisStore::take(std::chrono::milliseconds wait) {
+  const std::string consumer = options_.consumer_prefix + "-mirror";
+  const auto known = tags();
+  if (known.empty()) {
+    std::this_thread::sleep_for(wait);
+    return {};
+  }
+  for (const auto& tag : known) ensure_group(tag);
+  std::vector<OutcomeLog::Entry> taken;
+  // First what a dead worker took and never recorded (pending in the group,
+  // idle past reclaim_after), at the pace the queue's entries are reclaimed.
+  const auto now = std::chrono::steady_clock::now();
+  const auto period = std::clamp(options_.reclaim_after / 4, std::chrono::milliseconds(100),
+                                 std::chrono::milliseconds(5000));
+  if (now - outcomes_reclaimed_ >= period) {
+    outcomes_reclaimed_ = now;
+    for (const auto& tag : known) {
+      auto reply = client_.command_sync({"XAUTOCLAIM", outcomes_key(tag), mirror_group, consumer,
+                                         std::to_string(options_.reclaim_after.count()), "0-0", "COUNT", "100"});
+      if (reply.ok() && reply.elements.size() >= 2) add_outcomes(outcomes_key(tag), reply.elements[1], taken);
+    }
+    if (!taken.empty()) return taken;
+  }
+  if (!outcome_connection_) outcome_connection_ = std::make_unique<BlockingRedis>(options_.host, options_.port);
+  std::vector<std::string> args{"XREADGROUP", "GROUP", mirror_group, consumer, "COUNT", "100",
+                                "BLOCK",      std::to_string(wait.count()), "STREAMS"};
+  for (const auto& tag : known) args.push_back(outcomes_key(tag));
+  for (std::size_t i = 0; i < known.size(); ++i) args.push_back(">");
+  auto reply = outcome_connection_->command(args, wait + std::chrono::seconds(2));
+  if (!reply.ok()) {
+    if (reply.str.rfind("NOGROUP", 0) == 0) {
+      std::lock_guard lock(mutex_);
+      grouped_.clear();  // the server lost its groups: make them again
+    }
+    if (!stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return taken;
+  }
+  if (reply.type != Reply::Type::array) return taken;
+  for (const auto& stream : reply.elements)
+    if (stream.elements.size() >= 2) add_outcomes(stream.elements[0].str, stream.elements[1], taken);
+  return taken;
+}
+
+void RedisStore::add_outcomes(const std::string& stream, const Reply& entries, std::vector<OutcomeLog::Entry>& to) {
+  for (const auto& entry : entries.elements) {
+    if (entry.elements.empty()) continue;
+    const std::string& id = entry.elements[0].str;
+    auto order = entry.elements.size() >= 2 ? parse_order(entry.elements[1].elements, 0).order : domain::Order{};
+    if (order.order_id.empty() || !domain::is_final(order.status)) {
+      // Not an outcome (deleted meanwhile, or not written by the scripts): nothing to record.
+      client_.eval_sync(scripts::drop_entry(), {stream}, {mirror_group, id});
+      continue;
+    }
+    to.push_back(OutcomeLog::Entry{stream, id, std::move(order)});
+  }
+}
+
+void RedisStore::recorded(const OutcomeLog::Entry& entry) {
+  // If this fails the entry stays pending and is handed out again: written twice, which is harmless.
+  client_.eval_sync(scripts::drop_entry(), {entry.stream}, {mirror_group, entry.id});
+}
+
 std::size_t RedisStore::cancel_unpaid(domain::TimeMs confirmed_before) {
   std::size_t cancelled = 0;
   std::string below = "(";  // exclusive bound (built in two steps: GCC 12 warns falsely on "(" + string)
@@ -403,7 +480,8 @@ std::size_t RedisStore::cancel_unpaid(domain::TimeMs confirmed_before) {
   for (const auto& tag : tags()) {
     auto due = client_.command_sync({"ZRANGEBYSCORE", confirmed_key(tag), "-inf", below, "LIMIT", "0", "1000"});
     for (const auto& order : due.elements) {
-      auto reply = client_.eval_sync(scripts::cancel_unpaid(), {order_key(order.str), changes_key(tag), confirmed_key(tag)},
+      auto reply = client_.eval_sync(scripts::cancel_unpaid(),
+                                     {order_key(order.str), changes_key(tag), confirmed_key(tag), outcomes_key(tag)},
                                      {prefix(tag), now_text(), std::to_string(confirmed_before)});
       if (outcome_of(reply) == "cancelled") ++cancelled;
     }

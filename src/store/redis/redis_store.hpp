@@ -2,7 +2,8 @@
 // The distributed Store: Redis holds stock, holders, orders, the queue and
 // the change feed (see scripts.hpp for the keys); any number of gateway and
 // worker processes share it. A gateway answers polls from its near-cache,
-// which the change feed keeps fresh.
+// which the change feed keeps fresh. Final outcomes also wait in a stream
+// per sale tag until a worker has written them to PostgreSQL (OutcomeLog).
 #include <atomic>
 #include <deque>
 #include <map>
@@ -14,6 +15,7 @@
 #include "store/redis/blocking_redis.hpp"
 #include "store/redis/near_cache.hpp"
 #include "store/redis/sold_out_book.hpp"
+#include "store/outcome_log.hpp"
 #include "store/redis/redis_client.hpp"
 #include "store/store.hpp"
 
@@ -28,7 +30,7 @@ struct RedisStoreOptions {
   std::string consumer_prefix;                      // names this process's windows in the consumer group
 };
 
-class RedisStore final : public Store {
+class RedisStore final : public Store, public OutcomeLog {
  public:
   explicit RedisStore(RedisStoreOptions options);
   ~RedisStore() override;
@@ -59,6 +61,11 @@ class RedisStore final : public Store {
 
   std::vector<domain::Sale> sales() override;
 
+  // OutcomeLog: the outcome streams, read through the consumer group
+  // "mirror"; entries a dead worker took are claimed after reclaim_after.
+  std::vector<OutcomeLog::Entry> take(std::chrono::milliseconds wait) override;
+  void recorded(const OutcomeLog::Entry& entry) override;
+
   const NearCache& near_cache() const { return cache_; }
   const SoldOutBook& sold_out_book() const { return sold_out_; }
 
@@ -76,13 +83,24 @@ class RedisStore final : public Store {
   // Records what a script reply says about an order in the near-cache.
   OrderView remember(const Reply& reply);
   std::vector<std::string> tags();  // known tags, refreshed from fg:tags
-  void ensure_group(const std::string& tag);
-  BlockingRedis& window_connection();
+  void ensure_group(const std::string& tag);  // the queue's and the outcome stream's
+  // Adds the entries of one stream's XREADGROUP / XAUTOCLAIM answer to `to`.
+  void add_outcomes(const std::string& stream, const Reply& entries, std::vector<OutcomeLog::Entry>& to);
+  // What a window thread keeps between claims: its connection, its name in
+  // the consumer group, entries read and not yet claimed.
+  struct Window {
+    std::uint64_t store = 0;  // the instance_ it belongs to
+    BlockingRedis* connection = nullptr;
+    std::string consumer;
+    std::deque<QueueEntry> backlog;
+  };
+  Window& this_window();
   void ack(const std::string& order_id);
   void tail_loop();
   void follow_sold_out(const std::string& sale_id);
 
   RedisStoreOptions options_;
+  const std::uint64_t instance_;  // unique in the process
   RedisClient client_;
   NearCache cache_;
   SoldOutBook sold_out_;
@@ -97,6 +115,8 @@ class RedisStore final : public Store {
   std::vector<ChangeListener> listeners_;
   std::vector<std::unique_ptr<BlockingRedis>> window_connections_;
   std::unique_ptr<BlockingRedis> tail_connection_;
+  std::unique_ptr<BlockingRedis> outcome_connection_;  // take()'s, which blocks
+  std::chrono::steady_clock::time_point outcomes_reclaimed_{};
   std::thread tail_;
   std::atomic<std::uint64_t> next_window_{0};
 };

@@ -40,6 +40,10 @@ local function move(okey, skey, to, now, reason)
   redis.call('HINCRBY', skey, 'c:' .. from, -1)
   redis.call('HINCRBY', skey, 'c:' .. to, 1)
 end
+-- A final outcome waits in the sale's outcome stream until a worker has it in the system of record.
+local function log_outcome(lkey, okey)
+  redis.call('XADD', lkey, '*', unpack(redis.call('HGETALL', okey)))
+end
 local function release(okey, skey, ukey)
   redis.call('HINCRBY', skey, 'remaining', 1)
   local user = redis.call('HGET', okey, 'user_id')
@@ -127,7 +131,10 @@ if redis.call('HGET', okey, 'status') ~= 'PROCESSING' then return {'skip'} end
 local sale_id = redis.call('HGET', okey, 'sale_id')
 local skey = sale_key(ARGV[1], sale_id)
 move(okey, skey, to, now, reason)
-if to == 'FAILED' then release(okey, skey, users_key(ARGV[1], sale_id)) end
+if to == 'FAILED' then
+  release(okey, skey, users_key(ARGV[1], sale_id))
+  log_outcome(KEYS[4], okey)
+end
 if to == 'CONFIRMED' then redis.call('ZADD', KEYS[3], now, redis.call('HGET', okey, 'order_id')) end
 return publish_and_reply('done', KEYS[2], okey, skey)
 )lua");
@@ -152,8 +159,9 @@ return {'requeued'}
 }
 
 const Script& drop_entry() {
-  // XACK leaves the entry in the stream: without XDEL the queue would keep
-  // every order ever taken. Nothing reads an acknowledged entry again.
+  // XACK leaves the entry in the stream: without XDEL the queue (or the
+  // outcome stream) would keep every entry ever taken. Nothing reads an
+  // acknowledged entry again.
   static const Script s(R"lua(
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return redis.call('XDEL', KEYS[1], ARGV[2])
@@ -173,6 +181,7 @@ if status ~= 'CONFIRMED' then return {'order_not_payable'} end
 move(okey, skey, 'PAID', now, '')
 redis.call('HSET', okey, 'payment_id', payment_id)
 redis.call('ZREM', KEYS[3], redis.call('HGET', okey, 'order_id'))
+log_outcome(KEYS[4], okey)
 return publish_and_reply('ok', KEYS[2], okey, skey)
 )lua");
   return s;
@@ -193,6 +202,7 @@ local skey = sale_key(ARGV[1], sale_id)
 move(okey, skey, 'CANCELLED', now, 'payment_timeout')
 release(okey, skey, users_key(ARGV[1], sale_id))
 redis.call('ZREM', KEYS[3], order_id)
+log_outcome(KEYS[4], okey)
 publish(KEYS[2], okey, skey)
 return {'cancelled'}
 )lua");

@@ -8,6 +8,8 @@
 //   fg:{T}:queue             stream: order ids waiting for a window or in one (consumer group "windows");
 //                            an entry is deleted once its order is done with
 //   fg:{T}:changes           stream: every status change, with the sale's started count and rate
+//   fg:{T}:outcomes          stream: final outcomes (PAID, CANCELLED, FAILED) as order fields, for the
+//                            system of record (consumer group "mirror"); deleted once written there
 //   fg:{T}:confirmed         sorted set: CONFIRMED orders by confirmation time (payment timeouts)
 // Global: fg:tags (set of tags), fg:sales (set of sale ids).
 #include "store/redis/redis_reply.hpp"
@@ -23,15 +25,16 @@ const Script& intake();
 const Script& read_order();
 // KEYS order changes; ARGV prefix now -> {claimed|skip, fields...}: QUEUED -> PROCESSING
 const Script& claim();
-// KEYS order changes confirmed; ARGV prefix to reason now -> {done|skip, fields...}: PROCESSING -> to
+// KEYS order changes confirmed outcomes; ARGV prefix to reason now -> {done|skip, fields...}: PROCESSING -> to
 const Script& finish();
 // KEYS order changes queue; ARGV prefix now -> {requeued|skip}: PROCESSING or QUEUED back in line
 const Script& hand_back();
-// KEYS queue; ARGV group entry_id -> entries deleted: acknowledged and gone from the queue
+// KEYS stream; ARGV group entry_id -> entries deleted: acknowledged and gone from the stream
 const Script& drop_entry();
-// KEYS order changes confirmed; ARGV prefix payment_id now -> {ok|order_not_found|order_not_payable, fields...}
+// KEYS order changes confirmed outcomes; ARGV prefix payment_id now
+// -> {ok|order_not_found|order_not_payable, fields...}
 const Script& pay();
-// KEYS order changes confirmed; ARGV prefix now confirmed_before -> {cancelled|skip}
+// KEYS order changes confirmed outcomes; ARGV prefix now confirmed_before -> {cancelled|skip}
 const Script& cancel_unpaid();
 
 }  // namespace flashgate::store::redis::scripts
