@@ -192,6 +192,8 @@ int serve(Config config) {
                   [redis] { return static_cast<double>(redis->sold_out_book().answered()); });
     metrics.gauge("flashgate_near_cache_orders", "Status objects held by the near-cache",
                   [redis] { return static_cast<double>(redis->near_cache().size()); });
+    metrics.gauge("flashgate_outcomes_unwritten", "Final outcomes waiting in Redis for a worker to write them to PostgreSQL",
+                  [redis] { return static_cast<double>(redis->outcome_backlog()); });
   }
 
   const bool gateway_role = config.role != "worker";

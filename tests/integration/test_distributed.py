@@ -627,6 +627,7 @@ def test_payments_no_worker_wrote_reach_postgres_once_a_worker_runs(cluster):
 
     rows, _ = cluster.orders_in_postgres(sale_id)
     assert [rows[a["order_id"]][1] for a in (first, second)] == ["CONFIRMED", "CONFIRMED"], rows
+    assert metric(gw[0], "flashgate_outcomes_unwritten") == 2  # an operator sees them waiting
 
     cluster.workers.append(cluster.launch("worker"))
 
@@ -639,3 +640,4 @@ def test_payments_no_worker_wrote_reach_postgres_once_a_worker_runs(cluster):
     wait_until(lambda: cluster.redis.cli("XLEN", outcomes).strip() == "0", timeout=15,
                message="the outcome stream emptied")
     assert pending() == 0
+    assert metric(cluster.workers[-1], "flashgate_outcomes_unwritten") == 0

@@ -473,6 +473,15 @@ void RedisStore::recorded(const OutcomeLog::Entry& entry) {
   client_.eval_sync(scripts::drop_entry(), {entry.stream}, {mirror_group, entry.id});
 }
 
+std::uint64_t RedisStore::outcome_backlog() {
+  std::uint64_t waiting = 0;
+  for (const auto& tag : tags()) {
+    auto length = client_.command_sync({"XLEN", outcomes_key(tag)}, std::chrono::milliseconds(500));
+    if (length.type == Reply::Type::integer) waiting += static_cast<std::uint64_t>(length.integer);
+  }
+  return waiting;
+}
+
 std::size_t RedisStore::cancel_unpaid(domain::TimeMs confirmed_before) {
   std::size_t cancelled = 0;
   std::string below = "(";  // exclusive bound (built in two steps: GCC 12 warns falsely on "(" + string)

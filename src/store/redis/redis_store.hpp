@@ -65,6 +65,8 @@ class RedisStore final : public Store, public OutcomeLog {
   // "mirror"; entries a dead worker took are claimed after reclaim_after.
   std::vector<OutcomeLog::Entry> take(std::chrono::milliseconds wait) override;
   void recorded(const OutcomeLog::Entry& entry) override;
+  // Outcomes logged and not yet recorded, over every sale.
+  std::uint64_t outcome_backlog();
 
   const NearCache& near_cache() const { return cache_; }
   const SoldOutBook& sold_out_book() const { return sold_out_; }
