@@ -300,6 +300,22 @@ RedisStore::Window& RedisStore::this_window() {
   return window;
 }
 
+Reply RedisStore::read_new(BlockingRedis& connection, const char* group_name, const std::string& consumer,
+                           std::size_t count, std::chrono::milliseconds wait, const std::vector<std::string>& streams) {
+  std::vector<std::string> args{"XREADGROUP", "GROUP", group_name, consumer, "COUNT", std::to_string(count),
+                                "BLOCK",      std::to_string(wait.count()), "STREAMS"};
+  args.insert(args.end(), streams.begin(), streams.end());
+  args.insert(args.end(), streams.size(), ">");
+  auto reply = connection.command(args, wait + std::chrono::seconds(2));
+  if (reply.ok()) return reply;
+  if (reply.str.rfind("NOGROUP", 0) == 0) {
+    std::lock_guard lock(mutex_);
+    grouped_.clear();  // the server lost its groups (a restart without them): make them again
+  }
+  if (!stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return {};
+}
+
 std::optional<domain::Order> RedisStore::claim(std::chrono::milliseconds wait) {
   auto& window = this_window();
   auto& backlog = window.backlog;
@@ -312,24 +328,12 @@ std::optional<domain::Order> RedisStore::claim(std::chrono::milliseconds wait) {
       std::this_thread::sleep_for(wait);
       return std::nullopt;
     }
-    std::vector<std::string> args{"XREADGROUP", "GROUP", group, window.consumer, "COUNT", "1",
-                                  "BLOCK",      std::to_string(wait.count()), "STREAMS"};
+    std::vector<std::string> streams;
     for (const auto& tag : known) {
       ensure_group(tag);
-      args.push_back(queue_key(tag));
+      streams.push_back(queue_key(tag));
     }
-    for (std::size_t i = 0; i < known.size(); ++i) args.push_back(">");
-    auto reply = window.connection->command(args, wait + std::chrono::seconds(2));
-    if (!reply.ok()) {
-      if (reply.str.rfind("NOGROUP", 0) == 0) {
-        std::lock_guard lock(mutex_);
-        grouped_.clear();  // the server lost its groups (a restart without them): make them again
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      return std::nullopt;
-    }
-    if (reply.type != Reply::Type::array) return std::nullopt;
-    for (const auto& stream : reply.elements) {
+    for (const auto& stream : read_new(*window.connection, group, window.consumer, 1, wait, streams).elements) {
       if (stream.elements.size() < 2) continue;
       for (const auto& entry : stream.elements[1].elements)
         if (entry.elements.size() >= 2)
@@ -435,21 +439,9 @@ std::vector<OutcomeLog::Entry> RedisStore::take(std::chrono::milliseconds wait) 
     if (!taken.empty()) return taken;
   }
   if (!outcome_connection_) outcome_connection_ = std::make_unique<BlockingRedis>(options_.host, options_.port);
-  std::vector<std::string> args{"XREADGROUP", "GROUP", mirror_group, consumer, "COUNT", "100",
-                                "BLOCK",      std::to_string(wait.count()), "STREAMS"};
-  for (const auto& tag : known) args.push_back(outcomes_key(tag));
-  for (std::size_t i = 0; i < known.size(); ++i) args.push_back(">");
-  auto reply = outcome_connection_->command(args, wait + std::chrono::seconds(2));
-  if (!reply.ok()) {
-    if (reply.str.rfind("NOGROUP", 0) == 0) {
-      std::lock_guard lock(mutex_);
-      grouped_.clear();  // the server lost its groups: make them again
-    }
-    if (!stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    return taken;
-  }
-  if (reply.type != Reply::Type::array) return taken;
-  for (const auto& stream : reply.elements)
+  std::vector<std::string> streams;
+  for (const auto& tag : known) streams.push_back(outcomes_key(tag));
+  for (const auto& stream : read_new(*outcome_connection_, mirror_group, consumer, 100, wait, streams).elements)
     if (stream.elements.size() >= 2) add_outcomes(stream.elements[0].str, stream.elements[1], taken);
   return taken;
 }

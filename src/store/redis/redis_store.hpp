@@ -86,6 +86,10 @@ class RedisStore final : public Store, public OutcomeLog {
   OrderView remember(const Reply& reply);
   std::vector<std::string> tags();  // known tags, refreshed from fg:tags
   void ensure_group(const std::string& tag);  // the queue's and the outcome stream's
+  // XREADGROUP: the entries of `streams` new to the group, up to `count` per
+  // stream, waiting up to `wait`. After a failure nothing, and a short pause.
+  Reply read_new(BlockingRedis& connection, const char* group_name, const std::string& consumer, std::size_t count,
+                 std::chrono::milliseconds wait, const std::vector<std::string>& streams);
   // Adds the entries of one stream's XREADGROUP / XAUTOCLAIM answer to `to`.
   void add_outcomes(const std::string& stream, const Reply& entries, std::vector<OutcomeLog::Entry>& to);
   // What a window thread keeps between claims: its connection, its name in
