@@ -22,6 +22,8 @@ What it checks, in this order (the module's processes are shared):
 - PostgreSQL stopped and started again mid-sale: intake goes on, the windows
   wait it out, every accepted order ends CONFIRMED exactly once in PostgreSQL,
   and a payment made during the outage reaches PostgreSQL afterwards;
+- a gateway paused while its sale's change stream was trimmed past what it had
+  read answers the changes it missed from Redis, not from its near-cache;
 - a payment taken by a worker that died before writing it, and one made while
   no worker runs, reach PostgreSQL once a worker runs again.
 
@@ -592,6 +594,46 @@ def test_postgres_restart_mid_sale_every_order_confirmed_exactly_once(cluster):
 
     wait_until(payment_mirrored, timeout=30, message="the payment made during the outage in PostgreSQL")
     wait_until(lambda: gw[1].stats(sale_id)["remaining_db"] == 0, timeout=30, message="stock flushed again")
+
+
+# --------------------------------------------------------------------------- a gateway behind the trimmed feed
+
+
+NOISE = "for i = 1, tonumber(ARGV[1]) do redis.call('XADD', KEYS[1], 'MAXLEN', '~', '100000', '*', 'noise', i) end"
+
+
+def test_a_gateway_behind_the_trimmed_change_feed_does_not_answer_what_it_missed(cluster):
+    """Change streams keep about 100,000 entries: a gateway that was away while more were
+    written (paused here) forgets its cached orders of that sale instead of answering them."""
+    gw = cluster.gateways
+    sale_id = gw[0].new_sale(stock=1)
+    changes = f"fg:{{{sale_tag(sale_id)}}}:changes"
+    answer = gw[0].accepted(sale_id, unique_id("behind"))
+    gw[0].wait_for_status(answer["ticket"], "CONFIRMED")  # in gw0's near-cache as CONFIRMED
+    gw[0].proc.send_signal(signal.SIGSTOP)
+    try:
+        # First a change that answers gw0's waiting read of the feed (if one waits), so that the
+        # payment's change stays in Redis, unread by gw0, until it is trimmed.
+        cluster.redis.cli("XADD", changes, "*", "noise", "0")
+        time.sleep(0.2)
+        payment_id = gw[1].pay(answer["order_id"])
+        paid_entry = cluster.redis.cli("XREVRANGE", changes, "+", "-", "COUNT", "1").split()[0]
+        cluster.redis.cli("EVAL", NOISE, "1", changes, "101000", timeout=60)
+        oldest = cluster.redis.cli("XRANGE", changes, "-", "+", "COUNT", "1").split()[0]
+        assert tuple(map(int, oldest.split("-"))) > tuple(map(int, paid_entry.split("-"))), \
+            "the payment's change was not trimmed: the test proves nothing"
+        time.sleep(1.2)  # away for longer than a second, as such a backlog takes Redis to write
+    finally:
+        gw[0].proc.send_signal(signal.SIGCONT)
+
+    def paid_on_gw0():
+        status = gw[0].current(answer["ticket"])
+        return status["status"] == "PAID" and status
+
+    status = wait_until(paid_on_gw0, timeout=20, message="the paused gateway answering PAID")
+    assert status["version"] == gw[1].current(answer["ticket"])["version"]
+    assert cluster.redis.cli("HGET", f"fg:{{{sale_tag(sale_id)}}}:order:{answer['order_id']}", "payment_id").strip() == payment_id
+    assert "trimmed before this process read them" in gw[0].logs(), gw[0].logs()[-3000:]
 
 
 # --------------------------------------------------------------------------- outcomes no worker wrote

@@ -39,6 +39,21 @@ TEST(NearCache, KeepsTheNewestVersionAndRefusesAnOlderOne) {
   EXPECT_EQ(cache.size(), 1u);
 }
 
+TEST(NearCache, ForgetsTheOrdersOfOneTagOnly) {
+  NearCache cache(100'000);  // many shards
+  for (int i = 0; i < 500; ++i) {
+    cache.update(order("aaaa-" + id(i)), {});
+    cache.update(order("bbbb-" + id(i)), {});
+  }
+  EXPECT_EQ(cache.forget_prefix("aaaa-"), 500u);
+  EXPECT_EQ(cache.size(), 500u);
+  EXPECT_FALSE(cache.find("aaaa-o7"));
+  EXPECT_TRUE(cache.find("bbbb-o7"));
+  cache.update(order("aaaa-o7", 2), {});  // learnt again, and kept within the bound as before
+  EXPECT_EQ(cache.find("aaaa-o7")->version, 2u);
+  EXPECT_EQ(cache.forget_prefix("cccc-"), 0u);
+}
+
 TEST(NearCache, CountsHitsAndMisses) {
   NearCache cache(10);
   cache.update(order("a"), {});

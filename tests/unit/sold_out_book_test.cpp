@@ -1,6 +1,7 @@
 // The gateway's memory of sold-out sales: who may be refused without asking Redis.
 #include <gtest/gtest.h>
 
+#include "domain/ids.hpp"
 #include "store/redis/sold_out_book.hpp"
 
 namespace {
@@ -35,6 +36,19 @@ TEST(SoldOutBook, AFollowedSoldOutSaleRefusesNewBuyersButNotHolders) {
   EXPECT_EQ(book.answer("s", "newcomer", 0), Answer::sold_out);
   EXPECT_EQ(book.answer("s", "holder", 0), Answer::ask_redis);  // Redis answers with the holder's order
   EXPECT_EQ(book.answered(), 1u);
+}
+
+TEST(SoldOutBook, LostChangesSendTheTagsSalesToRedisUntilFollowedAgain) {
+  SoldOutBook book;
+  book.follow("s", sold_out_with({}));
+  book.follow("other", sold_out_with({}));
+  ASSERT_NE(flashgate::domain::sale_tag("s"), flashgate::domain::sale_tag("other"));
+  book.lost_changes(flashgate::domain::sale_tag("s"));
+  EXPECT_EQ(book.answer("s", "newcomer", 0), Answer::ask_redis);  // a unit may have come back meanwhile
+  EXPECT_EQ(book.answer("other", "newcomer", 0), Answer::sold_out);
+  EXPECT_EQ(book.take_wanted(), std::vector<std::string>{"s"});  // a new snapshot is taken
+  book.follow("s", sold_out_with({}));
+  EXPECT_EQ(book.answer("s", "newcomer", 0), Answer::sold_out);
 }
 
 TEST(SoldOutBook, AUnitGivenBackIsOfferedAgainAndItsHolderForgotten) {

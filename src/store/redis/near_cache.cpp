@@ -58,6 +58,24 @@ std::optional<domain::Order> NearCache::find(const std::string& order_id) {
   return it->second.order;
 }
 
+std::size_t NearCache::forget_prefix(std::string_view prefix) {
+  std::size_t forgotten = 0;
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    Shard& shard = shards_[i];
+    std::lock_guard lock(shard.mutex);
+    for (auto it = shard.orders.begin(); it != shard.orders.end();) {
+      if (std::string_view(it->first).substr(0, prefix.size()) != prefix) {
+        ++it;
+        continue;
+      }
+      shard.lru.erase(it->second.lru);
+      it = shard.orders.erase(it);
+      ++forgotten;
+    }
+  }
+  return forgotten;
+}
+
 SaleProgress NearCache::progress(const std::string& sale_id) const {
   std::shared_lock lock(sales_mutex_);
   auto it = sales_.find(sale_id);

@@ -15,6 +15,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "domain/order.hpp"
@@ -35,6 +36,9 @@ class NearCache {
   // Keeps the newer version; false if an older one arrived late.
   bool update(const domain::Order& order, const SaleProgress& progress);
   std::optional<domain::Order> find(const std::string& order_id);
+  // Forgets every order whose id starts with `prefix` (a sale tag's "T-"):
+  // the feed may have lost changes to them. Returns how many.
+  std::size_t forget_prefix(std::string_view prefix);
   SaleProgress progress(const std::string& sale_id) const;
 
   std::uint64_t hits() const;

@@ -84,6 +84,16 @@ Parsed parse_order(const std::vector<Reply>& items, std::size_t from) {
   return p;
 }
 
+// A stream entry id "ms-seq", comparable; {0, 0} for "0-0" and for anything unreadable.
+std::pair<std::uint64_t, std::uint64_t> entry_order(std::string_view id) {
+  std::pair<std::uint64_t, std::uint64_t> order{0, 0};
+  const auto dash = id.find('-');
+  if (dash == std::string_view::npos) return order;
+  std::from_chars(id.data(), id.data() + dash, order.first);
+  std::from_chars(id.data() + dash + 1, id.data() + id.size(), order.second);
+  return order;
+}
+
 const std::string& outcome_of(const Reply& reply) {
   static const std::string none;
   return reply.type == Reply::Type::array && !reply.elements.empty() ? reply.elements[0].str : none;
@@ -536,6 +546,7 @@ void RedisStore::tail_loop() {
   // end; a sale created later is read from its beginning.
   std::map<std::string, std::string> last;
   bool first = true;
+  std::chrono::steady_clock::time_point gaps_checked{};
   while (!stopping_) {
     for (const auto& tag : tags()) {
       const auto key = changes_key(tag);
@@ -548,6 +559,17 @@ void RedisStore::tail_loop() {
       last[key] = from;
     }
     first = false;
+    // Checked before reading on, once a second: after a stall of a second or
+    // more (the least in which Redis could write 100,000 changes of a sale)
+    // the next read would carry the position past the gap unnoticed.
+    // Unknown (Redis unreachable): nothing is read.
+    if (const auto now = std::chrono::steady_clock::now(); now - gaps_checked >= std::chrono::seconds(1)) {
+      if (!check_lost_changes(last)) {
+        if (!stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      gaps_checked = now;
+    }
     for (const auto& sale_id : sold_out_.take_wanted()) follow_sold_out(sale_id);
     if (last.empty()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -581,6 +603,33 @@ void RedisStore::tail_loop() {
       }
     }
   }
+}
+
+bool RedisStore::check_lost_changes(const std::map<std::string, std::string>& last) {
+  for (const auto& tag : tags()) {
+    const auto position = last.find(changes_key(tag));
+    if (position == last.end()) continue;
+    // Only trimming removes entries from a change stream: if it removed any,
+    // and the oldest entry left is past what this process has read, the
+    // entries in between are gone unread.
+    auto info = tail_connection_->command({"XINFO", "STREAM", position->first});
+    if (info.connection_failed()) return false;  // (a stream not written yet answers an error: nothing lost)
+    long long added = 0, length = 0;
+    std::string oldest;
+    for (std::size_t i = 0; i + 1 < info.elements.size(); i += 2) {
+      const auto& name = info.elements[i].str;
+      if (name == "entries-added") added = info.elements[i + 1].integer;
+      else if (name == "length") length = info.elements[i + 1].integer;
+      else if (name == "recorded-first-entry-id") oldest = info.elements[i + 1].str;
+    }
+    if (added <= length || entry_order(oldest) <= entry_order(position->second)) continue;
+    const auto forgotten = cache_.forget_prefix(tag + "-");
+    sold_out_.lost_changes(tag);
+    spdlog::warn("change feed {}: changes before {} were trimmed before this process read them (it read up to {}); "
+                 "{} cached orders of the tag forgotten, read from Redis again",
+                 position->first, oldest, position->second, forgotten);
+  }
+  return true;
 }
 
 // On the feed thread, so the snapshot falls between feed entries: the ones

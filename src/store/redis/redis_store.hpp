@@ -103,6 +103,10 @@ class RedisStore final : public Store, public OutcomeLog {
   Window& this_window();
   void ack(const std::string& order_id);
   void tail_loop();
+  // Change streams are trimmed (MAXLEN ~ 100000): a process that fell further
+  // behind (the feed's read positions in `last`) lost changes, so it forgets
+  // what they may have changed. False if Redis could not be asked.
+  bool check_lost_changes(const std::map<std::string, std::string>& last);
   void follow_sold_out(const std::string& sale_id);
 
   RedisStoreOptions options_;

@@ -1,5 +1,7 @@
 #include "store/redis/sold_out_book.hpp"
 
+#include "domain/ids.hpp"
+
 namespace flashgate::store::redis {
 
 SoldOutBook::Answer SoldOutBook::answer(const std::string& sale_id, const std::string& user_id,
@@ -50,6 +52,18 @@ void SoldOutBook::apply(const domain::Order& order, std::optional<std::int64_t> 
     if (holder != sale.holders.end() && holder->second == order.order_id) sale.holders.erase(holder);
   } else {
     sale.holders.insert_or_assign(order.user_id, order.order_id);
+  }
+}
+
+void SoldOutBook::lost_changes(const std::string& tag) {
+  std::lock_guard lock(mutex_);
+  for (auto it = sales_.begin(); it != sales_.end();) {
+    if (domain::sale_tag(it->first) != tag) {
+      ++it;
+      continue;
+    }
+    wanted_.insert(it->first);
+    it = sales_.erase(it);
   }
 }
 

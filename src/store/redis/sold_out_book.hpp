@@ -45,6 +45,9 @@ class SoldOutBook {
   void follow(const std::string& sale_id, Snapshot snapshot);
   // A feed entry: the order as changed, and the sale's remaining count after it.
   void apply(const domain::Order& order, std::optional<std::int64_t> remaining);
+  // The feed lost changes to the sales of this tag: they are asked of Redis
+  // again until a new snapshot is followed.
+  void lost_changes(const std::string& tag);
 
   std::uint64_t answered() const;  // buyers told sold out from memory
 
