@@ -162,12 +162,15 @@ void OrderWatch::timer_loop() {
     }
     lock.unlock();
     for (const auto& waiter : expired) waiter->done(std::nullopt);
+    // Every stream is looked up at each heartbeat too, not only while it
+    // wants positions: a change whose notification never came (a Redis change
+    // feed trimmed past a gateway that fell behind) still reaches the client.
+    // A stream sends only what is newer than what it sent.
     for (const auto& stream : streams) {
       if (heartbeat) stream->deliver(std::nullopt);
-      else
-        lookup_(stream->sale_id_, stream->order_id_, [stream](std::optional<store::OrderView> view) {
-          if (view) stream->deliver(view);
-        });
+      lookup_(stream->sale_id_, stream->order_id_, [stream](std::optional<store::OrderView> view) {
+        if (view) stream->deliver(view);
+      });
     }
     lock.lock();
   }

@@ -610,21 +610,26 @@ def test_a_gateway_behind_the_trimmed_change_feed_does_not_answer_what_it_missed
     changes = f"fg:{{{sale_tag(sale_id)}}}:changes"
     answer = gw[0].accepted(sale_id, unique_id("behind"))
     gw[0].wait_for_status(answer["ticket"], "CONFIRMED")  # in gw0's near-cache as CONFIRMED
-    gw[0].proc.send_signal(signal.SIGSTOP)
-    try:
-        # First a change that answers gw0's waiting read of the feed (if one waits), so that the
-        # payment's change stays in Redis, unread by gw0, until it is trimmed.
-        cluster.redis.cli("XADD", changes, "*", "noise", "0")
-        time.sleep(0.2)
-        payment_id = gw[1].pay(answer["order_id"])
-        paid_entry = cluster.redis.cli("XREVRANGE", changes, "+", "-", "COUNT", "1").split()[0]
-        cluster.redis.cli("EVAL", NOISE, "1", changes, "101000", timeout=60)
-        oldest = cluster.redis.cli("XRANGE", changes, "-", "+", "COUNT", "1").split()[0]
-        assert tuple(map(int, oldest.split("-"))) > tuple(map(int, paid_entry.split("-"))), \
-            "the payment's change was not trimmed: the test proves nothing"
-        time.sleep(1.2)  # away for longer than a second, as such a backlog takes Redis to write
-    finally:
-        gw[0].proc.send_signal(signal.SIGCONT)
+    with gw[0].events(answer["ticket"]) as stream:
+        assert stream.next_status_event().json()["status"] == "CONFIRMED"
+        gw[0].proc.send_signal(signal.SIGSTOP)
+        try:
+            # First a change that answers gw0's waiting read of the feed (if one waits), so that
+            # the payment's change stays in Redis, unread by gw0, until it is trimmed.
+            cluster.redis.cli("XADD", changes, "*", "noise", "0")
+            time.sleep(0.2)
+            payment_id = gw[1].pay(answer["order_id"])
+            paid_entry = cluster.redis.cli("XREVRANGE", changes, "+", "-", "COUNT", "1").split()[0]
+            cluster.redis.cli("EVAL", NOISE, "1", changes, "101000", timeout=60)
+            oldest = cluster.redis.cli("XRANGE", changes, "-", "+", "COUNT", "1").split()[0]
+            assert tuple(map(int, oldest.split("-"))) > tuple(map(int, paid_entry.split("-"))), \
+                "the payment's change was not trimmed: the test proves nothing"
+            time.sleep(1.2)  # away for longer than a second, as such a backlog takes Redis to write
+        finally:
+            gw[0].proc.send_signal(signal.SIGCONT)
+        # The event stream it held learns it too, at the latest with its next keep-alive (15 s).
+        paid = stream.next_status_event(timeout=40)
+        assert paid is not None and paid.json()["status"] == "PAID", paid
 
     def paid_on_gw0():
         status = gw[0].current(answer["ticket"])
