@@ -8,7 +8,7 @@ from flashgate_harness import distributed, wait_until
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json"
 # Exported only by the distributed (Redis) store.
-DISTRIBUTED_ONLY = {"flashgate_near_cache_hits", "flashgate_near_cache_misses"}
+DISTRIBUTED_ONLY = {"flashgate_near_cache_hits", "flashgate_near_cache_misses", "flashgate_outcomes_unwritten"}
 # Exported only by the embedded deployment (SQLite's group commit).
 EMBEDDED_ONLY = {"flashgate_db_commit_jobs", "flashgate_db_commit_seconds"}
 # What the deployment under test (FLASHGATE_TEST_DEPLOYMENT) cannot export.
