@@ -7,7 +7,6 @@
 #include <future>
 #include <string>
 
-#include "domain/ids.hpp"
 #include "redis_server_fixture.hpp"
 #include "store/redis/redis_store.hpp"
 #include "worker/outcome_mirror.hpp"
