@@ -236,10 +236,9 @@ int serve(Config config) {
         },
         true);
     if (auto* redis = backends.redis) {
-      reclaim.emplace("fg-reclaim", std::chrono::milliseconds(std::clamp<std::int64_t>(config.reclaim_after_ms / 4, 100, 5000)),
-                      [redis] {
-                        if (auto n = redis->reclaim_abandoned()) spdlog::warn("reclaimed {} orders of dead windows", n);
-                      });
+      reclaim.emplace("fg-reclaim", redis->reclaim_period(), [redis] {
+        if (auto n = redis->reclaim_abandoned()) spdlog::warn("reclaimed {} orders of dead windows", n);
+      });
     }
   }
   if (backends.redis) backends.redis->follow_changes();

@@ -326,6 +326,17 @@ Reply RedisStore::read_new(BlockingRedis& connection, const char* group_name, co
   return {};
 }
 
+Reply RedisStore::claim_idle(const std::string& stream, const char* group_name, const std::string& consumer) {
+  auto reply = client_.command_sync({"XAUTOCLAIM", stream, group_name, consumer,
+                                     std::to_string(options_.reclaim_after.count()), "0-0", "COUNT", "100"});
+  if (!reply.ok() || reply.elements.size() < 2) return {};
+  return std::move(reply.elements[1]);
+}
+
+std::chrono::milliseconds RedisStore::reclaim_period() const {
+  return std::clamp(options_.reclaim_after / 4, std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
+}
+
 std::optional<domain::Order> RedisStore::claim(std::chrono::milliseconds wait) {
   auto& window = this_window();
   auto& backlog = window.backlog;
@@ -406,10 +417,7 @@ std::size_t RedisStore::reclaim_abandoned() {
   std::size_t reclaimed = 0;
   for (const auto& tag : tags()) {
     ensure_group(tag);
-    auto reply = client_.command_sync({"XAUTOCLAIM", queue_key(tag), group, options_.consumer_prefix + "-reclaimer",
-                                       std::to_string(options_.reclaim_after.count()), "0-0", "COUNT", "100"});
-    if (!reply.ok() || reply.elements.size() < 2) continue;
-    for (const auto& entry : reply.elements[1].elements) {
+    for (const auto& entry : claim_idle(queue_key(tag), group, options_.consumer_prefix + "-reclaimer").elements) {
       if (entry.elements.size() < 2) continue;
       const auto fields = as_map(entry.elements[1]);
       const auto it = fields.find("order_id");
@@ -437,15 +445,10 @@ std::vector<OutcomeLog::Entry> RedisStore::take(std::chrono::milliseconds wait) 
   // First what a dead worker took and never recorded (pending in the group,
   // idle past reclaim_after), at the pace the queue's entries are reclaimed.
   const auto now = std::chrono::steady_clock::now();
-  const auto period = std::clamp(options_.reclaim_after / 4, std::chrono::milliseconds(100),
-                                 std::chrono::milliseconds(5000));
-  if (now - outcomes_reclaimed_ >= period) {
+  if (now - outcomes_reclaimed_ >= reclaim_period()) {
     outcomes_reclaimed_ = now;
-    for (const auto& tag : known) {
-      auto reply = client_.command_sync({"XAUTOCLAIM", outcomes_key(tag), mirror_group, consumer,
-                                         std::to_string(options_.reclaim_after.count()), "0-0", "COUNT", "100"});
-      if (reply.ok() && reply.elements.size() >= 2) add_outcomes(outcomes_key(tag), reply.elements[1], taken);
-    }
+    for (const auto& tag : known)
+      add_outcomes(outcomes_key(tag), claim_idle(outcomes_key(tag), mirror_group, consumer), taken);
     if (!taken.empty()) return taken;
   }
   if (!outcome_connection_) outcome_connection_ = std::make_unique<BlockingRedis>(options_.host, options_.port);

@@ -40,6 +40,8 @@ class RedisStore final : public Store, public OutcomeLog {
   void follow_changes();
   // Hands orders claimed by dead windows back to the queue; a worker's periodic task.
   std::size_t reclaim_abandoned();
+  // How often abandoned entries (the queue's, the outcome streams') are looked for.
+  std::chrono::milliseconds reclaim_period() const;
 
   void create_sale(const domain::Sale& sale, Callback<SaleView> done) override;
   void get_sale(const std::string& sale_id, Callback<SaleView> done) override;
@@ -90,6 +92,9 @@ class RedisStore final : public Store, public OutcomeLog {
   // stream, waiting up to `wait`. After a failure nothing, and a short pause.
   Reply read_new(BlockingRedis& connection, const char* group_name, const std::string& consumer, std::size_t count,
                  std::chrono::milliseconds wait, const std::vector<std::string>& streams);
+  // XAUTOCLAIM: up to 100 of the stream's entries pending in the group for
+  // longer than reclaim_after, now `consumer`'s; nothing after a failure.
+  Reply claim_idle(const std::string& stream, const char* group_name, const std::string& consumer);
   // Adds the entries of one stream's XREADGROUP / XAUTOCLAIM answer to `to`.
   void add_outcomes(const std::string& stream, const Reply& entries, std::vector<OutcomeLog::Entry>& to);
   // What a window thread keeps between claims: its connection, its name in
