@@ -278,9 +278,12 @@ struct RedisClient::Impl {
     thread_id = thread.get_id();
   }
 
-  ~Impl() {
+  ~Impl() { stop(); }
+
+  void stop() {
+    if (!thread.joinable()) return;
     if (std::this_thread::get_id() == thread_id) {
-      spdlog::critical("redis: RedisClient destroyed from its own thread");
+      spdlog::critical("redis: RedisClient stopped from its own thread");
       std::terminate();
     }
     asio::post(shared.io, [this] {
@@ -387,6 +390,8 @@ RedisClient::RedisClient(std::string host, std::uint16_t port, std::size_t conne
 RedisClient::RedisClient(RedisOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 RedisClient::~RedisClient() = default;
+
+void RedisClient::stop() { impl_->stop(); }
 
 void RedisClient::command(std::vector<std::string> args, Callback done) {
   impl_->submit(std::move(args), std::move(done));

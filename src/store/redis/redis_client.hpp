@@ -49,6 +49,9 @@ class RedisClient {
   // Answers every command still pending with a CONNECTION error, then joins.
   // Not from the client's own thread (a callback).
   ~RedisClient();
+  // The same, before destruction: once it returns no callback runs again, and
+  // later commands are answered at once with a CONNECTION error. Idempotent.
+  void stop();
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
 

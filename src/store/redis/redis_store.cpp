@@ -147,13 +147,22 @@ RedisStore::RedisStore(RedisStoreOptions options)
     spdlog::warn("redis {}:{} not reachable yet; retrying in the background", options_.host, options_.port);
 }
 
-RedisStore::~RedisStore() {
+RedisStore::~RedisStore() { stop(); }
+
+// The feed thread calls listeners and fills the near-cache and the sold-out
+// book; the client's thread runs callbacks that do the same. Both are joined
+// here, before any member they touch is destroyed (members go in reverse
+// order of declaration, and the client is declared before the cache).
+void RedisStore::stop() {
   stopping_ = true;
   if (tail_connection_) tail_connection_->shutdown();
   if (outcome_connection_) outcome_connection_->shutdown();
   if (tail_.joinable()) tail_.join();
-  std::lock_guard lock(mutex_);
-  for (auto& connection : window_connections_) connection->shutdown();
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& connection : window_connections_) connection->shutdown();
+  }
+  client_.stop();
 }
 
 OrderView RedisStore::view_of(const domain::Order& order, const SaleProgress& progress) const {

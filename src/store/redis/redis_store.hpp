@@ -34,6 +34,10 @@ class RedisStore final : public Store, public OutcomeLog {
  public:
   explicit RedisStore(RedisStoreOptions options);
   ~RedisStore() override;
+  // Joins every thread of the store (change feed, client I/O): afterwards no
+  // listener is called and no callback runs. For an explicit shutdown order;
+  // the destructor does it too. Windows must have stopped first.
+  void stop();
 
   // Tails the change feed into the near-cache and the listeners (gateways, and
   // workers that mirror outcomes to the database).
