@@ -35,10 +35,49 @@ store::redis::RedisStoreOptions redis_options(const Config& config) {
 }  // namespace
 
 void Backends::close() {
+  if (redis) redis->stop();
   if (sqlite) sqlite->close();
 }
 
-Backends open_backends(const Config& config) {
+namespace {
+
+// The commit histograms are observed by the writer thread from its first
+// transaction on, so they exist before the database is opened.
+database::SqliteDatabase::CommitObserver commit_histograms(metrics::Registry& metrics) {
+  auto& batch = metrics.histogram("flashgate_db_commit_jobs", "Writes per group-commit transaction", "",
+                                  {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096});
+  auto& commit = metrics.histogram("flashgate_db_commit_seconds", "Time of a group-commit transaction, fsync included",
+                                   "", {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2});
+  return [&batch, &commit](std::size_t jobs, double seconds) {
+    batch.observe(static_cast<double>(jobs));
+    commit.observe(seconds);
+  };
+}
+
+void add_sqlite_gauges(metrics::Registry& metrics, database::SqliteDatabase* sqlite) {
+  metrics.gauge("flashgate_db_transactions", "Group-commit transactions written",
+                [sqlite] { return static_cast<double>(sqlite->transactions_committed()); });
+  metrics.gauge("flashgate_db_jobs", "Writes committed in group-commit transactions",
+                [sqlite] { return static_cast<double>(sqlite->jobs_committed()); });
+  metrics.gauge("flashgate_db_write_failures", "Group-commit transactions that failed",
+                [sqlite] { return static_cast<double>(sqlite->write_failures()); });
+}
+
+// Counters the gateway keeps in memory: read at the scrape, no Redis call.
+void add_redis_gauges(metrics::Registry& metrics, store::redis::RedisStore* redis) {
+  metrics.gauge("flashgate_near_cache_hits", "Polls answered from the gateway's memory",
+                [redis] { return static_cast<double>(redis->near_cache().hits()); });
+  metrics.gauge("flashgate_near_cache_misses", "Polls that had to read the store",
+                [redis] { return static_cast<double>(redis->near_cache().misses()); });
+  metrics.gauge("flashgate_intake_sold_out_from_memory", "Buyers a gateway told sold out without asking Redis",
+                [redis] { return static_cast<double>(redis->sold_out_book().answered()); });
+  metrics.gauge("flashgate_near_cache_orders", "Status objects held by the near-cache",
+                [redis] { return static_cast<double>(redis->near_cache().size()); });
+}
+
+}  // namespace
+
+Backends open_backends(const Config& config, metrics::Registry& metrics) {
   Backends b;
   const std::string url = config.database_url();
   const bool sqlite_url = url.rfind("sqlite:", 0) == 0;
@@ -47,8 +86,11 @@ Backends open_backends(const Config& config) {
   const bool memory = config.store == "memory";
 
   // The memory store journals into SQLite: the database's file, or one in the data dir.
-  if (sqlite_url || memory)
-    b.sqlite = std::make_unique<database::SqliteDatabase>(sqlite_url ? url.substr(7) : config.data_dir + "/flashgate.db");
+  if (sqlite_url || memory) {
+    b.sqlite = std::make_unique<database::SqliteDatabase>(
+        sqlite_url ? url.substr(7) : config.data_dir + "/flashgate.db", commit_histograms(metrics));
+    add_sqlite_gauges(metrics, b.sqlite.get());
+  }
   // A Redis gateway never touches the order database.
   if (postgres_url && (memory || config.role != "gateway"))
     b.remote_database = std::make_unique<database::PostgresDatabase>(url, static_cast<std::size_t>(config.db_pool));
@@ -62,6 +104,7 @@ Backends open_backends(const Config& config) {
     auto store = std::make_unique<store::redis::RedisStore>(redis_options(config));
     b.redis = store.get();
     b.store = std::move(store);
+    add_redis_gauges(metrics, b.redis);
   }
   return b;
 }

@@ -6,6 +6,7 @@
 #include "app/config.hpp"
 #include "database/order_database.hpp"
 #include "database/sqlite/sqlite_database.hpp"
+#include "metrics/registry.hpp"
 #include "store/redis/redis_store.hpp"
 #include "store/store.hpp"
 
@@ -18,11 +19,15 @@ struct Backends {
   std::unique_ptr<store::Store> store;
   store::redis::RedisStore* redis = nullptr;
 
-  // Stops the journal's writer after what is queued; the last step of a shutdown.
+  // Joins every thread the backends run (the Redis store's change feed and
+  // I/O, the journal's writer after what is queued): afterwards no store
+  // listener or callback runs. The last step of a shutdown, before anything
+  // a listener captured is destroyed.
   void close();
 };
 
 // Throws std::runtime_error with a message fit for the operator (no secrets).
-Backends open_backends(const Config& config);
+// Each backend registers its own gauges in `metrics`, which must outlive it.
+Backends open_backends(const Config& config, metrics::Registry& metrics);
 
 }  // namespace flashgate::app

@@ -110,7 +110,8 @@ int step_done(sqlite3_stmt* s) {
 
 }  // namespace
 
-SqliteDatabase::SqliteDatabase(const std::filesystem::path& path) : path_(path) {
+SqliteDatabase::SqliteDatabase(const std::filesystem::path& path, CommitObserver observer)
+    : path_(path), commit_observer_(std::move(observer)) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
     const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";

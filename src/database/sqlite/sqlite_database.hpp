@@ -22,7 +22,12 @@ namespace flashgate::database {
 
 class SqliteDatabase final : public OrderDatabase, public store::Journal {
  public:
-  explicit SqliteDatabase(const std::filesystem::path& path);
+  // Told of every committed transaction: how many jobs it held and how long it took.
+  using CommitObserver = std::function<void(std::size_t jobs, double seconds)>;
+  // The observer is given here, before the writer thread starts: the first
+  // writes (a restart re-queueing the orders a crash left PROCESSING) come
+  // before anyone else could set it.
+  explicit SqliteDatabase(const std::filesystem::path& path, CommitObserver observer = {});
   ~SqliteDatabase() override;
   SqliteDatabase(const SqliteDatabase&) = delete;
   SqliteDatabase& operator=(const SqliteDatabase&) = delete;
@@ -43,10 +48,6 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal {
 
   // Stops the writer after committing what is queued.
   void close();
-
-  // Told of every committed transaction: how many jobs it held and how long it took.
-  // Set before the first write.
-  void on_commit(std::function<void(std::size_t jobs, double seconds)> observer) { commit_observer_ = std::move(observer); }
 
   std::uint64_t transactions_committed() const { return transactions_.load(); }
   std::uint64_t jobs_committed() const { return jobs_.load(); }
@@ -70,6 +71,7 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal {
   bool file_in_place() const;
 
   std::filesystem::path path_;
+  const CommitObserver commit_observer_;  // read by the writer thread only
   dev_t device_ = 0;
   ino_t inode_ = 0;
   sqlite3* db_ = nullptr;
@@ -81,7 +83,6 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal {
   std::thread writer_;
   std::unique_ptr<WalCheckpointer> checkpointer_;
   std::atomic<std::uint64_t> transactions_{0}, jobs_{0}, failures_{0};
-  std::function<void(std::size_t, double)> commit_observer_;
 };
 
 }  // namespace flashgate::database
