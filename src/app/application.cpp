@@ -15,6 +15,7 @@
 
 #include "app/keys.hpp"
 #include "app/backends.hpp"
+#include "app/store_gauges.hpp"
 #include "domain/secrets.hpp"
 #include "gateway/api.hpp"
 #include "gateway/http_server.hpp"
@@ -96,32 +97,6 @@ void raise_descriptor_limit() {
   }
 }
 
-enum class sale_metric { orders, remaining, queue_tail };
-
-// Per-sale values at scrape time; a sale that does not answer within a second is left out.
-metrics::Registry::LabelledValues sale_metrics(store::Store& store, sale_metric which) {
-  metrics::Registry::LabelledValues values;
-  for (const auto& sale : store.sales()) {
-    // Shared: a late answer after the wait gave up must still have somewhere to go.
-    auto answer = std::make_shared<std::promise<std::optional<store::SaleView>>>();
-    auto future = answer->get_future();
-    store.get_sale(sale.sale_id, [answer](domain::Result<store::SaleView> view) {
-      answer->set_value(view ? std::optional(view.value()) : std::nullopt);
-    });
-    if (future.wait_for(std::chrono::seconds(1)) != std::future_status::ready) continue;
-    const auto view = future.get();
-    if (!view) continue;
-    const std::string label = "sale=\"" + metrics::label_value(sale.sale_id) + "\"";
-    if (which == sale_metric::remaining) values.emplace_back(label, static_cast<double>(view->remaining));
-    if (which == sale_metric::queue_tail) values.emplace_back(label, static_cast<double>(view->queue_depth));
-    if (which == sale_metric::orders)
-      for (auto status : domain::all_statuses)
-        values.emplace_back(label + ",status=\"" + std::string(domain::to_string(status)) + "\"",
-                            static_cast<double>(view->counts[static_cast<std::size_t>(status)]));
-  }
-  return values;
-}
-
 std::size_t cores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 }  // namespace
@@ -149,52 +124,19 @@ int serve(Config config) {
   const std::string payment_secret = secret_or_generate(config.payment_secret, "payment secret");
   const domain::TicketCodec tickets(load_ticket_keys(config.ticket_keys, config.data_dir), config.ticket_ttl_ms);
 
+  metrics::Registry metrics;
   Backends backends;
   try {
-    backends = open_backends(config);
+    backends = open_backends(config, metrics);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 2;
   }
   store::Store& store = *backends.store;
-
-  metrics::Registry metrics;
-  metrics.gauge("flashgate_queue_depth", "Orders waiting for a window",
-                [&store] { return static_cast<double>(store.queue_depth()); });
-  metrics.gauges("flashgate_sale_orders", "Orders of each sale by status",
-                 [&store] { return sale_metrics(store, sale_metric::orders); });
-  metrics.gauges("flashgate_sale_remaining", "Remaining stock of each sale",
-                 [&store] { return sale_metrics(store, sale_metric::remaining); });
-  metrics.gauges("flashgate_sale_queue_tail", "Position of the last order in line, per sale",
-                 [&store] { return sale_metrics(store, sale_metric::queue_tail); });
-  if (auto* sqlite = backends.sqlite.get()) {
-    auto& batch = metrics.histogram("flashgate_db_commit_jobs", "Writes per group-commit transaction", "",
-                                    {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096});
-    auto& commit = metrics.histogram("flashgate_db_commit_seconds", "Time of a group-commit transaction, fsync included",
-                                     "", {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2});
-    sqlite->on_commit([&batch, &commit](std::size_t jobs, double seconds) {
-      batch.observe(static_cast<double>(jobs));
-      commit.observe(seconds);
-    });
-    metrics.gauge("flashgate_db_transactions", "Group-commit transactions written",
-                  [sqlite] { return static_cast<double>(sqlite->transactions_committed()); });
-    metrics.gauge("flashgate_db_jobs", "Writes committed in group-commit transactions",
-                  [sqlite] { return static_cast<double>(sqlite->jobs_committed()); });
-    metrics.gauge("flashgate_db_write_failures", "Group-commit transactions that failed",
-                  [sqlite] { return static_cast<double>(sqlite->write_failures()); });
-  }
-  if (auto* redis = backends.redis) {
-    metrics.gauge("flashgate_near_cache_hits", "Polls answered from the gateway's memory",
-                  [redis] { return static_cast<double>(redis->near_cache().hits()); });
-    metrics.gauge("flashgate_near_cache_misses", "Polls that had to read the store",
-                  [redis] { return static_cast<double>(redis->near_cache().misses()); });
-    metrics.gauge("flashgate_intake_sold_out_from_memory", "Buyers a gateway told sold out without asking Redis",
-                  [redis] { return static_cast<double>(redis->sold_out_book().answered()); });
-    metrics.gauge("flashgate_near_cache_orders", "Status objects held by the near-cache",
-                  [redis] { return static_cast<double>(redis->near_cache().size()); });
-    metrics.gauge("flashgate_outcomes_unwritten", "Final outcomes waiting in Redis for a worker to write them to PostgreSQL",
-                  [redis] { return static_cast<double>(redis->outcome_backlog()); });
-  }
+  auto* redis = backends.redis;
+  StoreGauges store_gauges(store, metrics, /*read_at_scrape=*/!redis,
+                           redis ? std::function<std::uint64_t()>([redis] { return redis->outcome_backlog(); })
+                                 : std::function<std::uint64_t()>());
 
   const bool gateway_role = config.role != "worker";
   const bool worker_role = config.role != "gateway";
@@ -207,7 +149,7 @@ int serve(Config config) {
   if (worker_role && backends.database) {
     database::OrderDatabase& database = *backends.database;
     if (backends.remote_database) {
-      store::OutcomeLog* outcomes = backends.redis;
+      store::OutcomeLog* outcomes = redis;
       if (!outcomes) {
         listened_outcomes.emplace();
         store.on_change([&listened_outcomes](const store::OrderView& view) { listened_outcomes->changed(view); });
@@ -235,13 +177,13 @@ int serve(Config config) {
           for (const auto& [sale_id, value] : remaining) store.set_remaining_db(sale_id, value);
         },
         true);
-    if (auto* redis = backends.redis) {
+    if (redis) {
       reclaim.emplace("fg-reclaim", redis->reclaim_period(), [redis] {
         if (auto n = redis->reclaim_abandoned()) spdlog::warn("reclaimed {} orders of dead windows", n);
       });
     }
   }
-  if (backends.redis) backends.redis->follow_changes();
+  if (redis) redis->follow_changes();
 
   gateway::OrderWatch watch(gateway::WatchLimits{static_cast<std::size_t>(config.max_waiters),
                                                      static_cast<std::size_t>(config.max_streams)}, [&store](const std::string& sale_id, const std::string& order_id,
@@ -274,14 +216,35 @@ int serve(Config config) {
                                                    static_cast<std::size_t>(config.max_url),
                                                    static_cast<std::size_t>(config.max_connections),
                                                    static_cast<std::size_t>(config.max_connections_per_client)});
-  {
-    try {
-      server.start(config.host(), config.port(),
-                   config.threads > 0 ? static_cast<std::size_t>(config.threads) : cores());
-    } catch (const std::exception& e) {
-      spdlog::error("cannot listen on {}: {}", config.listen, e.what());
-      return 2;
+  // The one order of shutdown, whatever ends the process: intake stops, work
+  // in flight is finished, the server closes, and last the backends' threads
+  // are joined (stop feeds, join, then destroy), so no store listener or
+  // callback runs into the objects above once they are destroyed.
+  const auto shut_down = [&](bool answers_in_flight) {
+    store.stop_intake();
+    watch.close_all();  // long polls answer with their current status
+    if (backends.sqlite) {
+      std::promise<void> drained;
+      backends.sqlite->barrier([&drained](bool) { drained.set_value(); });
+      drained.get_future().wait();  // intakes in flight get their answer ...
     }
+    if (windows) windows->stop();  // ... windows finish what they hold ...
+    if (reclaim) reclaim->stop();
+    if (payment_timeouts) payment_timeouts->stop();
+    if (stock_flush) stock_flush->stop();  // ... and the stock is flushed a last time
+    if (answers_in_flight) std::this_thread::sleep_for(std::chrono::milliseconds(100));  // answers reach their sockets
+    server.stop();
+    if (mirror) mirror->stop();
+    store_gauges.stop();
+    backends.close();
+  };
+
+  try {
+    server.start(config.host(), config.port(), config.threads > 0 ? static_cast<std::size_t>(config.threads) : cores());
+  } catch (const std::exception& e) {
+    spdlog::error("cannot listen on {}: {}", config.listen, e.what());
+    shut_down(false);
+    return 2;
   }
   spdlog::info("flashgate ready: role {}, listening on {}:{}, {} windows, data in {}", config.role, config.host(),
                server.port(), worker_role ? window_count : 0, config.data_dir);
@@ -296,21 +259,7 @@ int serve(Config config) {
     spdlog::warn("shutdown took longer than {} ms; exiting now", timeout);
     std::_Exit(0);
   }).detach();
-  store.stop_intake();
-  watch.close_all();     // long polls answer with their current status
-  if (backends.sqlite) {
-    std::promise<void> drained;
-    backends.sqlite->barrier([&drained](bool) { drained.set_value(); });
-    drained.get_future().wait();  // intakes in flight get their answer ...
-  }
-  if (windows) windows->stop();  // ... windows finish what they hold ...
-  if (reclaim) reclaim->stop();
-  if (payment_timeouts) payment_timeouts->stop();
-  if (stock_flush) stock_flush->stop();  // ... and the stock is flushed a last time
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // answers reach their sockets
-  server.stop();
-  if (mirror) mirror->stop();
-  backends.close();
+  shut_down(true);
   spdlog::info("stopped cleanly");
   return 0;
 }
