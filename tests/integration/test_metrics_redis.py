@@ -7,9 +7,10 @@ seconds. They are now gathered by a timer thread, and a scrape answers the last
 values gathered.
 """
 
+import os
 import signal
 import threading
-import os
+import time
 
 import pytest
 import requests
@@ -47,6 +48,7 @@ def test_a_hanging_redis_holds_up_neither_metrics_nor_other_requests(tmp_path):
 
         scraper = threading.Thread(target=scrape_metrics)
         scraper.start()
+        time.sleep(0.5)  # the scrape is in the gateway's only HTTP thread first
         # Upper bounds for an answer from memory, far below the seconds a Redis round trip waits.
         health = requests.get(gateway.url("/healthz"), timeout=3)
         assert health.status_code == 200

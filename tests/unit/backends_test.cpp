@@ -77,3 +77,55 @@ TEST_F(BackendsDir, TheRestartsOwnWritesAreObservedLikeEveryOther) {
 }
 
 }  // namespace
+
+// --- a Redis gateway's backends (issue #20, item 4): listeners capture
+// objects of app::serve, so once close() returns none of them may run, even
+// while another process goes on writing changes.
+
+#include "redis_server_fixture.hpp"
+#include "store/redis/redis_store.hpp"
+
+namespace {
+
+using namespace flashgate::testing;
+
+class RedisBackendsTest : public RedisServerTest {};
+
+TEST_F(RedisBackendsTest, NoListenerRunsOnceTheBackendsAreClosed) {
+  flashgate::app::Config config;
+  config.store = "redis://127.0.0.1:" + std::to_string(port_);
+  config.database = "postgresql://127.0.0.1:1/unused";  // a gateway never opens it
+  config.role = "gateway";
+  flashgate::metrics::Registry metrics;
+  auto backends = flashgate::app::open_backends(config, metrics);
+  std::atomic<int> heard{0};
+  backends.store->on_change([&heard](const flashgate::store::OrderView&) { heard.fetch_add(1); });
+  backends.redis->follow_changes();
+
+  // Another process's store, writing changes.
+  flashgate::store::redis::RedisStoreOptions o;
+  o.port = port_;
+  o.consumer_prefix = key("writer");
+  flashgate::store::redis::RedisStore writer(o);
+  const std::string sale_id = key("sale");
+  std::promise<void> created;
+  writer.create_sale(flashgate::domain::Sale{sale_id, "item", 1000, std::nullopt, std::nullopt, 1000},
+                     [&](auto) { created.set_value(); });
+  created.get_future().wait();
+  int next_user = 0;
+  const auto buy = [&] {
+    std::promise<void> answered;
+    writer.intake(sale_id, "u" + std::to_string(next_user++), [&](auto) { answered.set_value(); });
+    answered.get_future().wait();
+  };
+  for (auto start = Clock::now(); heard.load() == 0 && since(start) < patience;) buy();
+  ASSERT_GT(heard.load(), 0) << "the gateway follows the change feed";
+
+  backends.close();
+  const int at_close = heard.load();
+  for (int i = 0; i < 20; ++i) buy();
+  std::this_thread::sleep_for(700ms);  // more than a feed read's block time
+  EXPECT_EQ(heard.load(), at_close) << "a listener ran after close()";
+}
+
+}  // namespace
