@@ -38,6 +38,19 @@ bool would_block(const error_code& ec) { return ec == asio::error::would_block |
 
 constexpr std::size_t read_chunk = 2048;
 
+// Lingering close, as nginx's (lingering_time 30 s, lingering_timeout 5 s):
+// after answering a request we did not read to its end (413, 431, a
+// malformed request), closing at once resets the connection under the
+// unread bytes, and a client that sends its whole body before it reads
+// (Python's http.client, requests) gets the reset instead of the answer.
+// So we shut down our sending side and read and discard until the client
+// closes, for at most linger_total, linger_silence without a byte, or
+// linger_bytes, whichever comes first: a connection slot is held that long.
+constexpr std::chrono::seconds linger_total{5};
+constexpr std::chrono::seconds linger_silence{2};
+constexpr std::size_t linger_bytes = 64 * 1024 * 1024;
+constexpr std::size_t linger_chunk = 16 * 1024;
+
 // Open connections, per process and per client address.
 class ConnectionSlots {
  public:
@@ -250,6 +263,7 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
     head_request_ = false;
     http::assign_request_id(request_id_, parser_->is_header_done() ? parser_->request_id() : std::string_view());
     shared_.counters.count("malformed", response.status);
+    linger_ = true;
     send(response, 11, false);
   }
 
@@ -301,8 +315,27 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
   }
 
   void after_answer(bool keep_alive) {
-    if (!keep_alive) return close();
+    if (!keep_alive) return linger_ ? linger() : close();
     start_reading();
+  }
+
+  void linger() {
+    error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);  // the client sees the answer end
+    if (ec) return close();
+    linger_until_ = Clock::now() + linger_total;
+    deadline_ = std::min(linger_until_, Clock::now() + linger_silence);  // the sweeper enforces both
+    discard();
+  }
+
+  void discard() {
+    buffer_.consume(buffer_.size());
+    socket_.async_read_some(buffer_.prepare(linger_chunk), [self = shared_from_this()](error_code ec, std::size_t n) {
+      self->lingered_ += n;
+      if (ec || self->closed_ || self->lingered_ >= linger_bytes) return self->close();
+      self->deadline_ = std::min(self->linger_until_, Clock::now() + linger_silence);
+      self->discard();
+    });
   }
 
   // While a handler takes its time (long poll, event stream), a client that
@@ -389,6 +422,9 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
   bool stream_closing_ = false;
   bool stream_started_ = false;  // its head is queued
   bool closed_ = false;
+  bool linger_ = false;  // close by lingering: the request was not read to its end
+  Clock::time_point linger_until_;
+  std::size_t lingered_ = 0;  // bytes discarded
   std::string early_chunks_;    // stream chunks written before the head
   std::uint64_t requests_ = 0;  // the sequence of the latest exchange
   std::vector<std::function<void()>> abort_callbacks_;
