@@ -273,7 +273,8 @@ int serve(Config config) {
                                                    std::chrono::milliseconds(config.idle_timeout_ms),
                                                    static_cast<std::size_t>(config.max_url),
                                                    static_cast<std::size_t>(config.max_connections),
-                                                   static_cast<std::size_t>(config.max_connections_per_client)});
+                                                   static_cast<std::size_t>(config.max_connections_per_client),
+                                                   api.trusted_proxies});
   {
     try {
       server.start(config.host(), config.port(),

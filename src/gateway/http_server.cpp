@@ -5,6 +5,7 @@
 #include <boost/beast/http/error.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <thread>
 #include <utility>
 #include <unordered_map>
@@ -51,13 +52,20 @@ constexpr std::chrono::seconds linger_silence{2};
 constexpr std::size_t linger_bytes = 64 * 1024 * 1024;
 constexpr std::size_t linger_chunk = 16 * 1024;
 
-// Open connections, per process and per client address.
+// Open connections, per process and per client address; a trusted proxy's
+// are counted per process only.
 class ConnectionSlots {
  public:
   explicit ConnectionSlots(const ServerLimits& limits) : limits_(limits) {}
   bool acquire(const std::string& address) {
+    const bool proxy = std::find(limits_.trusted_proxies.begin(), limits_.trusted_proxies.end(), address) !=
+                       limits_.trusted_proxies.end();
     std::lock_guard lock(mutex_);
     if (open_ >= limits_.connections) return false;
+    if (proxy) {
+      ++open_;
+      return true;
+    }
     auto& count = per_client_[address];
     if (count >= limits_.connections_per_client) return false;
     ++count;
@@ -66,7 +74,7 @@ class ConnectionSlots {
   }
   void release(const std::string& address) {
     std::lock_guard lock(mutex_);
-    auto it = per_client_.find(address);
+    auto it = per_client_.find(address);  // none for a trusted proxy
     if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
     --open_;
   }

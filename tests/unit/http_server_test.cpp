@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gateway/http_server.hpp"
 #include "gateway/router.hpp"
@@ -27,7 +28,7 @@ using flashgate::gateway::ServerLimits;
 
 // One server with the test's routes, on an ephemeral port, one I/O thread.
 struct Server {
-  explicit Server(Router r) : router(std::move(r)), http(router, registry, ServerLimits{}) {
+  explicit Server(Router r, ServerLimits limits = {}) : router(std::move(r)), http(router, registry, std::move(limits)) {
     http.start("127.0.0.1", 0, 1);
   }
   Router router;
@@ -215,6 +216,51 @@ TEST(HttpServer, AClientThatHangsUpOnAWaitingExchangeIsHeardOf) {
   }
   EXPECT_EQ(aborted.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
   server.http.stop();
+}
+
+// Connections that get an answer: a refused one is closed before its request is read.
+std::size_t served_among(std::vector<std::unique_ptr<Client>>& clients) {
+  std::size_t served = 0;
+  for (auto& client : clients) {
+    client->send("GET /ok HTTP/1.1\r\nHost: t\r\n\r\n");
+    try {
+      client->read_answers(1, "\r\n\r\nok");
+      ++served;
+    } catch (const boost::system::system_error&) {
+    }
+  }
+  return served;
+}
+
+Router ok_router() {
+  Router router;
+  router.add("GET", "/ok", [](const ExchangePtr& ex) { ex->respond(text("ok")); });
+  return router;
+}
+
+std::vector<std::unique_ptr<Client>> connect_many(std::uint16_t port, std::size_t count) {
+  std::vector<std::unique_ptr<Client>> clients;
+  for (std::size_t i = 0; i < count; ++i) clients.push_back(std::make_unique<Client>(port));
+  return clients;
+}
+
+TEST(HttpServer, APeerIsBoundedPerClient) {
+  ServerLimits limits;
+  limits.connections_per_client = 3;
+  Server server(ok_router(), limits);
+  auto clients = connect_many(server.http.port(), 5);
+  EXPECT_EQ(served_among(clients), 3u);
+}
+
+// Behind a proxy every connection is the proxy's: only the process bound applies.
+TEST(HttpServer, ATrustedProxyIsBoundedByTheProcessLimitAlone) {
+  ServerLimits limits;
+  limits.connections_per_client = 3;
+  limits.connections = 6;
+  limits.trusted_proxies = {"192.0.2.1", "127.0.0.1"};
+  Server server(ok_router(), limits);
+  auto clients = connect_many(server.http.port(), 8);
+  EXPECT_EQ(served_among(clients), 6u);
 }
 
 }  // namespace
