@@ -9,9 +9,12 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "domain/ids.hpp"
 #include "redis_server_fixture.hpp"
