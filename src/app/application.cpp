@@ -250,7 +250,8 @@ int serve(Config config) {
                                                    std::chrono::milliseconds(config.idle_timeout_ms),
                                                    static_cast<std::size_t>(config.max_url),
                                                    static_cast<std::size_t>(config.max_connections),
-                                                   static_cast<std::size_t>(config.max_connections_per_client)});
+                                                   static_cast<std::size_t>(config.max_connections_per_client),
+                                                   api.trusted_proxies});
   // The one order of shutdown, whatever ends the process: intake stops, work
   // in flight is finished, the server closes, and last the backends' threads
   // are joined (stop feeds, join, then destroy), so no store listener or

@@ -5,7 +5,9 @@
 #include <boost/beast/http/error.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <thread>
+#include <utility>
 #include <unordered_map>
 
 #include "gateway/http/deadline_sweeper.hpp"
@@ -37,13 +39,33 @@ bool would_block(const error_code& ec) { return ec == asio::error::would_block |
 
 constexpr std::size_t read_chunk = 2048;
 
-// Open connections, per process and per client address.
+// Lingering close, as nginx's (lingering_time 30 s, lingering_timeout 5 s):
+// after answering a request we did not read to its end (413, 431, a
+// malformed request), closing at once resets the connection under the
+// unread bytes, and a client that sends its whole body before it reads
+// (Python's http.client, requests) gets the reset instead of the answer.
+// So we shut down our sending side and read and discard until the client
+// closes, for at most linger_total, linger_silence without a byte, or
+// linger_bytes, whichever comes first: a connection slot is held that long.
+constexpr std::chrono::seconds linger_total{5};
+constexpr std::chrono::seconds linger_silence{2};
+constexpr std::size_t linger_bytes = 64 * 1024 * 1024;
+constexpr std::size_t linger_chunk = 16 * 1024;
+
+// Open connections, per process and per client address; a trusted proxy's
+// are counted per process only.
 class ConnectionSlots {
  public:
   explicit ConnectionSlots(const ServerLimits& limits) : limits_(limits) {}
   bool acquire(const std::string& address) {
+    const bool proxy = std::find(limits_.trusted_proxies.begin(), limits_.trusted_proxies.end(), address) !=
+                       limits_.trusted_proxies.end();
     std::lock_guard lock(mutex_);
     if (open_ >= limits_.connections) return false;
+    if (proxy) {
+      ++open_;
+      return true;
+    }
     auto& count = per_client_[address];
     if (count >= limits_.connections_per_client) return false;
     ++count;
@@ -52,7 +74,7 @@ class ConnectionSlots {
   }
   void release(const std::string& address) {
     std::lock_guard lock(mutex_);
-    auto it = per_client_.find(address);
+    auto it = per_client_.find(address);  // none for a trusted proxy
     if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
     --open_;
   }
@@ -80,8 +102,8 @@ class Session;
 
 class SessionExchange final : public Exchange, public std::enable_shared_from_this<SessionExchange> {
  public:
-  SessionExchange(std::shared_ptr<Session> session, Request&& request)
-      : session_(std::move(session)), request_(std::move(request)) {}
+  SessionExchange(std::shared_ptr<Session> session, Request&& request, std::uint64_t sequence)
+      : session_(std::move(session)), request_(std::move(request)), sequence_(sequence) {}
   const Request& request() const override { return request_; }
   Request& request() override { return request_; }
   void respond(Response response) override;
@@ -93,10 +115,12 @@ class SessionExchange final : public Exchange, public std::enable_shared_from_th
   void set_route(std::string_view route) override { route_ = route; }
   std::string_view route() const { return route_; }
   Clock::time_point started() const { return started_; }
+  std::uint64_t sequence() const { return sequence_; }
 
  private:
   std::shared_ptr<Session> session_;
   Request request_;
+  std::uint64_t sequence_;  // which of its connection's requests
   std::string_view route_ = "unknown";
   Clock::time_point started_ = Clock::now();
 };
@@ -144,23 +168,36 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
       self->shared_.counters.count(exchange->route(), h.status, exchange->started());
       self->deadline_ = Clock::time_point::max();
       self->release_request_memory();
+      self->stream_started_ = true;
       self->queue_chunk(http::stream_head(h, self->request_id_));
+      if (!self->early_chunks_.empty()) self->queue_chunk(std::exchange(self->early_chunks_, {}));
     });
   }
+  // A chunk may be written from another thread (a change delivered by the
+  // store) before the head is queued: it is held until the head is on its
+  // way, so the wire never carries a chunk before the head.
   void stream_write(std::string chunk) {
-    asio::post(socket_.get_executor(),
-               [self = shared_from_this(), c = std::move(chunk)]() mutable { self->queue_chunk(std::move(c)); });
+    asio::post(socket_.get_executor(), [self = shared_from_this(), c = std::move(chunk)]() mutable {
+      if (!self->stream_started_ && !self->closed_) return void(self->early_chunks_ += c);
+      self->queue_chunk(std::move(c));
+    });
   }
   void stream_end() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
       self->stream_closing_ = true;
-      if (!self->writing_) self->close();
+      // Before the head: the head's write closes when it completes.
+      if (self->stream_started_ && !self->writing_) self->close();
     });
   }
   // Only answers that wait (long polls, streams) ask to hear of a hang-up, so
-  // only they pay for watching the socket.
-  void on_abort(std::function<void()> callback) {
-    asio::post(socket_.get_executor(), [self = shared_from_this(), cb = std::move(callback)]() mutable {
+  // only they pay for watching the socket. A callback belongs to its
+  // exchange: it is dropped with the answer, and one that arrives after the
+  // answer (the registration is posted; the answer may be written first) is
+  // dropped at once. A keep-alive poller otherwise left one per request
+  // until its connection closed.
+  void on_abort(std::uint64_t sequence, std::function<void()> callback) {
+    asio::post(socket_.get_executor(), [self = shared_from_this(), sequence, cb = std::move(callback)]() mutable {
+      if (sequence != self->requests_ || !self->awaiting_answer_) return;  // answered already
       if (self->closed_) return cb();
       self->abort_callbacks_.push_back(std::move(cb));
       if (self->awaiting_answer_ && !self->watching_) {
@@ -234,6 +271,7 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
     head_request_ = false;
     http::assign_request_id(request_id_, parser_->is_header_done() ? parser_->request_id() : std::string_view());
     shared_.counters.count("malformed", response.status);
+    linger_ = true;
     send(response, 11, false);
   }
 
@@ -246,7 +284,7 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
     Request& request = parser.request();
     request.client_address = address_;
     http::assign_request_id(request_id_, request.header("x-request-id"));
-    auto exchange = std::make_shared<SessionExchange>(shared_from_this(), std::move(request));  // moved once
+    auto exchange = std::make_shared<SessionExchange>(shared_from_this(), std::move(request), ++requests_);  // moved once
     parser_.reset();
     deadline_ = Clock::time_point::max();  // the handler decides how long the answer takes
     awaiting_answer_ = true;
@@ -256,6 +294,7 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
   void write_response(const SessionExchange& exchange, const Response& r) {
     if (closed_) return;
     awaiting_answer_ = false;
+    abort_callbacks_.clear();
     shared_.counters.count(exchange.route(), r.status, exchange.started());
     send(r, version_, keep_alive_);
   }
@@ -284,8 +323,27 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
   }
 
   void after_answer(bool keep_alive) {
-    if (!keep_alive) return close();
+    if (!keep_alive) return linger_ ? linger() : close();
     start_reading();
+  }
+
+  void linger() {
+    error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);  // the client sees the answer end
+    if (ec) return close();
+    linger_until_ = Clock::now() + linger_total;
+    deadline_ = std::min(linger_until_, Clock::now() + linger_silence);  // the sweeper enforces both
+    discard();
+  }
+
+  void discard() {
+    buffer_.consume(buffer_.size());
+    socket_.async_read_some(buffer_.prepare(linger_chunk), [self = shared_from_this()](error_code ec, std::size_t n) {
+      self->lingered_ += n;
+      if (ec || self->closed_ || self->lingered_ >= linger_bytes) return self->close();
+      self->deadline_ = std::min(self->linger_until_, Clock::now() + linger_silence);
+      self->discard();
+    });
   }
 
   // While a handler takes its time (long poll, event stream), a client that
@@ -370,7 +428,13 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
   unsigned version_ = 11;
   bool writing_ = false;
   bool stream_closing_ = false;
+  bool stream_started_ = false;  // its head is queued
   bool closed_ = false;
+  bool linger_ = false;  // close by lingering: the request was not read to its end
+  Clock::time_point linger_until_;
+  std::size_t lingered_ = 0;  // bytes discarded
+  std::string early_chunks_;    // stream chunks written before the head
+  std::uint64_t requests_ = 0;  // the sequence of the latest exchange
   std::vector<std::function<void()>> abort_callbacks_;
 };
 
@@ -378,7 +442,7 @@ void SessionExchange::respond(Response response) { session_->respond(shared_from
 void SessionExchange::start_stream(Response head) { session_->start_stream(shared_from_this(), std::move(head)); }
 void SessionExchange::stream_write(std::string chunk) { session_->stream_write(std::move(chunk)); }
 void SessionExchange::stream_end() { session_->stream_end(); }
-void SessionExchange::on_abort(std::function<void()> callback) { session_->on_abort(std::move(callback)); }
+void SessionExchange::on_abort(std::function<void()> callback) { session_->on_abort(sequence_, std::move(callback)); }
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gateway/router.hpp"
 #include "metrics/registry.hpp"
@@ -20,6 +21,10 @@ struct ServerLimits {
   std::size_t url_bytes = 4096;
   std::size_t connections = 100'000;
   std::size_t connections_per_client = 1000;
+  // Peers bounded by `connections` alone: behind a proxy every buyer's
+  // connection is the proxy's, and event streams hold theirs for minutes.
+  // (Its clients are told apart per request, by X-Forwarded-For.)
+  std::vector<std::string> trusted_proxies;
 };
 
 class HttpServer {

@@ -674,7 +674,8 @@ def test_payments_no_worker_wrote_reach_postgres_once_a_worker_runs(cluster):
 
     rows, _ = cluster.orders_in_postgres(sale_id)
     assert [rows[a["order_id"]][1] for a in (first, second)] == ["CONFIRMED", "CONFIRMED"], rows
-    assert metric(gw[0], "flashgate_outcomes_unwritten") == 2  # an operator sees them waiting
+    # An operator sees them waiting (the store's gauges are gathered once a second).
+    wait_until(lambda: metric(gw[0], "flashgate_outcomes_unwritten") == 2, timeout=15, message="the gauge at 2")
 
     cluster.workers.append(cluster.launch("worker"))
 
@@ -687,4 +688,5 @@ def test_payments_no_worker_wrote_reach_postgres_once_a_worker_runs(cluster):
     wait_until(lambda: cluster.redis.cli("XLEN", outcomes).strip() == "0", timeout=15,
                message="the outcome stream emptied")
     assert pending() == 0
-    assert metric(cluster.workers[-1], "flashgate_outcomes_unwritten") == 0
+    wait_until(lambda: metric(cluster.workers[-1], "flashgate_outcomes_unwritten") == 0, timeout=15,
+               message="the gauge back at 0")

@@ -10,13 +10,21 @@ deployment; the distributed pass would repeat it).
 
 import os
 import re
+import resource
+import selectors
 import shutil
+import signal
+import socket
 import subprocess
+import tempfile
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
+import requests
 
-from flashgate_harness import REPO, flashgate_bin
+from flashgate_harness import REPO, flashgate_bin, free_port
 
 pytestmark = pytest.mark.embedded_only(reason="starts its own cluster; it runs once, in the embedded pass")
 
@@ -25,6 +33,8 @@ UNIT = REPO / "deploy" / "systemd" / "flashgate.service"
 ENV_EXAMPLE = REPO / "deploy" / "systemd" / "flashgate.env.example"
 NGINX_CONF = REPO / "deploy" / "nginx" / "flashgate.conf"
 CHECK_TIMEOUT = 240  # an upper bound, never a performance claim: setup, initdb, five processes
+STREAMS = 1_500  # issue #20: more than a gateway's default 1,000 connections per client
+STREAMS_TIMEOUT = 120  # an upper bound for every stream's head, never a performance claim
 
 
 def run(cmd, timeout, env=None):
@@ -57,6 +67,126 @@ def test_run_local_cluster_check_serves_through_nginx_and_stops_everything():
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower(), (
             f"pid {pid} still running after the check"
         )
+
+
+def raise_descriptor_limit(need):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need if hard == resource.RLIM_INFINITY else min(need, hard), hard))
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < need:
+        pytest.skip(f"cannot open {need} descriptors here (hard limit {hard})")
+
+
+class LocalCluster:
+    """scripts/run-local-cluster left running (no --check) on free ports, with one gateway behind nginx."""
+
+    def __init__(self, gateways=1):
+        (REPO / "data").mkdir(exist_ok=True)
+        self.dir = Path(tempfile.mkdtemp(prefix="cluster-test.", dir=REPO / "data"))
+        self.port = free_port()
+        self.admin_token = os.urandom(16).hex()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHGATE_")}
+        env.update(
+            FLASHGATE_BIN=str(flashgate_bin()), FLASHGATE_CLUSTER_DIR=str(self.dir),
+            FLASHGATE_CLUSTER_GATEWAYS=str(gateways), FLASHGATE_CLUSTER_PORT=str(self.port),
+            FLASHGATE_GATEWAY_PORTS=f"{free_port()},{free_port()}", FLASHGATE_WORKER_PORTS=f"{free_port()},{free_port()}",
+            FLASHGATE_REDIS_PORT=str(free_port()), FLASHGATE_PG_PORT=str(free_port()),
+            FLASHGATE_ADMIN_TOKEN=self.admin_token, FLASHGATE_PAYMENT_SECRET=os.urandom(16).hex(),
+            FLASHGATE_TICKET_KEYS=os.urandom(32).hex(),
+        )
+        self.log = self.dir / "run-local-cluster.log"
+        with open(self.log, "w") as out:
+            self.proc = subprocess.Popen([SCRIPT], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env=env, start_new_session=True)
+
+    def output(self):
+        return self.log.read_text(errors="replace")
+
+    def wait_serving(self):
+        deadline = time.monotonic() + CHECK_TIMEOUT
+        while "serving on" not in self.output():
+            if self.proc.poll() is not None:
+                pytest.fail(f"run-local-cluster exited ({self.proc.returncode})\n{self.output()[-4000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"run-local-cluster not serving after {CHECK_TIMEOUT}s\n{self.output()[-4000:]}")
+            time.sleep(0.2)
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # the script stops nginx, the gateway, workers, Redis, PostgreSQL
+            try:
+                self.proc.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def open_event_streams(port, ticket, count):
+    """`count` event streams through nginx, each from its own buyer (X-Forwarded-For, so that the
+    gateway's per-client rate limits see `count` buyers); returns their sockets and each one's status
+    (None if the connection closed before a head)."""
+    socks, heads = [], {}
+    selector = selectors.DefaultSelector()
+    for i in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        sock.sendall((f"GET /api/orders/events?ticket={ticket} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      f"X-Forwarded-For: 10.20.{i >> 8}.{i & 255}\r\nAccept: text/event-stream\r\n\r\n").encode())
+        sock.setblocking(False)
+        socks.append(sock)
+        heads[sock] = b""
+        selector.register(sock, selectors.EVENT_READ)
+    statuses = {}
+    deadline = time.monotonic() + STREAMS_TIMEOUT
+    while len(statuses) < count and time.monotonic() < deadline:
+        for key, _ in selector.select(timeout=1):
+            sock = key.fileobj
+            try:
+                chunk = sock.recv(4096)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                chunk = b""
+            heads[sock] += chunk
+            if not chunk or b"\r\n" in heads[sock]:
+                first = heads[sock].split(b"\r\n", 1)[0].split()
+                statuses[sock] = int(first[1]) if len(first) > 1 and first[1].isdigit() else None
+                selector.unregister(sock)
+    selector.close()
+    return socks, [statuses.get(sock, "no head") for sock in socks]
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed (scripts/setup installs nginx-light)")
+def test_1500_event_streams_through_nginx_to_one_gateway_leave_room_for_an_intake():
+    """Behind nginx every connection comes from nginx's address: the per-client connection bound
+    (1,000) must not apply to a trusted proxy, or buyer 1,001 gets 502 on everything."""
+    raise_descriptor_limit(STREAMS + 1_000)
+    cluster = LocalCluster(gateways=1)
+    socks = []
+    try:
+        cluster.wait_serving()
+        admin = {"Authorization": f"Bearer {cluster.admin_token}"}
+        sale_id = f"streams-{os.getpid()}"
+        created = requests.post(cluster.url("/api/admin/sales"), headers=admin, timeout=30,
+                                json={"sale_id": sale_id, "item": "streams", "stock": 10})
+        assert created.status_code == 201, created.text
+        bought = requests.post(cluster.url(f"/api/sales/{sale_id}/orders"), json={"user_id": "streamer"},
+                               headers={"X-Forwarded-For": "10.30.0.1"}, timeout=30)
+        assert bought.status_code == 202, bought.text
+        socks, statuses = open_event_streams(cluster.port, bought.json()["ticket"], STREAMS)
+        late = requests.post(cluster.url(f"/api/sales/{sale_id}/orders"), json={"user_id": "buyer-1501"},
+                             headers={"X-Forwarded-For": "10.30.0.2"}, timeout=30)
+        counts = Counter(statuses)
+        seen = f"streams through nginx: {dict(counts)}; an intake behind them: {late.status_code} {late.text[:200]}"
+        assert counts == {200: STREAMS}, seen
+        assert late.status_code == 202, seen
+    finally:
+        for sock in socks:
+            sock.close()
+        cluster.stop()
 
 
 def test_nginx_conf_is_valid_and_stream_and_long_poll_friendly(tmp_path):

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "redis_server_fixture.hpp"
@@ -97,10 +98,30 @@ class RedisScriptsTest : public RedisServerTest {
       out.push_back(as_fields(strings(entry.elements.at(1).elements, 0)));
     return out;
   }
+  std::string queue_key() const { return prefix_ + "queue"; }
+  // The next queue entry, read by window `consumer` of the group "windows": its id.
+  std::string read_entry(const std::string& consumer) {
+    client_->command_sync({"XGROUP", "CREATE", queue_key(), "windows", "0", "MKSTREAM"});  // (BUSYGROUP after the first)
+    auto r = client_->command_sync({"XREADGROUP", "GROUP", "windows", consumer, "COUNT", "1", "STREAMS", queue_key(), ">"});
+    EXPECT_TRUE(r.ok()) << describe(r);
+    if (r.elements.empty()) return "";
+    return r.elements.at(0).elements.at(1).elements.at(0).elements.at(0).str;
+  }
+  Reply claim(const std::string& order_id, const std::string& consumer, const std::string& entry_id,
+              const std::string& now = "6000") {
+    return eval(scripts::claim(), {order_key(order_id), changes_key(), queue_key()},
+                {prefix_, now, "windows", consumer, entry_id});
+  }
+  // The consumer the entry is pending under ("" if none) and its idle time.
+  std::pair<std::string, long long> pending(const std::string& entry_id) {
+    auto r = client_->command_sync({"XPENDING", queue_key(), "windows", entry_id, entry_id, "1"});
+    if (r.elements.empty()) return {"", 0};
+    return {r.elements.at(0).elements.at(1).str, r.elements.at(0).elements.at(2).integer};
+  }
   // An order taken by a window: accepted, then claimed.
   void claimed(const std::string& user, const std::string& order_id) {
     ASSERT_EQ(outcome(intake(user, order_id)), "accepted");
-    ASSERT_EQ(outcome(eval(scripts::claim(), {order_key(order_id), changes_key()}, {prefix_, "6000"})), "claimed");
+    ASSERT_EQ(outcome(claim(order_id, "w1", read_entry("w1"))), "claimed");
   }
 
   // The reply (after its outcome) is the feed's newest entry, field for field, and what is stored.
@@ -172,7 +193,7 @@ TEST_F(RedisScriptsTest, RefusalsChangeNothing) {
 TEST_F(RedisScriptsTest, EveryStepOfTheLifeCycleAnswersWhatItPublishesAndStores) {
   create_sale(10);
   ASSERT_EQ(outcome(intake("alice", "o1")), "accepted");
-  auto claimed = eval(scripts::claim(), {order_key("o1"), changes_key()}, {prefix_, "6000"});
+  auto claimed = claim("o1", "w1", read_entry("w1"));
   ASSERT_EQ(outcome(claimed), "claimed");
   expect_reply_published_and_stored(claimed, "o1");
   EXPECT_EQ(as_fields(strings(claimed.elements, 1)).at("status"), "PROCESSING");
@@ -248,6 +269,62 @@ TEST_F(RedisScriptsTest, ADroppedQueueEntryIsAcknowledgedAndGone) {
   auto pending = client_->command_sync({"XPENDING", queue, "windows"});
   EXPECT_EQ(pending.elements.at(0).integer, 1);  // o2 is still the window's
   EXPECT_EQ(eval(scripts::drop_entry(), {queue}, {"windows", first}).integer, 0);  // a second time: nothing
+}
+
+// A window claims only through an entry pending under its own name: one
+// taken back by another worker (or already dropped) is stale, and a claim
+// through it changes nothing.
+TEST_F(RedisScriptsTest, AClaimThroughAnEntryTheWindowNoLongerOwnsIsStaleAndChangesNothing) {
+  create_sale(10);
+  ASSERT_EQ(outcome(intake("alice", "o1")), "accepted");
+  const auto entry = read_entry("w1");
+  ASSERT_FALSE(entry.empty());
+  // Taken back: another consumer owns it now.
+  ASSERT_TRUE(client_->command_sync({"XCLAIM", queue_key(), "windows", "reclaimer", "0", entry, "JUSTID"}).ok());
+  const auto before = stored("o1");
+  const auto feed = changes();
+  EXPECT_EQ(outcome(claim("o1", "w1", entry)), "stale");
+  EXPECT_EQ(stored("o1"), before);
+  EXPECT_EQ(changes(), feed);
+  EXPECT_EQ(pending(entry).first, "reclaimer");
+  // Dropped: nobody owns it.
+  EXPECT_EQ(eval(scripts::drop_entry(), {queue_key()}, {"windows", entry}).integer, 1);
+  EXPECT_EQ(outcome(claim("o1", "reclaimer", entry)), "stale");
+  EXPECT_EQ(stored("o1"), before);
+}
+
+TEST_F(RedisScriptsTest, AClaimRenewsItsEntryAndAnOrderNotQueuedIsASkip) {
+  create_sale(10);
+  ASSERT_EQ(outcome(intake("alice", "o1")), "accepted");
+  const auto entry = read_entry("w1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_GE(pending(entry).second, 50);
+  ASSERT_EQ(outcome(claim("o1", "w1", entry)), "claimed");
+  const auto [owner, idle] = pending(entry);
+  EXPECT_EQ(owner, "w1");
+  EXPECT_LT(idle, 50);
+  EXPECT_EQ(outcome(claim("o1", "w1", entry)), "skip") << "PROCESSING already";
+}
+
+// The heartbeat renews only the entries still pending under the consumer
+// named with them, so it never takes back what another worker reclaimed.
+TEST_F(RedisScriptsTest, KeepingEntriesRenewsOnlyThoseStillPendingUnderTheirWindow) {
+  create_sale(10);
+  for (const auto* user : {"alice", "bob", "carol"}) ASSERT_EQ(outcome(intake(user, std::string("o-") + user)), "accepted");
+  const auto mine = read_entry("w1"), reclaimed = read_entry("w1"), dropped = read_entry("w1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(client_->command_sync({"XCLAIM", queue_key(), "windows", "reclaimer", "0", reclaimed, "JUSTID"}).ok());
+  ASSERT_EQ(eval(scripts::drop_entry(), {queue_key()}, {"windows", dropped}).integer, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+
+  auto kept = eval(scripts::keep_entries(), {queue_key()},
+                   {"windows", "w1", mine, "w1", reclaimed, "w1", dropped});
+  EXPECT_EQ(kept.integer, 1);
+  EXPECT_EQ(pending(mine).first, "w1");
+  EXPECT_LT(pending(mine).second, 50);
+  EXPECT_EQ(pending(reclaimed).first, "reclaimer");
+  EXPECT_GE(pending(reclaimed).second, 50);
+  EXPECT_EQ(pending(dropped).first, "");
 }
 
 }  // namespace

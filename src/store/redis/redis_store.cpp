@@ -198,10 +198,10 @@ std::vector<std::string> RedisStore::tags() {
   return {tags_.begin(), tags_.end()};
 }
 
-void RedisStore::ensure_group(const std::string& tag) {
+bool RedisStore::ensure_group(const std::string& tag) {
   {
     std::lock_guard lock(mutex_);
-    if (grouped_.contains(tag)) return;
+    if (grouped_.contains(tag)) return true;
   }
   // From "0": an outcome logged before its group existed is read all the same.
   bool made = true;
@@ -213,6 +213,7 @@ void RedisStore::ensure_group(const std::string& tag) {
     std::lock_guard lock(mutex_);
     grouped_.insert(tag);
   }
+  return made;
 }
 
 void RedisStore::create_sale(const domain::Sale& sale, Callback<SaleView> done) {
@@ -308,15 +309,46 @@ void RedisStore::on_change(ChangeListener listener) {
 RedisStore::Window& RedisStore::this_window() {
   // One blocking connection per window thread: XREADGROUP BLOCK must not
   // stall the shared ones. Kept per thread and per store: a store's address
-  // may be reused by the next one, its instance number is not.
-  thread_local Window window;
-  if (window.store != instance_) {
+  // may be reused by the next one, its instance number is not. A thread that
+  // serves two stores keeps a window of each.
+  thread_local std::map<std::uint64_t, Window> windows;
+  Window& window = windows[instance_];
+  if (!window.connection) {
     std::lock_guard lock(mutex_);
     window_connections_.push_back(std::make_unique<BlockingRedis>(options_.host, options_.port));
-    window = Window{instance_, window_connections_.back().get(),
-                    options_.consumer_prefix + "-w" + std::to_string(next_window_.fetch_add(1)), {}};
+    window.connection = window_connections_.back().get();
+    window.consumer = options_.consumer_prefix + "-w" + std::to_string(next_window_.fetch_add(1));
   }
   return window;
+}
+
+void RedisStore::hold(const Window& window, const QueueEntry& entry) {
+  std::lock_guard lock(held_mutex_);
+  held_[{entry.stream, entry.entry_id}] = window.consumer;
+}
+
+void RedisStore::let_go(const QueueEntry& entry) {
+  std::lock_guard lock(held_mutex_);
+  held_.erase({entry.stream, entry.entry_id});
+}
+
+void RedisStore::keep_held() {
+  // Only what the windows hold now: an entry a window let go of (a claim
+  // whose answer was lost, a hand-back that failed) ages and is reclaimed.
+  std::map<std::string, std::vector<std::string>> by_queue;  // queue -> group, consumer, id, consumer, id...
+  {
+    std::lock_guard lock(held_mutex_);
+    for (const auto& [entry, consumer] : held_) {
+      auto& args = by_queue[entry.first];
+      if (args.empty()) args.emplace_back(group);
+      args.push_back(consumer);
+      args.push_back(entry.second);
+    }
+  }
+  for (auto& [queue, args] : by_queue) {
+    auto reply = client_.eval_sync(scripts::keep_entries(), {queue}, std::move(args));
+    if (!reply.ok()) spdlog::warn("queue {}: the entries this worker's windows hold not renewed: {}", queue, describe(reply));
+  }
 }
 
 Reply RedisStore::read_new(BlockingRedis& connection, const char* group_name, const std::string& consumer,
@@ -350,68 +382,89 @@ std::optional<domain::Order> RedisStore::claim(std::chrono::milliseconds wait) {
   auto& window = this_window();
   auto& backlog = window.backlog;
   // COUNT applies per stream: one read may hand this window an entry of
-  // every sale's queue. They are its own now (pending under its name), so it
-  // keeps them and takes them one per claim, first come first.
+  // every sale's queue. They are its own now (pending under its name, renewed
+  // by keep_held()), so it keeps them and takes them one per claim, first
+  // come first.
   if (backlog.empty()) {
-    auto known = tags();
-    if (known.empty()) {
+    std::vector<std::string> streams;
+    for (const auto& tag : tags())
+      if (ensure_group(tag)) streams.push_back(queue_key(tag));  // one without its group would fail the read
+    if (streams.empty()) {
       std::this_thread::sleep_for(wait);
       return std::nullopt;
-    }
-    std::vector<std::string> streams;
-    for (const auto& tag : known) {
-      ensure_group(tag);
-      streams.push_back(queue_key(tag));
     }
     for (const auto& stream : read_new(*window.connection, group, window.consumer, 1, wait, streams).elements) {
       if (stream.elements.size() < 2) continue;
       for (const auto& entry : stream.elements[1].elements)
-        if (entry.elements.size() >= 2)
+        if (entry.elements.size() >= 2) {
           backlog.push_back(QueueEntry{stream.elements[0].str, entry.elements[0].str, entry.elements[1]});
+          hold(window, backlog.back());
+        }
     }
     if (backlog.empty()) return std::nullopt;
   }
-  const QueueEntry next = std::move(backlog.front());
-  backlog.pop_front();
-  const std::string& stream_name = next.stream;
-  const std::string& entry_id = next.entry_id;
-  const auto fields = as_map(next.fields);
+  const auto fields = as_map(backlog.front().fields);
   const auto order_id = fields.count("order_id") ? fields.at("order_id") : std::string();
   const auto tag = domain::tag_of_order(order_id);
-  auto claimed = tag.empty() ? Reply::error("malformed queue entry")
-                             : client_.eval_sync(scripts::claim(), {order_key(order_id), changes_key(tag)},
-                                                 {prefix(tag), now_text()});
-  if (claimed.connection_failed()) return std::nullopt;  // stays pending; reclaimed later
-  if (outcome_of(claimed) != "claimed") {
-    client_.eval_sync(scripts::drop_entry(), {stream_name}, {group, entry_id});  // finished already, or not an order
+  Reply claimed;
+  if (!tag.empty())
+    claimed = client_.eval_sync(scripts::claim(), {order_key(order_id), changes_key(tag), backlog.front().stream},
+                                {prefix(tag), now_text(), group, window.consumer, backlog.front().entry_id});
+  const auto& outcome = outcome_of(claimed);
+  const bool group_lost = claimed.str.rfind("NOGROUP", 0) == 0;  // and with it whose the entry was
+  if (!tag.empty() && !claimed.connection_failed() && !group_lost && outcome != "claimed" && outcome != "skip" &&
+      outcome != "stale") {
+    // Refused and not run (OOM under maxmemory, BUSY, LOADING...): the
+    // entry is the only reference to a QUEUED order, so it stays first in
+    // line and this window tries it again after a pause.
+    if (window.refusals++ % 100 == 0)
+      spdlog::warn("window {}: claim of order {} refused ({} times), trying again: {}", window.consumer, order_id,
+                   window.refusals, describe(claimed));
+    std::this_thread::sleep_for(wait);
     return std::nullopt;
   }
-  {
-    std::lock_guard lock(mutex_);
-    claimed_[order_id] = Claimed{stream_name, entry_id};
+  window.refusals = 0;
+  QueueEntry entry = std::move(backlog.front());
+  backlog.pop_front();
+  if (outcome == "claimed") {
+    window.claimed[order_id] = std::move(entry);  // still held
+    return remember(claimed).order;
   }
-  return remember(claimed).order;
+  let_go(entry);
+  if (group_lost) {
+    std::lock_guard lock(mutex_);
+    grouped_.clear();
+  }
+  // The answer was lost (the claim may have run), the entry is another
+  // worker's now (taken back from this one), or the group is gone: the entry
+  // is not this window's to touch. If still pending, it is reclaimed.
+  if (claimed.connection_failed() || group_lost || outcome == "stale") return std::nullopt;
+  // skip: finished or in hand already (or not an order): nothing to do.
+  client_.eval_sync(scripts::drop_entry(), {entry.stream}, {group, entry.entry_id});
+  return std::nullopt;
 }
 
-void RedisStore::ack(const std::string& order_id) {
-  Claimed entry;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = claimed_.find(order_id);
-    if (it == claimed_.end()) return;
-    entry = it->second;
-    claimed_.erase(it);
-  }
-  client_.eval_sync(scripts::drop_entry(), {entry.stream}, {group, entry.entry_id});
+void RedisStore::ack(Window& window, const std::string& order_id) {
+  auto it = window.claimed.find(order_id);
+  if (it == window.claimed.end()) return;
+  client_.eval_sync(scripts::drop_entry(), {it->second.stream}, {group, it->second.entry_id});
+  release(window, order_id);  // if the drop failed, the entry is reclaimed and found finished
+}
+
+void RedisStore::release(Window& window, const std::string& order_id) {
+  auto it = window.claimed.find(order_id);
+  if (it == window.claimed.end()) return;
+  let_go(it->second);
+  window.claimed.erase(it);
 }
 
 bool RedisStore::finish(const std::string& order_id, OrderStatus to, const std::string& reason) {
   const auto tag = domain::tag_of_order(order_id);
   auto reply = client_.eval_sync(scripts::finish(), {order_key(order_id), changes_key(tag), confirmed_key(tag), outcomes_key(tag)},
                                  {prefix(tag), std::string(domain::to_string(to)), reason, now_text()});
-  if (!reply.ok()) return false;
+  if (!reply.ok()) return false;  // the window tries again, still holding the entry
   if (outcome_of(reply) == "done") remember(reply);
-  ack(order_id);
+  ack(this_window(), order_id);
   return true;
 }
 
@@ -419,13 +472,15 @@ void RedisStore::hand_back(const std::string& order_id) {
   const auto tag = domain::tag_of_order(order_id);
   auto reply = client_.eval_sync(scripts::hand_back(), {order_key(order_id), changes_key(tag), queue_key(tag)},
                                  {prefix(tag), now_text()});
-  if (reply.ok()) ack(order_id);  // else it stays pending and is reclaimed later
+  if (reply.ok()) ack(this_window(), order_id);
+  else release(this_window(), order_id);  // still pending: no longer renewed, so reclaimed after reclaim_after
 }
 
 std::size_t RedisStore::reclaim_abandoned() {
+  keep_held();  // first: this process's own entries are never idle when it looks
   std::size_t reclaimed = 0;
   for (const auto& tag : tags()) {
-    ensure_group(tag);
+    if (!ensure_group(tag)) continue;
     for (const auto& entry : claim_idle(queue_key(tag), group, options_.consumer_prefix + "-reclaimer").elements) {
       if (entry.elements.size() < 2) continue;
       const auto fields = as_map(entry.elements[1]);

@@ -42,7 +42,10 @@ class RedisStore final : public Store, public OutcomeLog {
   // Tails the change feed into the near-cache and the listeners (gateways, and
   // workers that mirror outcomes to the database).
   void follow_changes();
-  // Hands orders claimed by dead windows back to the queue; a worker's periodic task.
+  // A worker's periodic task: first renews the queue entries this process's
+  // windows hold (their backlogs and the orders in hand), however long a
+  // window waits on its order, then hands orders of dead windows (entries
+  // idle past reclaim_after) back to the queue.
   std::size_t reclaim_abandoned();
   // How often abandoned entries (the queue's, the outcome streams') are looked for.
   std::chrono::milliseconds reclaim_period() const;
@@ -78,10 +81,6 @@ class RedisStore final : public Store, public OutcomeLog {
   const SoldOutBook& sold_out_book() const { return sold_out_; }
 
  private:
-  struct Claimed {
-    std::string stream;
-    std::string entry_id;
-  };
   struct QueueEntry {
     std::string stream;
     std::string entry_id;
@@ -91,7 +90,7 @@ class RedisStore final : public Store, public OutcomeLog {
   // Records what a script reply says about an order in the near-cache.
   OrderView remember(const Reply& reply);
   std::vector<std::string> tags();  // known tags, refreshed from fg:tags
-  void ensure_group(const std::string& tag);  // the queue's and the outcome stream's
+  bool ensure_group(const std::string& tag);  // the queue's and the outcome stream's; false if not made
   // XREADGROUP: the entries of `streams` new to the group, up to `count` per
   // stream, waiting up to `wait`. After a failure nothing, and a short pause.
   Reply read_new(BlockingRedis& connection, const char* group_name, const std::string& consumer, std::size_t count,
@@ -102,15 +101,25 @@ class RedisStore final : public Store, public OutcomeLog {
   // Adds the entries of one stream's XREADGROUP / XAUTOCLAIM answer to `to`.
   void add_outcomes(const std::string& stream, const Reply& entries, std::vector<OutcomeLog::Entry>& to);
   // What a window thread keeps between claims: its connection, its name in
-  // the consumer group, entries read and not yet claimed.
+  // the consumer group, entries read and not yet claimed, and the entries of
+  // the orders it claimed, until they are acknowledged. Only this window's
+  // thread touches it (claim, finish and hand_back run there).
   struct Window {
-    std::uint64_t store = 0;  // the instance_ it belongs to
     BlockingRedis* connection = nullptr;
     std::string consumer;
     std::deque<QueueEntry> backlog;
+    std::map<std::string, QueueEntry> claimed;  // order id -> its entry
+    std::size_t refusals = 0;                    // of the backlog's first entry's claim, in a row
   };
   Window& this_window();
-  void ack(const std::string& order_id);
+  // Windows' entries, renewed by reclaim_abandoned() while held.
+  void hold(const Window& window, const QueueEntry& entry);
+  void let_go(const QueueEntry& entry);
+  void keep_held();
+  // Acknowledges and deletes the entry of an order the window claimed.
+  void ack(Window& window, const std::string& order_id);
+  // Lets the entry of a claimed order go without deleting it: reclaimed after reclaim_after.
+  void release(Window& window, const std::string& order_id);
   void tail_loop();
   // Change streams are trimmed (MAXLEN ~ 100000): a process that fell further
   // behind (the feed's read positions in `last`) lost changes, so it forgets
@@ -130,7 +139,8 @@ class RedisStore final : public Store, public OutcomeLog {
   std::set<std::string> tags_;
   std::set<std::string> grouped_;  // tags whose queue has our consumer group
   std::chrono::steady_clock::time_point tags_checked_{};
-  std::map<std::string, Claimed> claimed_;  // order id -> its queue entry, until acknowledged
+  std::mutex held_mutex_;
+  std::map<std::pair<std::string, std::string>, std::string> held_;  // (queue, entry id) -> window's consumer
   std::vector<ChangeListener> listeners_;
   std::vector<std::unique_ptr<BlockingRedis>> window_connections_;
   std::unique_ptr<BlockingRedis> tail_connection_;

@@ -109,17 +109,42 @@ return order_reply('found', KEYS[1], sale_key(ARGV[1], redis.call('HGET', KEYS[1
 }
 
 const Script& claim() {
+  // Only the window whose name the queue entry is pending under may claim
+  // it: an entry taken back meanwhile (idle past reclaim_after) was queued
+  // anew, and a claim from the old copy would leave the order PROCESSING
+  // with nothing referencing it. The claim renews the entry (idle 0) after
+  // the first write, so that under maxmemory the whole claim is refused.
   // The start rate is an exponentially decaying average (tau 5 s), as domain::RateMeter.
   static const Script s = make(R"lua(
-local okey, now = KEYS[1], tonumber(ARGV[2])
+local okey, queue, now = KEYS[1], KEYS[3], tonumber(ARGV[2])
+local group, consumer, entry = ARGV[3], ARGV[4], ARGV[5]
+if #redis.call('XPENDING', queue, group, entry, entry, 1, consumer) == 0 then return {'stale'} end
 if redis.call('HGET', okey, 'status') ~= 'QUEUED' then return {'skip'} end
 local skey = sale_key(ARGV[1], redis.call('HGET', okey, 'sale_id'))
 move(okey, skey, 'PROCESSING', now, '')
+redis.call('XCLAIM', queue, group, consumer, 0, entry, 'JUSTID')
 redis.call('HINCRBY', skey, 'started', 1)
 local r = redis.call('HMGET', skey, 'rate', 'rate_at')
 local rate = tonumber(r[1] or '0') * math.exp(-math.max(0, now - tonumber(r[2] or '0')) / 5000) + 0.2
 redis.call('HSET', skey, 'rate', tostring(rate), 'rate_at', now)
 return publish_and_reply('claimed', KEYS[2], okey, skey)
+)lua");
+  return s;
+}
+
+const Script& keep_entries() {
+  // The heartbeat of a live worker's windows. The check and the renewal are
+  // one step, so an entry another worker has taken back is never taken again.
+  static const Script s(R"lua(
+local kept = 0
+for i = 2, #ARGV - 1, 2 do
+  local consumer, entry = ARGV[i], ARGV[i + 1]
+  if #redis.call('XPENDING', KEYS[1], ARGV[1], entry, entry, 1, consumer) > 0 then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], consumer, 0, entry, 'JUSTID')
+    kept = kept + 1
+  end
+end
+return kept
 )lua");
   return s;
 }

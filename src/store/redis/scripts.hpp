@@ -23,8 +23,13 @@ const Script& create_sale();
 const Script& intake();
 // KEYS order; ARGV prefix -> {found|order_not_found, fields...}
 const Script& read_order();
-// KEYS order changes; ARGV prefix now -> {claimed|skip, fields...}: QUEUED -> PROCESSING
+// KEYS order changes queue; ARGV prefix now group consumer entry_id
+// -> {claimed, fields...}: QUEUED -> PROCESSING, the entry renewed;
+//    {skip}: the order is not QUEUED (drop the entry); {stale}: the entry is not pending under `consumer`
 const Script& claim();
+// KEYS queue; ARGV group consumer entry_id [consumer entry_id ...] -> entries renewed (idle 0):
+// those still pending under the consumer named with them
+const Script& keep_entries();
 // KEYS order changes confirmed outcomes; ARGV prefix to reason now -> {done|skip, fields...}: PROCESSING -> to
 const Script& finish();
 // KEYS order changes queue; ARGV prefix now -> {requeued|skip}: PROCESSING or QUEUED back in line

@@ -1,0 +1,268 @@
+// The Redis store's queue on a real redis-server: which window owns a queue
+// entry, and what happens to it when Redis refuses a write, when a worker
+// stalls past reclaim_after, and when a worker dies (issue #20, items 2-3).
+// A window's state lives in its thread, so each worker's window runs on a
+// thread of its own here, as it does in a worker process.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "domain/ids.hpp"
+#include "redis_server_fixture.hpp"
+#include "store/redis/redis_store.hpp"
+
+namespace {
+
+using namespace flashgate::testing;
+using flashgate::domain::Order;
+using flashgate::domain::OrderStatus;
+using flashgate::store::redis::RedisStore;
+using flashgate::store::redis::RedisStoreOptions;
+
+// One window thread of a worker: runs what it is given, one call at a time.
+class WindowThread {
+ public:
+  WindowThread() : thread_([this] { loop(); }) {}
+  ~WindowThread() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  template <class F>
+  auto run(F f) -> decltype(f()) {
+    std::packaged_task<decltype(f())()> task(std::move(f));
+    auto result = task.get_future();
+    {
+      std::lock_guard lock(mutex_);
+      jobs_.push_back([&task] { task(); });
+    }
+    wake_.notify_all();
+    return result.get();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [this] { return done_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;
+      auto job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      job();
+      lock.lock();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> jobs_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+class RedisQueueTest : public RedisServerTest {
+ protected:
+  void SetUp() override {
+    RedisServerTest::SetUp();
+    admin_ = std::make_unique<RedisClient>(options());
+    ASSERT_TRUE(admin_->wait_connected(patience));
+  }
+
+  // A worker process's store: its own consumer names.
+  std::unique_ptr<RedisStore> worker_store(const std::string& name, std::chrono::milliseconds reclaim_after) {
+    RedisStoreOptions o;
+    o.port = port_;
+    o.reclaim_after = reclaim_after;
+    o.consumer_prefix = key(name);
+    return std::make_unique<RedisStore>(o);
+  }
+
+  static void create_sale(RedisStore& store, const std::string& sale_id) {
+    std::promise<void> created;
+    store.create_sale(flashgate::domain::Sale{sale_id, "item", 5, std::nullopt, std::nullopt, 1000}, [&](auto result) {
+      EXPECT_TRUE(result) << result.error().message;
+      created.set_value();
+    });
+    created.get_future().wait();
+  }
+
+  static std::string intake(RedisStore& store, const std::string& sale_id, const std::string& user) {
+    std::promise<std::string> accepted;
+    store.intake(sale_id, user, [&](auto result) {
+      EXPECT_TRUE(result) << result.error().message;
+      accepted.set_value(result ? result.value().view.order.order_id : "");
+    });
+    return accepted.get_future().get();
+  }
+
+  static std::string prefix_of_order(const std::string& order_id) {
+    return "fg:{" + std::string(flashgate::domain::tag_of_order(order_id)) + "}:";
+  }
+  static std::string queue_of_sale(const std::string& sale_id) {
+    return "fg:{" + flashgate::domain::sale_tag(sale_id) + "}:queue";
+  }
+
+  std::string status_of(const std::string& order_id) {
+    return admin_->command_sync({"HGET", prefix_of_order(order_id) + "order:" + order_id, "status"}).str;
+  }
+
+  // The consumers that hold entries of a queue, and how many each.
+  std::map<std::string, long long> holders(const std::string& queue) {
+    std::map<std::string, long long> by_consumer;
+    auto summary = admin_->command_sync({"XPENDING", queue, "windows"});
+    if (summary.elements.size() < 4) return by_consumer;
+    for (const auto& consumer : summary.elements[3].elements)
+      if (consumer.elements.size() == 2) by_consumer[consumer.elements[0].str] = std::stoll(consumer.elements[1].str);
+    return by_consumer;
+  }
+
+  static std::optional<Order> claim_within(RedisStore& store, std::chrono::milliseconds limit) {
+    std::optional<Order> claimed;
+    for (auto start = Clock::now(); !claimed && since(start) < limit;) claimed = store.claim(100ms);
+    return claimed;
+  }
+
+  // Two sales whose keys are in different slots: one read of the queues hands
+  // a window an entry of each.
+  std::pair<std::string, std::string> two_sales(RedisStore& store) {
+    const auto first = key("sale-1"), second = key("sale-2");
+    EXPECT_NE(flashgate::domain::sale_tag(first), flashgate::domain::sale_tag(second));
+    create_sale(store, first);
+    create_sale(store, second);
+    return {first, second};
+  }
+
+  std::unique_ptr<RedisClient> admin_;
+};
+
+// Redis under maxmemory with noeviction refuses the claim script's writes
+// (an error reply) while XACK/XDEL still work: the entry must not be dropped.
+class MemoryFull {
+ public:
+  explicit MemoryFull(RedisClient& admin) : admin_(admin) {
+    EXPECT_TRUE(admin_.command_sync({"CONFIG", "SET", "maxmemory-policy", "noeviction"}).ok());
+    EXPECT_TRUE(admin_.command_sync({"CONFIG", "SET", "maxmemory", "1"}).ok());
+  }
+  ~MemoryFull() { EXPECT_TRUE(admin_.command_sync({"CONFIG", "SET", "maxmemory", "0"}).ok()); }
+
+ private:
+  RedisClient& admin_;
+};
+
+TEST_F(RedisQueueTest, AClaimRefusedForWantOfMemoryIsRetriedByTheSameWindowOnceRedisTakesWrites) {
+  auto store = worker_store("w", 30s);
+  const auto sale_id = key("sale");
+  create_sale(*store, sale_id);
+  // The window waits on the queue before memory runs out (Redis refuses to make a group when full).
+  EXPECT_FALSE(store->claim(50ms));
+  const auto order_id = intake(*store, sale_id, "alice");
+  ASSERT_FALSE(order_id.empty());
+  const auto queue = queue_of_sale(sale_id);
+  {
+    MemoryFull full(*admin_);
+    EXPECT_FALSE(store->claim(100ms));
+    EXPECT_FALSE(store->claim(100ms)) << "claimed while Redis refuses writes";
+    EXPECT_EQ(status_of(order_id), "QUEUED");
+    EXPECT_EQ(holders(queue).size(), 1u) << "the refused claim dropped the only queue entry of the order";
+  }
+  auto claimed = claim_within(*store, 5s);
+  ASSERT_TRUE(claimed) << "the order stays QUEUED with its unit reserved, and nothing will take it";
+  EXPECT_EQ(claimed->order_id, order_id);
+  EXPECT_EQ(status_of(order_id), "PROCESSING");
+  EXPECT_TRUE(store->finish(order_id, OrderStatus::confirmed, ""));
+  EXPECT_EQ(status_of(order_id), "CONFIRMED");
+  EXPECT_EQ(admin_->command_sync({"XLEN", queue}).integer, 0);
+}
+
+// A worker stalled past reclaim_after (nothing of it runs) with an entry in
+// a window's backlog: another worker takes the entry back and queues the
+// order anew. The stalled window must not claim the order from its stale
+// copy: if it did and then died, nothing would reference the order, left
+// PROCESSING for ever (the new entry is dropped as a skip).
+TEST_F(RedisQueueTest, AnEntryTakenBackFromAStalledWorkerIsNotClaimedFromItsStaleCopy) {
+  auto a = worker_store("a", 500ms);
+  auto b = worker_store("b", 500ms);
+  WindowThread window_a, window_b;
+  const auto [sale_1, sale_2] = two_sales(*a);
+  const std::vector<std::string> orders{intake(*a, sale_1, "alice"), intake(*a, sale_2, "bob")};
+
+  auto first = window_a.run([&] { return claim_within(*a, patience); });
+  ASSERT_TRUE(first);
+  std::this_thread::sleep_for(700ms);  // A stalls (its database is down, its heartbeat does not run)
+  b->reclaim_abandoned();
+  EXPECT_EQ(status_of(first->order_id), "QUEUED") << "taken back by B";
+
+  EXPECT_TRUE(window_a.run([&] { return a->finish(first->order_id, OrderStatus::confirmed, ""); }));
+  auto stale = window_a.run([&] { return a->claim(100ms); });
+  EXPECT_FALSE(stale) << "A claimed " << stale->order_id << " from an entry B had taken back";
+  a.reset();  // and dies
+
+  auto settled = [&] {
+    return status_of(orders[0]) == "CONFIRMED" && status_of(orders[1]) == "CONFIRMED";
+  };
+  for (auto start = Clock::now(); !settled() && since(start) < 10s;) {
+    b->reclaim_abandoned();
+    if (auto order = window_b.run([&] { return b->claim(100ms); }))
+      window_b.run([&] { return b->finish(order->order_id, OrderStatus::confirmed, ""); });
+  }
+  EXPECT_EQ(status_of(orders[0]), "CONFIRMED");
+  EXPECT_EQ(status_of(orders[1]), "CONFIRMED") << "orphaned";
+}
+
+// A live worker keeps what its windows hold (the order in hand and the
+// backlog) however long a window waits (PostgreSQL down): its periodic
+// reclaim task renews them. Once it dies they are taken back.
+TEST_F(RedisQueueTest, ALiveWorkerKeepsTheEntriesItsWindowsHoldAndLosesThemWhenItDies) {
+  auto a = worker_store("a", 500ms);
+  auto b = worker_store("b", 500ms);
+  WindowThread window_a, window_b;
+  const auto [sale_1, sale_2] = two_sales(*a);
+  const std::vector<std::string> orders{intake(*a, sale_1, "alice"), intake(*a, sale_2, "bob")};
+
+  auto first = window_a.run([&] { return claim_within(*a, patience); });
+  ASSERT_TRUE(first);
+  // The window waits three times reclaim_after; both workers' periodic tasks run meanwhile.
+  for (auto start = Clock::now(); since(start) < 1500ms;) {
+    a->reclaim_abandoned();
+    b->reclaim_abandoned();
+    std::this_thread::sleep_for(a->reclaim_period());
+  }
+  EXPECT_EQ(status_of(first->order_id), "PROCESSING") << "taken from a live window";
+  for (const auto& sale_id : {sale_1, sale_2}) {
+    const auto held = holders(queue_of_sale(sale_id));
+    ASSERT_EQ(held.size(), 1u) << sale_id;
+    EXPECT_EQ(held.begin()->first.rfind(key("a"), 0), 0u) << "held by " << held.begin()->first;
+  }
+
+  EXPECT_TRUE(window_a.run([&] { return a->finish(first->order_id, OrderStatus::confirmed, ""); }));
+  EXPECT_EQ(status_of(first->order_id), "CONFIRMED");
+  auto second = window_a.run([&] { return a->claim(100ms); });
+  ASSERT_TRUE(second) << "A's backlog lost the other order";
+  EXPECT_NE(second->order_id, first->order_id);
+  EXPECT_EQ(status_of(second->order_id), "PROCESSING");
+  a.reset();  // dies holding it
+
+  for (auto start = Clock::now(); status_of(second->order_id) != "CONFIRMED" && since(start) < 10s;) {
+    b->reclaim_abandoned();
+    if (auto order = window_b.run([&] { return b->claim(100ms); }))
+      window_b.run([&] { return b->finish(order->order_id, OrderStatus::confirmed, ""); });
+  }
+  EXPECT_EQ(status_of(orders[0]), "CONFIRMED");
+  EXPECT_EQ(status_of(orders[1]), "CONFIRMED");
+}
+
+}  // namespace
