@@ -232,7 +232,8 @@ int serve(Config config) {
   metrics.gauge("flashgate_sse_streams", "Server-sent event streams open",
                 [&watch] { return static_cast<double>(watch.streams()); });
 
-  gateway::RateLimiter buyer_limiter(config.buyer_intake_rate, config.buyer_intake_burst);
+  gateway::RateLimiter buyer_limiter(config.buyer_intake_rate, config.buyer_intake_burst,
+                                     gateway::RateLimiter::default_max_clients, gateway::RateLimiter::Keys::names);
   gateway::RateLimiter intake_limiter(config.intake_rate, config.intake_burst);
   gateway::RateLimiter poll_limiter(config.poll_rate, config.poll_burst);
   gateway::PollPacer pacer;
