@@ -72,15 +72,22 @@
     this.fetch = f ? f.bind(root) : null;
     this.EventSource = 'EventSource' in options ? options.EventSource : root && root.EventSource;
     this.maxStreamErrors = options.maxStreamErrors || 3;
+    this.token = options.token || null;
   }
+
+  /** The buyer's bearer token of the shop's login (`--buyer-auth jwt`); null to send none. */
+  FlashgateClient.prototype.setToken = function (token) {
+    this.token = token || null;
+  };
 
   FlashgateClient.prototype.url = function (path) {
     if (/^[a-z][a-z0-9+.-]*:/i.test(path)) return path;
     return this.baseUrl + path;
   };
 
-  FlashgateClient.prototype.request = function (method, path, body) {
+  FlashgateClient.prototype.request = function (method, path, body, headers) {
     var init = { method: method, headers: { Accept: 'application/json' }, cache: 'no-store' };
+    for (var name in headers || {}) init.headers[name] = headers[name];
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
@@ -122,9 +129,27 @@
     return this.request('GET', '/api/sales/' + encodeURIComponent(saleId));
   };
 
-  /** POST /api/sales/{id}/orders: 202 (queued) or 200 (the user's existing order). */
+  /**
+   * POST /api/sales/{id}/orders: 202 (queued) or 200 (the user's existing order).
+   * With a token (setToken) it is sent as `Authorization: Bearer`, and `userId` may be left out:
+   * the server takes the buyer from the token.
+   */
   FlashgateClient.prototype.buy = function (saleId, userId) {
-    return this.request('POST', '/api/sales/' + encodeURIComponent(saleId) + '/orders', { user_id: userId });
+    var body = userId ? { user_id: userId } : {};
+    var headers = this.token ? { Authorization: 'Bearer ' + this.token } : undefined;
+    return this.request('POST', '/api/sales/' + encodeURIComponent(saleId) + '/orders', body, headers);
+  };
+
+  /** The claim `sub` of a JWT, unverified (for showing who the page buys as); null if unreadable. */
+  FlashgateClient.tokenSubject = function (token) {
+    try {
+      var part = String(token).split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      while (part.length % 4) part += '=';
+      var claims = JSON.parse(decodeURIComponent(escape(atob(part))));
+      return typeof claims.sub === 'string' ? claims.sub : null;
+    } catch (e) {
+      return null;
+    }
   };
 
   /** GET the status object once; `order` is a ticket string or anything with status_url / ticket. */

@@ -97,6 +97,32 @@ void raise_descriptor_limit() {
   }
 }
 
+// The buyer of an intake: from the body, a bearer token or a trusted proxy's
+// header. Throws std::runtime_error (for the operator) on unusable keys.
+std::unique_ptr<gateway::BuyerIdentity> buyer_identity(const Config& config) {
+  gateway::BuyerIdentitySettings settings;
+  settings.verify.issuer = config.jwt_issuer;
+  settings.verify.audience = config.jwt_audience;
+  settings.verify.user_claim = config.user_claim;
+  settings.verify.leeway_s = config.jwt_leeway_ms / 1000;
+  settings.user_header = config.user_header;
+  settings.trusted_proxies = split_list(config.trust_proxy);
+  std::unique_ptr<identity::KeySource> keys;
+  if (config.buyer_auth == "jwt" && config.role != "worker") {
+    settings.mode = gateway::BuyerAuthMode::jwt;
+    identity::KeySourceSettings source;
+    source.file = config.jwt_keys;
+    source.url = config.jwt_keys_url;
+    source.refresh = std::chrono::milliseconds(config.jwt_keys_refresh_ms);
+    keys = std::make_unique<identity::KeySource>(source);
+  } else if (config.buyer_auth == "header") {
+    settings.mode = gateway::BuyerAuthMode::header;
+  }
+  if (settings.mode != gateway::BuyerAuthMode::none)
+    spdlog::info("buyers: {} (the body's user_id is no longer believed)", config.buyer_auth);
+  return std::make_unique<gateway::BuyerIdentity>(std::move(settings), std::move(keys));
+}
+
 std::size_t cores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 }  // namespace
@@ -123,6 +149,14 @@ int serve(Config config) {
   const std::string admin_token = secret_or_generate(config.admin_token, "admin token");
   const std::string payment_secret = secret_or_generate(config.payment_secret, "payment secret");
   const domain::TicketCodec tickets(load_ticket_keys(config.ticket_keys, config.data_dir), config.ticket_ttl_ms);
+
+  std::unique_ptr<gateway::BuyerIdentity> buyers;
+  try {
+    buyers = buyer_identity(config);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
 
   metrics::Registry metrics;
   Backends backends;
@@ -198,19 +232,21 @@ int serve(Config config) {
   metrics.gauge("flashgate_sse_streams", "Server-sent event streams open",
                 [&watch] { return static_cast<double>(watch.streams()); });
 
+  gateway::RateLimiter buyer_limiter(config.buyer_intake_rate, config.buyer_intake_burst,
+                                     gateway::RateLimiter::default_max_clients, gateway::RateLimiter::Keys::names);
   gateway::RateLimiter intake_limiter(config.intake_rate, config.intake_burst);
   gateway::RateLimiter poll_limiter(config.poll_rate, config.poll_burst);
   gateway::PollPacer pacer;
   gateway::ApiContext api{store,         tickets,      admin_token, payment_secret,
                           metrics,       watch,        intake_limiter, poll_limiter,
-                          pacer,         split_list(config.trust_proxy)};
+                          pacer,         split_list(config.trust_proxy), *buyers, buyer_limiter};
   gateway::Router router;
   // A worker serves only its health and metrics; a gateway serves the whole API.
   if (gateway_role) gateway::add_api_routes(router, api);
   else gateway::add_system_routes(router, api);
   gateway::HttpServer server(router, metrics,
                              gateway::ServerLimits{static_cast<std::size_t>(config.body_limit),
-                                                   static_cast<std::size_t>(config.header_limit),
+                                                   static_cast<std::size_t>(config.effective_header_limit()),
                                                    std::chrono::milliseconds(config.request_timeout_ms),
                                                    std::chrono::milliseconds(config.idle_timeout_ms),
                                                    static_cast<std::size_t>(config.max_url),

@@ -1,5 +1,7 @@
 #include "app/config.hpp"
 
+#include <boost/asio/ip/address.hpp>
+
 #include <charconv>
 #include <cstdlib>
 #include <toml++/toml.h>
@@ -61,10 +63,31 @@ Apply number(double Config::*field, double min, double max) {
   };
 }
 
+Apply boolean(bool Config::*field) {
+  return [field](Config& c, std::string_view v) -> std::optional<std::string> {
+    for (std::string_view yes : {"true", "1", "yes", "on"})
+      if (v == yes) return c.*field = true, std::nullopt;
+    for (std::string_view no : {"false", "0", "no", "off"})
+      if (v == no) return c.*field = false, std::nullopt;
+    return "must be true or false";
+  };
+}
+
+// 0 (the default of the mode), or a size a header block can have.
+Apply header_bytes(std::int64_t Config::*field) {
+  const auto sized = integer(field, 512, 1024 * 1024);
+  return [field, sized](Config& c, std::string_view v) -> std::optional<std::string> {
+    if (v == "0") return c.*field = 0, std::nullopt;
+    if (sized(c, v)) return "must be 0 or an integer from 512 to 1048576";
+    return std::nullopt;
+  };
+}
+
 template <class T>
 std::function<std::string(const Config&)> show(T Config::*field) {
   return [field](const Config& c) {
     if constexpr (std::is_same_v<T, std::string>) return c.*field;
+    else if constexpr (std::is_same_v<T, bool>) return std::string(c.*field ? "true" : "false");
     else return std::to_string(c.*field);
   };
 }
@@ -82,6 +105,32 @@ std::optional<std::string> toml_text(const toml::node& node) {
   if (node.is_integer()) return std::to_string(*node.value<std::int64_t>());
   if (node.is_floating_point()) return std::to_string(*node.value<double>());
   if (node.is_boolean()) return *node.value<bool>() ? "true" : "false";
+  return std::nullopt;
+}
+
+}  // namespace
+
+namespace {
+
+// Like Redis's protected mode: a setting that lets anyone buy as anyone is
+// only taken without a word where nobody else can connect.
+std::optional<std::string> check_buyer_auth(const Config& config) {
+  if (config.buyer_auth == "jwt" && config.jwt_keys.empty() && config.jwt_keys_url.empty())
+    return "buyer_auth jwt needs jwt_keys (FLASHGATE_JWT_KEYS, --jwt-keys FILE) or jwt_keys_url "
+           "(FLASHGATE_JWT_KEYS_URL, --jwt-keys-url URL)";
+  if (config.buyer_auth == "header" && config.user_header.empty())
+    return "buyer_auth header needs user_header (FLASHGATE_USER_HEADER, --user-header NAME)";
+  if (config.buyer_auth == "header" && config.trust_proxy.empty())
+    return "buyer_auth header needs trust_proxy (FLASHGATE_TRUST_PROXY, --trust-proxy ADDRESSES): the header is "
+           "believed only from those proxies";
+  if (config.user_claim.empty()) return "user_claim must not be empty";
+  const bool takes_intakes = config.role != "worker";
+  if (takes_intakes && config.buyer_auth == "none" && !config.allow_anonymous_buyers &&
+      !is_loopback_host(config.host()))
+    return "buyer_auth is none (the buyer is whatever the request body says) while listening on " + config.listen +
+           ", which is not loopback: set buyer_auth (FLASHGATE_BUYER_AUTH, --buyer-auth) to jwt or header, or allow "
+           "it knowingly with allow_anonymous_buyers (FLASHGATE_ALLOW_ANONYMOUS_BUYERS=true, "
+           "--allow-anonymous-buyers)";
   return std::nullopt;
 }
 
@@ -132,8 +181,9 @@ const std::vector<Setting>& settings() {
        duration(&Config::shutdown_timeout_ms), show_ms(&Config::shutdown_timeout_ms)},
       {"body_limit", "FLASHGATE_BODY_LIMIT", "largest request body in bytes",
        integer(&Config::body_limit, 64, 64 * 1024 * 1024), show(&Config::body_limit)},
-      {"header_limit", "FLASHGATE_HEADER_LIMIT", "largest request header block in bytes",
-       integer(&Config::header_limit, 512, 1024 * 1024), show(&Config::header_limit)},
+      {"header_limit", "FLASHGATE_HEADER_LIMIT",
+       "largest request header block in bytes (0: 8192, or 32768 with buyer_auth jwt)",
+       header_bytes(&Config::header_limit), show(&Config::header_limit)},
       {"request_timeout", "FLASHGATE_REQUEST_TIMEOUT", "time to send a request's headers and body",
        duration(&Config::request_timeout_ms), show_ms(&Config::request_timeout_ms)},
       {"idle_timeout", "FLASHGATE_IDLE_TIMEOUT", "idle keep-alive connections are closed after",
@@ -154,6 +204,34 @@ const std::vector<Setting>& settings() {
        number(&Config::poll_burst, 1, 1e9), show(&Config::poll_burst)},
       {"trust_proxy", "FLASHGATE_TRUST_PROXY", "comma-separated proxy addresses whose X-Forwarded-For is believed",
        text(&Config::trust_proxy), show(&Config::trust_proxy)},
+      {"buyer_auth", "FLASHGATE_BUYER_AUTH",
+       "who the buyer of an intake is: none (the body's user_id), jwt (a bearer token) or header (set by a trusted proxy)",
+       one_of(&Config::buyer_auth, {"none", "jwt", "header"}), show(&Config::buyer_auth)},
+      {"jwt_keys", "FLASHGATE_JWT_KEYS", "jwt: a JWKS file of the keys that sign buyers' tokens",
+       text(&Config::jwt_keys), show(&Config::jwt_keys)},
+      {"jwt_keys_url", "FLASHGATE_JWT_KEYS_URL",
+       "jwt: a JWKS URL (http or https), fetched at start, refreshed in the background and on an unknown kid",
+       text(&Config::jwt_keys_url), show(&Config::jwt_keys_url)},
+      {"jwt_keys_refresh", "FLASHGATE_JWT_KEYS_REFRESH", "jwt: how often the JWKS URL is fetched again",
+       duration(&Config::jwt_keys_refresh_ms), show_ms(&Config::jwt_keys_refresh_ms)},
+      {"jwt_leeway", "FLASHGATE_JWT_LEEWAY", "jwt: clock skew allowed on exp and nbf", duration(&Config::jwt_leeway_ms),
+       show_ms(&Config::jwt_leeway_ms)},
+      {"jwt_issuer", "FLASHGATE_JWT_ISSUER", "jwt: the iss a token must carry (empty: not checked)",
+       text(&Config::jwt_issuer), show(&Config::jwt_issuer)},
+      {"jwt_audience", "FLASHGATE_JWT_AUDIENCE", "jwt: an aud a token must carry (empty: not checked)",
+       text(&Config::jwt_audience), show(&Config::jwt_audience)},
+      {"user_claim", "FLASHGATE_USER_CLAIM", "jwt: the claim that names the buyer", text(&Config::user_claim),
+       show(&Config::user_claim)},
+      {"user_header", "FLASHGATE_USER_HEADER", "header: the request header that names the buyer (e.g. X-User-Id)",
+       text(&Config::user_header), show(&Config::user_header)},
+      {"allow_anonymous_buyers", "FLASHGATE_ALLOW_ANONYMOUS_BUYERS",
+       "allow buyer_auth none on an address that is not loopback (anyone can then buy as anyone)",
+       boolean(&Config::allow_anonymous_buyers), show(&Config::allow_anonymous_buyers), true},
+      {"buyer_intake_rate", "FLASHGATE_BUYER_INTAKE_RATE",
+       "jwt or header: intakes per second per buyer (0: unlimited)", number(&Config::buyer_intake_rate, 0, 1e9),
+       show(&Config::buyer_intake_rate)},
+      {"buyer_intake_burst", "FLASHGATE_BUYER_INTAKE_BURST", "jwt or header: intake bucket size per buyer",
+       number(&Config::buyer_intake_burst, 1, 1e9), show(&Config::buyer_intake_burst)},
       {"log_level", "FLASHGATE_LOG_LEVEL", "trace, debug, info, warn or error",
        one_of(&Config::log_level, {"trace", "debug", "info", "warn", "error"}), show(&Config::log_level)},
       {"log_format", "FLASHGATE_LOG_FORMAT", "text or json", one_of(&Config::log_format, {"text", "json"}),
@@ -210,7 +288,17 @@ std::optional<std::string> load_config(Config& config, const ConfigSources& sour
   }
   if (config.port() == 0 && config.listen.find(":0") == std::string::npos)
     return "listen must be HOST:PORT";
-  return std::nullopt;
+  return check_buyer_auth(config);
+}
+
+bool is_loopback_host(const std::string& host) {
+  if (host == "localhost" || host == "::1") return true;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(host, ec);
+  if (ec) return false;
+  if (address.is_v6() && address.to_v6().is_v4_mapped())
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6()).is_loopback();
+  return address.is_loopback();
 }
 
 std::map<std::string, std::string> read_environment() {

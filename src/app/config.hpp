@@ -34,7 +34,7 @@ struct Config {
   std::int64_t max_streams = 50'000;
   std::int64_t shutdown_timeout_ms = 10'000;
   std::int64_t body_limit = 16 * 1024;
-  std::int64_t header_limit = 8 * 1024;
+  std::int64_t header_limit = 0;  // 0: 8 KiB, or 32 KiB with buyer_auth jwt (see effective_header_limit)
   std::int64_t request_timeout_ms = 10'000;
   std::int64_t idle_timeout_ms = 60'000;
   std::int64_t max_url = 4096;
@@ -45,10 +45,28 @@ struct Config {
   double poll_rate = 5000;
   double poll_burst = 10000;
   std::string trust_proxy;  // comma-separated proxy addresses whose X-Forwarded-For is believed
+  // Who the buyer of an intake is: none (the body's user_id), jwt (a bearer
+  // token of the shop's login) or header (set by a trusted proxy).
+  std::string buyer_auth = "none";
+  std::string jwt_keys;      // a JWKS file
+  std::string jwt_keys_url;  // a JWKS URL, fetched at start and refreshed
+  std::int64_t jwt_leeway_ms = 30'000;
+  std::string jwt_issuer;    // empty: not checked
+  std::string jwt_audience;  // empty: not checked
+  std::string user_claim = "sub";
+  std::string user_header;   // header mode: the header naming the buyer
+  std::int64_t jwt_keys_refresh_ms = 300'000;
+  bool allow_anonymous_buyers = false;
+  double buyer_intake_rate = 10;  // per verified buyer and second; 0: unlimited
+  double buyer_intake_burst = 20;
   std::string log_level = "info";
   std::string log_format = "text";
 
   std::string database_url() const;
+  // Bearer tokens of a login that puts roles or groups in them run to
+  // kilobytes: with buyer_auth jwt the default leaves room for them, so that
+  // an oversized token is refused as a token (401), not as a header (431).
+  std::int64_t effective_header_limit() const { return header_limit ? header_limit : buyer_auth == "jwt" ? 32 * 1024 : 8 * 1024; }
   std::string host() const;
   std::uint16_t port() const;
 };
@@ -61,6 +79,7 @@ struct Setting {
   std::string help;
   std::function<std::optional<std::string>(Config&, std::string_view)> apply;  // error text, if any
   std::function<std::string(const Config&)> show;
+  bool is_switch = false;  // a flag without a value (--allow-anonymous-buyers); true/false elsewhere
 };
 
 const std::vector<Setting>& settings();
@@ -71,7 +90,11 @@ struct ConfigSources {
   std::map<std::string, std::string> environment;  // variable -> value
   std::map<std::string, std::string> flags;        // key -> value
 };
+// Also refuses combinations that cannot work, or that would be unsafe (buyer
+// auth none on an address that is not loopback, Redis's protected mode).
 std::optional<std::string> load_config(Config& config, const ConfigSources& sources);
+// True for 127.0.0.0/8, ::1 and localhost.
+bool is_loopback_host(const std::string& host);
 
 // The environment variables of every setting that are set in this process.
 std::map<std::string, std::string> read_environment();

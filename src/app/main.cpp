@@ -4,6 +4,7 @@
 
 #include "app/application.hpp"
 #include "app/config.hpp"
+#include "app/token_command.hpp"
 
 namespace {
 
@@ -27,10 +28,26 @@ int main(int argc, char** argv) {
   serve->add_option("--config", config_file, "TOML file of settings (flags > environment > file > defaults)");
   std::map<std::string, std::string> flags;
   for (const auto& setting : settings()) {
-    serve->add_option_function<std::string>(
-        flag_name(setting.key), [&flags, key = setting.key](const std::string& v) { flags[key] = v; },
-        setting.help + " [" + setting.env + "]");
+    if (setting.is_switch)
+      serve->add_flag_function(
+          flag_name(setting.key), [&flags, key = setting.key](std::int64_t) { flags[key] = "true"; },
+          setting.help + " [" + setting.env + "=true]");
+    else
+      serve->add_option_function<std::string>(
+          flag_name(setting.key), [&flags, key = setting.key](const std::string& v) { flags[key] = v; },
+          setting.help + " [" + setting.env + "]");
   }
+
+  auto* token_cmd = app.add_subcommand(
+      "token", "Sign a buyer's token for tours and tests (the shop's login signs real ones): prints a JWT");
+  flashgate::app::TokenRequest token_request;
+  token_cmd->add_option("--user", token_request.user, "the buyer (claim sub)")->required();
+  token_cmd->add_option("--key", token_request.key_file,
+                        "a private JWK (Ed25519 or oct); created with FILE.jwks, its public JWKS, if absent")
+      ->required();
+  token_cmd->add_option("--ttl", token_request.ttl, "lifetime, e.g. 1h, 15m")->default_val("1h");
+  token_cmd->add_option("--issuer", token_request.issuer, "claim iss");
+  token_cmd->add_option("--audience", token_request.audience, "claim aud");
 
   auto* config_cmd = app.add_subcommand("config", "Work with configuration files");
   config_cmd->require_subcommand(1);
@@ -41,6 +58,8 @@ int main(int argc, char** argv) {
   auto* example = config_cmd->add_subcommand("example", "Print an annotated config file with every default");
 
   CLI11_PARSE(app, argc, argv);
+
+  if (*token_cmd) return flashgate::app::print_token(token_request);
 
   if (*example) {
     const flashgate::app::Config defaults;

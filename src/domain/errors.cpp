@@ -22,6 +22,8 @@ int http_status(ErrorCode code) {
     case ErrorCode::payload_too_large: return 413;
     case ErrorCode::shutting_down: return 503;
     case ErrorCode::unavailable: return 503;
+    case ErrorCode::unauthorized_buyer: return 401;
+    case ErrorCode::user_mismatch: return 403;
     case ErrorCode::internal: return 500;
   }
   return 500;
@@ -47,6 +49,8 @@ std::string_view error_name(ErrorCode code) {
     case ErrorCode::payload_too_large: return "payload_too_large";
     case ErrorCode::shutting_down: return "shutting_down";
     case ErrorCode::unavailable: return "unavailable";
+    case ErrorCode::unauthorized_buyer: return "unauthorized_buyer";
+    case ErrorCode::user_mismatch: return "user_mismatch";
     case ErrorCode::internal: return "internal";
   }
   return "internal";

@@ -26,6 +26,8 @@ enum class ErrorCode {
   payload_too_large,
   shutting_down,
   unavailable,
+  unauthorized_buyer,  // intake without a valid proof of who the buyer is
+  user_mismatch,       // the body names another buyer than the verified one
   internal,
 };
 

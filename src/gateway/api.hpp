@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "domain/ticket.hpp"
+#include "gateway/buyer_identity.hpp"
 #include "gateway/order_watch.hpp"
 #include "gateway/poll_pacer.hpp"
 #include "gateway/rate_limiter.hpp"
@@ -27,6 +28,8 @@ struct ApiContext {
   RateLimiter& poll_limiter;
   PollPacer& pacer;
   std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For is believed
+  const BuyerIdentity& buyers;
+  RateLimiter& buyer_limiter;  // intakes per verified buyer (jwt and header modes)
 };
 
 // The address a request is accounted to: the peer, or the client a trusted
@@ -34,6 +37,8 @@ struct ApiContext {
 std::string client_address(const ApiContext& api, const Request& request);
 // Validate-or-reply: answers 429 with Retry-After itself and returns false.
 bool within_rate_or_reply(const ApiContext& api, RateLimiter& limiter, const ExchangePtr& ex);
+// The same for another key than the client's address (a verified buyer).
+bool within_rate_or_reply(const ApiContext& api, RateLimiter& limiter, const ExchangePtr& ex, const std::string& key);
 
 // Every route of the API: sales, orders, streams, payments, system.
 void add_api_routes(Router& router, ApiContext& api);

@@ -15,24 +15,91 @@ using domain::ErrorCode;
 
 namespace {
 
-domain::Result<std::string> parse_user_id(std::string_view text) {
+// The body's user_id; absent is allowed where the buyer is already known (nullopt then).
+domain::Result<std::optional<std::string>> parse_user_id(std::string_view text, bool required) {
   const domain::Error invalid_id{ErrorCode::invalid_request, "user_id must be 1-64 characters of [A-Za-z0-9._:-]"};
   // {"user_id":"..."} as every client sends it: read without a parser.
   if (auto plain = sole_id_member(text, "user_id")) {
     if (!domain::is_valid_id(*plain)) return invalid_id;
-    return std::string(*plain);
+    return std::optional<std::string>(*plain);
   }
+  if (!required && text.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return std::optional<std::string>();  // no body at all
   // The body of an intake is small: read into this buffer, not the heap.
   unsigned char buffer[1024];
   boost::json::monotonic_resource memory(buffer, sizeof buffer);
   auto body = parse_json_object(text, &memory);
   if (!body) return body.error();
   if (auto unknown = only_fields(body.value(), {"user_id"})) return *unknown;
+  if (!required && !body.value().contains("user_id")) return std::optional<std::string>();
   auto user_id = required_string(body.value(), "user_id");
   if (!user_id) return user_id.error();
   if (!domain::is_valid_id(user_id.value())) return invalid_id;
-  return user_id;
+  return std::optional<std::string>(std::move(user_id).value());
 }
+
+Response unauthorized_buyer(BuyerAuthMode mode, std::string message) {
+  auto response = error_response(ErrorCode::unauthorized_buyer, std::move(message));
+  if (mode == BuyerAuthMode::jwt) response.headers.emplace_back("WWW-Authenticate", R"(Bearer error="invalid_token")");
+  return response;
+}
+
+using OutcomeCounters = std::map<std::string, metrics::Counter*, std::less<>>;
+
+struct IntakeRoute {
+  ApiContext& api;
+  std::shared_ptr<OutcomeCounters> outcomes;
+  metrics::Histogram& store_seconds;
+
+  void count(std::string_view outcome) const {
+    if (auto it = outcomes->find(outcome); it != outcomes->end()) it->second->inc();
+  }
+  void refuse(const ExchangePtr& ex, ErrorCode code, std::string message) const {
+    count(domain::error_name(code));
+    ex->respond(error_response(code, std::move(message)));
+  }
+
+  // `may_refresh`: a token naming a kid we lack may fetch the keys once.
+  void operator()(const ExchangePtr& ex, bool may_refresh = true) const {
+    const std::string sale_id(ex->request().param("sale_id"));
+    if (!domain::is_valid_id(sale_id))
+      return refuse(ex, ErrorCode::invalid_request, "sale_id must be 1-64 characters of [A-Za-z0-9._:-]");
+    // Per address first: a flood of made-up tokens costs a verification each.
+    if (may_refresh && !within_rate_or_reply(api, api.intake_limiter, ex)) return count("too_many_requests");
+    auto verdict = api.buyers.identify(ex->request());
+    using Kind = BuyerIdentity::Verdict::Kind;
+    if (verdict.kind == Kind::unknown_key) {
+      if (may_refresh)
+        return api.buyers.keys()->refresh_for_unknown_kid([route = *this, ex](bool) { route(ex, false); });
+      verdict = {Kind::refused, {}, "the bearer token was refused: it names a key the shop's login does not have"};
+    }
+    if (verdict.kind == Kind::refused) {
+      count(domain::error_name(ErrorCode::unauthorized_buyer));
+      return ex->respond(unauthorized_buyer(api.buyers.mode(), std::move(verdict.why)));
+    }
+    const bool known = verdict.kind == Kind::buyer;
+    auto body_user = parse_user_id(ex->request().body, !known);
+    if (!body_user) return refuse(ex, body_user.error().code, body_user.error().message);
+    if (known && body_user.value() && *body_user.value() != verdict.user_id)
+      return refuse(ex, ErrorCode::user_mismatch, "user_id is not the buyer the credentials name");
+    std::string user_id = known ? std::move(verdict.user_id) : std::move(*body_user.value());
+    if (known && !within_rate_or_reply(api, api.buyer_limiter, ex, user_id)) return count("too_many_requests");
+    const auto started = std::chrono::steady_clock::now();
+    api.store.intake(sale_id, user_id, [route = *this, ex, started](auto outcome) {
+      route.store_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      if (!outcome) {
+        route.count(domain::error_name(outcome.error().code));
+        return ex->respond(error_response(outcome.error()));
+      }
+      const auto& view = outcome.value().view;
+      // The order is the user's own (found by, or made for, this user): its user id is theirs.
+      const std::string ticket =
+          route.api.tickets.seal(view.order.order_id, view.order.sale_id, view.order.user_id, domain::now_ms());
+      route.count(outcome.value().created ? "accepted" : "repeat");
+      ex->respond(json_response(outcome.value().created ? 202 : 200, render_intake(view, ticket)));
+    });
+  }
+};
 
 }  // namespace
 
@@ -55,7 +122,7 @@ std::optional<domain::TicketClaims> ticket_or_reply(const ApiContext& api, const
 
 void add_order_routes(Router& router, ApiContext& api) {
   // Every outcome's counter made once, so that counting on the hot path is one atomic add.
-  auto outcomes = std::make_shared<std::map<std::string, metrics::Counter*, std::less<>>>();
+  auto outcomes = std::make_shared<OutcomeCounters>();
   for (std::string_view outcome : {"accepted", "repeat"})
     (*outcomes)[std::string(outcome)] = &api.metrics.counter("flashgate_intake_total", "Intake requests by outcome",
                                                              "outcome=\"" + std::string(outcome) + "\"");
@@ -66,36 +133,7 @@ void add_order_routes(Router& router, ApiContext& api) {
   }
   auto& store_seconds = api.metrics.histogram("flashgate_store_seconds", "Time of a Store call, by operation",
                                               "op=\"intake\"", {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2});
-  router.add("POST", "/api/sales/{sale_id}/orders", [&api, outcomes, &store_seconds](const ExchangePtr& ex) {
-    auto count = [outcomes](std::string_view outcome) {
-      if (auto it = outcomes->find(outcome); it != outcomes->end()) it->second->inc();
-    };
-    const std::string sale_id(ex->request().param("sale_id"));
-    if (!domain::is_valid_id(sale_id)) {
-      count("invalid_request");
-      return ex->respond(error_response(ErrorCode::invalid_request, "sale_id must be 1-64 characters of [A-Za-z0-9._:-]"));
-    }
-    auto user_id = parse_user_id(ex->request().body);
-    if (!user_id) {
-      count("invalid_request");
-      return ex->respond(error_response(user_id.error()));
-    }
-    if (!within_rate_or_reply(api, api.intake_limiter, ex)) return count("too_many_requests");
-    const auto started = std::chrono::steady_clock::now();
-    api.store.intake(sale_id, user_id.value(), [&api, ex, count, &store_seconds, started](auto outcome) {
-      store_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-      if (!outcome) {
-        count(domain::error_name(outcome.error().code));
-        return ex->respond(error_response(outcome.error()));
-      }
-      const auto& view = outcome.value().view;
-      // The order is the user's own (found by, or made for, this user): its user id is theirs.
-      const std::string ticket =
-          api.tickets.seal(view.order.order_id, view.order.sale_id, view.order.user_id, domain::now_ms());
-      count(outcome.value().created ? "accepted" : "repeat");
-      ex->respond(json_response(outcome.value().created ? 202 : 200, render_intake(view, ticket)));
-    });
-  });
+  router.add("POST", "/api/sales/{sale_id}/orders", IntakeRoute{api, outcomes, store_seconds});
 }
 
 }  // namespace flashgate::gateway

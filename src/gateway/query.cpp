@@ -100,8 +100,12 @@ std::string client_address(const ApiContext& api, const Request& request) {
 }
 
 bool within_rate_or_reply(const ApiContext& api, RateLimiter& limiter, const ExchangePtr& ex) {
+  return within_rate_or_reply(api, limiter, ex, client_address(api, ex->request()));
+}
+
+bool within_rate_or_reply(const ApiContext&, RateLimiter& limiter, const ExchangePtr& ex, const std::string& key) {
   std::int64_t retry_after_s = 1;
-  if (limiter.allow(client_address(api, ex->request()), retry_after_s)) return true;
+  if (limiter.allow(key, retry_after_s)) return true;
   ex->respond(retry_response(domain::ErrorCode::too_many_requests, "too many requests; retry later", retry_after_s));
   return false;
 }

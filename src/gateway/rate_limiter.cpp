@@ -30,7 +30,8 @@ std::string_view rate_limit_key(std::string_view address, std::string& storage) 
 bool RateLimiter::allow(const std::string& client, std::int64_t& retry_after_s) {
   if (rate_ <= 0) return true;
   std::string storage;
-  const std::string_view key = rate_limit_key(client, storage);
+  // A buyer named "fe80::1" is that buyer, not a /64.
+  const std::string_view key = keys_ == Keys::names ? std::string_view(client) : rate_limit_key(client, storage);
   const auto now = domain::now_ms();
   std::lock_guard lock(mutex_);
   auto found = index_.find(key);

@@ -20,9 +20,12 @@ class RateLimiter {
  public:
   static constexpr std::size_t default_max_clients = 100'000;
 
+  enum class Keys { addresses, names };  // names: verified buyers, taken as they are
+
   // rate 0: unlimited.
-  RateLimiter(double rate_per_second, double burst, std::size_t max_clients = default_max_clients)
-      : rate_(rate_per_second), burst_(burst), max_clients_(std::max<std::size_t>(1, max_clients)) {}
+  RateLimiter(double rate_per_second, double burst, std::size_t max_clients = default_max_clients,
+              Keys keys = Keys::addresses)
+      : rate_(rate_per_second), burst_(burst), max_clients_(std::max<std::size_t>(1, max_clients)), keys_(keys) {}
   // `client`: an address as text. true if allowed; else retry_after_s says when to come back.
   bool allow(const std::string& client, std::int64_t& retry_after_s);
 
@@ -32,6 +35,7 @@ class RateLimiter {
 
   double rate_, burst_;
   std::size_t max_clients_;
+  Keys keys_;
   std::mutex mutex_;
   Recency recency_;
   std::unordered_map<std::string_view, Recency::iterator> index_;

@@ -7,7 +7,7 @@
 // CHROMIUM_PATH (default /usr/bin/chromium, Debian's package).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -47,9 +47,10 @@ function freePort() {
 // ---------------------------------------------------------------------------- the server
 
 class Server {
-  constructor() {
+  constructor(args = []) {
     this.log = [];
     this.exit = null;
+    this.args = args;  // extra flags of `flashgate serve`
   }
 
   async start() {
@@ -57,7 +58,7 @@ class Server {
     this.port = await freePort();
     this.base = `http://127.0.0.1:${this.port}`;
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flashgate-browser-'));
-    this.proc = spawn(BIN, ['serve', '--listen', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir], {
+    this.proc = spawn(BIN, ['serve', '--listen', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir, ...this.args], {
       env: {
         ...process.env,
         FLASHGATE_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -131,8 +132,8 @@ class Server {
     return res.body;
   }
 
-  order(saleId, userId) {
-    return this.api('POST', `/api/sales/${encodeURIComponent(saleId)}/orders`, { user_id: userId });
+  order(saleId, userId, headers = {}) {
+    return this.api('POST', `/api/sales/${encodeURIComponent(saleId)}/orders`, userId ? { user_id: userId } : {}, headers);
   }
 
   // The payment provider's notification: HMAC-SHA256 (hex) of the raw body.
@@ -356,6 +357,78 @@ describe('the demo page', () => {
     assert.ok(await page.isDisabled('#buy'), 'Buy is disabled once sold out');
     await shot(page, '05-sold-out.png');
 
+    assert.deepEqual(errors, [], 'no script errors on the page');
+    await context.close();
+  });
+});
+
+// ---------------------------------------------------------------------------- a shop's login
+
+describe('the demo page with --buyer-auth jwt', () => {
+  const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flashgate-buyer-key-'));
+  const keyFile = path.join(keyDir, 'buyer.jwk');
+  // `flashgate token` signs as the shop's login would; the first call makes the key and its JWKS.
+  const tokenFor = (user) => execFileSync(BIN, ['token', '--user', user, '--key', keyFile, '--ttl', '10m']).toString().trim();
+  tokenFor('warm-up');
+  const server = new Server(['--buyer-auth', 'jwt', '--jwt-keys', `${keyFile}.jwks`]);
+  let browser;
+
+  before(async () => {
+    await server.start();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+      timeout: READY_TIMEOUT_MS * 2,
+    });
+  });
+
+  after(async () => {
+    if (browser) await browser.close().catch(() => {});
+    await server.stop();
+    fs.rmSync(keyDir, { recursive: true, force: true });
+  });
+
+  test('?token= buys as the buyer the token names; without it the server says who must log in', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const saleId = uid('login');
+    await server.createSale({ sale_id: saleId, item: 'Orbit Smart Watch', stock: 5 });
+    const buyer = uid('signed-in');
+    const token = tokenFor(buyer);
+
+    const context = await browser.newContext({ viewport: { width: 1180, height: 900 } });
+    context.setDefaultTimeout(UI_TIMEOUT_MS);
+    const page = await context.newPage();
+    const errors = watchPageErrors(page);
+    await page.goto(`${server.base}/?sale=${saleId}&token=${encodeURIComponent(token)}`);
+    await waitText(page, '#sale-state', /live/i);
+    assert.equal(await page.inputValue('#user-id'), buyer, 'the page shows the buyer of the token');
+    assert.ok(await page.$eval('#user-id', (el) => el.readOnly), 'and does not let it be changed');
+    await page.waitForSelector('#buy:not([disabled])');
+    const intake = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/api/sales/${saleId}/orders`));
+    await page.click('#buy');
+    const response = await intake;
+    assert.equal(response.request().headers()['authorization'], `Bearer ${token}`);
+    assert.equal(response.status(), 202);
+    const order = await response.json();
+    await waitText(page, '#status', /QUEUED|PROCESSING|CONFIRMED/);
+    await shot(page, '05-jwt-bought.png');
+
+    // The server took the buyer from the token: the same buyer again is the same order.
+    const again = await server.order(saleId, null, { Authorization: `Bearer ${token}` });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(again.body.order_id, order.order_id);
+
+    // No token: 401, shown on the page, nothing reserved.
+    const anonymous = await context.newPage();
+    await anonymous.goto(`${server.base}/?sale=${saleId}`);
+    await waitText(anonymous, '#sale-state', /live/i);
+    await anonymous.fill('#user-id', uid('nobody'));
+    await anonymous.waitForSelector('#buy:not([disabled])');
+    const refused = anonymous.waitForResponse((r) => r.request().method() === 'POST');
+    await anonymous.click('#buy');
+    assert.equal((await refused).status(), 401);
+    await waitText(anonymous, '#message', /\S/);
+    const sale = await server.api('GET', `/api/sales/${saleId}`);
+    assert.equal(sale.body.remaining, 4);
     assert.deepEqual(errors, [], 'no script errors on the page');
     await context.close();
   });

@@ -338,3 +338,59 @@ TEST(Config, ReadEnvironmentPicksUpOnlySettingVariables) {
 }
 
 }  // namespace
+
+// --- who the buyer is (issue #21) ---
+
+TEST(Config, AnonymousBuyersOnAPublicAddressAreRefusedNamingTheSetting) {
+  for (const char* listen : {"0.0.0.0:8080", "[::]:8080", "10.1.2.3:8080"}) {
+    Config c;
+    ConfigSources sources;
+    sources.flags = {{"listen", listen}};
+    const auto error = load_config(c, sources);
+    ASSERT_TRUE(error) << listen;
+    EXPECT_NE(error->find("buyer_auth"), std::string::npos) << *error;
+    EXPECT_NE(error->find("allow-anonymous-buyers"), std::string::npos) << *error;
+  }
+}
+
+TEST(Config, AnonymousBuyersAreFineOnLoopbackOrWhenAllowedOrForAWorker) {
+  const std::vector<std::map<std::string, std::string>> fine = {
+      {{"listen", "127.0.0.1:8080"}},
+      {{"listen", "127.3.4.5:8080"}},
+      {{"listen", "[::1]:8080"}},
+      {{"listen", "localhost:8080"}},
+      {{"listen", "0.0.0.0:8080"}, {"allow_anonymous_buyers", "true"}},
+      {{"listen", "0.0.0.0:9090"}, {"role", "worker"}},
+  };
+  for (const auto& flags : fine) {
+    Config c;
+    ConfigSources sources;
+    sources.flags = flags;
+    EXPECT_EQ(load_config(c, sources), std::nullopt) << flags.begin()->second;
+  }
+}
+
+TEST(Config, JwtNeedsKeysAndHeaderModeNeedsItsHeaderAndAProxy) {
+  Config c;
+  ConfigSources sources;
+  sources.flags = {{"buyer_auth", "jwt"}};
+  expect_error_naming(load_config(c, sources), "jwt_keys");
+  sources.flags = {{"buyer_auth", "header"}, {"trust_proxy", "127.0.0.1"}};
+  expect_error_naming(load_config(c, sources), "user_header");
+  sources.flags = {{"buyer_auth", "header"}, {"user_header", "X-User-Id"}};
+  Config fresh;
+  expect_error_naming(load_config(fresh, sources), "trust_proxy");
+  sources.flags = {{"buyer_auth", "jwt"}, {"jwt_keys", "/etc/keys.json"}, {"listen", "0.0.0.0:8080"}};
+  Config ok;
+  EXPECT_EQ(load_config(ok, sources), std::nullopt);
+  EXPECT_EQ(ok.effective_header_limit(), 32 * 1024) << "room for a token with many claims";
+}
+
+TEST(Config, TheHeaderLimitDefaultsToEightKibWithoutJwt) {
+  Config c;
+  EXPECT_EQ(c.effective_header_limit(), 8 * 1024);
+  ConfigSources sources;
+  sources.flags = {{"header_limit", "4096"}, {"buyer_auth", "jwt"}, {"jwt_keys", "k.json"}};
+  ASSERT_EQ(load_config(c, sources), std::nullopt);
+  EXPECT_EQ(c.effective_header_limit(), 4096);
+}

@@ -83,3 +83,12 @@ TEST(RateLimiter, RateZeroAllowsEverything) {
 }
 
 }  // namespace
+
+TEST(RateLimiterKeys, BuyerNamesAreTakenAsTheyAreNotAsAddresses) {
+  flashgate::gateway::RateLimiter buyers(0.001, 1, 100, flashgate::gateway::RateLimiter::Keys::names);
+  std::int64_t retry = 0;
+  // Two buyers whose ids read like addresses of one IPv6 /64 are two buyers.
+  EXPECT_TRUE(buyers.allow("2001:db8::1", retry));
+  EXPECT_TRUE(buyers.allow("2001:db8::2", retry));
+  EXPECT_FALSE(buyers.allow("2001:db8::1", retry));
+}
