@@ -7,6 +7,7 @@ Idempotency-Keys), refused and failed orders gave their unit back.
 """
 
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -61,6 +62,10 @@ def shop():
 
 
 def sink_server(start_server, sink_url, **env):
+    return start_server(env=sink_env(sink_url, **env))
+
+
+def sink_env(sink_url, **env):
     settings = {
         "FLASHGATE_ORDER_SINK": sink_url,
         "FLASHGATE_SINK_SECRET": SINK_SECRET,
@@ -69,7 +74,7 @@ def sink_server(start_server, sink_url, **env):
         "FLASHGATE_WINDOWS": "4",
     }
     settings.update(env)
-    return start_server(env=settings)
+    return settings
 
 
 def settle(srv, tickets, timeout=40.0):
@@ -215,3 +220,40 @@ def test_an_order_sink_without_its_secret_refuses_to_start(start_server):
     with pytest.raises(Exception) as refused:
         start_server(env={"FLASHGATE_ORDER_SINK": "http://127.0.0.1:9/orders"})
     assert "sink_secret" in str(refused.value)
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+@pytest.mark.parametrize("shop_state", ["failing", "slow"])
+def test_calls_in_flight_or_in_retry_survive_a_restart_with_the_same_key(start_server, shop, how, shop_state):
+    """Stopped (or killed) while its windows retry a failing shop or wait on a slow
+    one, flashgate asks again after the restart with the same Idempotency-Key:
+    every order ends once, and the shop created each confirmed order once."""
+    if shop_state == "failing":
+        shop.misbehave("fail", first=10**6)
+    else:
+        shop.misbehave("slow", first=3, slow_seconds=3)
+    # Distributed: the restarted worker takes over what the dead one had claimed.
+    env = sink_env(shop.url + "/orders", FLASHGATE_SINK_DEADLINE="60s", FLASHGATE_RECLAIM_AFTER="2s")
+    srv = start_server(env=env)
+    data_dir = srv.data_dir
+    sale_id = srv.new_sale(stock=3)
+    answers = buy_all(srv, sale_id, ["one", "two", "three"])
+    wait_until(lambda: len(shop.stats()["calls_by_key"]) == 3, timeout=15, message="the shop to be called for each order")
+
+    if how == "sigterm":
+        assert srv.stop(timeout=15) == 0  # the windows hand their orders back
+    else:
+        srv.close_sessions()
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait(timeout=10)
+        srv.killed = True
+    shop.misbehave(None, first=0)
+
+    again = start_server(env=env, data_dir=data_dir)
+    finals = settle(again, [a["ticket"] for a in answers.values()])
+    assert {s["status"] for s in finals.values()} == {"CONFIRMED"}
+    assert_outcomes_hold(again, shop, sale_id, 3, finals)
+    calls = shop.stats()["calls_by_key"]
+    assert set(calls) == {a["order_id"] for a in answers.values()}
+    if shop_state == "failing":
+        assert all(n >= 2 for n in calls.values()), calls
