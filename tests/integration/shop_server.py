@@ -13,12 +13,13 @@ POST /control      JSON {"mode": M, "first": N, "slow_seconds": S}: the next N
 GET /stats         {"calls", "created": {key: external_id}, "calls_by_key",
                    "bad_signatures", "bodies": {key: body}}
 
-Usage: shop_server.py PORT SECRET
+Usage: shop_server.py PORT SECRET [CERT KEY]   (with CERT and KEY: https)
 """
 
 import hashlib
 import hmac
 import json
+import ssl
 import sys
 import threading
 import time
@@ -146,6 +147,10 @@ def main():
     global SECRET
     port, SECRET = int(sys.argv[1]), sys.argv[2].encode()
     server = Server(("127.0.0.1", port), Shop)
+    if len(sys.argv) == 5:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[3], sys.argv[4])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print("shop ready", flush=True)
     server.serve_forever()
 

@@ -24,15 +24,17 @@ FINAL = ("CONFIRMED", "FAILED")
 
 
 class Shop:
-    def __init__(self, port):
+    def __init__(self, port, tls=None):
+        """tls: (cert, key, ca) files; the shop then serves https for the host name localhost."""
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen([sys.executable, str(SHOP), str(port), SINK_SECRET],
+        self.url = f"https://localhost:{port}" if tls else f"http://127.0.0.1:{port}"
+        self.verify = str(tls[2]) if tls else True
+        self.proc = subprocess.Popen([sys.executable, str(SHOP), str(port), SINK_SECRET] + [str(f) for f in (tls or ())[:2]],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
         def ready():
             try:
-                return requests.get(self.url + "/stats", timeout=1).status_code == 200
+                return requests.get(self.url + "/stats", timeout=1, verify=self.verify).status_code == 200
             except requests.RequestException:
                 return False
 
@@ -44,10 +46,10 @@ class Shop:
 
     def misbehave(self, mode, first, slow_seconds=0):
         body = {"mode": mode, "first": first, "slow_seconds": slow_seconds}
-        assert requests.post(self.url + "/control", json=body, timeout=5).status_code == 200
+        assert requests.post(self.url + "/control", json=body, timeout=5, verify=self.verify).status_code == 200
 
     def stats(self):
-        return requests.get(self.url + "/stats", timeout=5).json()
+        return requests.get(self.url + "/stats", timeout=5, verify=self.verify).json()
 
     def stop(self):
         self.proc.kill()
@@ -257,3 +259,58 @@ def test_calls_in_flight_or_in_retry_survive_a_restart_with_the_same_key(start_s
     assert set(calls) == {a["order_id"] for a in answers.values()}
     if shop_state == "failing":
         assert all(n >= 2 for n in calls.values()), calls
+
+
+def make_certificates(directory):
+    """A private CA and a certificate it signed for localhost: (cert, key, ca)."""
+    ca_key, ca, key, csr, cert = (directory / n for n in ("ca.key", "ca.pem", "shop.key", "shop.csr", "shop.pem"))
+    ext = directory / "ext.cnf"
+    ext.write_text("subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n")
+
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca), "-days", "2",
+        "-subj", "/CN=flashgate test shop CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost")
+    run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial", "-out", str(cert),
+        "-days", "2", "-extfile", str(ext))
+    return cert, key, ca
+
+
+@pytest.fixture
+def tls_shop(tmp_path):
+    tls = make_certificates(tmp_path)
+    started = Shop(free_port(), tls=tls)
+    yield started
+    started.stop()
+
+
+def test_an_https_shop_with_a_private_ca(start_server, tls_shop):
+    srv = sink_server(start_server, tls_shop.url + "/orders", FLASHGATE_SINK_CA=tls_shop.verify)
+    sale_id = srv.new_sale(stock=4)
+    answers = buy_all(srv, sale_id, ["t1", "t2", "refused-t3", "t4"])
+    finals = settle(srv, [a["ticket"] for a in answers.values()])
+    assert [finals[a["ticket"]]["status"] for a in answers.values()] == ["CONFIRMED", "CONFIRMED", "FAILED", "CONFIRMED"]
+    assert_outcomes_hold(srv, tls_shop, sale_id, 4, finals)
+
+
+@pytest.mark.parametrize("wrong", ["untrusted_ca", "other_host_name"])
+def test_an_https_shop_that_cannot_be_verified_is_never_sent_an_order(start_server, tls_shop, wrong):
+    if wrong == "untrusted_ca":  # the system's roots do not know the private CA
+        srv = sink_server(start_server, tls_shop.url + "/orders", FLASHGATE_SINK_DEADLINE="1s")
+    else:  # the certificate names localhost, not 127.0.0.1
+        srv = sink_server(start_server, f"https://127.0.0.1:{tls_shop.port}/orders",
+                          FLASHGATE_SINK_CA=tls_shop.verify, FLASHGATE_SINK_DEADLINE="1s")
+    sale_id = srv.new_sale(stock=1)
+    answer = srv.accepted(sale_id, "careful")
+    final = settle(srv, [answer["ticket"]], timeout=20)[answer["ticket"]]
+    assert (final["status"], final["reason"]) == ("FAILED", "order service unavailable")
+    assert tls_shop.stats()["calls"] == 0
+    assert srv.stats(sale_id)["remaining"] == 1
+
+
+def test_a_sink_ca_that_cannot_be_read_refuses_to_start(start_server, tmp_path):
+    with pytest.raises(Exception) as refused:
+        sink_server(start_server, "https://localhost:9/orders", FLASHGATE_SINK_CA=str(tmp_path / "missing.pem"))
+    assert "sink_ca" in str(refused.value)
