@@ -205,6 +205,8 @@ int serve(Config config) {
       }
       window_settings.order_sink = order_sink.get();
       window_settings.sink_deadline = std::chrono::milliseconds(config.sink_deadline_ms);
+      window_settings.breaker_failures = static_cast<int>(config.sink_breaker_failures);
+      window_settings.breaker_pause = std::chrono::milliseconds(config.sink_breaker_pause_ms);
     }
     windows.emplace(store, database, metrics, window_settings);
     windows->start();

@@ -66,6 +66,8 @@ struct Config {
   std::int64_t sink_timeout_ms = 5000;
   std::int64_t sink_deadline_ms = 120'000;
   std::string sink_ca;  // https: a CA bundle to trust instead of the system's
+  std::int64_t sink_breaker_failures = 5;  // 0: no circuit breaker
+  std::int64_t sink_breaker_pause_ms = 1000;
   std::string log_level = "info";
   std::string log_format = "text";
 

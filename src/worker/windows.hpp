@@ -12,6 +12,7 @@
 
 #include "database/order_database.hpp"
 #include "metrics/registry.hpp"
+#include "sink/circuit_breaker.hpp"
 #include "sink/order_sink.hpp"
 #include "store/store.hpp"
 
@@ -25,6 +26,8 @@ struct WindowSettings {
   // record and the two settings above simulate the shop.
   sink::OrderSink* order_sink = nullptr;
   std::chrono::milliseconds sink_deadline{120'000};  // retries of an unavailable shop end here
+  int breaker_failures = 5;  // unavailable answers in a row that open the circuit breaker; 0: none
+  std::chrono::milliseconds breaker_pause{1000};
 };
 
 class Windows {
@@ -39,7 +42,8 @@ class Windows {
 
  private:
   void run();
-  void process(const domain::Order& order);
+  using Permit = sink::CircuitBreaker::Permit;
+  void process(const domain::Order& order, Permit permit);
   // Waits before a retry; false if the pool is stopping meanwhile.
   bool backoff(int attempt);
   // Sleeps, waking for a stop; false if the pool is stopping.
@@ -49,8 +53,10 @@ class Windows {
     domain::OrderStatus status;
     std::string reason;
   };
-  std::optional<Outcome> ask_order_sink(const domain::Order& order);
-  sink::SinkAnswer call_order_sink(const sink::OrderRequest& request);
+  std::optional<Outcome> ask_order_sink(const domain::Order& order, Permit permit);
+  sink::SinkAnswer call_order_sink(const sink::OrderRequest& request, Permit permit);
+  // Waits until the breaker lets a call out: none once the deadline passed, nullopt if stopping.
+  std::optional<Permit> wait_for_permit(std::chrono::steady_clock::time_point deadline);
   std::string item_of(const std::string& sale_id);
 
   store::Store& store_;
@@ -64,6 +70,7 @@ class Windows {
   metrics::Counter& sink_refused_;
   metrics::Counter& sink_unavailable_;
   metrics::Histogram& sink_seconds_;
+  std::optional<sink::CircuitBreaker> breaker_;  // with an order sink
   std::mutex items_mutex_;
   std::map<std::string, std::string> items_;  // sale_id -> item, for the shop's order
   std::atomic<bool> stopping_{false};

@@ -314,3 +314,36 @@ def test_a_sink_ca_that_cannot_be_read_refuses_to_start(start_server, tmp_path):
     with pytest.raises(Exception) as refused:
         sink_server(start_server, "https://localhost:9/orders", FLASHGATE_SINK_CA=str(tmp_path / "missing.pem"))
     assert "sink_ca" in str(refused.value)
+
+
+def test_the_circuit_breaker_holds_calls_back_keeps_orders_queued_and_probes(start_server, shop):
+    shop.misbehave("fail", first=10**6)
+    srv = sink_server(start_server, shop.url + "/orders", FLASHGATE_WINDOWS="8", FLASHGATE_SINK_DEADLINE="60s",
+                      FLASHGATE_SINK_BREAKER_FAILURES="3", FLASHGATE_SINK_BREAKER_PAUSE="1s")
+    sale_id = srv.new_sale(stock=20)
+    answers = buy_all(srv, sale_id, [f"b{i}" for i in range(20)])
+
+    def breaker_open():
+        return re.search(r"^flashgate_sink_breaker_open 1\b", srv.get("/metrics").text, re.M)
+
+    wait_until(breaker_open, timeout=15, message="the breaker to open")
+    before = shop.stats()["calls"]
+    time.sleep(3)
+    # Held back: about one probe a second, where eight windows retrying on
+    # their own would call several times each.
+    assert shop.stats()["calls"] - before <= 3 + 2
+    # Orders no window has started wait in line, their place still told.
+    stats = srv.stats(sale_id)
+    assert stats["counts"]["QUEUED"] >= 20 - 8, stats
+    last = answers["b19"]
+    queued = srv.current(last["ticket"])
+    assert queued["status"] == "QUEUED" and queued["position"] >= 1, queued
+
+    shop.misbehave(None, first=0)
+    finals = settle(srv, [a["ticket"] for a in answers.values()])
+    assert {s["status"] for s in finals.values()} == {"CONFIRMED"}
+    assert_outcomes_hold(srv, shop, sale_id, 20, finals)
+    assert not breaker_open()
+    logs = srv.logs()
+    assert logs.count("order service unavailable (3 answers in a row") == 1, logs
+    assert "order service answers again" in logs
