@@ -25,17 +25,18 @@ using tcp = asio::ip::tcp;
 struct HttpOrderSink::Target {
   bool tls = false;
   std::string host, port, path;
+  std::string host_header;  // host, [v6], and the port unless the scheme's own
   std::shared_ptr<asio::ssl::context> tls_context;
 };
 
 // One window thread's connection: its own io_context, so a call runs the
 // loop on the calling thread and one expiry bounds the whole exchange.
 struct HttpOrderSink::Connection {
+  std::shared_ptr<asio::ssl::context> tls_context;  // declared first: outlives the stream that uses it
   asio::io_context io;
   std::optional<beast::tcp_stream> plain;
   std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
-  std::shared_ptr<asio::ssl::context> tls_context;  // outlives the stream that uses it
   bool open = false;
 
   beast::tcp_stream& tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
@@ -110,6 +111,8 @@ HttpOrderSink::HttpOrderSink(HttpSinkSettings settings)
     target_->host = target_->host.substr(1, target_->host.size() - 2);
   if (target_->host.empty()) throw std::invalid_argument("order_sink has no host");
   target_->port = parsed->has_port() ? std::string(parsed->port()) : (target_->tls ? "443" : "80");
+  target_->host_header = std::string(parsed->encoded_host());
+  if (parsed->has_port() && target_->port != (target_->tls ? "443" : "80")) target_->host_header += ":" + target_->port;
   target_->path = std::string(parsed->encoded_target());
   if (target_->path.empty()) target_->path = "/";
   if (target_->tls) {
@@ -159,7 +162,7 @@ bool connect(HttpOrderSink::Connection& c, const HttpOrderSink::Target& target, 
 SinkAnswer HttpOrderSink::create_order(const OrderRequest& order) {
   const std::string body = order_body(order);
   http::request<http::string_body> request{http::verb::post, target_->path, 11};
-  request.set(http::field::host, target_->host);
+  request.set(http::field::host, target_->host_header);
   request.set(http::field::user_agent, "flashgate");
   request.set(http::field::content_type, "application/json");
   request.set(http::field::accept, "application/json");

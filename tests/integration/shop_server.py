@@ -77,6 +77,8 @@ class Shop(BaseHTTPRequestHandler):
             return self.reply(200, {"ok": True})
         if self.path != "/orders":
             return self.reply(404, {"error": "not_found"})
+        if self.headers.get("Host") != f"{self.server.host_name}:{self.server.server_port}":
+            return self.reply(400, {"error": "bad_host", "message": f"Host is {self.headers.get('Host')}"})
         key = self.headers.get("Idempotency-Key", "")
         with LOCK:
             STATE["calls"] += 1
@@ -147,7 +149,9 @@ def main():
     global SECRET
     port, SECRET = int(sys.argv[1]), sys.argv[2].encode()
     server = Server(("127.0.0.1", port), Shop)
+    server.host_name = "127.0.0.1"
     if len(sys.argv) == 5:
+        server.host_name = "localhost"  # the name its certificate has
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(sys.argv[3], sys.argv[4])
         server.socket = context.wrap_socket(server.socket, server_side=True)
