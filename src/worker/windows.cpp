@@ -94,7 +94,8 @@ std::string Windows::item_of(const std::string& sale_id) {
   std::lock_guard lock(items_mutex_);
   if (auto it = items_.find(sale_id); it != items_.end()) return it->second;
   for (const auto& sale : store_.sales()) items_[sale.sale_id] = sale.item;
-  return items_[sale_id];
+  const auto it = items_.find(sale_id);
+  return it != items_.end() ? it->second : std::string();
 }
 
 sink::SinkAnswer Windows::call_order_sink(const sink::OrderRequest& request, Permit permit) {
