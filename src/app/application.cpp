@@ -21,6 +21,7 @@
 #include "gateway/http_server.hpp"
 #include "worker/outcome_mirror.hpp"
 #include "worker/periodic.hpp"
+#include "sink/http_order_sink.hpp"
 #include "worker/windows.hpp"
 
 namespace flashgate::app {
@@ -175,6 +176,7 @@ int serve(Config config) {
   const bool gateway_role = config.role != "worker";
   const bool worker_role = config.role != "gateway";
 
+  std::unique_ptr<sink::HttpOrderSink> order_sink;  // outlives the windows that call it
   std::optional<worker::Windows> windows;
   std::optional<worker::ListenedOutcomes> listened_outcomes;
   std::optional<worker::OutcomeMirror> mirror;
@@ -191,9 +193,22 @@ int serve(Config config) {
       }
       mirror.emplace(*outcomes, database);
     }
-    windows.emplace(store, database, metrics,
-                    worker::WindowSettings{window_count, std::chrono::milliseconds(config.service_time_ms),
-                                           config.failure_rate});
+    worker::WindowSettings window_settings{window_count, std::chrono::milliseconds(config.service_time_ms),
+                                           config.failure_rate};
+    if (!config.order_sink.empty()) {
+      try {
+        order_sink = std::make_unique<sink::HttpOrderSink>(sink::HttpSinkSettings{
+            config.order_sink, config.sink_secret, std::chrono::milliseconds(config.sink_timeout_ms), config.sink_ca});
+      } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 2;
+      }
+      window_settings.order_sink = order_sink.get();
+      window_settings.sink_deadline = std::chrono::milliseconds(config.sink_deadline_ms);
+      window_settings.breaker_failures = static_cast<int>(config.sink_breaker_failures);
+      window_settings.breaker_pause = std::chrono::milliseconds(config.sink_breaker_pause_ms);
+    }
+    windows.emplace(store, database, metrics, window_settings);
     windows->start();
     const auto sweep = std::chrono::milliseconds(std::clamp<std::int64_t>(config.payment_timeout_ms / 4, 50, 1000));
     payment_timeouts.emplace("fg-pay-timeouts", sweep, [&store, &config] {

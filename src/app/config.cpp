@@ -73,6 +73,17 @@ Apply boolean(bool Config::*field) {
   };
 }
 
+// Empty, or an absolute http(s) URL.
+Apply http_url(std::string Config::*field) {
+  return [field](Config& c, std::string_view v) -> std::optional<std::string> {
+    if (!v.empty() && !v.starts_with("http://") && !v.starts_with("https://"))
+      return "must be an http:// or https:// URL";
+    if (v == "http://" || v == "https://") return "must name a host";
+    c.*field = std::string(v);
+    return std::nullopt;
+  };
+}
+
 // 0 (the default of the mode), or a size a header block can have.
 Apply header_bytes(std::int64_t Config::*field) {
   const auto sized = integer(field, 512, 1024 * 1024);
@@ -232,6 +243,24 @@ const std::vector<Setting>& settings() {
        show(&Config::buyer_intake_rate)},
       {"buyer_intake_burst", "FLASHGATE_BUYER_INTAKE_BURST", "jwt or header: intake bucket size per buyer",
        number(&Config::buyer_intake_burst, 1, 1e9), show(&Config::buyer_intake_burst)},
+      {"order_sink", "FLASHGATE_ORDER_SINK",
+       "the shop's order service (http:// or https:// URL): windows POST each order there (empty: the built-in table)",
+       http_url(&Config::order_sink), show(&Config::order_sink)},
+      {"sink_secret", "FLASHGATE_SINK_SECRET",
+       "HMAC key of Flashgate-Signature on calls to the shop (required with order_sink)",
+       text(&Config::sink_secret), secret(&Config::sink_secret)},
+      {"sink_timeout", "FLASHGATE_SINK_TIMEOUT", "bound on one call to the shop", duration(&Config::sink_timeout_ms),
+       show_ms(&Config::sink_timeout_ms)},
+      {"sink_deadline", "FLASHGATE_SINK_DEADLINE",
+       "an order whose shop stays unavailable this long is FAILED (order service unavailable)",
+       duration(&Config::sink_deadline_ms), show_ms(&Config::sink_deadline_ms)},
+      {"sink_ca", "FLASHGATE_SINK_CA", "https sinks: a CA file to trust instead of the system's",
+       text(&Config::sink_ca), show(&Config::sink_ca)},
+      {"sink_breaker_failures", "FLASHGATE_SINK_BREAKER_FAILURES",
+       "unavailable answers in a row after which windows hold calls back and probe the shop (0: never)",
+       integer(&Config::sink_breaker_failures, 0, 1'000'000), show(&Config::sink_breaker_failures)},
+      {"sink_breaker_pause", "FLASHGATE_SINK_BREAKER_PAUSE", "how long the windows hold calls back before a probe",
+       duration(&Config::sink_breaker_pause_ms), show_ms(&Config::sink_breaker_pause_ms)},
       {"log_level", "FLASHGATE_LOG_LEVEL", "trace, debug, info, warn or error",
        one_of(&Config::log_level, {"trace", "debug", "info", "warn", "error"}), show(&Config::log_level)},
       {"log_format", "FLASHGATE_LOG_FORMAT", "text or json", one_of(&Config::log_format, {"text", "json"}),
@@ -288,6 +317,10 @@ std::optional<std::string> load_config(Config& config, const ConfigSources& sour
   }
   if (config.port() == 0 && config.listen.find(":0") == std::string::npos)
     return "listen must be HOST:PORT";
+  if (!config.order_sink.empty() && config.sink_secret.empty())
+    return "order_sink needs sink_secret (FLASHGATE_SINK_SECRET, --sink-secret): the shop checks each call's "
+           "Flashgate-Signature with it";
+  if (config.sink_timeout_ms <= 0) return "sink_timeout must be above 0";
   return check_buyer_auth(config);
 }
 

@@ -59,6 +59,15 @@ struct Config {
   bool allow_anonymous_buyers = false;
   double buyer_intake_rate = 10;  // per verified buyer and second; 0: unlimited
   double buyer_intake_burst = 20;
+  // The shop's order service: windows create each order there (empty: the
+  // built-in order table alone, with service_time and failure_rate simulating it).
+  std::string order_sink;
+  std::string sink_secret;  // HMAC key of Flashgate-Signature; required with order_sink
+  std::int64_t sink_timeout_ms = 5000;
+  std::int64_t sink_deadline_ms = 120'000;
+  std::string sink_ca;  // https: a CA bundle to trust instead of the system's
+  std::int64_t sink_breaker_failures = 5;  // 0: no circuit breaker
+  std::int64_t sink_breaker_pause_ms = 1000;
   std::string log_level = "info";
   std::string log_format = "text";
 

@@ -3,11 +3,17 @@
 // order and turn them into real orders in the database.
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "database/order_database.hpp"
 #include "metrics/registry.hpp"
+#include "sink/circuit_breaker.hpp"
+#include "sink/order_sink.hpp"
 #include "store/store.hpp"
 
 namespace flashgate::worker {
@@ -16,6 +22,12 @@ struct WindowSettings {
   std::size_t count = 8;
   std::chrono::milliseconds service_time{0};  // simulated downstream latency
   double failure_rate = 0.0;                  // simulated downstream refusals, 0..1
+  // The shop's order service; null: the order table alone is the system of
+  // record and the two settings above simulate the shop.
+  sink::OrderSink* order_sink = nullptr;
+  std::chrono::milliseconds sink_deadline{120'000};  // retries of an unavailable shop end here
+  int breaker_failures = 5;  // unavailable answers in a row that open the circuit breaker; 0: none
+  std::chrono::milliseconds breaker_pause{1000};
 };
 
 class Windows {
@@ -30,9 +42,22 @@ class Windows {
 
  private:
   void run();
-  void process(const domain::Order& order);
+  using Permit = sink::CircuitBreaker::Permit;
+  void process(const domain::Order& order, Permit permit);
   // Waits before a retry; false if the pool is stopping meanwhile.
   bool backoff(int attempt);
+  // Sleeps, waking for a stop; false if the pool is stopping.
+  bool pause(std::chrono::milliseconds wait);
+  // Asks the shop until it answers or the deadline passes; nullopt: stopping.
+  struct Outcome {
+    domain::OrderStatus status;
+    std::string reason;
+  };
+  std::optional<Outcome> ask_order_sink(const domain::Order& order, Permit permit);
+  sink::SinkAnswer call_order_sink(const sink::OrderRequest& request, Permit permit);
+  // Waits until the breaker lets a call out: none once the deadline passed, nullopt if stopping.
+  std::optional<Permit> wait_for_permit(std::chrono::steady_clock::time_point deadline);
+  std::string item_of(const std::string& sale_id);
 
   store::Store& store_;
   database::OrderDatabase& database_;
@@ -41,6 +66,13 @@ class Windows {
   metrics::Counter& failed_;
   metrics::Counter& retries_;
   metrics::Histogram& service_seconds_;
+  metrics::Counter& sink_created_;
+  metrics::Counter& sink_refused_;
+  metrics::Counter& sink_unavailable_;
+  metrics::Histogram& sink_seconds_;
+  std::optional<sink::CircuitBreaker> breaker_;  // with an order sink
+  std::mutex items_mutex_;
+  std::map<std::string, std::string> items_;  // sale_id -> item, for the shop's order
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> busy_{0};
   std::vector<std::thread> threads_;

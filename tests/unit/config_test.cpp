@@ -394,3 +394,54 @@ TEST(Config, TheHeaderLimitDefaultsToEightKibWithoutJwt) {
   ASSERT_EQ(load_config(c, sources), std::nullopt);
   EXPECT_EQ(c.effective_header_limit(), 4096);
 }
+
+// --- the order sink ---
+
+TEST(Config, OrderSinkNeedsItsSecret) {
+  Config c;
+  ConfigSources sources;
+  sources.environment["FLASHGATE_ORDER_SINK"] = "http://127.0.0.1:9000/orders";
+  const auto error = load_config(c, sources);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_NE(error->find("sink_secret"), std::string::npos) << *error;
+  EXPECT_NE(error->find("FLASHGATE_SINK_SECRET"), std::string::npos) << *error;
+}
+
+TEST(Config, OrderSinkSettingsAreRead) {
+  Config c;
+  EXPECT_EQ(c.sink_timeout_ms, 5000);
+  EXPECT_EQ(c.sink_deadline_ms, 120'000);
+  ConfigSources sources;
+  sources.environment["FLASHGATE_ORDER_SINK"] = "https://shop.example/orders";
+  sources.environment["FLASHGATE_SINK_SECRET"] = "s3cret";
+  sources.environment["FLASHGATE_SINK_TIMEOUT"] = "250ms";
+  sources.environment["FLASHGATE_SINK_DEADLINE"] = "2s";
+  sources.environment["FLASHGATE_SINK_CA"] = "/etc/shop-ca.pem";
+  ASSERT_EQ(load_config(c, sources), std::nullopt);
+  EXPECT_EQ(c.order_sink, "https://shop.example/orders");
+  EXPECT_EQ(c.sink_secret, "s3cret");
+  EXPECT_EQ(c.sink_timeout_ms, 250);
+  EXPECT_EQ(c.sink_deadline_ms, 2000);
+  EXPECT_EQ(c.sink_ca, "/etc/shop-ca.pem");
+}
+
+TEST(Config, OrderSinkMustBeHttp) {
+  for (const char* url : {"ftp://shop/orders", "shop.example/orders", "http://"}) {
+    Config c;
+    ConfigSources sources;
+    sources.flags["order_sink"] = url;
+    sources.flags["sink_secret"] = "s";
+    const auto error = load_config(c, sources);
+    ASSERT_TRUE(error.has_value()) << url;
+    EXPECT_NE(error->find("order_sink"), std::string::npos) << *error;
+  }
+}
+
+TEST(Config, SinkSecretIsNotShown) {
+  Config c;
+  c.sink_secret = "s3cret";
+  for (const auto& s : settings())
+    if (s.key == "sink_secret") {
+      EXPECT_EQ(s.show(c), "(set)");
+    }
+}

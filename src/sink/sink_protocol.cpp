@@ -1,0 +1,78 @@
+#include "sink/sink_protocol.hpp"
+
+#include <boost/json.hpp>
+
+#include "domain/secrets.hpp"
+
+namespace flashgate::sink {
+
+namespace json = boost::json;
+
+std::string order_body(const OrderRequest& request) {
+  json::object body;
+  body["order_id"] = request.order_id;
+  body["sale_id"] = request.sale_id;
+  body["user_id"] = request.user_id;
+  body["item"] = request.item;
+  body["accepted_at"] = domain::format_rfc3339(request.accepted_at);
+  return json::serialize(body);
+}
+
+std::string signature_header(std::string_view secret, std::int64_t unix_seconds, std::string_view body) {
+  const std::string t = std::to_string(unix_seconds);
+  std::string signed_text;
+  signed_text.reserve(t.size() + 1 + body.size());
+  signed_text.append(t).append(".").append(body);
+  return "t=" + t + ",v1=" + domain::hmac_sha256_hex(secret, signed_text);
+}
+
+std::string sanitize_reason(std::string_view text) {
+  std::string out(text.substr(0, max_reason_bytes));
+  for (char& c : out)
+    if (c < 0x20 || c > 0x7e) c = '?';
+  return out;
+}
+
+namespace {
+
+// The reply as a JSON object, if it is one.
+const json::object* as_object(const json::value& value) { return value.is_object() ? &value.as_object() : nullptr; }
+
+std::string string_field(const json::object& object, std::string_view key) {
+  const auto* value = object.if_contains(key);
+  return value && value->is_string() ? std::string(value->as_string()) : std::string();
+}
+
+}  // namespace
+
+SinkAnswer classify_reply(int status, std::string_view body, bool body_cut) {
+  SinkAnswer answer;
+  json::value parsed;
+  const json::object* object = nullptr;
+  if (!body_cut) {
+    boost::system::error_code ec;
+    parsed = json::parse(body, ec);
+    if (!ec) object = as_object(parsed);
+  }
+  if (status >= 200 && status < 300) {
+    answer.kind = SinkAnswer::Kind::created;
+    if (object) answer.external_id = sanitize_reason(string_field(*object, "external_id"));
+    return answer;
+  }
+  if (status >= 400 && status < 500) {
+    answer.kind = SinkAnswer::Kind::refused;
+    std::string words;
+    if (object) {
+      words = string_field(*object, "message");
+      if (words.empty()) words = string_field(*object, "error");
+    }
+    answer.reason = words.empty() ? "refused by the order service (HTTP " + std::to_string(status) + ")"
+                                  : sanitize_reason(words);
+    return answer;
+  }
+  answer.kind = SinkAnswer::Kind::unavailable;
+  answer.reason = "HTTP " + std::to_string(status);
+  return answer;
+}
+
+}  // namespace flashgate::sink

@@ -1,0 +1,84 @@
+#include "sink/sink_protocol.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "domain/secrets.hpp"
+
+namespace {
+
+using flashgate::sink::classify_reply;
+using flashgate::sink::OrderRequest;
+using flashgate::sink::order_body;
+using flashgate::sink::sanitize_reason;
+using flashgate::sink::signature_header;
+using Kind = flashgate::sink::SinkAnswer::Kind;
+
+TEST(SinkProtocol, OrderBodyCarriesTheOrder) {
+  const OrderRequest request{"o-1", "s-1", "alice \"a\"", "flash widget", 1'795'521'600'123};
+  const auto body = boost::json::parse(order_body(request)).as_object();
+  EXPECT_EQ(body.at("order_id").as_string(), "o-1");
+  EXPECT_EQ(body.at("sale_id").as_string(), "s-1");
+  EXPECT_EQ(body.at("user_id").as_string(), "alice \"a\"");
+  EXPECT_EQ(body.at("item").as_string(), "flash widget");
+  EXPECT_EQ(body.at("accepted_at").as_string(), "2026-11-24T12:00:00.123Z");
+  EXPECT_EQ(body.size(), 5u);
+}
+
+TEST(SinkProtocol, SignatureSignsTimestampDotBody) {
+  const std::string body = R"({"order_id":"o-1"})";
+  const auto header = signature_header("key", 1700000000, body);
+  EXPECT_EQ(header, "t=1700000000,v1=" + flashgate::domain::hmac_sha256_hex("key", "1700000000." + body));
+  // A known answer, from Python: hmac.new(b"key", b"1700000000.{}", sha256).hexdigest()
+  EXPECT_EQ(signature_header("key", 1700000000, "{}"),
+            "t=1700000000,v1=9d713ed406bb7076d4123f0dc2c39d2df5c654ed4b0cd56b52c8b4c940bd63ae");
+  EXPECT_NE(signature_header("key", 1700000001, body), header);
+  EXPECT_NE(signature_header("other", 1700000000, body), header);
+}
+
+TEST(SinkProtocol, TwoHundredsAreCreated) {
+  auto answer = classify_reply(201, R"({"external_id":"SHOP-42"})", false);
+  EXPECT_EQ(answer.kind, Kind::created);
+  EXPECT_EQ(answer.external_id, "SHOP-42");
+  answer = classify_reply(200, "not json", false);
+  EXPECT_EQ(answer.kind, Kind::created);
+  EXPECT_EQ(answer.external_id, "");
+  answer = classify_reply(204, "", false);
+  EXPECT_EQ(answer.kind, Kind::created);
+  answer = classify_reply(200, R"({"external_id":42})", false);
+  EXPECT_EQ(answer.external_id, "");
+  answer = classify_reply(200, R"({"external_id":"x)", true);  // cut: not read
+  EXPECT_EQ(answer.kind, Kind::created);
+  EXPECT_EQ(answer.external_id, "");
+}
+
+TEST(SinkProtocol, FourHundredsAreRefusedWithTheShopsWords) {
+  auto answer = classify_reply(409, R"({"error":"duplicate","message":"buyer is blocked"})", false);
+  EXPECT_EQ(answer.kind, Kind::refused);
+  EXPECT_EQ(answer.reason, "buyer is blocked");
+  answer = classify_reply(422, R"({"error":"out_of_region"})", false);
+  EXPECT_EQ(answer.reason, "out_of_region");
+  answer = classify_reply(400, "<html>bad</html>", false);
+  EXPECT_EQ(answer.kind, Kind::refused);
+  EXPECT_EQ(answer.reason, "refused by the order service (HTTP 400)");
+  answer = classify_reply(409, R"({"message":"x)", true);
+  EXPECT_EQ(answer.kind, Kind::refused);
+  EXPECT_EQ(answer.reason, "refused by the order service (HTTP 409)");
+}
+
+TEST(SinkProtocol, EverythingElseIsUnavailable) {
+  for (int status : {500, 502, 503, 504, 301, 302, 307, 308, 100, 0, 600})
+    EXPECT_EQ(classify_reply(status, R"({"message":"later"})", false).kind, Kind::unavailable) << status;
+}
+
+TEST(SinkProtocol, ReasonIsCutAndPrintable) {
+  EXPECT_EQ(sanitize_reason("plain words"), "plain words");
+  EXPECT_EQ(sanitize_reason("line\nbreak\ttab\x7f\x01"), "line?break?tab??");
+  EXPECT_EQ(sanitize_reason("caf\xc3\xa9"), "caf??");
+  EXPECT_EQ(sanitize_reason(std::string(500, 'a')).size(), 200u);
+  const auto answer = classify_reply(409, R"({"message":")" + std::string(300, 'b') + "\"}", false);
+  EXPECT_EQ(answer.reason, std::string(200, 'b'));
+}
+
+}  // namespace
