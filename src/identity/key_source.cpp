@@ -89,7 +89,6 @@ void KeySource::refresh_for_unknown_kid(std::function<void(bool)> done) {
 }
 
 bool KeySource::fetch_url() {
-  fetches_.fetch_add(1);
   platform::HttpGetOptions options;
   options.ca_file = settings_.ca_file;
   const auto answer = platform::http_get(settings_.url, options);

@@ -46,7 +46,6 @@ class KeySource {
   // on the fetching thread once new keys are in; `done(false)` at once when
   // no fetch is allowed.
   void refresh_for_unknown_kid(std::function<void(bool fetched)> done);
-  std::uint64_t fetches() const { return fetches_.load(); }
 
  private:
   void run();
@@ -64,7 +63,6 @@ class KeySource {
   std::chrono::steady_clock::time_point last_unknown_fetch_{};
   std::condition_variable wake_;
   std::atomic<std::uint64_t> generation_{0};
-  std::atomic<std::uint64_t> fetches_{0};
   std::thread refresher_;
 };
 
