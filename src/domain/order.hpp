@@ -35,6 +35,7 @@ struct Order {
   std::uint64_t version = 1;
   std::string reason;      // why FAILED or CANCELLED; empty otherwise
   std::string payment_id;  // set once PAID
+  std::string external_id;  // the shop's own id of the order, if its order service said one
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
 };
