@@ -284,6 +284,8 @@ int serve(Config config) {
     if (reclaim) reclaim->stop();
     if (payment_timeouts) payment_timeouts->stop();
     if (stock_flush) stock_flush->stop();  // ... and the stock is flushed a last time
+    // Intakes waiting for the shop's keys are answered while their sockets exist.
+    if (auto* keys = buyers->keys()) keys->stop();
     if (answers_in_flight) std::this_thread::sleep_for(std::chrono::milliseconds(100));  // answers reach their sockets
     server.stop();
     if (mirror) mirror->stop();

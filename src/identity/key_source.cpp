@@ -54,14 +54,19 @@ KeySource::KeySource(KeySourceSettings settings) : settings_(std::move(settings)
     });
 }
 
-KeySource::~KeySource() {
+KeySource::~KeySource() { stop(); }
+
+void KeySource::stop() {
+  std::vector<std::function<void(bool)>> answered;
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    answered.swap(waiting_);
   }
   wake_.notify_all();
+  // Answered before the join: a fetch in flight may take its whole timeout.
+  for (auto& done : answered) done(false);
   if (refresher_.joinable()) refresher_.join();
-  for (auto& done : waiting_) done(false);
 }
 
 std::shared_ptr<const KeySet> KeySource::current() const {
@@ -73,10 +78,10 @@ void KeySource::refresh_for_unknown_kid(std::function<void(bool)> done) {
   {
     std::lock_guard lock(mutex_);
     const auto now = std::chrono::steady_clock::now();
-    const bool allowed = !settings_.url.empty() && !stopping_ &&
+    const bool allowed = !settings_.url.empty() &&
                          (last_unknown_fetch_ == std::chrono::steady_clock::time_point{} ||
                           now - last_unknown_fetch_ >= settings_.unknown_kid_pause);
-    if (allowed || fetch_wanted_) {
+    if (!stopping_ && (allowed || fetch_wanted_)) {
       // A fetch is on its way (this one's or another token's): wait for it.
       if (allowed) last_unknown_fetch_ = now;
       fetch_wanted_ = true;

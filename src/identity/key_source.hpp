@@ -37,6 +37,11 @@ class KeySource {
   KeySource(const KeySource&) = delete;
   KeySource& operator=(const KeySource&) = delete;
 
+  // Answers every token still waiting for a fetch (done(false)) and stops
+  // the refresher; later unknown kids are refused at once. Called while the
+  // server those answers go to still runs; the destructor only calls it.
+  void stop();
+
   std::shared_ptr<const KeySet> current() const;
   // Raised whenever the keys change: what was verified with older keys is verified again.
   std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
