@@ -46,4 +46,11 @@ bool apply_transition(Order& order, OrderStatus to, TimeMs now, std::string_view
   return true;
 }
 
+bool is_valid_external_id(std::string_view id) {
+  if (id.empty() || id.size() > max_external_id_bytes) return false;
+  for (const char c : id)
+    if (c < 0x20 || c > 0x7e) return false;
+  return true;
+}
+
 }  // namespace flashgate::domain

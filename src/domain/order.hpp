@@ -2,6 +2,7 @@
 // The order life cycle: QUEUED -> PROCESSING -> CONFIRMED -> PAID, with the
 // side exits FAILED (from PROCESSING) and CANCELLED (from CONFIRMED).
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -43,5 +44,11 @@ struct Order {
 // Moves an order along its life cycle: checks the edge, raises the version.
 // Returns false (and changes nothing) for an edge the life cycle has not.
 bool apply_transition(Order& order, OrderStatus to, TimeMs now, std::string_view reason = {});
+
+// The shop's id of an order is kept and shown only if it is 1 to
+// max_external_id_bytes of printable ASCII: it lands in a status object,
+// a log line and the database, so anything else is treated as none.
+inline constexpr std::size_t max_external_id_bytes = 128;
+bool is_valid_external_id(std::string_view id);
 
 }  // namespace flashgate::domain

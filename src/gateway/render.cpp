@@ -12,7 +12,7 @@ namespace {
 
 // Room for the keys, punctuation, largest numbers and timestamps of each object;
 // the variable strings are added on top, so that one allocation is enough.
-constexpr std::size_t status_fixed_size = 208;
+constexpr std::size_t status_fixed_size = 224;  // with the key of external_id
 constexpr std::size_t intake_fixed_size = 100;
 constexpr std::size_t sale_fixed_size = 192;
 constexpr std::size_t stats_fixed_size = 352;
@@ -43,10 +43,13 @@ void status_members(JsonWriter& w, const store::OrderView& view) {
   else w.string(o.reason);
   w.key("updated_at");
   time(w, o.updated_at);
+  // Only once the shop said one: the clients of before see the object they knew.
+  if (!o.external_id.empty()) w.key("external_id").string(o.external_id);
 }
 
 std::size_t status_size(const store::OrderView& view) {
-  return status_fixed_size + view.order.order_id.size() + view.order.sale_id.size() + view.order.reason.size();
+  return status_fixed_size + view.order.order_id.size() + view.order.sale_id.size() + view.order.reason.size() +
+         view.order.external_id.size();
 }
 
 }  // namespace

@@ -18,8 +18,9 @@ struct OrderRequest {
 struct SinkAnswer {
   enum class Kind { created, refused, unavailable };
   Kind kind = Kind::unavailable;
-  std::string external_id;  // created: the shop's own id of the order, if it said one
+  std::string external_id;  // created: the shop's own id of the order, if it said a valid one
   std::string reason;       // refused: the shop's words; unavailable: why, for the log
+  bool external_id_refused = false;  // created: it said one that domain::is_valid_external_id refuses
 };
 
 class OrderSink {

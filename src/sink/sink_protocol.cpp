@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "domain/order.hpp"
 #include "domain/secrets.hpp"
 
 namespace flashgate::sink {
@@ -56,7 +57,12 @@ SinkAnswer classify_reply(int status, std::string_view body, bool body_cut) {
   }
   if (status >= 200 && status < 300) {
     answer.kind = SinkAnswer::Kind::created;
-    if (object) answer.external_id = sanitize_reason(string_field(*object, "external_id"));
+    if (object) {
+      // Not mended like a reason: a changed id would name another order, or none.
+      auto id = string_field(*object, "external_id");
+      if (domain::is_valid_external_id(id)) answer.external_id = std::move(id);
+      else answer.external_id_refused = object->contains("external_id");
+    }
     return answer;
   }
   if (status >= 400 && status < 500) {

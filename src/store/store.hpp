@@ -68,9 +68,11 @@ class Store {
   // --- worker ---
   // Next QUEUED order in intake order, moved to PROCESSING; nullopt after `wait`.
   virtual std::optional<domain::Order> claim(std::chrono::milliseconds wait) = 0;
-  // PROCESSING -> CONFIRMED or FAILED (reason), durable on return; false if the
-  // store could not keep it (the caller retries).
-  virtual bool finish(const std::string& order_id, domain::OrderStatus to, const std::string& reason) = 0;
+  // PROCESSING -> CONFIRMED (with the shop's external_id, empty: none) or
+  // FAILED (reason), durable on return; false if the store could not keep it
+  // (the caller retries).
+  virtual bool finish(const std::string& order_id, domain::OrderStatus to, const std::string& reason,
+                      const std::string& external_id) = 0;
   // PROCESSING -> QUEUED: a window gives an order back unfinished.
   virtual void hand_back(const std::string& order_id) = 0;
   // CONFIRMED orders unpaid since before `confirmed_before` become CANCELLED.

@@ -69,7 +69,7 @@ void Windows::run() {
     }
     busy_.fetch_add(1);
     const auto started = std::chrono::steady_clock::now();
-    process(*order, permit);
+    process(std::move(*order), permit);
     const auto elapsed = std::chrono::steady_clock::now() - started;
     busy_.fetch_sub(1);
     service_seconds_.observe(std::chrono::duration<double>(elapsed).count());
@@ -135,7 +135,7 @@ std::optional<Windows::Outcome> Windows::ask_order_sink(const domain::Order& ord
   // Exponential backoff with full jitter: windows that met the same outage
   // do not come back at the same instant.
   constexpr std::int64_t first_wait_ms = 100, longest_wait_ms = 10'000;
-  const Outcome unavailable{OrderStatus::failed, "order service unavailable"};
+  const Outcome unavailable{OrderStatus::failed, "order service unavailable", {}};
   for (int attempt = 0;; ++attempt) {
     // A probe permit is this window's to use; any other is asked for again,
     // as the breaker may have opened since.
@@ -148,9 +148,14 @@ std::optional<Windows::Outcome> Windows::ask_order_sink(const domain::Order& ord
       }
       permit = *next;
     }
-    const auto answer = call_order_sink(request, permit);
-    if (answer.kind == sink::SinkAnswer::Kind::created) return Outcome{OrderStatus::confirmed, {}};
-    if (answer.kind == sink::SinkAnswer::Kind::refused) return Outcome{OrderStatus::failed, answer.reason};
+    auto answer = call_order_sink(request, permit);
+    if (answer.kind == sink::SinkAnswer::Kind::created) {
+      if (answer.external_id_refused)
+        spdlog::debug("window: order {}: the order service's external_id is not 1-{} bytes of printable ASCII; "
+                      "kept as none", order.order_id, domain::max_external_id_bytes);
+      return Outcome{OrderStatus::confirmed, {}, std::move(answer.external_id)};
+    }
+    if (answer.kind == sink::SinkAnswer::Kind::refused) return Outcome{OrderStatus::failed, answer.reason, {}};
     const auto left = deadline - std::chrono::steady_clock::now();
     if (left <= std::chrono::steady_clock::duration::zero()) {
       spdlog::warn("window: order {} failed, the order service stayed unavailable: {}", order.order_id, answer.reason);
@@ -164,7 +169,8 @@ std::optional<Windows::Outcome> Windows::ask_order_sink(const domain::Order& ord
   }
 }
 
-void Windows::process(const domain::Order& order, Permit permit) {
+// By value: the order's row in the database takes the shop's external_id.
+void Windows::process(domain::Order order, Permit permit) {
   OrderStatus outcome = OrderStatus::confirmed;
   std::string reason;
   if (settings_.order_sink) {
@@ -172,6 +178,7 @@ void Windows::process(const domain::Order& order, Permit permit) {
     if (!answer) return store_.hand_back(order.order_id);  // shutting down: the next start asks again
     outcome = answer->status;
     reason = std::move(answer->reason);
+    order.external_id = std::move(answer->external_id);
   } else {
     if (settings_.service_time.count() > 0) std::this_thread::sleep_for(settings_.service_time);
     const bool refused =
@@ -186,7 +193,7 @@ void Windows::process(const domain::Order& order, Permit permit) {
     spdlog::warn("window: order {} not created yet, retrying", order.order_id);
     if (!backoff(attempt)) return store_.hand_back(order.order_id);
   }
-  for (int attempt = 0; !store_.finish(order.order_id, outcome, reason); ++attempt) {
+  for (int attempt = 0; !store_.finish(order.order_id, outcome, reason, order.external_id); ++attempt) {
     retries_.inc();
     if (!backoff(attempt)) return store_.hand_back(order.order_id);
   }

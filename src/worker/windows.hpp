@@ -43,7 +43,7 @@ class Windows {
  private:
   void run();
   using Permit = sink::CircuitBreaker::Permit;
-  void process(const domain::Order& order, Permit permit);
+  void process(domain::Order order, Permit permit);
   // Waits before a retry; false if the pool is stopping meanwhile.
   bool backoff(int attempt);
   // Sleeps, waking for a stop; false if the pool is stopping.
@@ -52,6 +52,7 @@ class Windows {
   struct Outcome {
     domain::OrderStatus status;
     std::string reason;
+    std::string external_id;  // CONFIRMED: the shop's id of the order, if it said a valid one
   };
   std::optional<Outcome> ask_order_sink(const domain::Order& order, Permit permit);
   sink::SinkAnswer call_order_sink(const sink::OrderRequest& request, Permit permit);

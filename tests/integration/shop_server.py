@@ -9,7 +9,11 @@ POST /control      JSON {"mode": M, "first": N, "slow_seconds": S}: the next N
                    Modes: fail (503), slow (answers after S seconds, the order
                    is created), not_http, redirect, close_mid_reply, non_json
                    (200, the order is created), huge (200 with a 50 MiB body,
-                   the order is created).
+                   the order is created), no_external_id (201 {}, the order
+                   is created), bad_external_id (201 with an external_id of
+                   200 bytes, the order is created).
+                   Otherwise a created order is answered 201
+                   {"external_id": "SHOP-<n>"}, the same for the same key.
 GET /stats         {"calls", "created": {key: external_id}, "calls_by_key",
                    "bad_signatures", "bodies": {key: body}}
 
@@ -123,6 +127,10 @@ class Shop(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(page)
             return
+        if mode == "no_external_id":
+            return self.reply(201, {})
+        if mode == "bad_external_id":
+            return self.reply(201, {"external_id": "X" * 200})
         if mode == "huge":
             size = 50 * 1024 * 1024
             self.send_response(200)

@@ -8,15 +8,18 @@ Idempotency-Keys), refused and failed orders gave their unit back.
 
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from flashgate_harness import free_port, unique_id, wait_until
+from flashgate_harness import PostgresCluster, distributed, free_port, unique_id, wait_until
 
 SHOP = Path(__file__).with_name("shop_server.py")
 SINK_SECRET = "shop-sink-secret"
@@ -347,3 +350,76 @@ def test_the_circuit_breaker_holds_calls_back_keeps_orders_queued_and_probes(sta
     logs = srv.logs()
     assert logs.count("order service unavailable (3 answers in a row") == 1, logs
     assert "order service answers again" in logs
+
+
+# --- the shop's external_id ---
+
+
+def order_rows(srv, session_database, sale_id):
+    """{order_id: external_id} of the sale's rows in the system of record: PostgreSQL
+    (distributed) or the embedded SQLite file, read-only while the server runs."""
+    if distributed():
+        cluster = PostgresCluster(srv.data_dir, port=urlsplit(session_database).port)
+        rows = cluster.query(f"SELECT order_id, external_id FROM orders WHERE sale_id = '{sale_id}'")
+    else:
+        uri = f"file:{Path(srv.data_dir) / 'flashgate.db'}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True, timeout=10.0)) as conn:
+            rows = conn.execute("SELECT order_id, external_id FROM orders WHERE sale_id = ?", (sale_id,)).fetchall()
+    return dict(rows)
+
+
+def test_a_confirmed_order_shows_the_shops_external_id_everywhere(start_server, shop, session_database):
+    srv = sink_server(start_server, shop.url + "/orders")
+    sale_id = srv.new_sale(stock=3)
+    answers = buy_all(srv, sale_id, ["ann", "bob", "cy"])
+    finals = settle(srv, [a["ticket"] for a in answers.values()])
+    assert_outcomes_hold(srv, shop, sale_id, 3, finals)
+    created = shop.stats()["created"]  # order_id -> the external_id the shop answered
+    for ticket, final in finals.items():
+        assert final["status"] == "CONFIRMED"
+        assert final["external_id"] == created[final["order_id"]], final
+    # The event stream renders the same status object.
+    ticket = answers["ann"]["ticket"]
+    with srv.events(ticket) as stream:
+        event = stream.next_status_event()
+    assert event.json()["external_id"] == created[answers["ann"]["order_id"]]
+    # The system of record's row has it too.
+    rows = order_rows(srv, session_database, sale_id)
+    assert rows == {a["order_id"]: created[a["order_id"]] for a in answers.values()}
+
+
+@pytest.mark.parametrize("mode", ["no_external_id", "bad_external_id"])
+def test_a_confirmed_order_without_a_valid_external_id_has_no_such_field(start_server, shop, session_database, mode):
+    shop.misbehave(mode, first=1)
+    srv = sink_server(start_server, shop.url + "/orders", FLASHGATE_WINDOWS="1")
+    sale_id = srv.new_sale(stock=2)
+    first = srv.accepted(sale_id, "first")
+    final = settle(srv, [first["ticket"]])[first["ticket"]]
+    assert final["status"] == "CONFIRMED"
+    assert "external_id" not in final, final
+    assert "external_id" not in srv.current(first["ticket"])
+    # The next answer of the shop has one again.
+    second = srv.accepted(sale_id, "second")
+    final = settle(srv, [second["ticket"]])[second["ticket"]]
+    assert final["external_id"] == shop.stats()["created"][second["order_id"]]
+    assert order_rows(srv, session_database, sale_id) == {first["order_id"]: "", second["order_id"]: final["external_id"]}
+
+
+def test_the_external_id_is_still_shown_after_a_restart(start_server, shop):
+    env = sink_env(shop.url + "/orders")
+    srv = start_server(env=env)
+    sale_id = srv.new_sale(stock=2)
+    answers = buy_all(srv, sale_id, ["payer", "waiter"])
+    finals = settle(srv, [a["ticket"] for a in answers.values()])
+    srv.pay(answers["payer"]["order_id"])
+    paid = srv.wait_for_status(answers["payer"]["ticket"], "PAID")
+    shown = {t: f["external_id"] for t, f in finals.items()}
+    assert paid["external_id"] == shown[answers["payer"]["ticket"]]
+    assert srv.stop(timeout=15) == 0
+
+    again = start_server(env=env, data_dir=srv.data_dir)
+    for ticket, external_id in shown.items():
+        status = again.current(ticket)
+        assert status["status"] in ("CONFIRMED", "PAID")
+        assert status["external_id"] == external_id, status
+    assert again.current(answers["payer"]["ticket"])["status"] == "PAID"

@@ -222,7 +222,7 @@ class MemoryStoreTest : public ::testing::Test, protected StoreCalls {
     const auto id = accepted(sale_id, user_id).order.order_id;
     const auto order = claimed();
     EXPECT_EQ(order.order_id, id) << "claimed another order than the one just taken in";
-    EXPECT_TRUE(store_->finish(order.order_id, OrderStatus::confirmed, ""));
+    EXPECT_TRUE(store_->finish(order.order_id, OrderStatus::confirmed, "", ""));
     return id;
   }
 
@@ -480,7 +480,7 @@ TEST_F(MemoryStoreTest, FinishConfirmedRaisesVersionToThree) {
   sale("s1", 10);
   const auto id = accepted("s1", "u1").order.order_id;
   claimed();
-  ASSERT_TRUE(store_->finish(id, OrderStatus::confirmed, ""));
+  ASSERT_TRUE(store_->finish(id, OrderStatus::confirmed, "", ""));
   const auto v = order_view("s1", id);
   EXPECT_EQ(v.order.status, OrderStatus::confirmed);
   EXPECT_EQ(v.order.version, 3u);
@@ -490,12 +490,40 @@ TEST_F(MemoryStoreTest, FinishConfirmedRaisesVersionToThree) {
   expect_stock_invariant("s1");
 }
 
+TEST_F(MemoryStoreTest, TheShopsExternalIdIsKeptThroughPaymentAndRestart) {
+  sale("s1", 10);
+  std::mutex seen_mutex;
+  std::map<std::string, std::string> seen;  // order id -> external_id of its latest change
+  store_->on_change([&](const OrderView& v) {
+    std::lock_guard lock(seen_mutex);
+    seen[v.order.order_id] = v.order.external_id;
+  });
+  const auto paid = accepted("s1", "u1").order.order_id;
+  const auto unpaid = accepted("s1", "u2").order.order_id;
+  const auto none = accepted("s1", "u3").order.order_id;
+  for (const auto& [id, external_id] : {std::pair{paid, "SHOP-1"}, {unpaid, "SHOP-2"}, {none, ""}}) {
+    ASSERT_EQ(claimed().order_id, id);
+    ASSERT_TRUE(store_->finish(id, OrderStatus::confirmed, "", external_id));
+    EXPECT_EQ(order_view("s1", id).order.external_id, external_id);
+    std::lock_guard lock(seen_mutex);
+    EXPECT_EQ(seen[id], external_id);
+  }
+  ASSERT_TRUE(pay(paid, "pay-1"));
+  EXPECT_EQ(order_view("s1", paid).order.external_id, "SHOP-1");
+  EXPECT_EQ(intake("s1", "u2")->view.order.external_id, "SHOP-2");  // the holder asking again
+  restart();
+  EXPECT_EQ(order_view("s1", paid).order.status, OrderStatus::paid);
+  EXPECT_EQ(order_view("s1", paid).order.external_id, "SHOP-1");
+  EXPECT_EQ(order_view("s1", unpaid).order.external_id, "SHOP-2");
+  EXPECT_EQ(order_view("s1", none).order.external_id, "");
+}
+
 TEST_F(MemoryStoreTest, FinishFailedGivesTheUnitBackAndFreesTheUser) {
   sale("s1", 1);
   const auto id = accepted("s1", "u1").order.order_id;
   EXPECT_EQ(intake("s1", "u2").error().code, ErrorCode::sold_out);
   claimed();
-  ASSERT_TRUE(store_->finish(id, OrderStatus::failed, "downstream_refused"));
+  ASSERT_TRUE(store_->finish(id, OrderStatus::failed, "downstream_refused", ""));
   const auto v = order_view("s1", id);
   EXPECT_EQ(v.order.status, OrderStatus::failed);
   EXPECT_EQ(v.order.version, 3u);
@@ -515,7 +543,7 @@ TEST_F(MemoryStoreTest, FinishFailedGivesTheUnitBackAndFreesTheUser) {
 TEST_F(MemoryStoreTest, FinishingAnOrderNoLongerProcessingChangesNothing) {
   sale("s1", 10);
   const auto id = confirmed("s1", "u1");
-  EXPECT_TRUE(store_->finish(id, OrderStatus::failed, "late"));
+  EXPECT_TRUE(store_->finish(id, OrderStatus::failed, "late", ""));
   const auto v = order_view("s1", id);
   EXPECT_EQ(v.order.status, OrderStatus::confirmed);
   EXPECT_EQ(v.order.version, 3u);
@@ -608,7 +636,7 @@ TEST_F(MemoryStoreTest, PaymentForAFailedOrderIsNotPayable) {
   sale("s1", 10);
   const auto id = accepted("s1", "u1").order.order_id;
   claimed();
-  ASSERT_TRUE(store_->finish(id, OrderStatus::failed, "downstream_refused"));
+  ASSERT_TRUE(store_->finish(id, OrderStatus::failed, "downstream_refused", ""));
   const auto r = pay(id, "pay-1");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::order_not_payable);
@@ -686,7 +714,7 @@ TEST_F(MemoryStoreTest, ListenerSeesEveryVersionInOrder) {
 
   const auto failed = accepted("s1", "u2").order.order_id;
   claimed();
-  ASSERT_TRUE(store_->finish(failed, OrderStatus::failed, "downstream_refused"));
+  ASSERT_TRUE(store_->finish(failed, OrderStatus::failed, "downstream_refused", ""));
 
   const auto cancelled = confirmed("s1", "u3");
   ASSERT_EQ(store_->cancel_unpaid(now_ms() + 60'000), 1u);
@@ -759,7 +787,7 @@ TEST_F(MemoryStoreTest, ListenerSeesConfirmedBeforePaidWhenPaymentFollowsAtOnce)
     }
     return Error{ErrorCode::internal, "never confirmed"};
   });
-  ASSERT_TRUE(store_->finish(id, OrderStatus::confirmed, ""));
+  ASSERT_TRUE(store_->finish(id, OrderStatus::confirmed, "", ""));
   ASSERT_EQ(provider.wait_for(patience), std::future_status::ready);
   const auto paid = provider.get();
   ASSERT_TRUE(paid) << paid.error().message;
@@ -964,12 +992,12 @@ class MemoryStoreRestoreTest : public MemoryStoreTest {
     ids_["b1"] = accepted("B", "b1").order.order_id;
 
     ASSERT_EQ(claimed().order_id, ids_["u1"]);
-    ASSERT_TRUE(store_->finish(ids_["u1"], OrderStatus::confirmed, ""));
+    ASSERT_TRUE(store_->finish(ids_["u1"], OrderStatus::confirmed, "", ""));
     ASSERT_TRUE(pay(ids_["u1"], "pay-u1"));
     ASSERT_EQ(claimed().order_id, ids_["u2"]);
-    ASSERT_TRUE(store_->finish(ids_["u2"], OrderStatus::failed, "downstream_refused"));
+    ASSERT_TRUE(store_->finish(ids_["u2"], OrderStatus::failed, "downstream_refused", ""));
     ASSERT_EQ(claimed().order_id, ids_["u3"]);
-    ASSERT_TRUE(store_->finish(ids_["u3"], OrderStatus::confirmed, ""));
+    ASSERT_TRUE(store_->finish(ids_["u3"], OrderStatus::confirmed, "", ""));
     ASSERT_EQ(claimed().order_id, ids_["u4"]);  // left PROCESSING: the process dies mid-order
     ASSERT_TRUE(db_->flush_stock({{"A", 3}}));
 
@@ -1210,7 +1238,7 @@ TEST_F(MemoryStoreFailingJournalTest, FailedIntakeDoesNotMoveEarlierOrdersForwar
 TEST_F(MemoryStoreFailingJournalTest, PaymentThatCannotBeMadeDurableChangesNothing) {
   const auto id = accepted("u1").order.order_id;
   ASSERT_TRUE(store_.claim(1s));
-  ASSERT_TRUE(store_.finish(id, OrderStatus::confirmed, ""));
+  ASSERT_TRUE(store_.finish(id, OrderStatus::confirmed, "", ""));
   journal_.durable = [](const Order& o) { return o.status != OrderStatus::paid; };
   const auto r = pay(id, "pay-1");
   ASSERT_FALSE(r);
@@ -1231,7 +1259,7 @@ TEST_F(MemoryStoreFailingJournalTest, FinishThatCannotBeMadeDurableReportsFailur
   const auto id = accepted("u1").order.order_id;
   ASSERT_TRUE(store_.claim(1s));
   journal_.durable = [](const Order& o) { return o.status != OrderStatus::confirmed; };
-  EXPECT_FALSE(store_.finish(id, OrderStatus::confirmed, ""));
+  EXPECT_FALSE(store_.finish(id, OrderStatus::confirmed, "", ""));
   auto v = get_order("s1", id);
   ASSERT_TRUE(v);
   EXPECT_EQ(v->order.status, OrderStatus::processing);
@@ -1241,7 +1269,7 @@ TEST_F(MemoryStoreFailingJournalTest, FinishThatCannotBeMadeDurableReportsFailur
 TEST_F(MemoryStoreFailingJournalTest, CancellationThatCannotBeMadeDurableIsRetriedLater) {
   const auto id = accepted("u1").order.order_id;
   ASSERT_TRUE(store_.claim(1s));
-  ASSERT_TRUE(store_.finish(id, OrderStatus::confirmed, ""));
+  ASSERT_TRUE(store_.finish(id, OrderStatus::confirmed, "", ""));
   journal_.durable = [](const Order& o) { return o.status != OrderStatus::cancelled; };
   EXPECT_EQ(store_.cancel_unpaid(now_ms() + 60'000), 0u);
   auto v = get_order("s1", id);

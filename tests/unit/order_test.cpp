@@ -196,3 +196,20 @@ TEST(Order, NewOrderStartsQueuedAtVersionOne) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Order, AnExternalIdIsOneTo128BytesOfPrintableAscii) {
+  using flashgate::domain::is_valid_external_id;
+  EXPECT_TRUE(is_valid_external_id("SHOP-1"));
+  EXPECT_TRUE(is_valid_external_id(" ~"));
+  EXPECT_TRUE(is_valid_external_id(std::string(128, 'a')));
+  EXPECT_FALSE(is_valid_external_id(""));
+  EXPECT_FALSE(is_valid_external_id(std::string(129, 'a')));
+  EXPECT_FALSE(is_valid_external_id("tab\there"));
+  EXPECT_FALSE(is_valid_external_id("del\x7f"));
+  EXPECT_FALSE(is_valid_external_id(std::string("nul\0x", 5)));
+  EXPECT_FALSE(is_valid_external_id("caf\xc3\xa9"));
+}
+
+}  // namespace

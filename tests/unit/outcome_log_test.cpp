@@ -51,7 +51,7 @@ class RedisOutcomeLogTest : public RedisServerTest {
     for (auto start = Clock::now(); !claimed && since(start) < patience;) claimed = store.claim(200ms);
     EXPECT_TRUE(claimed);
     if (!claimed) return {};
-    EXPECT_TRUE(store.finish(claimed->order_id, OrderStatus::confirmed, ""));
+    EXPECT_TRUE(store.finish(claimed->order_id, OrderStatus::confirmed, "", ""));
     std::promise<void> paid;
     store.pay(claimed->order_id, payment_id, [&](auto result) {
       EXPECT_TRUE(result) << result.error().message;

@@ -3,6 +3,7 @@
 // tests always run; FLASHGATE_TEST_POSTGRES_URL points them at another server
 // instead, except the restart test, which needs a server it may stop.
 #include "database/postgres/postgres_database.hpp"
+#include "database/postgres/migrations.hpp"
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
@@ -192,8 +193,9 @@ TEST_F(PostgresDatabaseTest, MigrationsAreIdempotent) {
   const std::string url = fresh_database();
   { PostgresDatabase first(url); }
   { PostgresDatabase second(url); }
-  EXPECT_EQ(query_one(url, "SELECT count(*) FROM schema_migrations"), "1");
-  EXPECT_EQ(query_one(url, "SELECT max(version) FROM schema_migrations"), "1");
+  const auto latest = std::to_string(flashgate::database::postgres::latest_schema_version());
+  EXPECT_EQ(query_one(url, "SELECT count(*) FROM schema_migrations"), latest);  // versions 1..latest, once each
+  EXPECT_EQ(query_one(url, "SELECT max(version) FROM schema_migrations"), latest);
   EXPECT_EQ(query_one(url, "SELECT count(*) FROM sales"), "0");
   EXPECT_EQ(query_one(url, "SELECT count(*) FROM orders"), "0");
 }
@@ -216,8 +218,39 @@ TEST_F(PostgresDatabaseTest, ConcurrentConstructionTakesTurns) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(errors[0], "");
   EXPECT_EQ(errors[1], "");
-  EXPECT_EQ(query_one(url, "SELECT count(*) FROM schema_migrations"), "1");
+  EXPECT_EQ(query_one(url, "SELECT count(*) FROM schema_migrations"),
+            std::to_string(flashgate::database::postgres::latest_schema_version()));
   EXPECT_EQ(query_one(url, "SELECT count(*) FROM orders"), "2");
+}
+
+TEST_F(PostgresDatabaseTest, CreateOrderKeepsTheShopsExternalId) {
+  PostgresDatabase db(url_);
+  auto with_id = make_order(id("shop"));
+  with_id.external_id = "SHOP-17";
+  ASSERT_TRUE(db.create_order(with_id));
+  ASSERT_TRUE(db.create_order(make_order(id("none"))));
+  EXPECT_EQ(query_one(url_, "SELECT external_id FROM orders WHERE order_id = $1", {id("shop")}), "SHOP-17");
+  EXPECT_EQ(query_one(url_, "SELECT external_id FROM orders WHERE order_id = $1", {id("none")}), "");
+}
+
+TEST_F(PostgresDatabaseTest, Migration2AddsExternalIdToTheRowsOfVersion1) {
+  const std::string url = fresh_database();
+  // The schema as version 1 left it, with a row in it.
+  query_one(url, "CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
+  query_one(url, "INSERT INTO schema_migrations (version) VALUES (1)");
+  query_one(url, "CREATE TABLE sales (sale_id text PRIMARY KEY, item text NOT NULL, stock bigint NOT NULL, "
+                 "starts_at bigint, ends_at bigint, created_at bigint NOT NULL, remaining_db bigint)");
+  query_one(url, "CREATE TABLE orders (order_id text PRIMARY KEY, sale_id text NOT NULL, user_id text NOT NULL, "
+                 "status text NOT NULL, payment_id text NOT NULL DEFAULT '', reason text NOT NULL DEFAULT '', "
+                 "created_at bigint NOT NULL, updated_at bigint NOT NULL)");
+  query_one(url, "INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at) "
+                 "VALUES ('old', 's', 'u', 'CONFIRMED', 1, 1)");
+  PostgresDatabase db(url);
+  EXPECT_EQ(query_one(url, "SELECT external_id FROM orders WHERE order_id = 'old'"), "");
+  auto order = make_order(id("new"));
+  order.external_id = "SHOP-2";
+  ASSERT_TRUE(db.create_order(order));
+  EXPECT_EQ(query_one(url, "SELECT external_id FROM orders WHERE order_id = $1", {id("new")}), "SHOP-2");
 }
 
 TEST_F(PostgresDatabaseTest, CreateOrderExactlyOnceUnderRacingThreads) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -183,9 +184,88 @@ TEST_F(RedisQueueTest, AClaimRefusedForWantOfMemoryIsRetriedByTheSameWindowOnceR
   ASSERT_TRUE(claimed) << "the order stays QUEUED with its unit reserved, and nothing will take it";
   EXPECT_EQ(claimed->order_id, order_id);
   EXPECT_EQ(status_of(order_id), "PROCESSING");
-  EXPECT_TRUE(store->finish(order_id, OrderStatus::confirmed, ""));
+  EXPECT_TRUE(store->finish(order_id, OrderStatus::confirmed, "", ""));
   EXPECT_EQ(status_of(order_id), "CONFIRMED");
   EXPECT_EQ(admin_->command_sync({"XLEN", queue}).integer, 0);
+}
+
+// The shop's external_id: kept in the order's hash by finish, shown by a
+// gateway that reads the order from Redis and by one that follows the change
+// feed into its near-cache; absent when the shop said none.
+TEST_F(RedisQueueTest, FinishKeepsTheShopsExternalIdForEveryGateway) {
+  auto worker = worker_store("w", 30s);
+  std::mutex seen_mutex;  // before the store: its feed thread is joined while they exist
+  std::condition_variable seen_cv;
+  std::map<std::string, std::pair<OrderStatus, std::string>> seen;  // order id -> status, external_id
+  RedisStoreOptions gateway_options;
+  gateway_options.port = port_;
+  RedisStore following(gateway_options);
+  following.on_change([&](const flashgate::store::OrderView& v) {
+    std::lock_guard lock(seen_mutex);
+    seen[v.order.order_id] = {v.order.status, v.order.external_id};
+    seen_cv.notify_all();
+  });
+  const auto seen_within = [&](std::chrono::milliseconds limit, auto condition) {
+    std::unique_lock lock(seen_mutex);
+    return seen_cv.wait_for(lock, limit, condition);
+  };
+  // The feed starts at the end of the streams it finds: a probe intake once
+  // a second tells when it reads (a probe before that goes unseen).
+  const auto probe_sale = key("probe");
+  create_sale(*worker, probe_sale);
+  following.follow_changes();
+  std::set<std::string> probes;
+  for (bool reading = false; !reading;) {
+    ASSERT_LT(probes.size(), 5u) << "the change feed never started";
+    const auto probe = intake(*worker, probe_sale, "probe-" + std::to_string(probes.size()));
+    probes.insert(probe);
+    reading = seen_within(1s, [&] { return seen.contains(probe); });
+  }
+
+  const auto sale_id = key("sale");
+  create_sale(*worker, sale_id);
+  const auto with_id = intake(*worker, sale_id, "alice");
+  const auto without = intake(*worker, sale_id, "bob");
+  const std::map<std::string, std::string> shop_ids{{with_id, "SHOP-7"}, {without, ""}};
+  for (std::size_t finished = 0; finished < shop_ids.size();) {
+    auto claimed = claim_within(*worker, 5s);
+    ASSERT_TRUE(claimed);
+    if (probes.contains(claimed->order_id)) {
+      ASSERT_TRUE(worker->finish(claimed->order_id, OrderStatus::failed, "probe", ""));
+      continue;
+    }
+    ASSERT_TRUE(worker->finish(claimed->order_id, OrderStatus::confirmed, "", shop_ids.at(claimed->order_id)));
+    ++finished;
+  }
+  const auto order_key = [](const std::string& id) { return prefix_of_order(id) + "order:" + id; };
+  EXPECT_EQ(admin_->command_sync({"HGET", order_key(with_id), "external_id"}).str, "SHOP-7");
+  EXPECT_EQ(admin_->command_sync({"HEXISTS", order_key(without), "external_id"}).integer, 0);
+
+  ASSERT_TRUE(seen_within(patience, [&] {
+    return seen[with_id].first == OrderStatus::confirmed && seen[without].first == OrderStatus::confirmed;
+  })) << "the feed brought no CONFIRMED";
+  {
+    std::lock_guard lock(seen_mutex);
+    EXPECT_EQ(seen[with_id].second, "SHOP-7");
+    EXPECT_EQ(seen[without].second, "");
+  }
+  RedisStore reading(gateway_options);  // no cache yet: the order is read from Redis
+  for (auto* gateway : {&following, &reading})
+    for (const auto& [id, external_id] : {std::pair{with_id, "SHOP-7"}, {without, ""}}) {
+      std::promise<std::string> shown;
+      gateway->get_order(sale_id, id, [&](auto result) {
+        EXPECT_TRUE(result) << result.error().message;
+        shown.set_value(result ? result.value().order.external_id : "(error)");
+      });
+      EXPECT_EQ(shown.get_future().get(), external_id);
+    }
+  // Paid, the order keeps it (the payment's change carries the whole hash).
+  std::promise<std::string> paid;
+  reading.pay(with_id, "pay-1", [&](auto result) {
+    EXPECT_TRUE(result) << result.error().message;
+    paid.set_value(result ? result.value().order.external_id : "(error)");
+  });
+  EXPECT_EQ(paid.get_future().get(), "SHOP-7");
 }
 
 // A worker stalled past reclaim_after (nothing of it runs) with an entry in
@@ -206,7 +286,7 @@ TEST_F(RedisQueueTest, AnEntryTakenBackFromAStalledWorkerIsNotClaimedFromItsStal
   b->reclaim_abandoned();
   EXPECT_EQ(status_of(first->order_id), "QUEUED") << "taken back by B";
 
-  EXPECT_TRUE(window_a.run([&] { return a->finish(first->order_id, OrderStatus::confirmed, ""); }));
+  EXPECT_TRUE(window_a.run([&] { return a->finish(first->order_id, OrderStatus::confirmed, "", ""); }));
   auto stale = window_a.run([&] { return a->claim(100ms); });
   EXPECT_FALSE(stale) << "A claimed " << stale->order_id << " from an entry B had taken back";
   a.reset();  // and dies
@@ -217,7 +297,7 @@ TEST_F(RedisQueueTest, AnEntryTakenBackFromAStalledWorkerIsNotClaimedFromItsStal
   for (auto start = Clock::now(); !settled() && since(start) < 10s;) {
     b->reclaim_abandoned();
     if (auto order = window_b.run([&] { return b->claim(100ms); }))
-      window_b.run([&] { return b->finish(order->order_id, OrderStatus::confirmed, ""); });
+      window_b.run([&] { return b->finish(order->order_id, OrderStatus::confirmed, "", ""); });
   }
   EXPECT_EQ(status_of(orders[0]), "CONFIRMED");
   EXPECT_EQ(status_of(orders[1]), "CONFIRMED") << "orphaned";
@@ -248,7 +328,7 @@ TEST_F(RedisQueueTest, ALiveWorkerKeepsTheEntriesItsWindowsHoldAndLosesThemWhenI
     EXPECT_EQ(held.begin()->first.rfind(key("a"), 0), 0u) << "held by " << held.begin()->first;
   }
 
-  EXPECT_TRUE(window_a.run([&] { return a->finish(first->order_id, OrderStatus::confirmed, ""); }));
+  EXPECT_TRUE(window_a.run([&] { return a->finish(first->order_id, OrderStatus::confirmed, "", ""); }));
   EXPECT_EQ(status_of(first->order_id), "CONFIRMED");
   auto second = window_a.run([&] { return a->claim(100ms); });
   ASSERT_TRUE(second) << "A's backlog lost the other order";
@@ -259,7 +339,7 @@ TEST_F(RedisQueueTest, ALiveWorkerKeepsTheEntriesItsWindowsHoldAndLosesThemWhenI
   for (auto start = Clock::now(); status_of(second->order_id) != "CONFIRMED" && since(start) < 10s;) {
     b->reclaim_abandoned();
     if (auto order = window_b.run([&] { return b->claim(100ms); }))
-      window_b.run([&] { return b->finish(order->order_id, OrderStatus::confirmed, ""); });
+      window_b.run([&] { return b->finish(order->order_id, OrderStatus::confirmed, "", ""); });
   }
   EXPECT_EQ(status_of(orders[0]), "CONFIRMED");
   EXPECT_EQ(status_of(orders[1]), "CONFIRMED");

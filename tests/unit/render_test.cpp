@@ -132,6 +132,16 @@ TEST(RenderStatus, DoesNotLeakTheUserOrPayment) {
   EXPECT_EQ(text.find("pay-secret-77"), std::string::npos);
 }
 
+TEST(RenderStatus, ExternalIdOnlyOnceTheShopSaidOne) {
+  EXPECT_FALSE(parse_object(render_status(view_in(OrderStatus::confirmed))).contains("external_id"));
+  OrderView v = view_in(OrderStatus::paid);
+  v.order.external_id = "SHOP-42";
+  const auto obj = parse_object(render_status(v));
+  ASSERT_TRUE(obj.at("external_id").is_string());
+  EXPECT_EQ(obj.at("external_id").as_string(), "SHOP-42");
+  EXPECT_EQ(parse_object(render_intake(v, "AbC")).at("external_id").as_string(), "SHOP-42");
+}
+
 TEST(RenderIntake, IsTheStatusObjectWithTicketAndUrls) {
   const std::string ticket = "AbC-_123";
   const auto obj = parse_object(render_intake(view_in(OrderStatus::queued), ticket));
@@ -251,6 +261,7 @@ json::object status_object(const OrderView& view) {
   if (o.reason.empty()) obj["reason"] = nullptr;
   else obj["reason"] = o.reason;
   obj["updated_at"] = format_rfc3339(o.updated_at);
+  if (!o.external_id.empty()) obj["external_id"] = o.external_id;
   return obj;
 }
 
@@ -336,6 +347,7 @@ TEST(RenderExact, StatusWithTrickyIdsMatchesTheBoostJsonVersion) {
     v.order.order_id = id;
     v.order.sale_id = id + id;
     v.order.reason = id;
+    v.order.external_id = id;
     EXPECT_EQ(render_status(v), reference::render_status(v)) << id;
   }
 }

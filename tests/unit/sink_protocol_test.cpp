@@ -53,6 +53,27 @@ TEST(SinkProtocol, TwoHundredsAreCreated) {
   EXPECT_EQ(answer.external_id, "");
 }
 
+TEST(SinkProtocol, AnExternalIdIsKeptOnlyIfValidAndNeverMended) {
+  const std::string longest(128, 'x');
+  auto answer = classify_reply(201, R"({"external_id":")" + longest + R"("})", false);
+  EXPECT_EQ(answer.external_id, longest);
+  EXPECT_FALSE(answer.external_id_refused);
+  answer = classify_reply(201, R"({"external_id":"shop 7/a:b"})", false);
+  EXPECT_EQ(answer.external_id, "shop 7/a:b");
+  for (const std::string& bad : {R"({"external_id":")" + longest + R"(y"})", std::string(R"({"external_id":"a\nb"})"),
+                                std::string(R"({"external_id":"caf\u00e9"})"), std::string(R"({"external_id":""})"),
+                                std::string(R"({"external_id":7})"), std::string(R"({"external_id":null})")}) {
+    answer = classify_reply(201, bad, false);
+    EXPECT_EQ(answer.kind, Kind::created) << bad;
+    EXPECT_EQ(answer.external_id, "") << bad;
+    EXPECT_TRUE(answer.external_id_refused) << bad;
+  }
+  answer = classify_reply(201, R"({"id":"elsewhere"})", false);  // none said: nothing refused
+  EXPECT_FALSE(answer.external_id_refused);
+  answer = classify_reply(409, R"({"external_id":"SHOP-1","message":"no"})", false);  // only a creation has one
+  EXPECT_EQ(answer.external_id, "");
+}
+
 TEST(SinkProtocol, FourHundredsAreRefusedWithTheShopsWords) {
   auto answer = classify_reply(409, R"({"error":"duplicate","message":"buyer is blocked"})", false);
   EXPECT_EQ(answer.kind, Kind::refused);

@@ -12,7 +12,7 @@ using flashgate::store::redis::SoldOutBook;
 using Answer = SoldOutBook::Answer;
 
 Order order(std::string id, std::string user, OrderStatus status) {
-  return Order{.order_id = std::move(id), .sale_id = "s", .user_id = std::move(user), .status = status, .reason = {}, .payment_id = {}};
+  return Order{.order_id = std::move(id), .sale_id = "s", .user_id = std::move(user), .status = status, .reason = {}, .payment_id = {}, .external_id = {}};
 }
 
 SoldOutBook::Snapshot sold_out_with(std::vector<std::pair<std::string, std::string>> holders) {

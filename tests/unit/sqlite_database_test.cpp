@@ -91,3 +91,106 @@ TEST_F(SqliteFile, TheLogIsCheckpointedOffTheWriterThread) {
 }
 
 }  // namespace
+
+namespace {
+
+// The schema of a data dir made before the shop's external_id was kept.
+constexpr const char* schema_without_external_id = R"sql(
+CREATE TABLE sales (sale_id TEXT PRIMARY KEY, item TEXT NOT NULL, stock INTEGER NOT NULL, starts_at INTEGER,
+  ends_at INTEGER, created_at INTEGER NOT NULL, remaining_db INTEGER);
+CREATE TABLE intakes (order_id TEXT PRIMARY KEY, sale_id TEXT NOT NULL, user_id TEXT NOT NULL, seq INTEGER NOT NULL,
+  status TEXT NOT NULL, version INTEGER NOT NULL, reason TEXT NOT NULL DEFAULT '',
+  payment_id TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE orders (order_id TEXT PRIMARY KEY, sale_id TEXT NOT NULL, user_id TEXT NOT NULL, status TEXT NOT NULL,
+  payment_id TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+INSERT INTO sales VALUES ('s', 'item', 5, NULL, NULL, 1, NULL);
+INSERT INTO intakes VALUES ('old', 's', 'old', 1, 'CONFIRMED', 3, '', '', 1, 2);
+INSERT INTO orders VALUES ('old', 's', 'old', 'CONFIRMED', '', 2, 2);
+)sql";
+
+void exec_sql(const std::filesystem::path& path, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
+  const std::string message = error ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << message;
+}
+
+// One text value of a query on the file, read on a connection of its own.
+std::string query_text(const std::filesystem::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  sqlite3_stmt* s = nullptr;
+  std::string value = "(no row)";
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+    value = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return value;
+}
+
+flashgate::domain::Order shop_order(const std::string& id, const std::string& external_id) {
+  flashgate::domain::Order order;
+  order.order_id = order.user_id = id;
+  order.sale_id = sale_id;
+  order.seq = 2;
+  order.status = flashgate::domain::OrderStatus::confirmed;
+  order.version = 3;
+  order.external_id = external_id;
+  return order;
+}
+
+bool record_order(SqliteDatabase& db, const flashgate::domain::Order& order) {
+  std::promise<bool> durable;
+  db.record_order(order, [&durable](bool ok) { durable.set_value(ok); });
+  return durable.get_future().get();
+}
+
+TEST_F(SqliteFile, ADataDirOfTheOldSchemaGetsExternalIdColumnsAndKeepsItsRows) {
+  const auto path = dir_ / "flashgate.db";
+  exec_sql(path, schema_without_external_id);
+  {
+    SqliteDatabase db(path);
+    const auto state = db.load();
+    ASSERT_EQ(state.orders.size(), 1u);
+    EXPECT_EQ(state.orders[0].order_id, "old");
+    EXPECT_EQ(state.orders[0].external_id, "");
+    ASSERT_TRUE(record_order(db, shop_order("new", "SHOP-9")));
+    ASSERT_TRUE(db.create_order(shop_order("new", "SHOP-9")));
+    db.close();
+  }
+  EXPECT_EQ(query_text(path, "SELECT external_id FROM orders WHERE order_id = 'new'"), "SHOP-9");
+  EXPECT_EQ(query_text(path, "SELECT external_id FROM orders WHERE order_id = 'old'"), "");
+  SqliteDatabase again(path);  // a second start finds the columns there
+  const auto state = again.load();
+  ASSERT_EQ(state.orders.size(), 2u);
+  EXPECT_EQ(state.orders[1].external_id, "SHOP-9");
+}
+
+TEST_F(SqliteFile, TheJournalKeepsTheExternalIdOfItsLatestVersion) {
+  const auto path = dir_ / "flashgate.db";
+  {
+    SqliteDatabase db(path);
+    auto order = shop_order("o", "");
+    order.status = flashgate::domain::OrderStatus::processing;
+    order.version = 2;
+    ASSERT_TRUE(record_order(db, order));
+    ASSERT_TRUE(record_order(db, shop_order("o", "SHOP-1")));
+    auto paid = shop_order("o", "SHOP-1");
+    paid.status = flashgate::domain::OrderStatus::paid;
+    paid.version = 4;
+    paid.payment_id = "pay-1";
+    ASSERT_TRUE(record_order(db, paid));
+    db.close();
+  }
+  SqliteDatabase db(path);
+  const auto state = db.load();
+  ASSERT_EQ(state.orders.size(), 1u);
+  EXPECT_EQ(state.orders[0].status, flashgate::domain::OrderStatus::paid);
+  EXPECT_EQ(state.orders[0].external_id, "SHOP-1");
+}
+
+}  // namespace

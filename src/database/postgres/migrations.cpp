@@ -38,6 +38,10 @@ CREATE TABLE orders (
   updated_at bigint NOT NULL
 );
 )sql"},
+    // The shop's own id of the order (--order-sink), '' when it said none.
+    {2, R"sql(
+ALTER TABLE orders ADD COLUMN external_id text NOT NULL DEFAULT '';
+)sql"},
 };
 
 // Any key works as long as every flashgate uses the same one: "flashgat" in ASCII.

@@ -28,9 +28,9 @@ constexpr postgres::PreparedStatement statements[] = {
      "ON CONFLICT (sale_id) DO NOTHING",
      6},
     {create_order_row,
-     "INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at) "
-     "VALUES ($1, $2, $3, 'CONFIRMED', $4, $4) ON CONFLICT (order_id) DO NOTHING",
-     4},
+     "INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id) "
+     "VALUES ($1, $2, $3, 'CONFIRMED', $4, $4, $5) ON CONFLICT (order_id) DO NOTHING",
+     5},
     {set_remaining, "UPDATE sales SET remaining_db = $2 WHERE sale_id = $1", 2},
     {count_all_orders, "SELECT count(*) FROM orders", 0},
     // A FAILED order was never created, so the outcome may insert the row. The
@@ -124,7 +124,7 @@ bool PostgresDatabase::run(const char* what, Work&& work) {
 
 bool PostgresDatabase::create_order(const domain::Order& order) {
   Params params;
-  params.text(order.order_id).text(order.sale_id).text(order.user_id).integer(domain::now_ms());
+  params.text(order.order_id).text(order.sale_id).text(order.user_id).integer(domain::now_ms()).text(order.external_id);
   return run("create_order",
              [&](PGconn* conn, Result& failure) { return check(params.exec(conn, create_order_row), failure); });
 }

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS intakes (
   reason     TEXT NOT NULL DEFAULT '',
   payment_id TEXT NOT NULL DEFAULT '',
   created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
+  updated_at INTEGER NOT NULL,
+  external_id TEXT NOT NULL DEFAULT ''
 );
 -- The system of record: one row per order a window created.
 CREATE TABLE IF NOT EXISTS orders (
@@ -44,7 +45,8 @@ CREATE TABLE IF NOT EXISTS orders (
   status     TEXT NOT NULL,
   payment_id TEXT NOT NULL DEFAULT '',
   created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
+  updated_at INTEGER NOT NULL,
+  external_id TEXT NOT NULL DEFAULT ''
 );
 -- Payment and cancellation reach the order row in the same transaction as the journal.
 CREATE TRIGGER IF NOT EXISTS orders_follow_intakes AFTER UPDATE OF status ON intakes
@@ -54,18 +56,31 @@ WHEN NEW.status IN ('PAID', 'CANCELLED') BEGIN
 END;
 )sql";
 
+// Columns added after the first release (also in the CREATE TABLEs above): a
+// data dir made by an older build gets them at start, as CREATE TABLE IF NOT
+// EXISTS leaves its tables as they are.
+struct AddedColumn {
+  const char* table;
+  const char* column;
+  const char* definition;
+};
+constexpr AddedColumn added_columns[] = {
+    {"intakes", "external_id", "TEXT NOT NULL DEFAULT ''"},  // the shop's id of the order
+    {"orders", "external_id", "TEXT NOT NULL DEFAULT ''"},
+};
+
 enum Stmt { insert_sale, upsert_intake, create_order_row, flush_remaining, begin_batch, commit_batch, statement_count };
 
 constexpr const char* statement_sql[statement_count] = {
     "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     // Parenthesised: one statement spelt over several lines, not a missing comma.
     ("INSERT INTO intakes (order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, "
-     "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+     "updated_at, external_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
      "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, version = excluded.version, "
-     "reason = excluded.reason, payment_id = excluded.payment_id, updated_at = excluded.updated_at "
-     "WHERE excluded.version > intakes.version"),
-    ("INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at) "
-     "VALUES (?1, ?2, ?3, 'CONFIRMED', ?4, ?4) ON CONFLICT (order_id) DO NOTHING"),
+     "reason = excluded.reason, payment_id = excluded.payment_id, updated_at = excluded.updated_at, "
+     "external_id = excluded.external_id WHERE excluded.version > intakes.version"),
+    ("INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id) "
+     "VALUES (?1, ?2, ?3, 'CONFIRMED', ?4, ?4, ?5) ON CONFLICT (order_id) DO NOTHING"),
     "UPDATE sales SET remaining_db = ?2 WHERE sale_id = ?1",
     // Prepared once like the rest: sqlite3_exec would parse them for every commit.
     "BEGIN IMMEDIATE",
@@ -75,8 +90,8 @@ constexpr const char* statement_sql[statement_count] = {
 constexpr const char* load_sales_sql =
     "SELECT sale_id, item, stock, starts_at, ends_at, created_at, remaining_db FROM sales ORDER BY created_at";
 constexpr const char* load_intakes_sql =
-    "SELECT order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, updated_at "
-    "FROM intakes ORDER BY rowid";  // commit order: the order of the queue
+    "SELECT order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, updated_at, "
+    "external_id FROM intakes ORDER BY rowid";  // commit order: the order of the queue
 
 // SQLITE_STATIC: SQLite reads the text where it is instead of copying it
 // (a copy and an allocation per column of every intake). Every statement is
@@ -99,6 +114,32 @@ std::string column_text(sqlite3_stmt* s, int i) {
 std::optional<std::int64_t> column_optional(sqlite3_stmt* s, int i) {
   if (sqlite3_column_type(s, i) == SQLITE_NULL) return std::nullopt;
   return sqlite3_column_int64(s, i);
+}
+
+bool has_column(sqlite3* db, const std::string& table, const std::string& column) {
+  sqlite3_stmt* s = nullptr;
+  bool found = false;
+  if (sqlite3_prepare_v2(db, ("PRAGMA table_info(" + table + ")").c_str(), -1, &s, nullptr) == SQLITE_OK)
+    while (!found && sqlite3_step(s) == SQLITE_ROW) found = column_text(s, 1) == column;
+  sqlite3_finalize(s);
+  return found;
+}
+
+// Empty, or why a column could not be added.
+std::string add_missing_columns(sqlite3* db) {
+  for (const auto& added : added_columns) {
+    if (has_column(db, added.table, added.column)) continue;
+    const std::string sql =
+        std::string("ALTER TABLE ") + added.table + " ADD COLUMN " + added.column + " " + added.definition;
+    char* error = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+      std::string message = sql + ": " + (error ? error : "unknown error");
+      sqlite3_free(error);
+      return message;
+    }
+    spdlog::info("database: {}.{} added", added.table, added.column);
+  }
+  return {};
 }
 
 int step_done(sqlite3_stmt* s) {
@@ -125,6 +166,10 @@ SqliteDatabase::SqliteDatabase(const std::filesystem::path& path, CommitObserver
     sqlite3_free(error);
     sqlite3_close(db_);
     throw std::runtime_error("cannot create the schema in " + path.string() + ": " + message);
+  }
+  if (const auto why = add_missing_columns(db_); !why.empty()) {
+    sqlite3_close(db_);
+    throw std::runtime_error("cannot upgrade the schema in " + path.string() + ": " + why);
   }
   for (const char* sql : statement_sql) {
     sqlite3_stmt* stmt = nullptr;
@@ -260,6 +305,7 @@ void SqliteDatabase::record_order(domain::Order order, Done done) {
         bind_text(s, 8, order.payment_id);
         sqlite3_bind_int64(s, 9, order.created_at);
         sqlite3_bind_int64(s, 10, order.updated_at);
+        bind_text(s, 11, order.external_id);
         return step_done(s);
       },
       std::move(done));
@@ -274,6 +320,7 @@ bool SqliteDatabase::create_order(const domain::Order& order) {
     bind_text(s, 2, order.sale_id);
     bind_text(s, 3, order.user_id);
     sqlite3_bind_int64(s, 4, domain::now_ms());
+    bind_text(s, 5, order.external_id);
     return step_done(s);
   });
 }
@@ -328,6 +375,7 @@ store::JournalState SqliteDatabase::load() {
       o.payment_id = column_text(s, 7);
       o.created_at = sqlite3_column_int64(s, 8);
       o.updated_at = sqlite3_column_int64(s, 9);
+      o.external_id = column_text(s, 10);
       state.orders.push_back(std::move(o));
     }
     sqlite3_finalize(s);

@@ -345,12 +345,14 @@ std::optional<domain::Order> MemoryStore::claim(std::chrono::milliseconds wait) 
   return std::move(view.order);
 }
 
-bool MemoryStore::finish(const std::string& order_id, OrderStatus to, const std::string& reason) {
+bool MemoryStore::finish(const std::string& order_id, OrderStatus to, const std::string& reason,
+                         const std::string& external_id) {
   std::unique_lock lock(mutex_);
   domain::Order next = orders_.at(order_id).order;
   if (next.status != OrderStatus::processing) return true;
   const auto now = domain::now_ms();
   domain::apply_transition(next, to, now, reason);
+  next.external_id = external_id;
   lock.unlock();
   if (!record_and_wait(next)) return false;
   lock.lock();

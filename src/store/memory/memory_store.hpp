@@ -34,7 +34,8 @@ class MemoryStore final : public Store {
   void on_change(ChangeListener listener) override;
 
   std::optional<domain::Order> claim(std::chrono::milliseconds wait) override;
-  bool finish(const std::string& order_id, domain::OrderStatus to, const std::string& reason) override;
+  bool finish(const std::string& order_id, domain::OrderStatus to, const std::string& reason,
+              const std::string& external_id) override;
   void hand_back(const std::string& order_id) override;
   std::size_t cancel_unpaid(domain::TimeMs confirmed_before) override;
   std::vector<std::pair<std::string, std::int64_t>> remaining_by_sale() override;

@@ -74,6 +74,7 @@ Parsed parse_order(const std::vector<Reply>& items, std::size_t from) {
     else if (key == "version") p.order.version = static_cast<std::uint64_t>(to_int(value));
     else if (key == "reason") p.order.reason = value;
     else if (key == "payment_id") p.order.payment_id = value;
+    else if (key == "external_id") p.order.external_id = value;
     else if (key == "created_at") p.order.created_at = to_int(value);
     else if (key == "updated_at") p.order.updated_at = to_int(value);
     else if (key == "started") p.progress.started = static_cast<std::uint64_t>(to_int(value));
@@ -458,10 +459,11 @@ void RedisStore::release(Window& window, const std::string& order_id) {
   window.claimed.erase(it);
 }
 
-bool RedisStore::finish(const std::string& order_id, OrderStatus to, const std::string& reason) {
+bool RedisStore::finish(const std::string& order_id, OrderStatus to, const std::string& reason,
+                        const std::string& external_id) {
   const auto tag = domain::tag_of_order(order_id);
   auto reply = client_.eval_sync(scripts::finish(), {order_key(order_id), changes_key(tag), confirmed_key(tag), outcomes_key(tag)},
-                                 {prefix(tag), std::string(domain::to_string(to)), reason, now_text()});
+                                 {prefix(tag), std::string(domain::to_string(to)), reason, now_text(), external_id});
   if (!reply.ok()) return false;  // the window tries again, still holding the entry
   if (outcome_of(reply) == "done") remember(reply);
   ack(this_window(), order_id);

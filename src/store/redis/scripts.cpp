@@ -160,7 +160,11 @@ if to == 'FAILED' then
   release(okey, skey, users_key(ARGV[1], sale_id))
   log_outcome(KEYS[4], okey)
 end
-if to == 'CONFIRMED' then redis.call('ZADD', KEYS[3], now, redis.call('HGET', okey, 'order_id')) end
+if to == 'CONFIRMED' then
+  redis.call('ZADD', KEYS[3], now, redis.call('HGET', okey, 'order_id'))
+  -- Absent when the shop said none: the status object then has no field.
+  if ARGV[5] and ARGV[5] ~= '' then redis.call('HSET', okey, 'external_id', ARGV[5]) end
+end
 return publish_and_reply('done', KEYS[2], okey, skey)
 )lua");
   return s;

@@ -4,7 +4,7 @@
 // domain::sale_tag), so a Redis Cluster keeps a sale's keys in one slot:
 //   fg:{T}:sale:<sale_id>    hash: the sale, remaining, seq, started, counts (c:<STATUS>), rate
 //   fg:{T}:users:<sale_id>   hash: user -> order id of the orders holding a unit
-//   fg:{T}:order:<order_id>  hash: the order's status object fields
+//   fg:{T}:order:<order_id>  hash: the order's status object fields (external_id only once the shop said one)
 //   fg:{T}:queue             stream: order ids waiting for a window or in one (consumer group "windows");
 //                            an entry is deleted once its order is done with
 //   fg:{T}:changes           stream: every status change, with the sale's started count and rate
@@ -30,7 +30,8 @@ const Script& claim();
 // KEYS queue; ARGV group consumer entry_id [consumer entry_id ...] -> entries renewed (idle 0):
 // those still pending under the consumer named with them
 const Script& keep_entries();
-// KEYS order changes confirmed outcomes; ARGV prefix to reason now -> {done|skip, fields...}: PROCESSING -> to
+// KEYS order changes confirmed outcomes; ARGV prefix to reason now external_id
+// -> {done|skip, fields...}: PROCESSING -> to; CONFIRMED keeps a non-empty external_id in the order's hash
 const Script& finish();
 // KEYS order changes queue; ARGV prefix now -> {requeued|skip}: PROCESSING or QUEUED back in line
 const Script& hand_back();
