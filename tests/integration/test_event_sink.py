@@ -14,7 +14,8 @@ import time
 import pytest
 import requests
 
-from flashgate_harness import free_port, parse_rfc3339, wait_until
+from flashgate_harness import (RedisServer, Server, child_env, distributed, free_port, new_ticket_key, parse_rfc3339,
+                               wait_until)
 from test_order_sink import SINK_SECRET, Shop
 
 SETTLED = ("CONFIRMED", "FAILED")
@@ -185,3 +186,51 @@ def test_an_event_sink_without_the_secret_refuses_to_start(start_server):
     with pytest.raises(Exception) as refused:
         start_server(env={"FLASHGATE_EVENT_SINK": "http://127.0.0.1:9/events"})
     assert "event_sink needs sink_secret" in str(refused.value)
+
+
+@pytest.mark.skipif(not distributed(), reason="two workers on one Redis and PostgreSQL: the distributed pass")
+def test_when_the_delivering_worker_dies_another_delivers_what_it_left(tmp_path_factory, session_database):
+    """Two workers, one gateway. The worker holding the delivery lock is killed -9 while the
+    sink is down and outcomes wait; the other takes the lock and delivers them all."""
+    port = free_port()
+    redis = RedisServer(tmp_path_factory.mktemp("events-redis"))
+    redis.start()
+    env = child_env(event_env(None, f"http://127.0.0.1:{port}/events", FLASHGATE_TICKET_KEYS=new_ticket_key(),
+                              FLASHGATE_RECLAIM_AFTER="2s"))
+    started = []
+
+    def launch(role):
+        args = ["--store", redis.url, "--database", session_database, "--role", role]
+        server = Server(tmp_path_factory.mktemp(role), env, free_port(), args=args)
+        started.append(server)
+        server.start()
+        assert server.wait_ready(), server.describe_logs()
+        return server
+
+    shop = None
+    try:
+        workers = [launch("worker"), launch("worker")]
+        gateway = launch("gateway")
+        wait_until(lambda: any("this worker delivers the outbox" in w.logs() for w in workers), timeout=15,
+                   message="one worker to take the delivery lock")
+        leader = next(w for w in workers if "this worker delivers the outbox" in w.logs())
+        other = next(w for w in workers if w is not leader)
+        sale_id = gateway.new_sale(stock=4)
+        tickets, seen = run_sale(gateway, sale_id, ["p1", "p2", "c1", "c2"], payers={"p1", "p2"})
+        wait_until(lambda: outbox_depth(leader) >= 8, timeout=30, message="8 events waiting")
+        leader.close_sessions()
+        leader.proc.send_signal(signal.SIGKILL)
+        leader.proc.wait(timeout=10)
+        leader.killed = True
+        shop = Shop(port)
+        by_order = wait_for_events(shop, sale_id, expected_count=8, timeout=40)
+        assert_events_match(by_order, tickets, seen)
+        assert "this worker delivers the outbox" in other.logs()
+        wait_until(lambda: outbox_depth(other) == 0, timeout=15, message="the outbox to empty")
+    finally:
+        if shop:
+            shop.stop()
+        for server in reversed(started):
+            if server.is_running():
+                server.stop()
+        redis.stop()
