@@ -21,6 +21,7 @@
 #include "gateway/http_server.hpp"
 #include "worker/outcome_mirror.hpp"
 #include "worker/periodic.hpp"
+#include "sink/event_delivery.hpp"
 #include "sink/http_order_sink.hpp"
 #include "worker/windows.hpp"
 
@@ -177,6 +178,7 @@ int serve(Config config) {
   const bool worker_role = config.role != "gateway";
 
   std::unique_ptr<sink::HttpOrderSink> order_sink;  // outlives the windows that call it
+  std::unique_ptr<sink::EventDelivery> event_delivery;
   std::optional<worker::Windows> windows;
   std::optional<worker::ListenedOutcomes> listened_outcomes;
   std::optional<worker::OutcomeMirror> mirror;
@@ -208,6 +210,21 @@ int serve(Config config) {
       window_settings.breaker_failures = static_cast<int>(config.sink_breaker_failures);
       window_settings.breaker_pause = std::chrono::milliseconds(config.sink_breaker_pause_ms);
     }
+    if (backends.event_outbox) {
+      sink::EventDeliverySettings settings;
+      settings.sink = sink::HttpSinkSettings{config.event_sink, config.sink_secret,
+                                             std::chrono::milliseconds(config.sink_timeout_ms), config.sink_ca};
+      // Distributed: one worker delivers at a time, the one holding the lock.
+      sink::EventDelivery::Leadership leadership;
+      if (redis) leadership = [postgres = backends.postgres] { return postgres->hold_delivery_lock(); };
+      try {
+        event_delivery = std::make_unique<sink::EventDelivery>(*backends.event_outbox, metrics, std::move(settings),
+                                                               std::move(leadership));
+      } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 2;
+      }
+    }
     windows.emplace(store, database, metrics, window_settings);
     windows->start();
     const auto sweep = std::chrono::milliseconds(std::clamp<std::int64_t>(config.payment_timeout_ms / 4, 50, 1000));
@@ -226,6 +243,7 @@ int serve(Config config) {
           for (const auto& [sale_id, value] : remaining) store.set_remaining_db(sale_id, value);
         },
         true);
+    if (event_delivery) event_delivery->start();
     if (redis) {
       reclaim.emplace("fg-reclaim", redis->reclaim_period(), [redis] {
         if (auto n = redis->reclaim_abandoned()) spdlog::warn("reclaimed {} orders of dead windows", n);
@@ -289,6 +307,7 @@ int serve(Config config) {
     if (answers_in_flight) std::this_thread::sleep_for(std::chrono::milliseconds(100));  // answers reach their sockets
     server.stop();
     if (mirror) mirror->stop();
+    if (event_delivery) event_delivery->stop();  // what it has not delivered waits in the outbox
     store_gauges.stop();
     backends.close();
   };

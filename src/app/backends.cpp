@@ -84,17 +84,28 @@ Backends open_backends(const Config& config, metrics::Registry& metrics) {
   const bool postgres_url = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
   if (!sqlite_url && !postgres_url) throw std::runtime_error("database must be sqlite:PATH or postgresql://...");
   const bool memory = config.store == "memory";
+  const bool events = !config.event_sink.empty();
+  // The outbox is written where the outcome itself is: the memory store's
+  // journal, or with Redis the PostgreSQL row its outcome log is mirrored to.
+  if (events && !memory && !postgres_url)
+    throw std::runtime_error("event_sink with the Redis store needs a postgresql:// database (its outbox lives there)");
 
   // The memory store journals into SQLite: the database's file, or one in the data dir.
   if (sqlite_url || memory) {
     b.sqlite = std::make_unique<database::SqliteDatabase>(
-        sqlite_url ? url.substr(7) : config.data_dir + "/flashgate.db", commit_histograms(metrics));
+        sqlite_url ? url.substr(7) : config.data_dir + "/flashgate.db", commit_histograms(metrics), events && memory);
     add_sqlite_gauges(metrics, b.sqlite.get());
   }
   // A Redis gateway never touches the order database.
-  if (postgres_url && (memory || config.role != "gateway"))
-    b.remote_database = std::make_unique<database::PostgresDatabase>(url, static_cast<std::size_t>(config.db_pool));
+  if (postgres_url && (memory || config.role != "gateway")) {
+    auto postgres = std::make_unique<database::PostgresDatabase>(
+        url, static_cast<std::size_t>(config.db_pool), database::PostgresDatabase::default_acquire_timeout,
+        events && !memory);
+    b.postgres = postgres.get();
+    b.remote_database = std::move(postgres);
+  }
   b.database = b.remote_database ? b.remote_database.get() : b.sqlite.get();
+  if (events) b.event_outbox = memory ? static_cast<database::EventOutbox*>(b.sqlite.get()) : b.postgres;
 
   if (memory) {
     auto store = std::make_unique<store::MemoryStore>(*b.sqlite);

@@ -5,6 +5,7 @@
 
 #include "app/config.hpp"
 #include "database/order_database.hpp"
+#include "database/postgres/postgres_database.hpp"
 #include "database/sqlite/sqlite_database.hpp"
 #include "metrics/registry.hpp"
 #include "store/redis/redis_store.hpp"
@@ -16,6 +17,10 @@ struct Backends {
   std::unique_ptr<database::SqliteDatabase> sqlite;            // the memory store's journal, when there is one
   std::unique_ptr<database::OrderDatabase> remote_database;    // PostgreSQL
   database::OrderDatabase* database = nullptr;                 // the system of record; null in a Redis gateway
+  database::PostgresDatabase* postgres = nullptr;              // remote_database, when there is one
+  // With event_sink: where outcomes wait for it (the memory store's journal,
+  // or PostgreSQL under Redis); null without an event sink or in a gateway.
+  database::EventOutbox* event_outbox = nullptr;
   std::unique_ptr<store::Store> store;
   store::redis::RedisStore* redis = nullptr;
 

@@ -246,8 +246,12 @@ const std::vector<Setting>& settings() {
       {"order_sink", "FLASHGATE_ORDER_SINK",
        "the shop's order service (http:// or https:// URL): windows POST each order there (empty: the built-in table)",
        http_url(&Config::order_sink), show(&Config::order_sink)},
+      {"event_sink", "FLASHGATE_EVENT_SINK",
+       "the shop's event receiver (http:// or https:// URL): every CONFIRMED, FAILED, PAID and CANCELLED is POSTed "
+       "there, at least once, in version order per order (empty: none)",
+       http_url(&Config::event_sink), show(&Config::event_sink)},
       {"sink_secret", "FLASHGATE_SINK_SECRET",
-       "HMAC key of Flashgate-Signature on calls to the shop (required with order_sink)",
+       "HMAC key of Flashgate-Signature on calls to the shop (required with order_sink or event_sink)",
        text(&Config::sink_secret), secret(&Config::sink_secret)},
       {"sink_timeout", "FLASHGATE_SINK_TIMEOUT", "bound on one call to the shop", duration(&Config::sink_timeout_ms),
        show_ms(&Config::sink_timeout_ms)},
@@ -319,6 +323,9 @@ std::optional<std::string> load_config(Config& config, const ConfigSources& sour
     return "listen must be HOST:PORT";
   if (!config.order_sink.empty() && config.sink_secret.empty())
     return "order_sink needs sink_secret (FLASHGATE_SINK_SECRET, --sink-secret): the shop checks each call's "
+           "Flashgate-Signature with it";
+  if (!config.event_sink.empty() && config.sink_secret.empty())
+    return "event_sink needs sink_secret (FLASHGATE_SINK_SECRET, --sink-secret): the shop checks each event's "
            "Flashgate-Signature with it";
   if (config.sink_timeout_ms <= 0) return "sink_timeout must be above 0";
   return check_buyer_auth(config);

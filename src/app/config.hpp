@@ -62,7 +62,8 @@ struct Config {
   // The shop's order service: windows create each order there (empty: the
   // built-in order table alone, with service_time and failure_rate simulating it).
   std::string order_sink;
-  std::string sink_secret;  // HMAC key of Flashgate-Signature; required with order_sink
+  std::string event_sink;   // the shop's event receiver: every outcome, signed, at least once
+  std::string sink_secret;  // HMAC key of Flashgate-Signature; required with order_sink or event_sink
   std::int64_t sink_timeout_ms = 5000;
   std::int64_t sink_deadline_ms = 120'000;
   std::string sink_ca;  // https: a CA bundle to trust instead of the system's

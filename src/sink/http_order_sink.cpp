@@ -1,217 +1,38 @@
 #include "sink/http_order_sink.hpp"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
-#include <boost/url/parse.hpp>
-#include <openssl/ssl.h>
-
 #include <atomic>
-#include <optional>
-#include <stdexcept>
 
 #include "sink/sink_protocol.hpp"
 
 namespace flashgate::sink {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
-
-struct HttpOrderSink::Target {
-  bool tls = false;
-  std::string host, port, path;
-  std::string host_header;  // host, [v6], and the port unless the scheme's own
-  std::shared_ptr<asio::ssl::context> tls_context;
-};
-
-// One window thread's connection: its own io_context, so a call runs the
-// loop on the calling thread and one expiry bounds the whole exchange.
-struct HttpOrderSink::Connection {
-  std::shared_ptr<asio::ssl::context> tls_context;  // declared first: outlives the stream that uses it
-  asio::io_context io;
-  std::optional<beast::tcp_stream> plain;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
-  beast::flat_buffer buffer;
-  bool open = false;
-
-  beast::tcp_stream& tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
-};
-
 namespace {
 
 std::atomic<std::uint64_t> next_serial{1};
 
 struct ThreadConnection {
   std::uint64_t serial = 0;
-  std::unique_ptr<HttpOrderSink::Connection> connection;
+  HttpPoster::ConnectionSlot connection;
 };
 thread_local ThreadConnection this_thread_connection;
-
-struct Exchange {
-  int status = 0;
-  std::string body;
-  bool body_cut = false;
-  bool keep_alive = false;
-  std::string error;  // no complete HTTP answer
-  bool answered_anything = false;
-};
-
-// Runs the loop until the handlers are done; the tcp_stream expiry closes
-// the socket when the call's time is up, which ends every pending operation.
-void run(asio::io_context& io) {
-  io.restart();
-  io.run();
-}
-
-template <class Stream>
-void exchange(Stream& stream, HttpOrderSink::Connection& connection, const http::request<http::string_body>& request,
-              Exchange& result) {
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(max_reply_body);
-  http::async_write(stream, request, [&](beast::error_code ec, std::size_t) {
-    if (ec) {
-      result.error = "sending the order: " + ec.message();
-      return;
-    }
-    http::async_read(stream, connection.buffer, parser, [&](beast::error_code read_ec, std::size_t bytes) {
-      result.answered_anything = bytes > 0 || parser.is_header_done();
-      if (read_ec == http::error::body_limit && parser.is_header_done()) {
-        result.status = static_cast<int>(parser.get().result_int());
-        result.body_cut = true;
-        return;
-      }
-      if (read_ec) {
-        result.error = "reading the answer: " + read_ec.message();
-        return;
-      }
-      result.status = static_cast<int>(parser.get().result_int());
-      result.body = std::move(parser.get().body());
-      result.keep_alive = parser.keep_alive();
-    });
-  });
-  run(connection.io);
-}
 
 }  // namespace
 
 HttpOrderSink::HttpOrderSink(HttpSinkSettings settings)
-    : settings_(std::move(settings)), target_(std::make_unique<Target>()), serial_(next_serial++) {
-  auto parsed = boost::urls::parse_absolute_uri(settings_.url);
-  if (!parsed) throw std::invalid_argument("order_sink must be an http:// or https:// URL");
-  const auto scheme = parsed->scheme();
-  if (scheme == "https") target_->tls = true;
-  else if (scheme != "http") throw std::invalid_argument("order_sink must be an http:// or https:// URL");
-  target_->host = std::string(parsed->encoded_host());
-  if (target_->host.size() > 2 && target_->host.front() == '[')
-    target_->host = target_->host.substr(1, target_->host.size() - 2);
-  if (target_->host.empty()) throw std::invalid_argument("order_sink has no host");
-  target_->port = parsed->has_port() ? std::string(parsed->port()) : (target_->tls ? "443" : "80");
-  target_->host_header = std::string(parsed->encoded_host());
-  if (parsed->has_port() && target_->port != (target_->tls ? "443" : "80")) target_->host_header += ":" + target_->port;
-  target_->path = std::string(parsed->encoded_target());
-  if (target_->path.empty()) target_->path = "/";
-  if (target_->tls) {
-    target_->tls_context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-    target_->tls_context->set_verify_mode(asio::ssl::verify_peer);
-    beast::error_code ec;
-    if (settings_.ca_file.empty()) target_->tls_context->set_default_verify_paths(ec);
-    else target_->tls_context->load_verify_file(settings_.ca_file, ec);
-    if (ec) throw std::invalid_argument("sink_ca: loading CA certificates: " + ec.message());
-  }
-}
-
-HttpOrderSink::~HttpOrderSink() = default;
-
-namespace {
-
-// Connects (and shakes hands) within the call's expiry; false with error set.
-bool connect(HttpOrderSink::Connection& c, const HttpOrderSink::Target& target, std::string& error) {
-  tcp::resolver resolver(c.io);
-  beast::error_code ec;
-  const auto endpoints = resolver.resolve(target.host, target.port, ec);
-  if (ec) {
-    error = "resolving " + target.host + ": " + ec.message();
-    return false;
-  }
-  bool connected = false;
-  c.tcp().async_connect(endpoints, [&](beast::error_code connect_ec, const tcp::endpoint&) {
-    if (connect_ec) error = "connecting to " + target.host + ": " + connect_ec.message();
-    else connected = true;
-  });
-  run(c.io);
-  if (!connected || !c.secure) return connected;
-  // SNI, and the certificate must name the host.
-  SSL_set_tlsext_host_name(c.secure->native_handle(), target.host.c_str());
-  c.secure->set_verify_callback(asio::ssl::host_name_verification(target.host));
-  bool handshaken = false;
-  c.secure->async_handshake(asio::ssl::stream_base::client, [&](beast::error_code handshake_ec) {
-    if (handshake_ec) error = "TLS handshake with " + target.host + ": " + handshake_ec.message();
-    else handshaken = true;
-  });
-  run(c.io);
-  return handshaken;
-}
-
-}  // namespace
+    : settings_(std::move(settings)),
+      poster_(settings_.url, settings_.ca_file, settings_.timeout, "order_sink"),
+      serial_(next_serial++) {}
 
 SinkAnswer HttpOrderSink::create_order(const OrderRequest& order) {
   const std::string body = order_body(order);
-  http::request<http::string_body> request{http::verb::post, target_->path, 11};
-  request.set(http::field::host, target_->host_header);
-  request.set(http::field::user_agent, "flashgate");
-  request.set(http::field::content_type, "application/json");
-  request.set(http::field::accept, "application/json");
-  request.set("Idempotency-Key", order.order_id);
   const auto unix_seconds =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  request.set("Flashgate-Signature", signature_header(settings_.secret, unix_seconds, body));
-  request.body() = body;
-  request.prepare_payload();
-
+  const HttpPoster::Headers headers{{"Idempotency-Key", order.order_id},
+                                    {"Flashgate-Signature", signature_header(settings_.secret, unix_seconds, body)}};
   auto& slot = this_thread_connection;
   if (slot.serial != serial_) slot = ThreadConnection{serial_, nullptr};
-  const auto deadline = std::chrono::steady_clock::now() + settings_.timeout;
-
-  // A kept-alive connection the shop has closed meanwhile fails before any
-  // answer: the call is made once more on a new one (the key makes that safe).
-  for (int round = 0; round < 2; ++round) {
-    const bool reused = slot.connection && slot.connection->open;
-    if (!reused) {
-      slot.connection = std::make_unique<Connection>();
-      auto& c = *slot.connection;
-      if (target_->tls) {
-        c.tls_context = target_->tls_context;
-        c.secure.emplace(c.io, *c.tls_context);
-      } else {
-        c.plain.emplace(c.io);
-      }
-    }
-    auto& c = *slot.connection;
-    c.tcp().expires_at(deadline);
-    std::string error;
-    if (!reused && !connect(c, *target_, error)) {
-      slot.connection.reset();
-      return SinkAnswer{SinkAnswer::Kind::unavailable, {}, error};
-    }
-    c.open = true;
-    Exchange result;
-    if (c.secure) exchange(*c.secure, c, request, result);
-    else exchange(*c.plain, c, request, result);
-    if (!result.error.empty()) {
-      slot.connection.reset();
-      if (reused && !result.answered_anything && std::chrono::steady_clock::now() < deadline) continue;
-      return SinkAnswer{SinkAnswer::Kind::unavailable, {}, result.error};
-    }
-    c.tcp().expires_never();
-    if (!result.keep_alive || result.body_cut) slot.connection.reset();
-    return classify_reply(result.status, result.body, result.body_cut);
-  }
-  return SinkAnswer{SinkAnswer::Kind::unavailable, {}, "the connection closed before an answer"};
+  const auto reply = poster_.post(slot.connection, headers, body);
+  if (!reply.error.empty()) return SinkAnswer{SinkAnswer::Kind::unavailable, {}, reply.error};
+  return classify_reply(reply.status, reply.body, reply.body_cut);
 }
 
 }  // namespace flashgate::sink

@@ -19,6 +19,23 @@ std::string order_body(const OrderRequest& request) {
   return json::serialize(body);
 }
 
+std::string event_body(const database::OutboxEvent& event) {
+  json::object body;
+  body["order_id"] = event.order_id;
+  body["sale_id"] = event.sale_id;
+  body["user_id"] = event.user_id;
+  body["status"] = event.status;
+  body["version"] = event.version;
+  body["reason"] = event.reason;
+  body["external_id"] = event.external_id;
+  body["at"] = event.at;
+  return json::serialize(body);
+}
+
+std::string event_id(const database::OutboxEvent& event) {
+  return event.order_id + "." + std::to_string(event.version);
+}
+
 std::string signature_header(std::string_view secret, std::int64_t unix_seconds, std::string_view body) {
   const std::string t = std::to_string(unix_seconds);
   std::string signed_text;

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "database/event_outbox.hpp"
 #include "sink/order_sink.hpp"
 
 namespace flashgate::sink {
@@ -16,6 +17,13 @@ inline constexpr std::size_t max_reason_bytes = 200;
 
 // {"order_id","sale_id","user_id","item","accepted_at"}
 std::string order_body(const OrderRequest& request);
+
+// {"order_id","sale_id","user_id","status","version","reason","external_id","at"},
+// `at` in milliseconds since the epoch.
+std::string event_body(const database::OutboxEvent& event);
+// Flashgate-Event-Id: "<order_id>.<version>", the same for every delivery of
+// one event, so the shop can drop a repeat.
+std::string event_id(const database::OutboxEvent& event);
 
 // "t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">": the timestamp is
 // signed with the body, so a receiver can refuse a replayed call.

@@ -25,6 +25,8 @@ Windows::Windows(store::Store& store, database::OrderDatabase& database, metrics
                                     "sink=\"order\",result=\"refused\"")),
       sink_unavailable_(metrics.counter("flashgate_sink_calls_total", "Calls to the shop's services by their answer",
                                         "sink=\"order\",result=\"unavailable\"")),
+      sink_retries_(metrics.counter("flashgate_sink_retries_total", "Calls to the shop's services that repeat a failed one",
+                                    "sink=\"order\"")),
       sink_seconds_(metrics.histogram("flashgate_sink_call_seconds", "Duration of one call to the shop's services",
                                       "sink=\"order\"",
                                       {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})) {
@@ -148,6 +150,7 @@ std::optional<Windows::Outcome> Windows::ask_order_sink(const domain::Order& ord
       }
       permit = *next;
     }
+    if (attempt > 0) sink_retries_.inc();  // asked again after an unavailable answer
     auto answer = call_order_sink(request, permit);
     if (answer.kind == sink::SinkAnswer::Kind::created) {
       if (answer.external_id_refused)

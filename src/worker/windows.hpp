@@ -70,6 +70,7 @@ class Windows {
   metrics::Counter& sink_created_;
   metrics::Counter& sink_refused_;
   metrics::Counter& sink_unavailable_;
+  metrics::Counter& sink_retries_;
   metrics::Histogram& sink_seconds_;
   std::optional<sink::CircuitBreaker> breaker_;  // with an order sink
   std::mutex items_mutex_;

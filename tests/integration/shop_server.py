@@ -14,8 +14,13 @@ POST /control      JSON {"mode": M, "first": N, "slow_seconds": S}: the next N
                    200 bytes, the order is created).
                    Otherwise a created order is answered 201
                    {"external_id": "SHOP-<n>"}, the same for the same key.
+POST /events       the event sink: verifies Flashgate-Signature, records each
+                   event in arrival order with its Flashgate-Event-Id, 204.
+                   With /control {"events_mode": "fail", "events_first": N}
+                   the next N event calls get 503 and are not recorded.
 GET /stats         {"calls", "created": {key: external_id}, "calls_by_key",
-                   "bad_signatures", "bodies": {key: body}}
+                   "bad_signatures", "bodies": {key: body}, "event_calls",
+                   "events": [{"id": Flashgate-Event-Id, "body": event}]}
 
 Usage: shop_server.py PORT SECRET [CERT KEY]   (with CERT and KEY: https)
 """
@@ -31,7 +36,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SECRET = b""
 LOCK = threading.Lock()
-STATE = {"calls": 0, "created": {}, "calls_by_key": {}, "bad_signatures": 0, "bodies": {}}
+STATE = {"calls": 0, "created": {}, "calls_by_key": {}, "bad_signatures": 0, "bodies": {}, "event_calls": 0,
+         "events": []}
+EVENT_FAULTS = {"mode": None, "left": 0}
 MISBEHAVIOUR = {"mode": None, "left": 0, "slow_seconds": 0.0}
 
 
@@ -76,9 +83,14 @@ class Shop(BaseHTTPRequestHandler):
         if self.path == "/control":
             control = json.loads(body)
             with LOCK:
-                MISBEHAVIOUR.update(mode=control.get("mode"), left=int(control.get("first", 0)),
-                                    slow_seconds=float(control.get("slow_seconds", 0)))
+                if "events_mode" in control:
+                    EVENT_FAULTS.update(mode=control["events_mode"], left=int(control.get("events_first", 0)))
+                else:
+                    MISBEHAVIOUR.update(mode=control.get("mode"), left=int(control.get("first", 0)),
+                                        slow_seconds=float(control.get("slow_seconds", 0)))
             return self.reply(200, {"ok": True})
+        if self.path == "/events":
+            return self.event(body)
         if self.path != "/orders":
             return self.reply(404, {"error": "not_found"})
         if self.headers.get("Host") != f"{self.server.host_name}:{self.server.server_port}":
@@ -146,6 +158,24 @@ class Shop(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.reply(201, {"external_id": created})
+
+    def event(self, body):
+        with LOCK:
+            STATE["event_calls"] += 1
+            failing = EVENT_FAULTS["left"] > 0 and EVENT_FAULTS["mode"] == "fail"
+            if failing:
+                EVENT_FAULTS["left"] -= 1
+        if not signature_ok(self.headers.get("Flashgate-Signature", ""), body):
+            with LOCK:
+                STATE["bad_signatures"] += 1
+            return self.reply(401, {"error": "bad_signature", "message": "signature does not match"})
+        if failing:
+            return self.reply(503, {"error": "busy", "message": "try later"})
+        with LOCK:
+            STATE["events"].append({"id": self.headers.get("Flashgate-Event-Id", ""), "body": json.loads(body)})
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
 
 class Server(ThreadingHTTPServer):

@@ -164,6 +164,8 @@ def test_first_calls_unavailable_then_confirmed(start_server, shop):
     metrics = srv.get("/metrics").text
     unavailable = re.search(r'flashgate_sink_calls_total\{sink="order",result="unavailable"\} (\d+)', metrics)
     assert unavailable and int(unavailable.group(1)) >= 4, metrics
+    retries = re.search(r'flashgate_sink_retries_total\{sink="order"\} (\d+)', metrics)
+    assert retries and int(retries.group(1)) >= 4, metrics  # each unavailable answer was followed by a retry
 
 
 def test_a_shop_slower_than_the_timeout_is_asked_again_with_the_same_key(start_server, shop):

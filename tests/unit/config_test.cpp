@@ -437,6 +437,34 @@ TEST(Config, OrderSinkMustBeHttp) {
   }
 }
 
+TEST(Config, EventSinkNeedsTheSinkSecret) {
+  Config c;
+  ConfigSources sources;
+  sources.flags["event_sink"] = "http://127.0.0.1:9000/events";
+  const auto error = load_config(c, sources);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_NE(error->find("event_sink needs sink_secret"), std::string::npos) << *error;
+}
+
+TEST(Config, EventSinkIsReadAndMustBeHttp) {
+  Config c;
+  EXPECT_EQ(c.event_sink, "");
+  ConfigSources sources;
+  sources.environment["FLASHGATE_EVENT_SINK"] = "https://shop.example/events";
+  sources.environment["FLASHGATE_SINK_SECRET"] = "s3cret";
+  ASSERT_EQ(load_config(c, sources), std::nullopt);
+  EXPECT_EQ(c.event_sink, "https://shop.example/events");
+  EXPECT_TRUE(c.order_sink.empty());  // either sink works without the other
+
+  Config bad;
+  ConfigSources wrong;
+  wrong.flags["event_sink"] = "ftp://shop/events";
+  wrong.flags["sink_secret"] = "s";
+  const auto error = load_config(bad, wrong);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_NE(error->find("event_sink"), std::string::npos) << *error;
+}
+
 TEST(Config, SinkSecretIsNotShown) {
   Config c;
   c.sink_secret = "s3cret";

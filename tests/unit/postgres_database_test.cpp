@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "database/postgres/migrations.hpp"
 #include "domain/ids.hpp"
 #include "domain/time.hpp"
 
@@ -412,6 +413,63 @@ TEST_F(PostgresDatabaseTest, SurvivesAServerRestart) {
   EXPECT_TRUE(db.record_outcome(paid));
   EXPECT_EQ(query_one(cluster.url(), "SELECT count(*) FROM orders WHERE starts_with(order_id, $1)", {prefix_}), "12");
   EXPECT_EQ(query_one(cluster.url(), "SELECT status FROM orders WHERE order_id = $1", {id("before")}), "PAID");
+}
+
+// --- the event sink's outbox ---
+
+TEST_F(PostgresDatabaseTest, TheOutboxTakesEachOutcomeOnceWhenTheRowChanges) {
+  const std::string url = fresh_database();
+  PostgresDatabase db(url, 2, PostgresDatabase::default_acquire_timeout, /*event_outbox=*/true);
+  Order order = make_order(id("outbox"));
+  order.version = 2;  // PROCESSING, as the window holds it
+  ASSERT_TRUE(db.create_order(order));
+  ASSERT_TRUE(db.create_order(order));  // a repeat (a reclaimed order): no second event
+  Order paid = order;
+  paid.status = OrderStatus::paid;
+  paid.version = 4;
+  paid.payment_id = "pay-1";
+  paid.updated_at = 1234;
+  ASSERT_TRUE(db.record_outcome(paid));
+  ASSERT_TRUE(db.record_outcome(paid));  // mirrored again: the row is final, nothing changes
+  Order cancelled = paid;
+  cancelled.status = OrderStatus::cancelled;
+  ASSERT_TRUE(db.record_outcome(cancelled));  // the row took PAID first: no event
+  const auto events = db.take(10);
+  ASSERT_TRUE(events.has_value());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].status, "CONFIRMED");
+  EXPECT_EQ((*events)[0].version, 3u);
+  EXPECT_EQ((*events)[1].status, "PAID");
+  EXPECT_EQ((*events)[1].version, 4u);
+  EXPECT_EQ((*events)[1].at, 1234);
+  EXPECT_EQ(db.depth(), 2u);
+  ASSERT_TRUE(db.delivered({(*events)[0].id}));
+  EXPECT_EQ(db.depth(), 1u);
+  EXPECT_EQ(db.take(10)->front().status, "PAID");
+}
+
+TEST_F(PostgresDatabaseTest, WithoutAnEventSinkNothingIsQueued) {
+  const std::string url = fresh_database();
+  PostgresDatabase db(url);
+  Order failed = make_order(id("quiet"), OrderStatus::failed);
+  ASSERT_TRUE(db.create_order(make_order(id("quiet-2"))));
+  ASSERT_TRUE(db.record_outcome(failed));
+  EXPECT_EQ(db.depth(), 0u);
+}
+
+TEST_F(PostgresDatabaseTest, OneProcessHoldsTheDeliveryLockUntilItsConnectionGoes) {
+  const std::string url = fresh_database();
+  auto first = std::make_unique<PostgresDatabase>(url, 1, PostgresDatabase::default_acquire_timeout, true);
+  PostgresDatabase second(url, 1, PostgresDatabase::default_acquire_timeout, true);
+  ASSERT_TRUE(first->hold_delivery_lock());
+  EXPECT_TRUE(first->hold_delivery_lock());  // still its own
+  EXPECT_FALSE(second.hold_delivery_lock());
+  first.reset();  // its connection closes, as a dead worker's does
+  bool taken = false;
+  for (auto until = std::chrono::steady_clock::now() + 10s; !taken && std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(50ms))
+    taken = second.hold_delivery_lock();
+  EXPECT_TRUE(taken);
 }
 
 }  // namespace

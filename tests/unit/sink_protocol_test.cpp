@@ -103,3 +103,37 @@ TEST(SinkProtocol, ReasonIsCutAndPrintable) {
 }
 
 }  // namespace
+
+namespace {
+
+flashgate::database::OutboxEvent paid_event() {
+  flashgate::database::OutboxEvent event;
+  event.id = 7;
+  event.order_id = "o-9";
+  event.sale_id = "s-1";
+  event.user_id = "bob";
+  event.status = "PAID";
+  event.version = 4;
+  event.external_id = "SHOP-3";
+  event.at = 1'795'521'600'123;
+  return event;
+}
+
+TEST(SinkProtocol, EventBodyCarriesTheOutcome) {
+  const auto body = boost::json::parse(flashgate::sink::event_body(paid_event())).as_object();
+  EXPECT_EQ(body.at("order_id").as_string(), "o-9");
+  EXPECT_EQ(body.at("sale_id").as_string(), "s-1");
+  EXPECT_EQ(body.at("user_id").as_string(), "bob");
+  EXPECT_EQ(body.at("status").as_string(), "PAID");
+  EXPECT_EQ(body.at("version").to_number<std::int64_t>(), 4);
+  EXPECT_EQ(body.at("reason").as_string(), "");  // a string even when there is none
+  EXPECT_EQ(body.at("external_id").as_string(), "SHOP-3");
+  EXPECT_EQ(body.at("at").to_number<std::int64_t>(), 1'795'521'600'123);
+  EXPECT_EQ(body.size(), 8u);  // the outbox's own id is not the shop's business
+}
+
+TEST(SinkProtocol, EventIdIsOrderDotVersion) {
+  EXPECT_EQ(flashgate::sink::event_id(paid_event()), "o-9.4");
+}
+
+}  // namespace

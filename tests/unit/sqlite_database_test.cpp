@@ -149,6 +149,19 @@ bool record_order(SqliteDatabase& db, const flashgate::domain::Order& order) {
   return durable.get_future().get();
 }
 
+bool record_status(SqliteDatabase& db, const std::string& order_id, flashgate::domain::OrderStatus status,
+                   std::uint64_t version) {
+  flashgate::domain::Order order;
+  order.order_id = order_id;
+  order.sale_id = sale_id;
+  order.user_id = order_id;
+  order.seq = 1;
+  order.status = status;
+  order.version = version;
+  order.updated_at = 1000 + static_cast<std::int64_t>(version);
+  return record_order(db, order);
+}
+
 TEST_F(SqliteFile, ADataDirOfTheOldSchemaGetsExternalIdColumnsAndKeepsItsRows) {
   const auto path = dir_ / "flashgate.db";
   exec_sql(path, schema_without_external_id);
@@ -191,6 +204,48 @@ TEST_F(SqliteFile, TheJournalKeepsTheExternalIdOfItsLatestVersion) {
   ASSERT_EQ(state.orders.size(), 1u);
   EXPECT_EQ(state.orders[0].status, flashgate::domain::OrderStatus::paid);
   EXPECT_EQ(state.orders[0].external_id, "SHOP-1");
+}
+
+using Status = flashgate::domain::OrderStatus;
+
+TEST_F(SqliteFile, TheOutboxTakesEachOutcomeOnceInOrder) {
+  SqliteDatabase db(dir_ / "flashgate.db", {}, /*event_outbox=*/true);
+  ASSERT_TRUE(record_status(db, "o1", Status::queued, 1));
+  ASSERT_TRUE(record_status(db, "o1", Status::processing, 2));
+  ASSERT_TRUE(record_status(db, "o1", Status::confirmed, 3));
+  ASSERT_TRUE(record_status(db, "o1", Status::confirmed, 3));   // written again: no new event
+  ASSERT_TRUE(record_status(db, "o1", Status::processing, 2));  // an older version: no change, no event
+  ASSERT_TRUE(record_status(db, "o1", Status::paid, 4));
+  ASSERT_TRUE(record_status(db, "o2", Status::failed, 3));
+  const auto events = db.take(10);
+  ASSERT_TRUE(events.has_value());
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[0].order_id, "o1");
+  EXPECT_EQ((*events)[0].status, "CONFIRMED");
+  EXPECT_EQ((*events)[0].version, 3u);
+  EXPECT_EQ((*events)[0].at, 1003);
+  EXPECT_EQ((*events)[1].status, "PAID");
+  EXPECT_EQ((*events)[1].version, 4u);
+  EXPECT_EQ((*events)[2].order_id, "o2");
+  EXPECT_EQ(db.depth(), 3u);
+  ASSERT_TRUE(db.delivered({(*events)[0].id, (*events)[1].id}));
+  EXPECT_EQ(db.depth(), 1u);
+  EXPECT_EQ(db.take(10)->front().order_id, "o2");
+}
+
+TEST_F(SqliteFile, WithoutAnEventSinkNothingIsQueued) {
+  SqliteDatabase db(dir_ / "flashgate.db");
+  ASSERT_TRUE(record_status(db, "o1", Status::failed, 3));
+  EXPECT_EQ(db.depth(), 0u);
+}
+
+TEST_F(SqliteFile, TheOutboxSurvivesAReopen) {
+  {
+    SqliteDatabase db(dir_ / "flashgate.db", {}, true);
+    ASSERT_TRUE(record_status(db, "o1", Status::cancelled, 4));
+  }
+  SqliteDatabase again(dir_ / "flashgate.db", {}, true);
+  ASSERT_EQ(again.take(10)->size(), 1u);
 }
 
 }  // namespace

@@ -42,6 +42,21 @@ CREATE TABLE orders (
     {2, R"sql(
 ALTER TABLE orders ADD COLUMN external_id text NOT NULL DEFAULT '';
 )sql"},
+    {3, R"sql(
+-- Outcomes on their way to the shop's event sink (--event-sink), written in
+-- the same statement as the order row's status; deleted once delivered.
+CREATE TABLE event_outbox (
+  id          bigserial PRIMARY KEY,
+  order_id    text NOT NULL,
+  sale_id     text NOT NULL,
+  user_id     text NOT NULL,
+  status      text NOT NULL,
+  version     bigint NOT NULL,
+  reason      text NOT NULL DEFAULT '',
+  external_id text NOT NULL DEFAULT '',
+  at          bigint NOT NULL
+);
+)sql"},
 };
 
 // Any key works as long as every flashgate uses the same one: "flashgat" in ASCII.

@@ -21,6 +21,11 @@ constexpr const char* create_order_row = "flashgate_create_order";
 constexpr const char* set_remaining = "flashgate_set_remaining";
 constexpr const char* count_all_orders = "flashgate_count_orders";
 constexpr const char* upsert_outcome = "flashgate_upsert_outcome";
+constexpr const char* create_order_with_event = "flashgate_create_order_event";
+constexpr const char* upsert_outcome_with_event = "flashgate_upsert_outcome_event";
+constexpr const char* take_events = "flashgate_take_events";
+constexpr const char* delete_events = "flashgate_delete_events";
+constexpr const char* count_events = "flashgate_count_events";
 
 constexpr postgres::PreparedStatement statements[] = {
     {insert_sale,
@@ -44,7 +49,34 @@ constexpr postgres::PreparedStatement statements[] = {
      "reason = excluded.reason, updated_at = excluded.updated_at "
      "WHERE o.status NOT IN ('PAID', 'CANCELLED', 'FAILED')",
      8},
+    // The same two writes with an event sink: the outbox row goes in with the
+    // order row, and only if the order row was inserted or changed, so a
+    // repeated call queues nothing twice.
+    {create_order_with_event,
+     "WITH created AS (INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id) "
+     "VALUES ($1, $2, $3, 'CONFIRMED', $4, $4, $5) ON CONFLICT (order_id) DO NOTHING RETURNING order_id) "
+     "INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at) "
+     "SELECT $1, $2, $3, 'CONFIRMED', $6, '', $5, $4 FROM created",
+     6},
+    {upsert_outcome_with_event,
+     "WITH changed AS (INSERT INTO orders AS o (order_id, sale_id, user_id, status, payment_id, reason, created_at, "
+     "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+     "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, payment_id = excluded.payment_id, "
+     "reason = excluded.reason, updated_at = excluded.updated_at "
+     "WHERE o.status NOT IN ('PAID', 'CANCELLED', 'FAILED') RETURNING order_id) "
+     "INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at) "
+     "SELECT $1, $2, $3, $4, $9, $6, $10, $8 FROM changed",
+     10},
+    {take_events,
+     "SELECT id, order_id, sale_id, user_id, status, version, reason, external_id, at FROM event_outbox "
+     "ORDER BY id LIMIT $1",
+     1},
+    {delete_events, "DELETE FROM event_outbox WHERE id = ANY($1::bigint[])", 1},
+    {count_events, "SELECT count(*) FROM event_outbox", 0},
 };
+
+// Any key works as long as every flashgate uses the same one: "fgevents" in ASCII.
+constexpr const char* delivery_lock_sql = "SELECT pg_try_advisory_lock(7378707745727655539)";
 
 constexpr const char* begin_sql = "BEGIN";
 constexpr const char* commit_sql = "COMMIT";
@@ -95,8 +127,8 @@ struct ConnectionCloser {
 }  // namespace
 
 PostgresDatabase::PostgresDatabase(const std::string& url, std::size_t pool_size,
-                                   std::chrono::milliseconds acquire_timeout)
-    : pool_(postgres::ConnectionSettings(url), pool_size, statements, acquire_timeout) {
+                                   std::chrono::milliseconds acquire_timeout, bool event_outbox)
+    : pool_(postgres::ConnectionSettings(url), pool_size, statements, acquire_timeout), event_outbox_(event_outbox) {
   // Not a pooled connection: the pool prepares statements on tables that
   // exist only once this has run.
   std::unique_ptr<PGconn, ConnectionCloser> conn(pool_.settings().connect());
@@ -122,11 +154,19 @@ bool PostgresDatabase::run(const char* what, Work&& work) {
   }
 }
 
+PostgresDatabase::~PostgresDatabase() {
+  if (lock_connection_) PQfinish(lock_connection_);
+}
+
 bool PostgresDatabase::create_order(const domain::Order& order) {
   Params params;
   params.text(order.order_id).text(order.sale_id).text(order.user_id).integer(domain::now_ms()).text(order.external_id);
+  // The window holds the order PROCESSING at `version`; the finish that
+  // follows this row makes it CONFIRMED at version + 1 (scripts::finish).
+  if (event_outbox_) params.integer(static_cast<std::int64_t>(order.version + 1));
+  const char* statement = event_outbox_ ? create_order_with_event : create_order_row;
   return run("create_order",
-             [&](PGconn* conn, Result& failure) { return check(params.exec(conn, create_order_row), failure); });
+             [&](PGconn* conn, Result& failure) { return check(params.exec(conn, statement), failure); });
 }
 
 bool PostgresDatabase::flush_stock(const std::vector<std::pair<std::string, std::int64_t>>& remaining) {
@@ -180,8 +220,104 @@ bool PostgresDatabase::record_outcome(const domain::Order& order) {
       .text(order.user_id)
       .text(std::string(domain::to_string(order.status)));
   params.text(order.payment_id).text(order.reason).integer(now).integer(order.updated_at ? order.updated_at : now);
+  if (event_outbox_) params.integer(static_cast<std::int64_t>(order.version)).text(order.external_id);
+  const char* statement = event_outbox_ ? upsert_outcome_with_event : upsert_outcome;
   return run("record_outcome",
-             [&](PGconn* conn, Result& failure) { return check(params.exec(conn, upsert_outcome), failure); });
+             [&](PGconn* conn, Result& failure) { return check(params.exec(conn, statement), failure); });
+}
+
+std::optional<std::vector<OutboxEvent>> PostgresDatabase::take(std::size_t limit) {
+  std::vector<OutboxEvent> events;
+  Params params;
+  params.integer(static_cast<std::int64_t>(limit));
+  const bool ok = run("take events", [&](PGconn* conn, Result& failure) {
+    Result result = params.exec(conn, take_events);
+    if (!succeeded(result)) {
+      failure = std::move(result);
+      return false;
+    }
+    const auto number = [&](int row, int column) {
+      std::int64_t value = 0;
+      const std::string_view text = PQgetvalue(result.get(), row, column);
+      std::from_chars(text.data(), text.data() + text.size(), value);
+      return value;
+    };
+    events.clear();
+    for (int row = 0; row < PQntuples(result.get()); ++row) {
+      OutboxEvent e;
+      e.id = number(row, 0);
+      e.order_id = PQgetvalue(result.get(), row, 1);
+      e.sale_id = PQgetvalue(result.get(), row, 2);
+      e.user_id = PQgetvalue(result.get(), row, 3);
+      e.status = PQgetvalue(result.get(), row, 4);
+      e.version = static_cast<std::uint64_t>(number(row, 5));
+      e.reason = PQgetvalue(result.get(), row, 6);
+      e.external_id = PQgetvalue(result.get(), row, 7);
+      e.at = number(row, 8);
+      events.push_back(std::move(e));
+    }
+    return true;
+  });
+  if (!ok) return std::nullopt;
+  return events;
+}
+
+bool PostgresDatabase::delivered(const std::vector<std::int64_t>& ids) {
+  if (ids.empty()) return true;
+  std::string array = "{";
+  for (const auto id : ids) array += std::to_string(id) + ",";
+  array.back() = '}';
+  Params params;
+  params.text(std::move(array));
+  return run("delete delivered events",
+             [&](PGconn* conn, Result& failure) { return check(params.exec(conn, delete_events), failure); });
+}
+
+std::optional<std::uint64_t> PostgresDatabase::depth() {
+  std::optional<std::uint64_t> count;
+  run("count events", [&](PGconn* conn, Result& failure) {
+    Result result = Params().exec(conn, count_events);
+    if (!succeeded(result)) {
+      failure = std::move(result);
+      return false;
+    }
+    std::uint64_t value = 0;
+    const std::string_view text = PQgetvalue(result.get(), 0, 0);
+    std::from_chars(text.data(), text.data() + text.size(), value);
+    count = value;
+    return true;
+  });
+  return count;
+}
+
+bool PostgresDatabase::hold_delivery_lock() {
+  std::lock_guard lock(lock_mutex_);
+  // Held: the connection must still be alive, or another worker may have it by now.
+  if (lock_held_) {
+    Result alive(PQexec(lock_connection_, "SELECT 1"));
+    if (succeeded(alive)) return true;
+    spdlog::warn("postgres {}: the event delivery lock's connection is lost: {}", describe(),
+                 postgres::error_message(lock_connection_, alive.get()));
+    lock_held_ = false;
+    PQfinish(lock_connection_);
+    lock_connection_ = nullptr;
+  }
+  if (!lock_connection_) {
+    lock_connection_ = pool_.settings().connect();
+    if (PQstatus(lock_connection_) != CONNECTION_OK) {
+      PQfinish(lock_connection_);
+      lock_connection_ = nullptr;
+      return false;
+    }
+  }
+  Result taken(PQexec(lock_connection_, delivery_lock_sql));
+  if (!succeeded(taken)) {
+    PQfinish(lock_connection_);
+    lock_connection_ = nullptr;
+    return false;
+  }
+  lock_held_ = std::string_view(PQgetvalue(taken.get(), 0, 0)) == "t";
+  return lock_held_;
 }
 
 }  // namespace flashgate::database

@@ -6,14 +6,16 @@
 // the caller (the windows, the flusher) retries.
 #include <chrono>
 #include <cstddef>
+#include <mutex>
 #include <string>
 
+#include "database/event_outbox.hpp"
 #include "database/order_database.hpp"
 #include "database/postgres/connection_pool.hpp"
 
 namespace flashgate::database {
 
-class PostgresDatabase final : public OrderDatabase {
+class PostgresDatabase final : public OrderDatabase, public EventOutbox {
  public:
   static constexpr std::size_t default_pool_size = 4;
   static constexpr std::chrono::milliseconds default_acquire_timeout{5000};
@@ -22,8 +24,13 @@ class PostgresDatabase final : public OrderDatabase {
   // Runs the migrations on a connection of its own and throws if the
   // database cannot be reached or migrated (a start-up failure); the pool's
   // connections open on first use.
+  // event_outbox: create_order (CONFIRMED) and record_outcome (PAID,
+  // CANCELLED, FAILED) also queue the outcome for the event sink, in the
+  // same statement, when they change the order row.
   explicit PostgresDatabase(const std::string& url, std::size_t pool_size = default_pool_size,
-                            std::chrono::milliseconds acquire_timeout = default_acquire_timeout);
+                            std::chrono::milliseconds acquire_timeout = default_acquire_timeout,
+                            bool event_outbox = false);
+  ~PostgresDatabase() override;
 
   bool create_order(const domain::Order& order) override;
   bool flush_stock(const std::vector<std::pair<std::string, std::int64_t>>& remaining) override;
@@ -32,6 +39,17 @@ class PostgresDatabase final : public OrderDatabase {
   bool record_sale(const domain::Sale& sale) override;
   // PAID, CANCELLED and FAILED only; any other status has nothing to record (true).
   bool record_outcome(const domain::Order& order) override;
+
+  // EventOutbox
+  std::optional<std::vector<OutboxEvent>> take(std::size_t limit) override;
+  bool delivered(const std::vector<std::int64_t>& ids) override;
+  std::optional<std::uint64_t> depth() override;
+
+  // True while this process holds the event delivery lock: a session
+  // advisory lock on a connection of its own, so exactly one worker of the
+  // deployment delivers, and a dead worker's lock goes with its connection.
+  // Called by the delivery loop before each round.
+  bool hold_delivery_lock();
 
   // host:port/dbname: what logs may say about this database (never the password).
   const std::string& describe() const { return pool_.settings().describe(); }
@@ -43,6 +61,10 @@ class PostgresDatabase final : public OrderDatabase {
   bool run(const char* what, Work&& work);
 
   postgres::ConnectionPool pool_;
+  const bool event_outbox_;
+  std::mutex lock_mutex_;
+  PGconn* lock_connection_ = nullptr;  // holds the delivery lock while it lives
+  bool lock_held_ = false;
 };
 
 }  // namespace flashgate::database

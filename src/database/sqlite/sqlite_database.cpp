@@ -48,6 +48,19 @@ CREATE TABLE IF NOT EXISTS orders (
   updated_at INTEGER NOT NULL,
   external_id TEXT NOT NULL DEFAULT ''
 );
+-- Outcomes on their way to the shop's event sink (--event-sink), written with
+-- the journal's status in one transaction; deleted once delivered.
+CREATE TABLE IF NOT EXISTS event_outbox (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  order_id    TEXT NOT NULL,
+  sale_id     TEXT NOT NULL,
+  user_id     TEXT NOT NULL,
+  status      TEXT NOT NULL,
+  version     INTEGER NOT NULL,
+  reason      TEXT NOT NULL DEFAULT '',
+  external_id TEXT NOT NULL DEFAULT '',
+  at          INTEGER NOT NULL
+);
 -- Payment and cancellation reach the order row in the same transaction as the journal.
 CREATE TRIGGER IF NOT EXISTS orders_follow_intakes AFTER UPDATE OF status ON intakes
 WHEN NEW.status IN ('PAID', 'CANCELLED') BEGIN
@@ -69,7 +82,19 @@ constexpr AddedColumn added_columns[] = {
     {"orders", "external_id", "TEXT NOT NULL DEFAULT ''"},
 };
 
-enum Stmt { insert_sale, upsert_intake, create_order_row, flush_remaining, begin_batch, commit_batch, statement_count };
+enum Stmt {
+  insert_sale,
+  upsert_intake,
+  create_order_row,
+  flush_remaining,
+  begin_batch,
+  commit_batch,
+  insert_event,
+  take_events,
+  delete_event,
+  count_events,
+  statement_count
+};
 
 constexpr const char* statement_sql[statement_count] = {
     "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -85,7 +110,20 @@ constexpr const char* statement_sql[statement_count] = {
     // Prepared once like the rest: sqlite3_exec would parse them for every commit.
     "BEGIN IMMEDIATE",
     "COMMIT",
+    ("INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+    ("SELECT id, order_id, sale_id, user_id, status, version, reason, external_id, at FROM event_outbox "
+     "ORDER BY id LIMIT ?1"),
+    "DELETE FROM event_outbox WHERE id = ?1",
+    "SELECT count(*) FROM event_outbox",
 };
+
+// The statuses the event sink is told of.
+bool is_outcome(domain::OrderStatus status) {
+  using domain::OrderStatus;
+  return status == OrderStatus::confirmed || status == OrderStatus::failed || status == OrderStatus::paid ||
+         status == OrderStatus::cancelled;
+}
 
 constexpr const char* load_sales_sql =
     "SELECT sale_id, item, stock, starts_at, ends_at, created_at, remaining_db FROM sales ORDER BY created_at";
@@ -151,8 +189,8 @@ int step_done(sqlite3_stmt* s) {
 
 }  // namespace
 
-SqliteDatabase::SqliteDatabase(const std::filesystem::path& path, CommitObserver observer)
-    : path_(path), commit_observer_(std::move(observer)) {
+SqliteDatabase::SqliteDatabase(const std::filesystem::path& path, CommitObserver observer, bool event_outbox)
+    : path_(path), commit_observer_(std::move(observer)), event_outbox_(event_outbox) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
     const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -306,7 +344,21 @@ void SqliteDatabase::record_order(domain::Order order, Done done) {
         sqlite3_bind_int64(s, 9, order.created_at);
         sqlite3_bind_int64(s, 10, order.updated_at);
         bind_text(s, 11, order.external_id);
-        return step_done(s);
+        const int rc = step_done(s);
+        // Only a write that changed the row: a repeated or older version is no new event.
+        if (rc != SQLITE_OK || !self.event_outbox_ || !is_outcome(order.status) || sqlite3_changes(self.db_) == 0)
+          return rc;
+        auto* e = self.statement(insert_event);
+        bind_text(e, 1, order.order_id);
+        bind_text(e, 2, order.sale_id);
+        bind_text(e, 3, order.user_id);
+        sqlite3_bind_text(e, 4, domain::to_string(order.status).data(),
+                          static_cast<int>(domain::to_string(order.status).size()), SQLITE_STATIC);
+        sqlite3_bind_int64(e, 5, static_cast<std::int64_t>(order.version));
+        bind_text(e, 6, order.reason);
+        bind_text(e, 7, order.external_id);
+        sqlite3_bind_int64(e, 8, order.updated_at);
+        return step_done(e);
       },
       std::move(done));
 }
@@ -346,6 +398,57 @@ std::uint64_t SqliteDatabase::count_orders() {
     sqlite3_finalize(s);
     return rc;
   });
+  return count;
+}
+
+std::optional<std::vector<OutboxEvent>> SqliteDatabase::take(std::size_t limit) {
+  std::vector<OutboxEvent> events;
+  const bool ok = submit_and_wait([&events, limit](SqliteDatabase& self) {
+    auto* s = self.statement(take_events);
+    sqlite3_bind_int64(s, 1, static_cast<std::int64_t>(limit));
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      OutboxEvent e;
+      e.id = sqlite3_column_int64(s, 0);
+      e.order_id = column_text(s, 1);
+      e.sale_id = column_text(s, 2);
+      e.user_id = column_text(s, 3);
+      e.status = column_text(s, 4);
+      e.version = static_cast<std::uint64_t>(sqlite3_column_int64(s, 5));
+      e.reason = column_text(s, 6);
+      e.external_id = column_text(s, 7);
+      e.at = sqlite3_column_int64(s, 8);
+      events.push_back(std::move(e));
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  });
+  if (!ok) return std::nullopt;
+  return events;
+}
+
+bool SqliteDatabase::delivered(const std::vector<std::int64_t>& ids) {
+  return submit_and_wait([&ids](SqliteDatabase& self) {
+    auto* s = self.statement(delete_event);
+    for (const auto id : ids) {
+      sqlite3_bind_int64(s, 1, id);
+      if (int rc = step_done(s); rc != SQLITE_OK) return rc;
+    }
+    return SQLITE_OK;
+  });
+}
+
+std::optional<std::uint64_t> SqliteDatabase::depth() {
+  std::uint64_t count = 0;
+  const bool ok = submit_and_wait([&count](SqliteDatabase& self) {
+    auto* s = self.statement(count_events);
+    const int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) count = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? SQLITE_OK : rc;
+  });
+  if (!ok) return std::nullopt;
   return count;
 }
 

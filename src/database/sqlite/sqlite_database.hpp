@@ -14,20 +14,23 @@
 #include <mutex>
 #include <thread>
 
+#include "database/event_outbox.hpp"
 #include "database/order_database.hpp"
 #include "database/sqlite/wal_checkpointer.hpp"
 #include "store/journal.hpp"
 
 namespace flashgate::database {
 
-class SqliteDatabase final : public OrderDatabase, public store::Journal {
+class SqliteDatabase final : public OrderDatabase, public store::Journal, public EventOutbox {
  public:
   // Told of every committed transaction: how many jobs it held and how long it took.
   using CommitObserver = std::function<void(std::size_t jobs, double seconds)>;
   // The observer is given here, before the writer thread starts: the first
   // writes (a restart re-queueing the orders a crash left PROCESSING) come
   // before anyone else could set it.
-  explicit SqliteDatabase(const std::filesystem::path& path, CommitObserver observer = {});
+  // event_outbox: the journal write of an outcome (CONFIRMED, FAILED, PAID,
+  // CANCELLED) also queues it for the event sink, in the same transaction.
+  explicit SqliteDatabase(const std::filesystem::path& path, CommitObserver observer = {}, bool event_outbox = false);
   ~SqliteDatabase() override;
   SqliteDatabase(const SqliteDatabase&) = delete;
   SqliteDatabase& operator=(const SqliteDatabase&) = delete;
@@ -45,6 +48,11 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal {
   // The journal already carries these, in the same transaction (see the schema's trigger).
   bool record_sale(const domain::Sale&) override { return true; }
   bool record_outcome(const domain::Order&) override { return true; }
+
+  // EventOutbox: through the writer, like every other statement on this connection.
+  std::optional<std::vector<OutboxEvent>> take(std::size_t limit) override;
+  bool delivered(const std::vector<std::int64_t>& ids) override;
+  std::optional<std::uint64_t> depth() override;
 
   // Stops the writer after committing what is queued.
   void close();
@@ -72,6 +80,7 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal {
 
   std::filesystem::path path_;
   const CommitObserver commit_observer_;  // read by the writer thread only
+  const bool event_outbox_;
   dev_t device_ = 0;
   ino_t inode_ = 0;
   sqlite3* db_ = nullptr;
