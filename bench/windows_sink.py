@@ -164,6 +164,7 @@ def measure(run, start_flashgate, bench_dir, python, procs_tools):
         intake_began = time.monotonic()
         run.prebuy(server, sale_id, count, run.tmp / "windows-sink-tickets.txt")
         intake_seconds = time.monotonic() - intake_began
+        after_intake = server.metrics(), time.monotonic(), sampler.samples[-1][1] if sampler.samples else 0
         accepted = sum(server.stats(sale_id)["counts"].values())
         wait_for(lambda: sampler.samples and sampler.samples[-1][1] >= accepted, 300, "every order to be final")
         sampler.stopping.set()
@@ -181,6 +182,16 @@ def measure(run, start_flashgate, bench_dir, python, procs_tools):
         call_sum = metric_sum(metrics, "flashgate_sink_call_seconds_sum")
         call_count = metric_sum(metrics, "flashgate_sink_call_seconds_count")
         ideal = WINDOWS * 1000 / DELAY_MS
+
+        def since_intake(name):
+            return metric_sum(metrics, name) - metric_sum(after_intake[0], name)
+
+        # The database's group commits after the intake was over: only the windows' writes
+        # (each order: its row, then its final status, each waited for until durable).
+        commits = since_intake("flashgate_db_commit_seconds_count")
+        commit_seconds = since_intake("flashgate_db_commit_seconds_sum")
+        commit_jobs = since_intake("flashgate_db_commit_jobs_sum")
+        orders_after_intake = accepted - after_intake[2]
         rate = (accepted - 1) / elapsed if elapsed > 0 else 0.0
         steady = accepted * 0.8 / (ninety - ten) if ninety > ten else 0.0
         return {
@@ -194,6 +205,9 @@ def measure(run, start_flashgate, bench_dir, python, procs_tools):
                                 if k.startswith("flashgate_sink_calls_total{")},
             "mean_call_ms": round(call_sum * 1000 / call_count, 2) if call_count else None,
             "mean_service_ms": round(service_sum * 1000 / service_count, 2) if service_count else None,
+            "db_commits_per_order": round(commits / orders_after_intake, 3) if orders_after_intake else None,
+            "db_commit_ms": round(commit_seconds * 1000 / commits, 3) if commits else None,
+            "db_jobs_per_commit": round(commit_jobs / commits, 1) if commits else None,
             "flashgate_cpu_cores": round(cpu[0] / (last - intake_began), 2),
             "sink_cpu_cores": round(cpu[1] / (last - intake_began), 2),
             "reference": {str(c): {k: r[k] for k in ("rps", "p50_us", "p99_us", "sink_cpu_cores", "ideal")}
