@@ -1481,6 +1481,10 @@ class Report:
             "one `--role gateway` process on it (no worker runs, so the queue only grows). redis-ref is measured "
             "just before dist-accepted, on the same Redis.",
             "- **windows-pg**: PostgreSQL 15 as `scripts/testenv/postgres` (fsync on), a Redis of its own.",
+            "- **windows-sink** (`bench/windows_sink.py`): an asyncio sink that answers every POST 20 ms after it "
+            "arrived, measured alone first with wrk (`bench/sink_post.lua`, 64 and 512 connections); then one "
+            "embedded flashgate with `--windows 64 --order-sink` and a sale of 20,000 bought by wrk as fast as it "
+            "can; orders/s from the first to the last final status, sampled every 20 ms.",
             "- **micro**: Google Benchmark (Debian libbenchmark-dev).",
             "- `scripts/bench.sh --profile` adds, for each HTTP scenario, a perf profile of the server under the same "
             "load (an extra run, so the measured one is undisturbed). Redis's own samples show up under "

@@ -221,6 +221,8 @@ def measure(run, start_flashgate, bench_dir, python, procs_tools):
 def report_lines(w):
     """The docs/benchmarks.md section of a result of measure()."""
     ref64, ref512 = w["reference"][str(WINDOWS)], w["reference"]["512"]
+    commits = (f": {w['db_commits_per_order']} group commits per order after the intake, {w['db_commit_ms']} ms "
+               f"each, {w['db_jobs_per_commit']} writes each" if w["db_commits_per_order"] is not None else "")
     calls = ", ".join(f"{k} {v:,}" for k, v in sorted(w["calls_by_result"].items()))
     return [
         "## Windows throughput against a slow order sink (embedded)",
@@ -232,7 +234,8 @@ def report_lines(w):
         f"({w['windows']} windows / {w['delay_ms']} ms = {w['ideal']:,.0f}/s); between 10 % and 90 % done "
         f"{w['steady_orders_per_second']:,.0f}/s = {w['steady_ratio']:.2f}x. CONFIRMED {w['confirmed']:,}, "
         f"FAILED {w['failed']}; the sink answered {w['sink_calls']:,} calls (flashgate counted {calls}); "
-        f"mean call {w['mean_call_ms']} ms, mean window service (claim, call, record) {w['mean_service_ms']} ms; "
+        f"mean call {w['mean_call_ms']} ms, mean window service {w['mean_service_ms']} ms (the call, then the order "
+        f"row and the final status, each waited for until durable{commits}); "
         f"flashgate used {w['flashgate_cpu_cores']:.2f} cores, the sink {w['sink_cpu_cores']:.2f}.",
         "",
         f"The sink alone under wrk (`bench/sink_post.lua`, the same body size): with {WINDOWS} connections "
