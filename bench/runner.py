@@ -37,6 +37,7 @@ import traceback
 from pathlib import Path
 
 import instructions  # bench/instructions.py
+import windows_sink  # bench/windows_sink.py
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
@@ -46,7 +47,7 @@ ADMIN_TOKEN = "bench-admin-token-5d1c0b7e9a3f"
 PAYMENT_SECRET = "bench-payment-secret-8e2a4c6f0b1d"
 
 # Scenario names, in the order they run. HTTP scenarios get a paired nginx run.
-EMBEDDED = ["soldout", "accepted", "poll", "wakeup", "sse", "micro", "instructions"]
+EMBEDDED = ["soldout", "accepted", "poll", "wakeup", "sse", "windows-sink", "micro", "instructions"]
 DISTRIBUTED = ["redis-ref", "dist-accepted", "dist-soldout", "dist-poll", "windows-pg"]
 ALL = ["nginx"] + EMBEDDED + DISTRIBUTED
 GROUPS = {"all": ALL, "embedded": ["nginx"] + EMBEDDED, "distributed": ["nginx"] + DISTRIBUTED}
@@ -59,6 +60,7 @@ TITLES = {
     "poll": "poll with valid tickets (embedded)",
     "wakeup": "wake-up latency, long poll and SSE (embedded)",
     "sse": "many open event streams (embedded)",
+    "windows-sink": "windows throughput against an order sink answering in 20 ms (embedded)",
     "micro": "micro-benchmarks",
     "instructions": "instructions per request under callgrind (nginx, soldout, accepted, poll)",
     "redis-ref": "redis-benchmark, intake script (reference)",
@@ -996,6 +998,11 @@ class Run:
                 worker.stop()
             gateway.stop()
 
+    def scenario_windows_sink(self):
+        self.results["windows-sink"] = windows_sink.measure(
+            self, lambda name, env, args: Flashgate(self, name, env, args), BENCH, PYTHON,
+            (free_port, wait_for, proc_cpu_seconds, metric_sum, ScenarioError))
+
     # ---- driver
 
     def run_scenario(self, name):
@@ -1129,6 +1136,8 @@ class Report:
         self.wakeup_section()
         self.sse_section()
         self.windows_section()
+        if "windows-sink" in r.results:
+            self.add(*windows_sink.report_lines(r.results["windows-sink"]))
         self.redis_section()
         self.micro_section()
         self.instructions_section()
@@ -1184,6 +1193,11 @@ class Report:
         for name, label in (("dist-soldout", "distributed sold-out intake"), ("dist-poll", "distributed poll")):
             if name in res:
                 ratio_row(f"{label} >= 0.5x nginx", name, 0.5, res[name]["reference"]["rps"], "nginx", static_rps(name))
+        if "windows-sink" in res:
+            w = res["windows-sink"]
+            rows.append((f"windows against a sink answering in {w['delay_ms']} ms >= 0.9x windows / service time",
+                         f"{w['orders_per_second']:,.0f} orders/s = {w['ratio']:.2f}x the ideal ({w['ideal']:,.0f}/s; "
+                         f"{w['windows']} windows)", verdict(w["ratio"] >= 0.9)))
         if "sse" in res:
             s = res["sse"]
             rows.append((f"<= 4 KiB RSS per open event stream ({s['streams']:,} streams)",
@@ -1467,6 +1481,10 @@ class Report:
             "one `--role gateway` process on it (no worker runs, so the queue only grows). redis-ref is measured "
             "just before dist-accepted, on the same Redis.",
             "- **windows-pg**: PostgreSQL 15 as `scripts/testenv/postgres` (fsync on), a Redis of its own.",
+            "- **windows-sink** (`bench/windows_sink.py`): an asyncio sink that answers every POST 20 ms after it "
+            "arrived, measured alone first with wrk (`bench/sink_post.lua`, 64 and 512 connections); then one "
+            "embedded flashgate with `--windows 64 --order-sink` and a sale of 20,000 bought by wrk as fast as it "
+            "can; orders/s from the first to the last final status, sampled every 20 ms.",
             "- **micro**: Google Benchmark (Debian libbenchmark-dev).",
             "- `scripts/bench.sh --profile` adds, for each HTTP scenario, a perf profile of the server under the same "
             "load (an extra run, so the measured one is undisturbed). Redis's own samples show up under "

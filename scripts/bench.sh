@@ -7,6 +7,7 @@
 #   scripts/bench.sh --smoke              a second or so per scenario (the test suite runs this)
 #   scripts/bench.sh --only NAME[,NAME]   scenarios or groups: all, embedded, distributed,
 #                                         nginx, soldout, accepted, poll, wakeup, sse, micro,
+#                                         windows-sink (64 windows against a 20 ms order sink),
 #                                         instructions (callgrind: instructions per request),
 #                                         redis-ref, dist-accepted, dist-soldout, dist-poll, windows-pg
 #   scripts/bench.sh --out FILE           where the report goes (default docs/benchmarks.md)
@@ -24,7 +25,7 @@ args=()
 for arg in "$@"; do
   case "$arg" in
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) args+=("$arg") ;;
   esac
 done

@@ -1,8 +1,11 @@
 """scripts/run-local-cluster and deploy/: the local cluster starts, serves through nginx, and stops.
 
-`scripts/run-local-cluster --check` starts Redis, PostgreSQL, two workers, two
-gateways and nginx (deploy/nginx/flashgate.conf) on free ports, creates a sale,
-buys, polls, streams, pays and long-polls through nginx, and stops everything.
+`scripts/run-local-cluster --check` starts Redis, PostgreSQL, the example shop
+(examples/shop/shop.py, the workers' --order-sink), two workers, two gateways
+and nginx (deploy/nginx/flashgate.conf) on free ports, creates a sale, buys,
+polls, streams, pays and long-polls through nginx, has the shop refuse a buyer
+(FAILED with its message, the others CONFIRMED, one shop order per confirmed
+order), and stops everything.
 The systemd unit in deploy/systemd is checked with `systemd-analyze verify`
 where that tool exists. Runs in the embedded pass only (it starts its own
 deployment; the distributed pass would repeat it).
@@ -56,14 +59,18 @@ def test_run_local_cluster_check_serves_through_nginx_and_stops_everything():
     assert result.returncode == 0, f"exit {result.returncode}\n{output[-6000:]}"
     assert "check passed" in output, output[-3000:]
     for step in ("created through nginx", "polled through nginx: CONFIRMED", "event stream through nginx",
-                 "long poll through nginx: PAID"):
+                 "long poll through nginx: PAID",
+                 "the shop refused blocked-check: FAILED with its message, the others CONFIRMED",
+                 "the shop's GET /orders holds one order per confirmed order (2)"):
         assert step in output, f"missing step {step!r}\n{output[-3000:]}"
     # Its own data dir is gone, and every process it started with it.
     after = set((REPO / "data").glob("cluster-check.*"))
     assert after <= before, f"left behind: {sorted(after - before)}"
     ports = re.findall(r"on 127\.0\.0\.1:(\d+), pid (\d+)", output)
     assert len(ports) == 4, output[-3000:]
-    for _port, pid in ports:
+    shop = re.findall(r"example shop http://127\.0\.0\.1:\d+ \(pid (\d+)\)", output)
+    assert len(shop) == 1, output[-3000:]
+    for _port, pid in ports + [(None, shop[0])]:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower(), (
             f"pid {pid} still running after the check"
         )
@@ -91,7 +98,7 @@ class LocalCluster:
             FLASHGATE_CLUSTER_GATEWAYS=str(gateways), FLASHGATE_CLUSTER_PORT=str(self.port),
             FLASHGATE_GATEWAY_PORTS=f"{free_port()},{free_port()}", FLASHGATE_WORKER_PORTS=f"{free_port()},{free_port()}",
             FLASHGATE_REDIS_PORT=str(free_port()), FLASHGATE_PG_PORT=str(free_port()),
-            FLASHGATE_ADMIN_TOKEN=self.admin_token, FLASHGATE_PAYMENT_SECRET=os.urandom(16).hex(),
+            FLASHGATE_SHOP_PORT=str(free_port()), FLASHGATE_ADMIN_TOKEN=self.admin_token, FLASHGATE_PAYMENT_SECRET=os.urandom(16).hex(),
             FLASHGATE_TICKET_KEYS=os.urandom(32).hex(),
         )
         self.log = self.dir / "run-local-cluster.log"
