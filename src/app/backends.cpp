@@ -93,7 +93,8 @@ Backends open_backends(const Config& config, metrics::Registry& metrics) {
   // The memory store journals into SQLite: the database's file, or one in the data dir.
   if (sqlite_url || memory) {
     b.sqlite = std::make_unique<database::SqliteDatabase>(
-        sqlite_url ? url.substr(7) : config.data_dir + "/flashgate.db", commit_histograms(metrics), events && memory);
+        sqlite_url ? url.substr(7) : config.data_dir + "/flashgate.db", commit_histograms(metrics),
+        database::SqliteFeatures{.event_outbox = events && memory, .order_rows_from_journal = memory && sqlite_url});
     add_sqlite_gauges(metrics, b.sqlite.get());
   }
   // A Redis gateway never touches the order database.

@@ -209,7 +209,7 @@ TEST_F(SqliteFile, TheJournalKeepsTheExternalIdOfItsLatestVersion) {
 using Status = flashgate::domain::OrderStatus;
 
 TEST_F(SqliteFile, TheOutboxTakesEachOutcomeOnceInOrder) {
-  SqliteDatabase db(dir_ / "flashgate.db", {}, /*event_outbox=*/true);
+  SqliteDatabase db(dir_ / "flashgate.db", {}, {.event_outbox = true});
   ASSERT_TRUE(record_status(db, "o1", Status::queued, 1));
   ASSERT_TRUE(record_status(db, "o1", Status::processing, 2));
   ASSERT_TRUE(record_status(db, "o1", Status::confirmed, 3));
@@ -241,11 +241,41 @@ TEST_F(SqliteFile, WithoutAnEventSinkNothingIsQueued) {
 
 TEST_F(SqliteFile, TheOutboxSurvivesAReopen) {
   {
-    SqliteDatabase db(dir_ / "flashgate.db", {}, true);
+    SqliteDatabase db(dir_ / "flashgate.db", {}, {.event_outbox = true});
     ASSERT_TRUE(record_status(db, "o1", Status::cancelled, 4));
   }
-  SqliteDatabase again(dir_ / "flashgate.db", {}, true);
+  SqliteDatabase again(dir_ / "flashgate.db", {}, {.event_outbox = true});
   ASSERT_EQ(again.take(10)->size(), 1u);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(SqliteFile, AsJournalAndSystemOfRecordTheConfirmedStatusCreatesTheOrderRowInItsTransaction) {
+  const auto path = dir_ / "flashgate.db";
+  SqliteDatabase db(path, {}, {.order_rows_from_journal = true});
+  auto queued = shop_order("o1", "");
+  queued.status = Status::processing;
+  queued.version = 2;
+  ASSERT_TRUE(record_order(db, queued));
+  EXPECT_TRUE(db.create_order(queued));  // nothing to do: the row comes with the status
+  EXPECT_EQ(db.count_orders(), 0u);
+  ASSERT_TRUE(record_order(db, shop_order("o1", "SHOP-7")));
+  ASSERT_TRUE(record_order(db, shop_order("o1", "SHOP-7")));  // written again: still one row
+  ASSERT_TRUE(record_status(db, "o2", Status::failed, 3));    // a FAILED order was never created
+  EXPECT_EQ(db.count_orders(), 1u);
+  db.close();
+  EXPECT_EQ(query_text(path, "SELECT external_id FROM orders WHERE order_id = 'o1'"), "SHOP-7");
+  EXPECT_EQ(query_text(path, "SELECT status FROM orders WHERE order_id = 'o1'"), "CONFIRMED");
+}
+
+TEST_F(SqliteFile, WhenOnlyTheSystemOfRecordTheWindowCreatesTheRow) {
+  SqliteDatabase db(dir_ / "flashgate.db");
+  ASSERT_TRUE(record_order(db, shop_order("o1", "SHOP-7")));
+  EXPECT_EQ(db.count_orders(), 0u);
+  ASSERT_TRUE(db.create_order(shop_order("o1", "SHOP-7")));
+  EXPECT_EQ(db.count_orders(), 1u);
 }
 
 }  // namespace

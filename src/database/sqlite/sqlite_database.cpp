@@ -189,8 +189,8 @@ int step_done(sqlite3_stmt* s) {
 
 }  // namespace
 
-SqliteDatabase::SqliteDatabase(const std::filesystem::path& path, CommitObserver observer, bool event_outbox)
-    : path_(path), commit_observer_(std::move(observer)), event_outbox_(event_outbox) {
+SqliteDatabase::SqliteDatabase(const std::filesystem::path& path, CommitObserver observer, SqliteFeatures features)
+    : path_(path), commit_observer_(std::move(observer)), features_(features) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
     const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -344,10 +344,12 @@ void SqliteDatabase::record_order(domain::Order order, Done done) {
         sqlite3_bind_int64(s, 9, order.created_at);
         sqlite3_bind_int64(s, 10, order.updated_at);
         bind_text(s, 11, order.external_id);
-        const int rc = step_done(s);
-        // Only a write that changed the row: a repeated or older version is no new event.
-        if (rc != SQLITE_OK || !self.event_outbox_ || !is_outcome(order.status) || sqlite3_changes(self.db_) == 0)
-          return rc;
+        if (const int rc = step_done(s); rc != SQLITE_OK) return rc;
+        // Only a write that changed the row: a repeated or older version is nothing new.
+        if (sqlite3_changes(self.db_) == 0) return SQLITE_OK;
+        if (order.status == domain::OrderStatus::confirmed && self.features_.order_rows_from_journal)
+          if (const int rc = self.insert_order_row(order, order.updated_at); rc != SQLITE_OK) return rc;
+        if (!self.features_.event_outbox || !is_outcome(order.status)) return SQLITE_OK;
         auto* e = self.statement(insert_event);
         bind_text(e, 1, order.order_id);
         bind_text(e, 2, order.sale_id);
@@ -365,16 +367,21 @@ void SqliteDatabase::record_order(domain::Order order, Done done) {
 
 void SqliteDatabase::barrier(Done done) { submit({}, std::move(done)); }
 
+int SqliteDatabase::insert_order_row(const domain::Order& order, domain::TimeMs at) {
+  auto* s = statement(create_order_row);
+  bind_text(s, 1, order.order_id);
+  bind_text(s, 2, order.sale_id);
+  bind_text(s, 3, order.user_id);
+  sqlite3_bind_int64(s, 4, at);
+  bind_text(s, 5, order.external_id);
+  return step_done(s);
+}
+
 bool SqliteDatabase::create_order(const domain::Order& order) {
-  return submit_and_wait([order](SqliteDatabase& self) {
-    auto* s = self.statement(create_order_row);
-    bind_text(s, 1, order.order_id);
-    bind_text(s, 2, order.sale_id);
-    bind_text(s, 3, order.user_id);
-    sqlite3_bind_int64(s, 4, domain::now_ms());
-    bind_text(s, 5, order.external_id);
-    return step_done(s);
-  });
+  // The journal's CONFIRMED writes the row, in the transaction that makes the
+  // status durable: one fsync a window waits for instead of two.
+  if (features_.order_rows_from_journal) return true;
+  return submit_and_wait([order](SqliteDatabase& self) { return self.insert_order_row(order, domain::now_ms()); });
 }
 
 bool SqliteDatabase::flush_stock(const std::vector<std::pair<std::string, std::int64_t>>& remaining) {

@@ -21,6 +21,15 @@
 
 namespace flashgate::database {
 
+struct SqliteFeatures {
+  // The journal write of an outcome (CONFIRMED, FAILED, PAID, CANCELLED) also
+  // queues it for the event sink, in the same transaction.
+  bool event_outbox = false;
+  // The file is both the memory store's journal and the system of record: the
+  // journal's CONFIRMED creates the order row, and create_order has nothing to do.
+  bool order_rows_from_journal = false;
+};
+
 class SqliteDatabase final : public OrderDatabase, public store::Journal, public EventOutbox {
  public:
   // Told of every committed transaction: how many jobs it held and how long it took.
@@ -28,9 +37,7 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal, public
   // The observer is given here, before the writer thread starts: the first
   // writes (a restart re-queueing the orders a crash left PROCESSING) come
   // before anyone else could set it.
-  // event_outbox: the journal write of an outcome (CONFIRMED, FAILED, PAID,
-  // CANCELLED) also queues it for the event sink, in the same transaction.
-  explicit SqliteDatabase(const std::filesystem::path& path, CommitObserver observer = {}, bool event_outbox = false);
+  explicit SqliteDatabase(const std::filesystem::path& path, CommitObserver observer = {}, SqliteFeatures features = {});
   ~SqliteDatabase() override;
   SqliteDatabase(const SqliteDatabase&) = delete;
   SqliteDatabase& operator=(const SqliteDatabase&) = delete;
@@ -74,13 +81,14 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal, public
   void writer_loop();
   void run_batch(std::deque<Job>& batch);
   sqlite3_stmt* statement(int which);
+  int insert_order_row(const domain::Order& order, domain::TimeMs at);  // on the writer thread
 
   // The file we opened is still the one at our path (not removed or replaced).
   bool file_in_place() const;
 
   std::filesystem::path path_;
   const CommitObserver commit_observer_;  // read by the writer thread only
-  const bool event_outbox_;
+  const SqliteFeatures features_;
   dev_t device_ = 0;
   ino_t inode_ = 0;
   sqlite3* db_ = nullptr;
