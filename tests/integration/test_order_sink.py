@@ -78,6 +78,8 @@ def sink_env(sink_url, **env):
         "FLASHGATE_SINK_DEADLINE": "30s",
         "FLASHGATE_WINDOWS": "4",
     }
+    if sink_url.endswith("/orders"):  # the test shop hears every outcome too (--event-sink)
+        settings["FLASHGATE_EVENT_SINK"] = sink_url.removesuffix("/orders") + "/events"
     settings.update(env)
     return settings
 
@@ -109,6 +111,12 @@ def assert_outcomes_hold(srv, shop, sale_id, stock, finals):
     seen = shop.stats()
     assert set(seen["created"]) == confirmed
     assert seen["bad_signatures"] == 0
+    # Every outcome reached the shop's event sink, with the version the status object shows.
+    outcomes = {(s["order_id"], s["status"], s["version"]) for s in finals.values()}
+
+    def told():
+        return {(e["body"]["order_id"], e["body"]["status"], e["body"]["version"]) for e in shop.stats()["events"]}
+    assert wait_until(lambda: outcomes <= told(), timeout=30), outcomes - told()
     # Final means final: a little later nothing has moved.
     time.sleep(0.3)
     for ticket, final in finals.items():
