@@ -320,4 +320,13 @@ bool PostgresDatabase::hold_delivery_lock() {
   return lock_held_;
 }
 
+// Placeholders: PostgreSQL's side of the sale life cycle comes with the
+// lifecycle-redis branch; until then no write succeeds and no sale is known
+// archived, so the archiver never drops anything from the store.
+bool PostgresDatabase::archive_sale(const store::SaleView&, domain::TimeMs) { return false; }
+bool PostgresDatabase::mark_settled(const std::string&, std::optional<domain::TimeMs>) { return false; }
+std::optional<SaleRecord> PostgresDatabase::find_sale(const std::string&) { return std::nullopt; }
+std::vector<SaleRecord> PostgresDatabase::list_sales(const std::string&, std::size_t) { return {}; }
+std::vector<std::string> PostgresDatabase::archived_sale_ids() { return {}; }
+
 }  // namespace flashgate::database

@@ -39,6 +39,12 @@ class PostgresDatabase final : public OrderDatabase, public EventOutbox {
   bool record_sale(const domain::Sale& sale) override;
   // PAID, CANCELLED and FAILED only; any other status has nothing to record (true).
   bool record_outcome(const domain::Order& order) override;
+  // Placeholders until the lifecycle-redis branch: nothing archived, nothing written.
+  bool archive_sale(const store::SaleView& final_numbers, domain::TimeMs at) override;
+  bool mark_settled(const std::string& sale_id, std::optional<domain::TimeMs> since) override;
+  std::optional<SaleRecord> find_sale(const std::string& sale_id) override;
+  std::vector<SaleRecord> list_sales(const std::string& after_sale_id, std::size_t limit) override;
+  std::vector<std::string> archived_sale_ids() override;
 
   // EventOutbox
   std::optional<std::vector<OutboxEvent>> take(std::size_t limit) override;

@@ -577,6 +577,20 @@ std::vector<domain::Sale> RedisStore::sales() {
   return all;
 }
 
+// Placeholders: the Redis side of the sale life cycle comes with the
+// lifecycle-redis branch. Until then the archiver finds no sale here and an
+// archive is refused as unavailable, so nothing is half done.
+std::vector<SaleView> RedisStore::sale_views() { return {}; }
+
+domain::Result<Empty> RedisStore::drop_sale(const std::string&) {
+  return domain::Error{domain::ErrorCode::unavailable, "archiving is not available with the Redis store yet"};
+}
+
+void RedisStore::on_sale_dropped(SaleDroppedListener listener) {
+  std::lock_guard lock(mutex_);
+  dropped_listeners_.push_back(std::move(listener));
+}
+
 std::vector<std::pair<std::string, std::int64_t>> RedisStore::remaining_by_sale() {
   std::vector<std::pair<std::string, std::int64_t>> out;
   auto ids = client_.command_sync({"SMEMBERS", sales_key});

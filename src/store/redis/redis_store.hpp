@@ -70,6 +70,10 @@ class RedisStore final : public Store, public OutcomeLog {
   void record_service_time(std::int64_t ms) override { service_time_ms_ = ms; }
 
   std::vector<domain::Sale> sales() override;
+  // Placeholders until the lifecycle-redis branch: no sale views, drop_sale unavailable.
+  std::vector<SaleView> sale_views() override;
+  domain::Result<Empty> drop_sale(const std::string& sale_id) override;
+  void on_sale_dropped(SaleDroppedListener listener) override;
 
   // OutcomeLog: the outcome streams, read through the consumer group
   // "mirror"; entries a dead worker took are claimed after reclaim_after.
@@ -143,6 +147,7 @@ class RedisStore final : public Store, public OutcomeLog {
   std::mutex held_mutex_;
   std::map<std::pair<std::string, std::string>, std::string> held_;  // (queue, entry id) -> window's consumer
   std::vector<ChangeListener> listeners_;
+  std::vector<SaleDroppedListener> dropped_listeners_;
   std::vector<std::unique_ptr<BlockingRedis>> window_connections_;
   std::unique_ptr<BlockingRedis> tail_connection_;
   std::unique_ptr<BlockingRedis> outcome_connection_;  // take()'s, which blocks
