@@ -70,6 +70,13 @@ class RedisStore final : public Store, public OutcomeLog {
   void record_service_time(std::int64_t ms) override { service_time_ms_ = ms; }
 
   std::vector<domain::Sale> sales() override;
+  // The sales of fg:sales and those of fg:dropping (an archive cut short).
+  std::vector<SaleView> sale_views() override;
+  // Removes an archived sale's keys: see scripts.hpp for the steps. Resumable:
+  // each step may run again, and a sale already gone is success. Every
+  // process forgets the sale once done (fg:dropped).
+  domain::Result<Empty> drop_sale(const std::string& sale_id) override;
+  void on_sale_dropped(SaleDroppedListener listener) override;
 
   // OutcomeLog: the outcome streams, read through the consumer group
   // "mirror"; entries a dead worker took are claimed after reclaim_after.
@@ -127,6 +134,10 @@ class RedisStore final : public Store, public OutcomeLog {
   // what they may have changed. False if Redis could not be asked.
   bool check_lost_changes(const std::map<std::string, std::string>& last);
   void follow_sold_out(const std::string& sale_id);
+  // Another sale in fg:sales or fg:dropping has this tag; nullopt if Redis could not say.
+  std::optional<bool> tag_shared(const std::string& sale_id, const std::string& tag);
+  // The near-cache and the sold-out book let the sale go; the listeners hear of it.
+  void forget_sale(const std::string& sale_id);
 
   RedisStoreOptions options_;
   const std::uint64_t instance_;  // unique in the process
@@ -143,6 +154,7 @@ class RedisStore final : public Store, public OutcomeLog {
   std::mutex held_mutex_;
   std::map<std::pair<std::string, std::string>, std::string> held_;  // (queue, entry id) -> window's consumer
   std::vector<ChangeListener> listeners_;
+  std::vector<SaleDroppedListener> dropped_listeners_;
   std::vector<std::unique_ptr<BlockingRedis>> window_connections_;
   std::unique_ptr<BlockingRedis> tail_connection_;
   std::unique_ptr<BlockingRedis> outcome_connection_;  // take()'s, which blocks
