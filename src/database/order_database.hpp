@@ -1,15 +1,30 @@
 #pragma once
 // The system of record: where windows create real orders and where stock is
 // flushed. Calls block; they are made by worker threads, never by the gateway.
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "domain/order.hpp"
 #include "domain/sale.hpp"
+#include "store/store.hpp"
 
 namespace flashgate::database {
+
+// A sale as the system of record knows it: while live, what was last flushed
+// (remaining is remaining_db or, never flushed, the stock); once archived,
+// the final numbers written by archive_sale.
+struct SaleRecord {
+  domain::Sale sale;
+  std::int64_t remaining = 0;
+  std::optional<std::int64_t> remaining_db;
+  std::array<std::uint64_t, domain::all_statuses.size()> counts{};  // final counts; zero while live
+  std::optional<domain::TimeMs> settled_since;  // the archiver first saw it settled
+  std::optional<domain::TimeMs> archived_at;
+};
 
 class OrderDatabase {
  public:
@@ -24,6 +39,18 @@ class OrderDatabase {
   // A final status (PAID with its payment id, CANCELLED, FAILED) on the order
   // row; idempotent, and a row already final is left as it is.
   virtual bool record_outcome(const domain::Order& order) = 0;
+
+  // --- sale life cycle (see domain/sale_lifecycle.hpp and the archiver) ---
+  // The commit point of an archive: in one transaction, the sale's final
+  // numbers (remaining, counts per status) and archived_at. Idempotent: a
+  // second call keeps the first numbers and time. False if not written.
+  virtual bool archive_sale(const store::SaleView& final_numbers, domain::TimeMs at) = 0;
+  // Records when the archiver first saw the sale settled (nullopt: clears it).
+  virtual bool mark_settled(const std::string& sale_id, std::optional<domain::TimeMs> since) = 0;
+  virtual std::optional<SaleRecord> find_sale(const std::string& sale_id) = 0;
+  // Sales (live and archived) with sale_id > after_sale_id, ordered by sale_id.
+  virtual std::vector<SaleRecord> list_sales(const std::string& after_sale_id, std::size_t limit) = 0;
+  virtual std::vector<std::string> archived_sale_ids() = 0;
 };
 
 }  // namespace flashgate::database

@@ -24,6 +24,8 @@ int http_status(ErrorCode code) {
     case ErrorCode::unavailable: return 503;
     case ErrorCode::unauthorized_buyer: return 401;
     case ErrorCode::user_mismatch: return 403;
+    case ErrorCode::sale_active: return 409;
+    case ErrorCode::sale_archived: return 410;
     case ErrorCode::internal: return 500;
   }
   return 500;
@@ -51,6 +53,8 @@ std::string_view error_name(ErrorCode code) {
     case ErrorCode::unavailable: return "unavailable";
     case ErrorCode::unauthorized_buyer: return "unauthorized_buyer";
     case ErrorCode::user_mismatch: return "user_mismatch";
+    case ErrorCode::sale_active: return "sale_active";
+    case ErrorCode::sale_archived: return "sale_archived";
     case ErrorCode::internal: return "internal";
   }
   return "internal";

@@ -28,6 +28,8 @@ enum class ErrorCode {
   unavailable,
   unauthorized_buyer,  // intake without a valid proof of who the buyer is
   user_mismatch,       // the body names another buyer than the verified one
+  sale_active,         // archive asked of a sale that is not settled
+  sale_archived,       // the sale is over and archived: only the database knows it
   internal,
 };
 

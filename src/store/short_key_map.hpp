@@ -97,6 +97,20 @@ class ShortKeyMap {
 
   std::size_t size() const { return size_; }
 
+  // Calls visit(key, value) for every entry, in no particular order.
+  template <class Visit>
+  void for_each(Visit&& visit) const {
+    for (const auto& shard : shards_)
+      for (const auto& [key, value] : shard) visit(key.view(), *value);
+  }
+
+  // Gives back the room of shards that erasing left mostly empty (a table
+  // keeps its slots after erase); each shard rehashes only its own entries.
+  void shrink_sparse() {
+    for (auto& shard : shards_)
+      if (shard.size() < shard.bucket_count() / 4) shard.rehash(0);
+  }
+
  private:
   Shard& shard_of(const ShortKey& key) {
     // The shard from the high bits; the shard's table mixes the hash for its own slots.

@@ -83,6 +83,19 @@ class Store {
 
   // Every sale, for mirroring into the order database.
   virtual std::vector<domain::Sale> sales() = 0;
+  // Every sale the store holds, with its remaining and counts: the archiver's input.
+  virtual std::vector<SaleView> sale_views() = 0;
+  // Removes a sale the database already records as archived, with all its
+  // orders (and queue, feed and index entries). Idempotent and resumable: on a
+  // sale already partly or wholly removed it finishes the job and succeeds.
+  // Refuses (sale_active) while any of the sale's orders is not final. After
+  // it, get_sale/get_order/intake of the sale answer not found, and the
+  // on_sale_dropped listeners have been told.
+  virtual domain::Result<Empty> drop_sale(const std::string& sale_id) = 0;
+  // Called once a sale left the store (by this process's drop_sale or, in a
+  // shared store, another's), so a gateway forgets what it keeps per sale.
+  using SaleDroppedListener = std::function<void(const std::string& sale_id)>;
+  virtual void on_sale_dropped(SaleDroppedListener listener) = 0;
 
   // --- both ---
   virtual std::uint64_t queue_depth() = 0;

@@ -478,4 +478,5 @@ std::optional<std::array<std::uint64_t, domain::all_statuses.size()>> PostgresDa
   return counts;
 }
 
+
 }  // namespace flashgate::database

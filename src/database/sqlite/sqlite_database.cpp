@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <stdexcept>
@@ -21,7 +22,18 @@ CREATE TABLE IF NOT EXISTS sales (
   starts_at    INTEGER,
   ends_at      INTEGER,
   created_at   INTEGER NOT NULL,
-  remaining_db INTEGER
+  remaining_db INTEGER,
+  -- The sale's life cycle (see domain/sale_lifecycle.hpp): when the archiver
+  -- first saw it settled, and once archived, when and its final numbers.
+  settled_since    INTEGER,
+  archived_at      INTEGER,
+  final_remaining  INTEGER,
+  count_queued     INTEGER NOT NULL DEFAULT 0,
+  count_processing INTEGER NOT NULL DEFAULT 0,
+  count_confirmed  INTEGER NOT NULL DEFAULT 0,
+  count_paid       INTEGER NOT NULL DEFAULT 0,
+  count_failed     INTEGER NOT NULL DEFAULT 0,
+  count_cancelled  INTEGER NOT NULL DEFAULT 0
 );
 -- The memory store's journal: every accepted order, at its latest version.
 CREATE TABLE IF NOT EXISTS intakes (
@@ -37,6 +49,9 @@ CREATE TABLE IF NOT EXISTS intakes (
   updated_at INTEGER NOT NULL,
   external_id TEXT NOT NULL DEFAULT ''
 );
+-- A start-up reads the intakes of live sales only, through this, never the
+-- rows of archived ones.
+CREATE INDEX IF NOT EXISTS intakes_by_sale ON intakes (sale_id);
 -- The system of record: one row per order a window created.
 CREATE TABLE IF NOT EXISTS orders (
   order_id   TEXT PRIMARY KEY,
@@ -80,6 +95,15 @@ struct AddedColumn {
 constexpr AddedColumn added_columns[] = {
     {"intakes", "external_id", "TEXT NOT NULL DEFAULT ''"},  // the shop's id of the order
     {"orders", "external_id", "TEXT NOT NULL DEFAULT ''"},
+    {"sales", "settled_since", "INTEGER"},  // the sale life cycle
+    {"sales", "archived_at", "INTEGER"},
+    {"sales", "final_remaining", "INTEGER"},
+    {"sales", "count_queued", "INTEGER NOT NULL DEFAULT 0"},
+    {"sales", "count_processing", "INTEGER NOT NULL DEFAULT 0"},
+    {"sales", "count_confirmed", "INTEGER NOT NULL DEFAULT 0"},
+    {"sales", "count_paid", "INTEGER NOT NULL DEFAULT 0"},
+    {"sales", "count_failed", "INTEGER NOT NULL DEFAULT 0"},
+    {"sales", "count_cancelled", "INTEGER NOT NULL DEFAULT 0"},
 };
 
 enum Stmt {
@@ -93,8 +117,20 @@ enum Stmt {
   take_events,
   delete_event,
   count_events,
+  archive_sale_row,
+  sale_archived_at,
+  mark_sale_settled,
+  find_sale_row,
+  list_sale_rows,
+  archived_ids,
+  live_sale_intakes,
   statement_count
 };
+
+// The columns of a SaleRecord, in the order read_sale_record reads them.
+#define FG_SALE_RECORD_COLUMNS                                                                                    \
+  "sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, settled_since, archived_at, final_remaining, " \
+  "count_queued, count_processing, count_confirmed, count_paid, count_failed, count_cancelled"
 
 constexpr const char* statement_sql[statement_count] = {
     "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -116,6 +152,18 @@ constexpr const char* statement_sql[statement_count] = {
      "ORDER BY id LIMIT ?1"),
     "DELETE FROM event_outbox WHERE id = ?1",
     "SELECT count(*) FROM event_outbox",
+    // The commit point of an archive; a second call leaves the first numbers.
+    ("UPDATE sales SET archived_at = ?2, final_remaining = ?3, remaining_db = ?3, count_queued = ?4, "
+     "count_processing = ?5, count_confirmed = ?6, count_paid = ?7, count_failed = ?8, count_cancelled = ?9, "
+     "settled_since = COALESCE(settled_since, ?2) WHERE sale_id = ?1 AND archived_at IS NULL"),
+    "SELECT archived_at FROM sales WHERE sale_id = ?1",
+    "UPDATE sales SET settled_since = ?2 WHERE sale_id = ?1 AND archived_at IS NULL",
+    "SELECT " FG_SALE_RECORD_COLUMNS " FROM sales WHERE sale_id = ?1",
+    "SELECT " FG_SALE_RECORD_COLUMNS " FROM sales WHERE sale_id > ?1 ORDER BY sale_id LIMIT ?2",
+    "SELECT sale_id FROM sales WHERE archived_at IS NOT NULL ORDER BY sale_id",
+    // Through intakes_by_sale: (sale_id, rowid) order, no sort, no archived row read.
+    ("SELECT rowid, order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, updated_at, "
+     "external_id FROM intakes WHERE sale_id = ?1 ORDER BY rowid"),
 };
 
 // The statuses the event sink is told of.
@@ -126,10 +174,8 @@ bool is_outcome(domain::OrderStatus status) {
 }
 
 constexpr const char* load_sales_sql =
-    "SELECT sale_id, item, stock, starts_at, ends_at, created_at, remaining_db FROM sales ORDER BY created_at";
-constexpr const char* load_intakes_sql =
-    "SELECT order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, updated_at, "
-    "external_id FROM intakes ORDER BY rowid";  // commit order: the order of the queue
+    "SELECT sale_id, item, stock, starts_at, ends_at, created_at, remaining_db FROM sales WHERE archived_at IS NULL "
+    "ORDER BY created_at";
 
 // SQLITE_STATIC: SQLite reads the text where it is instead of copying it
 // (a copy and an allocation per column of every intake). Every statement is
@@ -178,6 +224,30 @@ std::string add_missing_columns(sqlite3* db) {
     spdlog::info("database: {}.{} added", added.table, added.column);
   }
   return {};
+}
+
+SaleRecord read_sale_record(sqlite3_stmt* s) {
+  SaleRecord r;
+  r.sale = domain::Sale{column_text(s, 0), column_text(s, 1), sqlite3_column_int64(s, 2),
+                        column_optional(s, 3),   column_optional(s, 4), sqlite3_column_int64(s, 5)};
+  r.remaining_db = column_optional(s, 6);
+  r.settled_since = column_optional(s, 7);
+  r.archived_at = column_optional(s, 8);
+  const auto final_remaining = column_optional(s, 9);
+  r.remaining = r.archived_at && final_remaining ? *final_remaining : r.remaining_db.value_or(r.sale.stock);
+  for (std::size_t i = 0; i < r.counts.size(); ++i)
+    r.counts[i] = static_cast<std::uint64_t>(sqlite3_column_int64(s, 10 + static_cast<int>(i)));
+  return r;
+}
+
+// Steps a SELECT to its end, then resets and unbinds it; SQLITE_OK if every row was read.
+template <class Row>
+int each_row(sqlite3_stmt* s, Row&& row) {
+  int rc = SQLITE_OK;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) row(s);
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 int step_done(sqlite3_stmt* s) {
@@ -472,27 +542,95 @@ store::JournalState SqliteDatabase::load() {
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_OK) return rc;
-    rc = sqlite3_prepare_v2(self.db_, load_intakes_sql, -1, &s, nullptr);
-    while (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
-      domain::Order o;
-      o.order_id = column_text(s, 0);
-      o.sale_id = column_text(s, 1);
-      o.user_id = column_text(s, 2);
-      o.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 3));
-      o.status = domain::parse_status(column_text(s, 4)).value_or(domain::OrderStatus::queued);
-      o.version = static_cast<std::uint64_t>(sqlite3_column_int64(s, 5));
-      o.reason = column_text(s, 6);
-      o.payment_id = column_text(s, 7);
-      o.created_at = sqlite3_column_int64(s, 8);
-      o.updated_at = sqlite3_column_int64(s, 9);
-      o.external_id = column_text(s, 10);
-      state.orders.push_back(std::move(o));
+    // Only live sales' intakes, each sale's through the index; then all of
+    // them in commit order (rowid), which is the order of the queue.
+    std::vector<std::pair<std::int64_t, domain::Order>> loaded;
+    auto* intakes = self.statement(live_sale_intakes);
+    for (const auto& sale : state.sales) {
+      bind_text(intakes, 1, sale.sale_id);
+      rc = each_row(intakes, [&loaded](sqlite3_stmt* row) {
+        domain::Order o;
+        o.order_id = column_text(row, 1);
+        o.sale_id = column_text(row, 2);
+        o.user_id = column_text(row, 3);
+        o.seq = static_cast<std::uint64_t>(sqlite3_column_int64(row, 4));
+        o.status = domain::parse_status(column_text(row, 5)).value_or(domain::OrderStatus::queued);
+        o.version = static_cast<std::uint64_t>(sqlite3_column_int64(row, 6));
+        o.reason = column_text(row, 7);
+        o.payment_id = column_text(row, 8);
+        o.created_at = sqlite3_column_int64(row, 9);
+        o.updated_at = sqlite3_column_int64(row, 10);
+        o.external_id = column_text(row, 11);
+        loaded.emplace_back(sqlite3_column_int64(row, 0), std::move(o));
+      });
+      if (rc != SQLITE_OK) return rc;
     }
-    sqlite3_finalize(s);
-    return rc;
+    std::sort(loaded.begin(), loaded.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    state.orders.reserve(loaded.size());
+    for (auto& [rowid, order] : loaded) state.orders.push_back(std::move(order));
+    return SQLITE_OK;
   });
   if (!ok) throw std::runtime_error("cannot read the journal");
   return state;
+}
+
+bool SqliteDatabase::archive_sale(const store::SaleView& final_numbers, domain::TimeMs at) {
+  return submit_and_wait([&final_numbers, at](SqliteDatabase& self) {
+    auto* s = self.statement(archive_sale_row);
+    bind_text(s, 1, final_numbers.sale.sale_id);
+    sqlite3_bind_int64(s, 2, at);
+    sqlite3_bind_int64(s, 3, final_numbers.remaining);
+    for (std::size_t i = 0; i < final_numbers.counts.size(); ++i)
+      sqlite3_bind_int64(s, 4 + static_cast<int>(i), static_cast<std::int64_t>(final_numbers.counts[i]));
+    if (const int rc = step_done(s); rc != SQLITE_OK) return rc;
+    // Archived now or before; a sale the file has no row of is not.
+    bool archived = false;
+    auto* check = self.statement(sale_archived_at);
+    bind_text(check, 1, final_numbers.sale.sale_id);
+    const int rc = each_row(check, [&archived](sqlite3_stmt* row) { archived = sqlite3_column_type(row, 0) != SQLITE_NULL; });
+    if (rc != SQLITE_OK) return rc;
+    return archived ? SQLITE_OK : SQLITE_NOTFOUND;
+  });
+}
+
+bool SqliteDatabase::mark_settled(const std::string& sale_id, std::optional<domain::TimeMs> since) {
+  return submit_and_wait([&sale_id, since](SqliteDatabase& self) {
+    auto* s = self.statement(mark_sale_settled);
+    bind_text(s, 1, sale_id);
+    bind_optional(s, 2, since);
+    return step_done(s);
+  });
+}
+
+std::optional<SaleRecord> SqliteDatabase::find_sale(const std::string& sale_id) {
+  std::optional<SaleRecord> found;
+  const bool ok = submit_and_wait([&sale_id, &found](SqliteDatabase& self) {
+    auto* s = self.statement(find_sale_row);
+    bind_text(s, 1, sale_id);
+    return each_row(s, [&found](sqlite3_stmt* row) { found = read_sale_record(row); });
+  });
+  return ok ? found : std::nullopt;
+}
+
+std::vector<SaleRecord> SqliteDatabase::list_sales(const std::string& after_sale_id, std::size_t limit) {
+  std::vector<SaleRecord> records;
+  const bool ok = submit_and_wait([&after_sale_id, limit, &records](SqliteDatabase& self) {
+    auto* s = self.statement(list_sale_rows);
+    bind_text(s, 1, after_sale_id);
+    sqlite3_bind_int64(s, 2, static_cast<std::int64_t>(limit));
+    return each_row(s, [&records](sqlite3_stmt* row) { records.push_back(read_sale_record(row)); });
+  });
+  if (!ok) return {};
+  return records;
+}
+
+std::vector<std::string> SqliteDatabase::archived_sale_ids() {
+  std::vector<std::string> ids;
+  const bool ok = submit_and_wait([&ids](SqliteDatabase& self) {
+    return each_row(self.statement(archived_ids), [&ids](sqlite3_stmt* row) { ids.push_back(column_text(row, 0)); });
+  });
+  if (!ok) return {};
+  return ids;
 }
 
 }  // namespace flashgate::database

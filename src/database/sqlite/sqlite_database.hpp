@@ -55,6 +55,11 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal, public
   // The journal already carries these, in the same transaction (see the schema's trigger).
   bool record_sale(const domain::Sale&) override { return true; }
   bool record_outcome(const domain::Order&) override { return true; }
+  bool archive_sale(const store::SaleView& final_numbers, domain::TimeMs at) override;
+  bool mark_settled(const std::string& sale_id, std::optional<domain::TimeMs> since) override;
+  std::optional<SaleRecord> find_sale(const std::string& sale_id) override;
+  std::vector<SaleRecord> list_sales(const std::string& after_sale_id, std::size_t limit) override;
+  std::vector<std::string> archived_sale_ids() override;
 
   // EventOutbox: through the writer, like every other statement on this connection.
   std::optional<std::vector<OutboxEvent>> take(std::size_t limit) override;

@@ -1,5 +1,7 @@
 #include "store/memory/memory_store.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <future>
 
@@ -168,7 +170,8 @@ void MemoryStore::intake(const std::string& sale_id, const std::string& user_id,
   };
   if (!intake_open_) return refuse({ErrorCode::shutting_down, "the service is shutting down; try again shortly"});
   auto sale_it = sales_.find(sale_id);
-  if (sale_it == sales_.end()) return refuse({ErrorCode::sale_not_found, "no sale with this id"});
+  if (sale_it == sales_.end() || sale_it->second.dropping)
+    return refuse({ErrorCode::sale_not_found, "no sale with this id"});
   SaleEntry& sale = sale_it->second;
   const auto now = domain::now_ms();
   if (auto refusal = domain::window_refusal(sale.sale, now)) {
@@ -394,8 +397,10 @@ std::size_t MemoryStore::cancel_unpaid(domain::TimeMs confirmed_before) {
     while (!confirmed_.empty() && confirmed_.front().first < confirmed_before) {
       auto [at, order_id] = std::move(confirmed_.front());
       confirmed_.pop_front();
-      OrderEntry& entry = orders_.at(order_id);
-      if (entry.order.status != OrderStatus::confirmed) continue;
+      // Paid orders stay listed until their time comes; one of a dropped sale is gone.
+      OrderEntry* found = orders_.find(order_id);
+      if (!found || found->order.status != OrderStatus::confirmed) continue;
+      OrderEntry& entry = *found;
       if (entry.transition_pending) {
         busy.emplace_back(at, std::move(order_id));  // a payment is being written; look again later
         continue;
@@ -445,6 +450,61 @@ std::vector<domain::Sale> MemoryStore::sales() {
   out.reserve(sales_.size());
   for (const auto& [id, sale] : sales_) out.push_back(sale.sale);
   return out;
+}
+
+std::vector<SaleView> MemoryStore::sale_views() {
+  std::shared_lock lock(mutex_);
+  std::vector<SaleView> out;
+  out.reserve(sales_.size());
+  for (const auto& [id, sale] : sales_) out.push_back(sale_view(sale));
+  return out;
+}
+
+domain::Result<Empty> MemoryStore::drop_sale(const std::string& sale_id) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = sales_.find(sale_id);
+    if (it == sales_.end()) return Empty{};  // dropped before: nothing left to remove
+    SaleEntry& sale = it->second;
+    for (auto status : domain::all_statuses)
+      if (!domain::is_final(status) && sale.counts[index_of(status)] > 0)
+        return Error{ErrorCode::sale_active, "the sale has orders that are not final yet"};
+    // Every order is final, and from here no intake makes a new one: what is
+    // collected below is all of them.
+    sale.dropping = true;
+  }
+  // Looked for under the shared lock, so polls go on meanwhile; erased in
+  // batches, so an intake of another sale waits for one batch at most.
+  std::vector<std::string> order_ids;
+  {
+    std::shared_lock lock(mutex_);
+    orders_.for_each([&](std::string_view order_id, const OrderEntry& entry) {
+      if (entry.order.sale_id == sale_id) order_ids.emplace_back(order_id);
+    });
+  }
+  constexpr std::size_t batch = 4096;
+  for (std::size_t from = 0; from < order_ids.size(); from += batch) {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = from; i < std::min(order_ids.size(), from + batch); ++i) orders_.erase(order_ids[i]);
+  }
+  std::vector<SaleDroppedListener> listeners;
+  {
+    std::lock_guard lock(mutex_);
+    sales_.erase(sale_id);
+    orders_.shrink_sparse();
+    listeners = dropped_listeners_;
+  }
+  order_ids = {};
+  // Freed order entries are small blocks in the middle of the heap: without
+  // this the process keeps their pages, and a year of sales would still count.
+  malloc_trim(0);
+  for (const auto& listener : listeners) listener(sale_id);
+  return Empty{};
+}
+
+void MemoryStore::on_sale_dropped(SaleDroppedListener listener) {
+  std::lock_guard lock(mutex_);
+  dropped_listeners_.push_back(std::move(listener));
 }
 
 std::uint64_t MemoryStore::queue_depth() {

@@ -42,6 +42,9 @@ class MemoryStore final : public Store {
   void set_remaining_db(const std::string& sale_id, std::int64_t remaining) override;
 
   std::vector<domain::Sale> sales() override;
+  std::vector<SaleView> sale_views() override;
+  domain::Result<Empty> drop_sale(const std::string& sale_id) override;
+  void on_sale_dropped(SaleDroppedListener listener) override;
   std::uint64_t queue_depth() override;
   void record_service_time(std::int64_t ms) override;
 
@@ -56,6 +59,7 @@ class MemoryStore final : public Store {
     domain::RateMeter start_rate;
     ShardedMap<std::string> holders;  // user -> order id
     std::array<std::uint64_t, domain::all_statuses.size()> counts{};
+    bool dropping = false;  // drop_sale is removing it: intakes answer not found
   };
   struct OrderEntry {
     domain::Order order;
@@ -96,6 +100,7 @@ class MemoryStore final : public Store {
   std::deque<std::string> queue_;                                   // durable QUEUED order ids
   std::deque<std::pair<domain::TimeMs, std::string>> confirmed_;    // (confirmed at, id), oldest first
   std::vector<ChangeListener> listeners_;
+  std::vector<SaleDroppedListener> dropped_listeners_;
   bool intake_open_ = true;
   double service_time_ms_ = 0.0;  // moving average
 };

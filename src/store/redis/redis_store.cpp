@@ -680,6 +680,7 @@ std::vector<domain::Sale> RedisStore::sales() {
   return all;
 }
 
+
 std::vector<std::pair<std::string, std::int64_t>> RedisStore::remaining_by_sale() {
   std::vector<std::pair<std::string, std::int64_t>> out;
   auto ids = client_.command_sync({"SMEMBERS", sales_key});
