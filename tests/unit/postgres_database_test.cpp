@@ -605,6 +605,19 @@ TEST_F(PostgresDatabaseTest, OrderCountsCountTheSalesRowsPerStatus) {
   EXPECT_EQ((*counts)[static_cast<std::size_t>(OrderStatus::failed)], 2u);
   EXPECT_EQ((*counts)[static_cast<std::size_t>(OrderStatus::cancelled)], 0u);
   EXPECT_EQ(db.order_counts(id("no-such-sale")), (std::array<std::uint64_t, 6>{}));
+
+  // The store has the CONFIRMED order PAID already, its outcome on its way here.
+  flashgate::store::SaleView view;
+  view.sale.sale_id = sale_id;
+  view.counts[static_cast<std::size_t>(OrderStatus::paid)] = 2;
+  view.counts[static_cast<std::size_t>(OrderStatus::failed)] = 2;
+  EXPECT_FALSE(db.holds_final_orders(view));
+  Order late = order_of("confirmed", OrderStatus::paid);
+  late.payment_id = "p-2";
+  ASSERT_TRUE(db.record_outcome(late));
+  EXPECT_TRUE(db.holds_final_orders(view));
+  view.counts[static_cast<std::size_t>(OrderStatus::cancelled)] = 1;  // one more than here
+  EXPECT_FALSE(db.holds_final_orders(view));
 }
 
 }  // namespace

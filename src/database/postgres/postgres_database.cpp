@@ -349,6 +349,22 @@ std::optional<std::uint64_t> PostgresDatabase::depth() {
   return count;
 }
 
+bool PostgresDatabase::holds_final_orders(const store::SaleView& view) {
+  const auto rows = order_counts(view.sale.sale_id);
+  if (!rows) return false;
+  using domain::OrderStatus;
+  for (const auto status : domain::all_statuses) {
+    const auto i = static_cast<std::size_t>(status);
+    const bool final_status = domain::is_final(status);
+    if ((final_status && (*rows)[i] != view.counts[i]) || (!final_status && (*rows)[i] != 0)) {
+      spdlog::info("postgres {}: sale {} has {} {} orders here and {} in the store; its archive waits for them",
+                   describe(), view.sale.sale_id, (*rows)[i], domain::to_string(status), view.counts[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
 bool PostgresDatabase::hold_delivery_lock() { return hold(delivery_lock_); }
 
 bool PostgresDatabase::hold_archive_lock() { return hold(archive_lock_); }

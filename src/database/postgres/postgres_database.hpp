@@ -50,6 +50,10 @@ class PostgresDatabase final : public OrderDatabase, public EventOutbox {
   // The sale's order rows per status (only CONFIRMED and final statuses ever
   // have one here); nullopt if the database cannot be read.
   std::optional<std::array<std::uint64_t, domain::all_statuses.size()>> order_counts(const std::string& sale_id);
+  // Step 1 of an archive behind a store whose outcomes reach this database in
+  // the background (OutcomeMirror): true once the sale's rows are, per final
+  // status, as many as the store counts, and none is still CONFIRMED here.
+  bool holds_final_orders(const store::SaleView& view);
 
   // EventOutbox
   std::optional<std::vector<OutboxEvent>> take(std::size_t limit) override;

@@ -335,7 +335,8 @@ std::optional<bool> RedisStore::tag_shared(const std::string& sale_id, const std
 
 domain::Result<Empty> RedisStore::drop_sale(const std::string& sale_id) {
   const std::string tag = domain::sale_tag(sale_id);
-  const auto begun = client_.eval_sync(scripts::begin_drop(), {sale_key(sale_id), sales_key, dropping_key}, {sale_id});
+  const auto begun = client_.eval_sync(scripts::begin_drop(), {sale_key(sale_id), sales_key, dropping_key, dropped_key},
+                                          {sale_id});
   if (!begun.ok()) return error_of(begun);
   const auto& outcome = outcome_of(begun);
   if (outcome == "sale_active")

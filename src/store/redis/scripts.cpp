@@ -254,6 +254,8 @@ for _, status in ipairs({'QUEUED', 'PROCESSING', 'CONFIRMED'}) do
 end
 redis.call('SADD', dropping, sale_id)
 redis.call('SREM', sales, sale_id)
+-- Announced now (gateways learn the sale is archived before its keys go) and again once it is gone.
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', '10000', '*', 'sale_id', sale_id)
 return {'dropping'}
 )lua");
   return s;

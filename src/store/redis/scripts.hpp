@@ -47,8 +47,8 @@ const Script& pay();
 const Script& cancel_unpaid();
 
 // --- archiving: RedisStore::drop_sale, in this order; each step may be run again after a crash ---
-// KEYS sale sales dropping; ARGV sale_id
-// -> {dropping}: the sale is (now) in fg:dropping, out of fg:sales; {gone}: no such sale hash (removed
+// KEYS sale sales dropping dropped; ARGV sale_id
+// -> {dropping}: the sale is (now) in fg:dropping, out of fg:sales, and announced in fg:dropped; {gone}: no such sale hash (removed
 //    already); {sale_active, status}: an order of the sale is in `status`, which is not final
 const Script& begin_drop();
 // KEYS stream; ARGV sale_id prefix group after count -> {last entry id read or '', entries removed}:
