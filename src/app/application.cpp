@@ -19,6 +19,8 @@
 #include "domain/secrets.hpp"
 #include "gateway/api.hpp"
 #include "gateway/http_server.hpp"
+#include "gateway/sale_archive.hpp"
+#include "worker/archiver.hpp"
 #include "worker/outcome_mirror.hpp"
 #include "worker/periodic.hpp"
 #include "sink/event_delivery.hpp"
@@ -182,7 +184,19 @@ int serve(Config config) {
   std::optional<worker::Windows> windows;
   std::optional<worker::ListenedOutcomes> listened_outcomes;
   std::optional<worker::OutcomeMirror> mirror;
-  std::optional<worker::Periodic> payment_timeouts, stock_flush, reclaim;
+  std::optional<worker::Periodic> payment_timeouts, stock_flush, reclaim, archiving;
+  // Archived sales as this process knows them; archive-now where it runs an archiver.
+  std::optional<worker::Archiver> archiver;
+  gateway::SaleArchive sale_archive(backends.database, [&archiver](const std::string& sale_id, domain::TimeMs now) {
+    if (!archiver) return domain::Result<database::SaleRecord>(domain::Error{
+        domain::ErrorCode::unavailable, "this process does not archive (no worker role or no order database)"});
+    return archiver->archive_now(sale_id, now);
+  });
+  sale_archive.load();
+  store.on_sale_dropped([&sale_archive, &store_gauges](const std::string& sale_id) {
+    sale_archive.add(sale_id);
+    store_gauges.forget_sale(sale_id);
+  });
   const std::size_t window_count = config.windows > 0 ? static_cast<std::size_t>(config.windows) : cores() * 4;
   if (worker_role && backends.database) {
     database::OrderDatabase& database = *backends.database;
@@ -244,6 +258,14 @@ int serve(Config config) {
         },
         true);
     if (event_delivery) event_delivery->start();
+    worker::ArchiverSettings archiving_settings;
+    archiving_settings.archive_after_ms = config.archive_after_ms;
+    archiving_settings.archived = [&sale_archive](const std::string& sale_id) { sale_archive.add(sale_id); };
+    archiver.emplace(store, database, metrics, std::move(archiving_settings));
+    // Often enough that a sale leaves within a tenth of the retention after it is due.
+    const auto archive_round =
+        std::chrono::milliseconds(std::clamp<std::int64_t>(config.archive_after_ms / 10, 100, 60'000));
+    archiving.emplace("fg-archiver", archive_round, [&archiver] { archiver->run_round(domain::now_ms()); });
     if (redis) {
       reclaim.emplace("fg-reclaim", redis->reclaim_period(), [redis] {
         if (auto n = redis->reclaim_abandoned()) spdlog::warn("reclaimed {} orders of dead windows", n);
@@ -272,7 +294,8 @@ int serve(Config config) {
   gateway::PollPacer pacer;
   gateway::ApiContext api{store,         tickets,      admin_token, payment_secret,
                           metrics,       watch,        intake_limiter, poll_limiter,
-                          pacer,         split_list(config.trust_proxy), *buyers, buyer_limiter};
+                          pacer,         split_list(config.trust_proxy), *buyers, buyer_limiter,
+                          &sale_archive};
   gateway::Router router;
   // A worker serves only its health and metrics; a gateway serves the whole API.
   if (gateway_role) gateway::add_api_routes(router, api);
@@ -300,10 +323,12 @@ int serve(Config config) {
     }
     if (windows) windows->stop();  // ... windows finish what they hold ...
     if (reclaim) reclaim->stop();
+    if (archiving) archiving->stop();
     if (payment_timeouts) payment_timeouts->stop();
     if (stock_flush) stock_flush->stop();  // ... and the stock is flushed a last time
     // Intakes waiting for the shop's keys are answered while their sockets exist.
     if (auto* keys = buyers->keys()) keys->stop();
+    sale_archive.stop();  // an admin call in progress is answered
     if (answers_in_flight) std::this_thread::sleep_for(std::chrono::milliseconds(100));  // answers reach their sockets
     server.stop();
     if (mirror) mirror->stop();

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <toml++/toml.h>
 
+#include "domain/sale_lifecycle.hpp"
 #include "domain/time.hpp"
 
 namespace flashgate::app {
@@ -167,6 +168,9 @@ const std::vector<Setting>& settings() {
        show_ms(&Config::ticket_ttl_ms)},
       {"payment_timeout", "FLASHGATE_PAYMENT_TIMEOUT", "time to pay before CANCELLED",
        duration(&Config::payment_timeout_ms), show_ms(&Config::payment_timeout_ms)},
+      {"archive_after", "FLASHGATE_ARCHIVE_AFTER",
+       "how long a settled sale stays in the store before it is archived (at least ticket_ttl + payment_timeout)",
+       duration(&Config::archive_after_ms), show_ms(&Config::archive_after_ms)},
       {"service_time", "FLASHGATE_SERVICE_TIME", "simulated downstream latency per order",
        duration(&Config::service_time_ms), show_ms(&Config::service_time_ms)},
       {"windows", "FLASHGATE_WINDOWS", "orders created at once (0: cores x 4)",
@@ -328,6 +332,9 @@ std::optional<std::string> load_config(Config& config, const ConfigSources& sour
     return "event_sink needs sink_secret (FLASHGATE_SINK_SECRET, --sink-secret): the shop checks each event's "
            "Flashgate-Signature with it";
   if (config.sink_timeout_ms <= 0) return "sink_timeout must be above 0";
+  if (auto refused = domain::validate_archive_after(config.archive_after_ms, config.ticket_ttl_ms,
+                                                    config.payment_timeout_ms))
+    return refused->message;
   return check_buyer_auth(config);
 }
 

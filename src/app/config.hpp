@@ -22,6 +22,7 @@ struct Config {
   std::string ticket_keys;     // empty: a key file in the data dir
   std::int64_t ticket_ttl_ms = 3'600'000;
   std::int64_t payment_timeout_ms = 900'000;
+  std::int64_t archive_after_ms = 24LL * 3'600'000;  // a settled sale's time in the store before it is archived
   std::int64_t service_time_ms = 0;
   std::int64_t windows = 0;  // 0: cores x 4
   std::int64_t threads = 0;  // HTTP threads; 0: cores

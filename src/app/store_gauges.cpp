@@ -52,6 +52,11 @@ void StoreGauges::stop() {
   if (refresher_) refresher_->stop();
 }
 
+void StoreGauges::forget_sale(const std::string& sale_id) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(last_.sales, [&sale_id](const store::SaleView& view) { return view.sale.sale_id == sale_id; });
+}
+
 StoreGauges::Snapshot StoreGauges::current() {
   if (read_at_scrape_) return gather();
   std::lock_guard lock(mutex_);

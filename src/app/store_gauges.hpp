@@ -28,6 +28,8 @@ class StoreGauges {
   StoreGauges& operator=(const StoreGauges&) = delete;
   // Stops the timer; from then on the gauges keep their last values.
   void stop();
+  // A sale left the store: its labels leave the next scrape, not a second later.
+  void forget_sale(const std::string& sale_id);
 
   struct Snapshot {
     std::uint64_t queue_depth = 0;

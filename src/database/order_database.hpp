@@ -51,6 +51,9 @@ class OrderDatabase {
   // Sales (live and archived) with sale_id > after_sale_id, ordered by sale_id.
   virtual std::vector<SaleRecord> list_sales(const std::string& after_sale_id, std::size_t limit) = 0;
   virtual std::vector<std::string> archived_sale_ids() = 0;
+  // The sale of an order the store no longer has (a payment of an archived
+  // order); nullopt if unknown or not implemented by this database.
+  virtual std::optional<std::string> sale_of_order(const std::string& /*order_id*/) { return std::nullopt; }
 };
 
 }  // namespace flashgate::database

@@ -11,6 +11,7 @@
 #include "gateway/order_watch.hpp"
 #include "gateway/poll_pacer.hpp"
 #include "gateway/rate_limiter.hpp"
+#include "gateway/sale_archive.hpp"
 #include "gateway/router.hpp"
 #include "metrics/registry.hpp"
 #include "store/store.hpp"
@@ -30,6 +31,7 @@ struct ApiContext {
   std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For is believed
   const BuyerIdentity& buyers;
   RateLimiter& buyer_limiter;  // intakes per verified buyer (jwt and header modes)
+  SaleArchive* archive = nullptr;  // archived sales; null: this process knows none
 };
 
 // The address a request is accounted to: the peer, or the client a trusted
@@ -39,6 +41,21 @@ std::string client_address(const ApiContext& api, const Request& request);
 bool within_rate_or_reply(const ApiContext& api, RateLimiter& limiter, const ExchangePtr& ex);
 // The same for another key than the client's address (a verified buyer).
 bool within_rate_or_reply(const ApiContext& api, RateLimiter& limiter, const ExchangePtr& ex, const std::string& key);
+
+// Validate-or-reply: answers 401 itself unless the request has the admin bearer token.
+bool authorized_or_reply(const ApiContext& api, const ExchangePtr& ex);
+
+// A store's refusal of a request about `sale_id` (not found, order not
+// found): 410 sale_archived when that sale is archived, else the refusal.
+// Only reached when the store did not have the sale or order.
+void respond_store_error(const ApiContext& api, const ExchangePtr& ex, const domain::Error& error,
+                         const std::string& sale_id);
+
+// The same for a poll's or stream's order_not_found, the sale read from the request's ticket.
+void respond_order_error(const ApiContext& api, const ExchangePtr& ex, const domain::Error& error);
+// The same for a payment's order_not_found: the order's sale from the database.
+void respond_payment_error(const ApiContext& api, const ExchangePtr& ex, const domain::Error& error,
+                           const std::string& order_id);
 
 // Every route of the API: sales, orders, streams, payments, system.
 void add_api_routes(Router& router, ApiContext& api);
@@ -50,6 +67,8 @@ void add_system_routes(Router& router, ApiContext& api);
 void add_web_routes(Router& router);
 void add_stream_routes(Router& router, ApiContext& api);
 void add_payment_routes(Router& router, ApiContext& api);
+// POST /api/admin/sales/{id}/archive, GET /api/admin/sales
+void add_archive_routes(Router& router, ApiContext& api);
 
 // A query's parameters, split once at its '&'s (a handler that asks for
 // three of them scans the query once, not three times).

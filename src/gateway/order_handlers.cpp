@@ -88,8 +88,13 @@ struct IntakeRoute {
     api.store.intake(sale_id, user_id, [route = *this, ex, started](auto outcome) {
       route.store_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       if (!outcome) {
-        route.count(domain::error_name(outcome.error().code));
-        return ex->respond(error_response(outcome.error()));
+        auto error = outcome.error();
+        // Read from the request only here: the accepted path copies no sale id.
+        if (error.code == ErrorCode::sale_not_found && route.api.archive &&
+            route.api.archive->is_archived(std::string(ex->request().param("sale_id"))))
+          error = {ErrorCode::sale_archived, "the sale is over and archived"};
+        route.count(domain::error_name(error.code));
+        return ex->respond(error_response(error));
       }
       const auto& view = outcome.value().view;
       // The order is the user's own (found by, or made for, this user): its user id is theirs.

@@ -68,8 +68,8 @@ void add_payment_routes(Router& router, ApiContext& api) {
     auto notification = parse_notification(request.body);
     if (!notification) return ex->respond(error_response(notification.error()));
     api.store.pay(notification.value().order_id, notification.value().payment_id,
-                  [ex](domain::Result<store::OrderView> paid) {
-                    if (!paid) return ex->respond(error_response(paid.error()));
+                  [&api, ex, order_id = notification.value().order_id](domain::Result<store::OrderView> paid) {
+                    if (!paid) return respond_payment_error(api, ex, paid.error(), order_id);
                     ex->respond(json_response(200, R"({"ok":true})"));
                   });
   });

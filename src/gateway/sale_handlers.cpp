@@ -2,6 +2,7 @@
 #include "domain/ids.hpp"
 #include "domain/secrets.hpp"
 #include "gateway/api.hpp"
+#include "gateway/archive_render.hpp"
 #include "gateway/json_body.hpp"
 #include "gateway/render.hpp"
 
@@ -9,9 +10,6 @@ namespace flashgate::gateway {
 
 using domain::ErrorCode;
 
-namespace {
-
-// Validate-or-reply: answers 401 itself and returns false.
 bool authorized_or_reply(const ApiContext& api, const ExchangePtr& ex) {
   constexpr std::string_view scheme = "Bearer ";
   const auto header = ex->request().header("authorization");
@@ -23,6 +21,8 @@ bool authorized_or_reply(const ApiContext& api, const ExchangePtr& ex) {
   ex->respond(std::move(r));
   return false;
 }
+
+namespace {
 
 bool sale_id_or_reply(const ExchangePtr& ex, std::string& sale_id) {
   sale_id = std::string(ex->request().param("sale_id"));
@@ -74,6 +74,9 @@ void add_sale_routes(Router& router, ApiContext& api) {
     if (!authorized_or_reply(api, ex)) return;
     auto sale = parse_new_sale(ex->request().body);
     if (!sale) return ex->respond(error_response(sale.error()));
+    // An archived sale's id stays taken: its orders are still in the database.
+    if (api.archive && api.archive->is_archived(sale.value().sale_id))
+      return ex->respond(error_response(ErrorCode::sale_exists, "a sale with this id exists (archived)"));
     api.store.create_sale(sale.value(), [ex](domain::Result<store::SaleView> created) {
       if (!created) return ex->respond(error_response(created.error()));
       ex->respond(json_response(201, render_sale(created.value(), domain::now_ms())));
@@ -83,8 +86,8 @@ void add_sale_routes(Router& router, ApiContext& api) {
   router.add("GET", "/api/sales/{sale_id}", [&api](const ExchangePtr& ex) {
     std::string sale_id;
     if (!sale_id_or_reply(ex, sale_id)) return;
-    api.store.get_sale(sale_id, [ex](domain::Result<store::SaleView> sale) {
-      if (!sale) return ex->respond(error_response(sale.error()));
+    api.store.get_sale(sale_id, [&api, ex, sale_id](domain::Result<store::SaleView> sale) {
+      if (!sale) return respond_store_error(api, ex, sale.error(), sale_id);
       ex->respond(json_response(200, render_sale(sale.value(), domain::now_ms())));
     });
   });
@@ -93,9 +96,18 @@ void add_sale_routes(Router& router, ApiContext& api) {
     if (!authorized_or_reply(api, ex)) return;
     std::string sale_id;
     if (!sale_id_or_reply(ex, sale_id)) return;
-    api.store.get_sale(sale_id, [ex](domain::Result<store::SaleView> sale) {
-      if (!sale) return ex->respond(error_response(sale.error()));
-      ex->respond(json_response(200, render_stats(sale.value())));
+    api.store.get_sale(sale_id, [&api, ex, sale_id](domain::Result<store::SaleView> sale) {
+      if (sale) return ex->respond(json_response(200, render_stats(sale.value())));
+      if (!api.archive || !api.archive->is_archived(sale_id) || !api.archive->database())
+        return respond_store_error(api, ex, sale.error(), sale_id);
+      // Archived: the database's final numbers.
+      if (!api.archive->run([&api, ex, sale_id] {
+            auto record = api.archive->database()->find_sale(sale_id);
+            if (!record || !record->archived_at)
+              return ex->respond(error_response(ErrorCode::unavailable, "the database could not be read"));
+            ex->respond(json_response(200, render_archived_stats(*record)));
+          }))
+        ex->respond(error_response(ErrorCode::unavailable, "too many admin requests at once; retry shortly"));
     });
   });
 }

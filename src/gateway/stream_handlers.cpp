@@ -40,7 +40,7 @@ void answer(ApiContext& api, const ExchangePtr& ex, const store::OrderView& view
 
 void answer_current(ApiContext& api, const ExchangePtr& ex, const domain::TicketClaims& claims) {
   api.store.get_order(claims.sale_id, claims.order_id, [&api, ex](domain::Result<store::OrderView> view) {
-    if (!view) return ex->respond(error_response(view.error()));
+    if (!view) return respond_order_error(api, ex, view.error());
     answer(api, ex, view.value());
   });
 }
@@ -52,7 +52,7 @@ void long_poll(ApiContext& api, const ExchangePtr& ex, domain::TicketClaims clai
   if (wait.count() == 0) return answer_current(api, ex, claims);  // nothing to wait for: a plain poll
   const std::string sale_id = claims.sale_id, order_id = claims.order_id;
   api.store.get_order(sale_id, order_id, [&api, ex, claims = std::move(claims), wait, since, paced](auto current) {
-    if (!current) return ex->respond(error_response(current.error()));
+    if (!current) return respond_order_error(api, ex, current.error());
     const std::uint64_t after = since.value_or(current.value().order.version);
     if (current.value().order.version > after || wait.count() == 0) return answer(api, ex, current.value());
     const auto deadline = std::chrono::steady_clock::now() + wait;
@@ -118,7 +118,7 @@ void add_stream_routes(Router& router, ApiContext& api) {
       last_seen = *parsed;
     }
     api.store.get_order(claims->sale_id, claims->order_id, [&api, ex, claims = *claims, last_seen](auto current) {
-      if (!current) return ex->respond(error_response(current.error()));
+      if (!current) return respond_order_error(api, ex, current.error());
       auto progress = std::make_shared<SseProgress>(SseProgress{last_seen, 0});
       auto stream = api.watch.stream(
           claims.sale_id, claims.order_id, [ex, progress](const std::optional<store::OrderView>& view) {

@@ -25,6 +25,7 @@ void add_api_routes(Router& router, ApiContext& api) {
   add_order_routes(router, api);
   add_stream_routes(router, api);
   add_payment_routes(router, api);
+  add_archive_routes(router, api);
   add_system_routes(router, api);
   add_web_routes(router);
 }

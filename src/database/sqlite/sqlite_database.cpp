@@ -124,6 +124,7 @@ enum Stmt {
   list_sale_rows,
   archived_ids,
   live_sale_intakes,
+  order_sale,
   statement_count
 };
 
@@ -164,6 +165,7 @@ constexpr const char* statement_sql[statement_count] = {
     // Through intakes_by_sale: (sale_id, rowid) order, no sort, no archived row read.
     ("SELECT rowid, order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, updated_at, "
      "external_id FROM intakes WHERE sale_id = ?1 ORDER BY rowid"),
+    "SELECT sale_id FROM intakes WHERE order_id = ?1",
 };
 
 // The statuses the event sink is told of.
@@ -631,6 +633,16 @@ std::vector<std::string> SqliteDatabase::archived_sale_ids() {
   });
   if (!ok) return {};
   return ids;
+}
+
+std::optional<std::string> SqliteDatabase::sale_of_order(const std::string& order_id) {
+  std::optional<std::string> sale_id;
+  const bool ok = submit_and_wait([&order_id, &sale_id](SqliteDatabase& self) {
+    auto* s = self.statement(order_sale);
+    bind_text(s, 1, order_id);
+    return each_row(s, [&sale_id](sqlite3_stmt* row) { sale_id = column_text(row, 0); });
+  });
+  return ok ? sale_id : std::nullopt;
 }
 
 }  // namespace flashgate::database

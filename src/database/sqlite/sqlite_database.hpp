@@ -60,6 +60,7 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal, public
   std::optional<SaleRecord> find_sale(const std::string& sale_id) override;
   std::vector<SaleRecord> list_sales(const std::string& after_sale_id, std::size_t limit) override;
   std::vector<std::string> archived_sale_ids() override;
+  std::optional<std::string> sale_of_order(const std::string& order_id) override;
 
   // EventOutbox: through the writer, like every other statement on this connection.
   std::optional<std::vector<OutboxEvent>> take(std::size_t limit) override;

@@ -1,0 +1,140 @@
+// POST /api/admin/sales/{id}/archive, GET /api/admin/sales, and the 410 of
+// requests about an archived sale.
+#include <charconv>
+#include <unordered_map>
+
+#include "domain/ids.hpp"
+#include "gateway/api.hpp"
+#include "gateway/archive_render.hpp"
+
+namespace flashgate::gateway {
+
+using domain::ErrorCode;
+
+namespace {
+
+constexpr std::size_t default_list_limit = 100;
+constexpr std::size_t max_list_limit = 1000;
+
+const domain::Error no_database{ErrorCode::unavailable, "this process has no access to the order database"};
+const domain::Error too_busy{ErrorCode::unavailable, "too many admin requests at once; retry shortly"};
+
+std::optional<std::size_t> parse_limit(std::string_view text) {
+  std::size_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value < 1 || value > max_list_limit)
+    return std::nullopt;
+  return value;
+}
+
+// The store's views of the live sales among `records`, by id.
+std::vector<ListedSale> with_live_views(store::Store& store, std::vector<database::SaleRecord> records) {
+  std::vector<ListedSale> listed;
+  std::unordered_map<std::string, store::SaleView> live;
+  bool any_live = false;
+  for (const auto& r : records) any_live = any_live || !r.archived_at;
+  if (any_live)
+    for (auto& view : store.sale_views()) live.emplace(view.sale.sale_id, std::move(view));
+  for (auto& record : records) {
+    ListedSale item{std::move(record), std::nullopt};
+    if (auto it = live.find(item.record.sale.sale_id); it != live.end() && !item.record.archived_at)
+      item.live = it->second;
+    listed.push_back(std::move(item));
+  }
+  return listed;
+}
+
+}  // namespace
+
+void respond_store_error(const ApiContext& api, const ExchangePtr& ex, const domain::Error& error,
+                         const std::string& sale_id) {
+  const bool about_missing = error.code == ErrorCode::sale_not_found || error.code == ErrorCode::order_not_found;
+  if (!about_missing || !api.archive || !api.archive->is_archived(sale_id)) return ex->respond(error_response(error));
+  // A request about an order: the error alone. About the sale: its final numbers too.
+  if (error.code == ErrorCode::order_not_found || !api.archive->database())
+    return ex->respond(json_response(410, render_sale_archived(nullptr, domain::now_ms())));
+  auto* archive = api.archive;
+  if (!archive->run([archive, ex, sale_id] {
+        auto record = archive->database()->find_sale(sale_id);
+        const bool known = record && record->archived_at;
+        ex->respond(json_response(410, render_sale_archived(known ? &*record : nullptr, domain::now_ms())));
+      }))
+    ex->respond(json_response(410, render_sale_archived(nullptr, domain::now_ms())));
+}
+
+void respond_order_error(const ApiContext& api, const ExchangePtr& ex, const domain::Error& error) {
+  if (error.code != ErrorCode::order_not_found || !api.archive) return ex->respond(error_response(error));
+  // Only here is the ticket's sale needed again: opened once more rather
+  // than copied into every poll's callback.
+  std::string decoded;
+  const auto ticket = QueryParams(ex->request().query).get("ticket", decoded);
+  auto claims = ticket ? api.tickets.open(*ticket, domain::now_ms()) : domain::Result<domain::TicketClaims>(error);
+  if (!claims) return ex->respond(error_response(error));
+  respond_store_error(api, ex, error, claims.value().sale_id);
+}
+
+void respond_payment_error(const ApiContext& api, const ExchangePtr& ex, const domain::Error& error,
+                           const std::string& order_id) {
+  if (error.code != ErrorCode::order_not_found || !api.archive || !api.archive->database())
+    return ex->respond(error_response(error));
+  auto* archive = api.archive;
+  if (!archive->run([archive, ex, error, order_id] {
+        auto sale_id = archive->database()->sale_of_order(order_id);
+        if (sale_id && archive->is_archived(*sale_id))
+          return ex->respond(json_response(410, render_sale_archived(nullptr, domain::now_ms())));
+        ex->respond(error_response(error));
+      }))
+    ex->respond(error_response(error));
+}
+
+void add_archive_routes(Router& router, ApiContext& api) {
+  router.add("POST", "/api/admin/sales/{sale_id}/archive", [&api](const ExchangePtr& ex) {
+    if (!authorized_or_reply(api, ex)) return;
+    std::string sale_id(ex->request().param("sale_id"));
+    if (!domain::is_valid_id(sale_id))
+      return ex->respond(error_response(ErrorCode::invalid_request, "sale_id must be 1-64 characters of [A-Za-z0-9._:-]"));
+    if (!api.archive || !api.archive->archive_now()) return ex->respond(error_response(no_database));
+    auto* archive = api.archive;
+    if (!archive->run([archive, ex, sale_id] {
+          auto archived = archive->archive_now()(sale_id, domain::now_ms());
+          if (!archived) return ex->respond(error_response(archived.error()));
+          ex->respond(json_response(200, render_archived_sale(archived.value(), domain::now_ms())));
+        }))
+      ex->respond(error_response(too_busy));
+  });
+
+  router.add("GET", "/api/admin/sales", [&api](const ExchangePtr& ex) {
+    if (!authorized_or_reply(api, ex)) return;
+    const QueryParams query(ex->request().query);
+    std::string decoded_after, decoded_limit;
+    std::string after;
+    if (auto text = query.get("after", decoded_after)) {
+      if (!domain::is_valid_id(*text))
+        return ex->respond(error_response(ErrorCode::invalid_request, "after must be a sale_id"));
+      after = std::string(*text);
+    }
+    std::size_t limit = default_list_limit;
+    if (auto text = query.get("limit", decoded_limit)) {
+      auto parsed = parse_limit(*text);
+      if (!parsed) return ex->respond(error_response(ErrorCode::invalid_request, "limit must be a whole number from 1 to 1000"));
+      limit = *parsed;
+    }
+    if (!api.archive || !api.archive->database()) return ex->respond(error_response(no_database));
+    auto* archive = api.archive;
+    auto& store = api.store;
+    if (!archive->run([archive, &store, ex, after, limit] {
+          // One more than asked: whether there is a next page.
+          auto records = archive->database()->list_sales(after, limit + 1);
+          std::optional<std::string> next;
+          if (records.size() > limit) {
+            records.resize(limit);
+            next = records.back().sale.sale_id;
+          }
+          ex->respond(json_response(200, render_sale_list(with_live_views(store, std::move(records)), next,
+                                                          domain::now_ms())));
+        }))
+      ex->respond(error_response(too_busy));
+  });
+}
+
+}  // namespace flashgate::gateway

@@ -1,0 +1,261 @@
+"""Issue #23: a finished sale leaves the store; the database keeps it.
+
+Sales are run to their end with real intakes, confirmed by the windows,
+then paid or cancelled by the payment timeout; archived by the admin call
+and by time (--archive-after); then every way of asking about them is
+answered 410, the database still has every order, a restart does not bring
+them back, and the process gives its memory back.
+
+Embedded only for now: the Redis store's and PostgreSQL's side of archiving
+(drop_sale, archive_sale, ...) is built on the lifecycle-redis branch, which
+brings the distributed versions of these tests.
+"""
+
+import http.client
+import json
+import sqlite3
+import subprocess
+import threading
+import time
+from contextlib import closing
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from flashgate_harness import (
+    assert_error,
+    assert_json,
+    flashgate_bin,
+    free_port,
+    from_now,
+    unique_id,
+    wait_until,
+)
+
+pytestmark = pytest.mark.embedded_only(
+    reason="archiving in Redis and PostgreSQL comes with the lifecycle-redis branch (its placeholders refuse)"
+)
+
+FINAL = ("PAID", "FAILED", "CANCELLED")
+SHORT_PAYMENT = {"FLASHGATE_PAYMENT_TIMEOUT": "3s"}
+# The shortest retention the production rule allows: ticket TTL + payment timeout.
+BY_TIME = {"FLASHGATE_TICKET_TTL": "2s", "FLASHGATE_PAYMENT_TIMEOUT": "1s", "FLASHGATE_ARCHIVE_AFTER": "3s"}
+
+
+def read_db(data_dir, sql, params=()):
+    uri = f"file:{quote(str(Path(data_dir) / 'flashgate.db'))}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True, timeout=10.0)) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def archive(srv, sale_id):
+    return srv.post(f"/api/admin/sales/{quote(sale_id, safe='')}/archive", headers=srv.admin_headers())
+
+
+def list_sales(srv, **params):
+    return srv.get("/api/admin/sales", params=params, headers=srv.admin_headers())
+
+
+def metrics_text(srv):
+    response = srv.get("/metrics")
+    assert response.status_code == 200
+    return response.text
+
+
+def rss_kib(srv):
+    for line in Path(f"/proc/{srv.proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def run_to_the_end(srv, sale_id, buyers, paid):
+    """Real intakes of `buyers` users, each confirmed by a window; the first `paid` pay,
+    the rest are cancelled by the payment timeout. Returns the intake answers."""
+    intakes = [srv.accepted(sale_id, f"{sale_id}-u{i}") for i in range(buyers)]
+    for intake in intakes:
+        srv.wait_for_status(intake["ticket"], ("CONFIRMED",) + FINAL)
+    for intake in intakes[:paid]:
+        srv.pay(intake["order_id"])
+    for intake in intakes:
+        srv.wait_for_status(intake["ticket"], FINAL)
+    return intakes
+
+
+def assert_archived_answers(srv, sale_id, intakes, ticket_code="sale_archived"):
+    """Every way of asking about an archived sale is 410; `ticket_code`: what an old ticket gets."""
+    gone = assert_error(srv.get_sale(sale_id), 410, "sale_archived")
+    assert gone["sale"]["sale_id"] == sale_id
+    assert sum(gone["sale"]["counts"].values()) == len(intakes)
+    assert_error(srv.buy(sale_id, f"{sale_id}-late"), 410, "sale_archived")
+    ticket = intakes[0]["ticket"]
+    assert_error(srv.poll(ticket), 410, ticket_code)
+    assert_error(srv.poll(ticket, wait=1, since=1), 410, ticket_code)
+    with srv.events(ticket) as stream:
+        assert stream.status == 410
+        assert stream.json_error()["error"] == ticket_code
+    stats = assert_json(srv.get_stats(sale_id), 200)
+    assert stats["archived_at"] is not None
+    assert sum(stats["counts"].values()) == len(intakes)
+    return gone
+
+
+def test_admin_archive_refuses_an_active_sale_then_archives_a_settled_one(start_server):
+    srv = start_server(SHORT_PAYMENT)
+    sale_id = srv.new_sale(stock=5, ends_at=from_now(3))
+    assert_error(archive(srv, sale_id), 409, "sale_active")  # open with stock
+    held = srv.accepted(sale_id, f"{sale_id}-holder")
+    srv.wait_for_status(held["ticket"], "CONFIRMED")
+    refused = assert_error(archive(srv, sale_id), 409, "sale_active")
+    assert "not final" in refused["message"] or "stock" in refused["message"]
+    intakes = [held] + [srv.accepted(sale_id, f"{sale_id}-u{i}") for i in range(3)]
+    for intake in intakes:
+        srv.wait_for_status(intake["ticket"], ("CONFIRMED",) + FINAL)
+    srv.pay(intakes[1]["order_id"])
+    srv.pay(intakes[2]["order_id"])
+    for intake in intakes:
+        srv.wait_for_status(intake["ticket"], FINAL)
+    wait_until(lambda: srv.sale(sale_id)["state"] == "ended", timeout=10, message="the sale to end")
+
+    archived = assert_json(archive(srv, sale_id), 200)
+    assert archived["sale_id"] == sale_id
+    assert archived["counts"]["PAID"] == 2 and archived["counts"]["CANCELLED"] == 2
+    assert archived["archived_at"] is not None
+    again = assert_json(archive(srv, sale_id), 200)
+    assert again == archived  # idempotent: the same numbers, the same time
+
+    assert_archived_answers(srv, sale_id, intakes)
+    # A repeated payment of an archived order is told so.
+    assert_error(srv.notify(intakes[1]["order_id"], unique_id("pay")), 410, "sale_archived")
+    # The id stays taken while the sale is archived.
+    assert_error(srv.create_sale({"sale_id": sale_id, "item": "again", "stock": 1}), 409, "sale_exists")
+    assert_error(archive(srv, unique_id("nosuch")), 404, "sale_not_found")
+
+    # The database still has every order in its final status, and the final numbers.
+    rows = dict(read_db(srv.data_dir, "SELECT order_id, status FROM intakes WHERE sale_id = ?", (sale_id,)))
+    assert rows == {i["order_id"]: srv_status for i, srv_status in zip(intakes, ["CANCELLED", "PAID", "PAID", "CANCELLED"])}
+    orders = dict(read_db(srv.data_dir, "SELECT order_id, status FROM orders WHERE sale_id = ?", (sale_id,)))
+    assert orders == rows  # every order was CONFIRMED, so each has its row
+    (archived_at, count_paid), = read_db(srv.data_dir, "SELECT archived_at, count_paid FROM sales WHERE sale_id = ?", (sale_id,))
+    assert archived_at is not None and count_paid == 2
+
+    text = metrics_text(srv)
+    assert f'sale="{sale_id}"' not in text  # its labels left with it
+    assert "flashgate_sales_archived_total 1" in text
+
+    # A restart loads only live sales: the archived one stays archived.
+    data_dir = srv.data_dir
+    srv.stop()
+    srv = start_server(SHORT_PAYMENT, data_dir=data_dir)
+    assert_archived_answers(srv, sale_id, intakes)
+    assert_error(srv.create_sale({"sale_id": sale_id, "item": "again", "stock": 1}), 409, "sale_exists")
+    assert len(read_db(srv.data_dir, "SELECT 1 FROM intakes WHERE sale_id = ?", (sale_id,))) == 4
+
+
+def test_archive_by_time_leaves_live_sales_alone(start_server):
+    srv = start_server(BY_TIME)
+    live = srv.new_sale(stock=100)
+    live_intake = srv.accepted(live, f"{live}-u")
+    sale_id = srv.new_sale(stock=10, ends_at=from_now(2))
+    intakes = run_to_the_end(srv, sale_id, buyers=3, paid=1)
+    wait_until(lambda: srv.get_sale(sale_id).status_code == 410, timeout=30, message="the sale to be archived by time")
+    # Tickets live 2 s here, shorter than the retention: an old one has expired by now.
+    assert_archived_answers(srv, sale_id, intakes, ticket_code="ticket_expired")
+    settled_since, archived_at = read_db(
+        srv.data_dir, "SELECT settled_since, archived_at FROM sales WHERE sale_id = ?", (sale_id,))[0]
+    assert archived_at - settled_since >= 3000  # the retention passed first
+    # The live sale and its order are where they were.
+    assert sum(srv.stats(live)["counts"].values()) == 1  # (cancelled by now: it was never paid)
+    assert read_db(srv.data_dir, "SELECT archived_at FROM sales WHERE sale_id = ?", (live,)) == [(None,)]
+    listed = assert_json(list_sales(srv, limit=1000), 200)
+    states = {s["sale_id"]: s["state"] for s in listed["sales"]}
+    assert states[sale_id] == "archived" and states[live] == "live"
+    assert live_intake["order_id"] in dict(read_db(srv.data_dir, "SELECT order_id, sale_id FROM intakes"))
+
+
+def test_admin_list_pages_by_sale_id(start_server):
+    srv = start_server(SHORT_PAYMENT)
+    prefix = unique_id("page")
+    ids = [srv.new_sale(stock=0, sale_id=f"{prefix}-{i}") for i in range(5)]
+    # A sale of no stock is settled at once: archive two of them.
+    for sale_id in ids[1:3]:
+        assert assert_json(archive(srv, sale_id), 200)["archived_at"] is not None
+    seen, after = [], prefix
+    while True:
+        page = assert_json(list_sales(srv, after=after, limit=2), 200)
+        assert len(page["sales"]) <= 2
+        seen += [s for s in page["sales"] if s["sale_id"].startswith(prefix)]
+        if page["next"] is None:
+            break
+        after = page["next"]
+    assert [s["sale_id"] for s in seen] == ids
+    assert [s["state"] for s in seen] == ["live", "archived", "archived", "live", "live"]
+    assert_error(list_sales(srv, limit=0), 400, "invalid_request")
+    assert_error(list_sales(srv, limit=1001), 400, "invalid_request")
+    assert_error(list_sales(srv, after="not a sale id!"), 400, "invalid_request")
+    assert_error(srv.get("/api/admin/sales"), 401, "unauthorized")
+    assert_error(srv.post(f"/api/admin/sales/{ids[0]}/archive"), 401, "unauthorized")
+
+
+def test_a_retention_shorter_than_ticket_ttl_plus_payment_timeout_is_refused(tmp_path):
+    result = subprocess.run(
+        [str(flashgate_bin()), "serve", "--listen", f"127.0.0.1:{free_port()}", "--data-dir", str(tmp_path),
+         "--ticket-ttl", "1h", "--payment-timeout", "15m", "--archive-after", "1h"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode != 0
+    assert "archive_after" in (result.stdout + result.stderr)
+
+
+def buy_many(port, sale_id, count, threads=8):
+    """`count` real intakes of distinct users over keep-alive connections; returns how many were accepted."""
+    accepted = [0] * threads
+
+    def buyer(t):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for i in range(t, count, threads):
+            body = json.dumps({"user_id": f"{sale_id}-{i}"})
+            conn.request("POST", f"/api/sales/{sale_id}/orders", body, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            if response.status == 202:
+                accepted[t] += 1
+        conn.close()
+
+    workers = [threading.Thread(target=buyer, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sum(accepted)
+
+
+def settle_and_archive(srv, sale_id, count):
+    def all_final():
+        counts = srv.stats(sale_id)["counts"]
+        return sum(counts[s] for s in FINAL) == count
+    wait_until(all_final, timeout=300, interval=0.5, message=f"{count} orders to reach a final status")
+    return assert_json(archive(srv, sale_id), 200)
+
+
+@pytest.mark.slow
+def test_memory_returns_after_archiving_100000_orders(start_server):
+    srv = start_server(SHORT_PAYMENT)
+    # A first, small sale run through the same path, so that what the process
+    # keeps whatever the sales (thread caches, SQLite's page cache, pools) is
+    # in the baseline, not counted against the archive.
+    warm = srv.new_sale(stock=2000)
+    assert buy_many(srv.port, warm, 2000) == 2000
+    settle_and_archive(srv, warm, 2000)
+    time.sleep(1.0)
+    before = rss_kib(srv)
+
+    sale_id = srv.new_sale(stock=100_000)
+    assert buy_many(srv.port, sale_id, 100_000) == 100_000
+    settle_and_archive(srv, sale_id, 100_000)
+    loaded = rss_kib(srv)  # noqa: F841 (kept for the failure message below)
+    wait_until(lambda: rss_kib(srv) <= before * 1.10, timeout=10, interval=0.5,
+               message=f"RSS back within 10% of {before} KiB")
+    assert len(read_db(srv.data_dir, "SELECT 1 FROM intakes WHERE sale_id = ?", (sale_id,))) == 100_000
+    assert srv.get_sale(sale_id).status_code == 410
