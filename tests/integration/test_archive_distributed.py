@@ -40,7 +40,7 @@ from flashgate_harness import (
     free_port,
     new_ticket_key,
     postgres_home,
-    rfc3339,
+    from_now,
     unique_id,
     wait_until,
 )
@@ -72,8 +72,6 @@ class Cluster:
         self.redis = RedisServer(tmp_path_factory.mktemp("archive-redis"))
         self.env = {
             "FLASHGATE_TICKET_KEYS": new_ticket_key(),
-            "FLASHGATE_TICKET_TTL": TICKET_TTL,
-            "FLASHGATE_PAYMENT_TIMEOUT": PAYMENT_TIMEOUT,
             "FLASHGATE_SERVICE_TIME": "1ms",
             "FLASHGATE_RECLAIM_AFTER": "2s",
             "FLASHGATE_WINDOWS": "4",
@@ -227,7 +225,7 @@ def wait_ended(ends_at):
 def test_a_sale_run_to_the_end_is_archived_by_the_admin_call(cluster, live_sale):
     gateway = cluster.gateway
     ends_at = time.time() + 8
-    sale_id = gateway.new_sale(stock=20, ends_at=rfc3339(ends_at))
+    sale_id = gateway.new_sale(stock=20, ends_at=from_now(8))
     accepted = buy_all(gateway, sale_id, [f"buyer-{i}" for i in range(30)])
     assert 0 < len(accepted) <= 20
     tickets = [answer["ticket"] for answer in accepted.values()]
@@ -244,7 +242,7 @@ def test_a_sale_run_to_the_end_is_archived_by_the_admin_call(cluster, live_sale)
     wait_until(lambda: settled(gateway, sale_id), timeout=60, message="every order of the sale final")
     last_seen = {}
     for ticket in tickets:
-        status = gateway.status(ticket)
+        status = gateway.current(ticket)
         last_seen[status["order_id"]] = status["status"]
     assert set(last_seen.values()) <= set(FINAL), last_seen
     if time.time() < ends_at:
@@ -312,14 +310,14 @@ def test_a_big_sale_is_archived_by_time_across_a_worker_killed_mid_archive(clust
     # Every order fails in its window: a final status at once, its unit back
     # on sale, so the sale takes new buyers until it ends.
     cluster.stop_workers()
-    cluster.start_workers({"FLASHGATE_ARCHIVE_AFTER": SHORT_RETENTION, "FLASHGATE_FAILURE_RATE": "1"})
+    cluster.start_workers({"FLASHGATE_TICKET_TTL": TICKET_TTL, "FLASHGATE_PAYMENT_TIMEOUT": PAYMENT_TIMEOUT,
+                           "FLASHGATE_ARCHIVE_AFTER": SHORT_RETENTION, "FLASHGATE_FAILURE_RATE": "1"})
     gateway = cluster.gateway
     wait_until(lambda: settled(gateway, live_sale), timeout=60, message="the live sale's orders final")
 
     # How long a sale must stay open for BIG_SALE intakes here: measured on a
     # sale of its own (archived by time too, before the measurement starts).
-    trial_ends = time.time() + 4
-    trial = gateway.new_sale(stock=BIG_SALE, ends_at=rfc3339(trial_ends))
+    trial = gateway.new_sale(stock=BIG_SALE, ends_at=from_now(4))
     rate = run_wrk(gateway.base_url, trial, 3) / 3
     wait_until(lambda: cluster.archived_at(trial) and not keys_of(cluster.scan(), trial), timeout=120,
                message="the trial sale archived by time")
@@ -331,7 +329,7 @@ def test_a_big_sale_is_archived_by_time_across_a_worker_killed_mid_archive(clust
 
     open_for = BIG_SALE / max(rate, 1) * 1.5 + 5
     ends_at = time.time() + open_for
-    sale_id = gateway.new_sale(stock=BIG_SALE, ends_at=rfc3339(ends_at))
+    sale_id = gateway.new_sale(stock=BIG_SALE, ends_at=from_now(open_for))
     while orders_of(gateway, sale_id) < BIG_SALE and time.time() < ends_at - 1:
         run_wrk(gateway.base_url, sale_id, max(1, min(10, int(ends_at - time.time() - 1))))
     assert orders_of(gateway, sale_id) >= BIG_SALE, "intake slower than measured: the sale ended first"
