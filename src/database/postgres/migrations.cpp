@@ -59,10 +59,10 @@ CREATE TABLE event_outbox (
 )sql"},
     {4, R"sql(
 -- The sale's life cycle: when the archiver first saw it settled, when it was
--- archived, and its final counts per status (NULL while live). An archived
--- sale's final remaining stock is its remaining_db.
+-- archived, and its final numbers (NULL while live), as in SQLite's sales.
 ALTER TABLE sales ADD COLUMN settled_since bigint;
 ALTER TABLE sales ADD COLUMN archived_at bigint;
+ALTER TABLE sales ADD COLUMN final_remaining bigint;
 ALTER TABLE sales ADD COLUMN count_queued bigint;
 ALTER TABLE sales ADD COLUMN count_processing bigint;
 ALTER TABLE sales ADD COLUMN count_confirmed bigint;

@@ -36,7 +36,7 @@ constexpr const char* count_sale_orders = "flashgate_count_sale_orders";
 // The columns a SaleRecord is read from, in read_sale's order.
 #define FLASHGATE_SALE_COLUMNS                                                                                   \
   "sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, settled_since, archived_at, count_queued, " \
-  "count_processing, count_confirmed, count_paid, count_failed, count_cancelled"
+  "count_processing, count_confirmed, count_paid, count_failed, count_cancelled, final_remaining"
 
 constexpr postgres::PreparedStatement statements[] = {
     {insert_sale,
@@ -89,10 +89,11 @@ constexpr postgres::PreparedStatement statements[] = {
     // stock flush has not made it yet, and an archived row keeps its first
     // numbers (the WHERE).
     {archive_sale_row,
-     "INSERT INTO sales AS s (sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, settled_since, "
-     "archived_at, count_queued, count_processing, count_confirmed, count_paid, count_failed, count_cancelled) "
-     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14) "
+     "INSERT INTO sales AS s (sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, final_remaining, "
+     "settled_since, archived_at, count_queued, count_processing, count_confirmed, count_paid, count_failed, "
+     "count_cancelled) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $8, $9, $10, $11, $12, $13, $14) "
      "ON CONFLICT (sale_id) DO UPDATE SET remaining_db = excluded.remaining_db, "
+     "final_remaining = excluded.final_remaining, "
      "settled_since = COALESCE(s.settled_since, excluded.settled_since), archived_at = excluded.archived_at, "
      "count_queued = excluded.count_queued, count_processing = excluded.count_processing, "
      "count_confirmed = excluded.count_confirmed, count_paid = excluded.count_paid, "
@@ -170,9 +171,10 @@ SaleRecord read_sale(const PGresult* result, int row) {
   record.sale = domain::Sale{PQgetvalue(result, row, 0), PQgetvalue(result, row, 1), number_at(result, row, 2),
                              optional_at(result, row, 3), optional_at(result, row, 4), number_at(result, row, 5)};
   record.remaining_db = optional_at(result, row, 6);
-  record.remaining = record.remaining_db.value_or(record.sale.stock);
   record.settled_since = optional_at(result, row, 7);
   record.archived_at = optional_at(result, row, 8);
+  const auto final_remaining = optional_at(result, row, 15);
+  record.remaining = record.archived_at && final_remaining ? *final_remaining : record.remaining_db.value_or(record.sale.stock);
   for (std::size_t i = 0; i < record.counts.size(); ++i)
     record.counts[i] = static_cast<std::uint64_t>(optional_at(result, row, 9 + static_cast<int>(i)).value_or(0));
   return record;
@@ -357,7 +359,7 @@ bool PostgresDatabase::holds_final_orders(const store::SaleView& view) {
     const auto i = static_cast<std::size_t>(status);
     const bool final_status = domain::is_final(status);
     if ((final_status && (*rows)[i] != view.counts[i]) || (!final_status && (*rows)[i] != 0)) {
-      spdlog::info("postgres {}: sale {} has {} {} orders here and {} in the store; its archive waits for them",
+      spdlog::debug("postgres {}: sale {} has {} {} orders here and {} in the store; its archive waits for them",
                    describe(), view.sale.sale_id, (*rows)[i], domain::to_string(status), view.counts[i]);
       return false;
     }
