@@ -198,6 +198,21 @@ int serve(Config config) {
     sale_archive.add(sale_id);
     store_gauges.forget_sale(sale_id);
   });
+  const auto archiver_settings = [&] {
+    worker::ArchiverSettings settings;
+    settings.archive_after_ms = config.archive_after_ms;
+    settings.archived = [&sale_archive](const std::string& sale_id) { sale_archive.add(sale_id); };
+    if (auto* postgres = backends.postgres) {
+      // Outcomes reach PostgreSQL in the background (the outcome mirror):
+      // a sale is archived only once every final status is there.
+      settings.outcomes_recorded = [postgres](const store::SaleView& view) {
+        return postgres->holds_final_orders(view);
+      };
+      // Workers share the Redis store: one archives at a time.
+      if (redis) settings.leadership = [postgres] { return postgres->hold_archive_lock(); };
+    }
+    return settings;
+  };
   const std::size_t window_count = config.windows > 0 ? static_cast<std::size_t>(config.windows) : cores() * 4;
   if (worker_role && backends.database) {
     database::OrderDatabase& database = *backends.database;
@@ -259,10 +274,7 @@ int serve(Config config) {
         },
         true);
     if (event_delivery) event_delivery->start();
-    worker::ArchiverSettings archiving_settings;
-    archiving_settings.archive_after_ms = config.archive_after_ms;
-    archiving_settings.archived = [&sale_archive](const std::string& sale_id) { sale_archive.add(sale_id); };
-    archiver.emplace(store, database, metrics, std::move(archiving_settings));
+    archiver.emplace(store, database, metrics, archiver_settings());
     // Often enough that a sale leaves within a tenth of the retention after it is due.
     const auto archive_round =
         std::chrono::milliseconds(std::clamp<std::int64_t>(config.archive_after_ms / 10, 100, 60'000));
@@ -273,6 +285,8 @@ int serve(Config config) {
       });
     }
   }
+  // A gateway with the order database archives on the admin call (the periodic round is the workers').
+  if (!archiver && gateway_role && backends.database) archiver.emplace(store, *backends.database, metrics, archiver_settings());
   if (redis) redis->follow_changes();
 
   gateway::OrderWatch watch(gateway::WatchLimits{static_cast<std::size_t>(config.max_waiters),

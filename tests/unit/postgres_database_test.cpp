@@ -472,4 +472,152 @@ TEST_F(PostgresDatabaseTest, OneProcessHoldsTheDeliveryLockUntilItsConnectionGoe
   EXPECT_TRUE(taken);
 }
 
+TEST_F(PostgresDatabaseTest, OneProcessHoldsTheArchiveLockUntilItsConnectionGoes) {
+  const std::string url = fresh_database();
+  auto first = std::make_unique<PostgresDatabase>(url, 1);
+  PostgresDatabase second(url, 1);
+  ASSERT_TRUE(first->hold_archive_lock());
+  EXPECT_TRUE(first->hold_archive_lock());  // still its own
+  EXPECT_FALSE(second.hold_archive_lock());
+  EXPECT_TRUE(second.hold_delivery_lock()) << "the archive lock is not the delivery lock";
+  first.reset();  // its connection closes, as a dead worker's does
+  bool taken = false;
+  for (auto until = std::chrono::steady_clock::now() + 10s; !taken && std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(50ms))
+    taken = second.hold_archive_lock();
+  EXPECT_TRUE(taken);
+}
+
+// The final numbers of an archived sale: counts indexed by OrderStatus.
+flashgate::store::SaleView final_numbers(const Sale& sale, std::int64_t remaining, std::uint64_t paid,
+                                         std::uint64_t failed, std::uint64_t cancelled) {
+  flashgate::store::SaleView view;
+  view.sale = sale;
+  view.remaining = remaining;
+  view.counts[static_cast<std::size_t>(OrderStatus::paid)] = paid;
+  view.counts[static_cast<std::size_t>(OrderStatus::failed)] = failed;
+  view.counts[static_cast<std::size_t>(OrderStatus::cancelled)] = cancelled;
+  return view;
+}
+
+TEST_F(PostgresDatabaseTest, ASaleIsSettledThenArchivedOnceWithItsFinalNumbers) {
+  PostgresDatabase db(url_);
+  const Sale sale{id("sale"), "lamp", 10, std::nullopt, 1'900'000'000'000, 1'800'000'000'000};
+  EXPECT_FALSE(db.find_sale(sale.sale_id));
+  EXPECT_FALSE(db.mark_settled(sale.sale_id, 5)) << "no row to mark";
+  ASSERT_TRUE(db.record_sale(sale));
+  auto live = db.find_sale(sale.sale_id);
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->sale.item, "lamp");
+  EXPECT_EQ(live->sale.ends_at, 1'900'000'000'000);
+  EXPECT_EQ(live->remaining, 10);  // never flushed: the stock
+  EXPECT_FALSE(live->remaining_db);
+  EXPECT_FALSE(live->settled_since);
+  EXPECT_FALSE(live->archived_at);
+
+  ASSERT_TRUE(db.flush_stock({{sale.sale_id, 4}}));
+  ASSERT_TRUE(db.mark_settled(sale.sale_id, 1000));
+  EXPECT_EQ(db.find_sale(sale.sale_id)->settled_since, 1000);
+  EXPECT_EQ(db.find_sale(sale.sale_id)->remaining, 4);
+  ASSERT_TRUE(db.mark_settled(sale.sale_id, std::nullopt));  // no longer settled
+  EXPECT_FALSE(db.find_sale(sale.sale_id)->settled_since);
+  ASSERT_TRUE(db.mark_settled(sale.sale_id, 2000));
+
+  ASSERT_TRUE(db.archive_sale(final_numbers(sale, 3, 5, 1, 1), 9000));
+  auto archived = db.find_sale(sale.sale_id);
+  ASSERT_TRUE(archived);
+  EXPECT_EQ(archived->archived_at, 9000);
+  EXPECT_EQ(archived->settled_since, 2000);
+  EXPECT_EQ(archived->remaining, 3);
+  EXPECT_EQ(archived->counts[static_cast<std::size_t>(OrderStatus::paid)], 5u);
+  EXPECT_EQ(archived->counts[static_cast<std::size_t>(OrderStatus::failed)], 1u);
+  EXPECT_EQ(archived->counts[static_cast<std::size_t>(OrderStatus::cancelled)], 1u);
+  EXPECT_EQ(archived->counts[static_cast<std::size_t>(OrderStatus::queued)], 0u);
+
+  // Again, with other numbers (a worker that read them later): the first stay.
+  ASSERT_TRUE(db.archive_sale(final_numbers(sale, 0, 7, 0, 0), 9500));
+  ASSERT_TRUE(db.flush_stock({{sale.sale_id, 8}}));  // a late flush
+  EXPECT_FALSE(db.mark_settled(sale.sale_id, std::nullopt));
+  const auto again = db.find_sale(sale.sale_id);
+  EXPECT_EQ(again->archived_at, 9000);
+  EXPECT_EQ(again->remaining, 3);
+  EXPECT_EQ(again->settled_since, 2000);
+  EXPECT_EQ(again->counts[static_cast<std::size_t>(OrderStatus::paid)], 5u);
+}
+
+TEST_F(PostgresDatabaseTest, ArchivingASaleTheFlushNeverRecordedMakesItsRow) {
+  PostgresDatabase db(url_);
+  const Sale sale{id("unflushed"), "kettle", 2, 1'700'000'000'000, std::nullopt, 1'600'000'000'000};
+  ASSERT_TRUE(db.archive_sale(final_numbers(sale, 0, 2, 0, 0), 7000));
+  const auto found = db.find_sale(sale.sale_id);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->sale.item, "kettle");
+  EXPECT_EQ(found->sale.starts_at, 1'700'000'000'000);
+  EXPECT_EQ(found->archived_at, 7000);
+  EXPECT_EQ(found->settled_since, 7000);
+  EXPECT_TRUE(db.record_sale(sale));  // the flush comes late: the archived row stays
+  EXPECT_EQ(db.find_sale(sale.sale_id)->archived_at, 7000);
+}
+
+TEST_F(PostgresDatabaseTest, SalesArePagedBySaleIdLiveAndArchived) {
+  const std::string url = fresh_database();
+  PostgresDatabase db(url);
+  for (const char* name : {"e", "a", "c", "b", "d"})
+    ASSERT_TRUE(db.record_sale(Sale{name, "item", 1, std::nullopt, std::nullopt, 1}));
+  ASSERT_TRUE(db.archive_sale(final_numbers(Sale{"b", "item", 1, std::nullopt, std::nullopt, 1}, 0, 1, 0, 0), 50));
+  ASSERT_TRUE(db.archive_sale(final_numbers(Sale{"d", "item", 1, std::nullopt, std::nullopt, 1}, 1, 0, 1, 0), 60));
+  std::vector<std::string> seen;
+  std::string after;
+  for (int page = 0; page < 10; ++page) {
+    const auto sales = db.list_sales(after, 2);
+    EXPECT_LE(sales.size(), 2u);
+    if (sales.empty()) break;
+    for (const auto& record : sales) {
+      seen.push_back(record.sale.sale_id);
+      EXPECT_EQ(record.archived_at.has_value(), record.sale.sale_id == "b" || record.sale.sale_id == "d");
+    }
+    after = sales.back().sale.sale_id;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "b", "c", "d", "e"}));
+  EXPECT_EQ(db.archived_sale_ids(), (std::vector<std::string>{"b", "d"}));
+}
+
+TEST_F(PostgresDatabaseTest, OrderCountsCountTheSalesRowsPerStatus) {
+  PostgresDatabase db(url_);
+  const std::string sale_id = id("counted");
+  const auto order_of = [&](const std::string& name, OrderStatus status) {
+    Order order = make_order(id(name), status);
+    order.sale_id = sale_id;
+    return order;
+  };
+  ASSERT_TRUE(db.create_order(order_of("confirmed", OrderStatus::processing)));
+  ASSERT_TRUE(db.create_order(order_of("paid", OrderStatus::processing)));
+  Order paid = order_of("paid", OrderStatus::paid);
+  paid.payment_id = "p-1";
+  ASSERT_TRUE(db.record_outcome(paid));
+  ASSERT_TRUE(db.record_outcome(order_of("failed-1", OrderStatus::failed)));
+  ASSERT_TRUE(db.record_outcome(order_of("failed-2", OrderStatus::failed)));
+  ASSERT_TRUE(db.create_order(make_order(id("other-sale"))));
+  const auto counts = db.order_counts(sale_id);
+  ASSERT_TRUE(counts);
+  EXPECT_EQ((*counts)[static_cast<std::size_t>(OrderStatus::confirmed)], 1u);
+  EXPECT_EQ((*counts)[static_cast<std::size_t>(OrderStatus::paid)], 1u);
+  EXPECT_EQ((*counts)[static_cast<std::size_t>(OrderStatus::failed)], 2u);
+  EXPECT_EQ((*counts)[static_cast<std::size_t>(OrderStatus::cancelled)], 0u);
+  EXPECT_EQ(db.order_counts(id("no-such-sale")), (std::array<std::uint64_t, 6>{}));
+
+  // The store has the CONFIRMED order PAID already, its outcome on its way here.
+  flashgate::store::SaleView view;
+  view.sale.sale_id = sale_id;
+  view.counts[static_cast<std::size_t>(OrderStatus::paid)] = 2;
+  view.counts[static_cast<std::size_t>(OrderStatus::failed)] = 2;
+  EXPECT_FALSE(db.holds_final_orders(view));
+  Order late = order_of("confirmed", OrderStatus::paid);
+  late.payment_id = "p-2";
+  ASSERT_TRUE(db.record_outcome(late));
+  EXPECT_TRUE(db.holds_final_orders(view));
+  view.counts[static_cast<std::size_t>(OrderStatus::cancelled)] = 1;  // one more than here
+  EXPECT_FALSE(db.holds_final_orders(view));
+}
+
 }  // namespace

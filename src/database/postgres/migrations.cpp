@@ -57,6 +57,23 @@ CREATE TABLE event_outbox (
   at          bigint NOT NULL
 );
 )sql"},
+    {4, R"sql(
+-- The sale's life cycle: when the archiver first saw it settled, when it was
+-- archived, and its final numbers (NULL while live), as in SQLite's sales.
+ALTER TABLE sales ADD COLUMN settled_since bigint;
+ALTER TABLE sales ADD COLUMN archived_at bigint;
+ALTER TABLE sales ADD COLUMN final_remaining bigint;
+ALTER TABLE sales ADD COLUMN count_queued bigint;
+ALTER TABLE sales ADD COLUMN count_processing bigint;
+ALTER TABLE sales ADD COLUMN count_confirmed bigint;
+ALTER TABLE sales ADD COLUMN count_paid bigint;
+ALTER TABLE sales ADD COLUMN count_failed bigint;
+ALTER TABLE sales ADD COLUMN count_cancelled bigint;
+-- The archiver counts a sale's orders before archiving it, and the ids of
+-- archived sales are read at every start of a gateway.
+CREATE INDEX orders_sale_id_status ON orders (sale_id, status);
+CREATE INDEX sales_archived ON sales (sale_id) WHERE archived_at IS NOT NULL;
+)sql"},
 };
 
 // Any key works as long as every flashgate uses the same one: "flashgat" in ASCII.

@@ -26,6 +26,17 @@ constexpr const char* upsert_outcome_with_event = "flashgate_upsert_outcome_even
 constexpr const char* take_events = "flashgate_take_events";
 constexpr const char* delete_events = "flashgate_delete_events";
 constexpr const char* count_events = "flashgate_count_events";
+constexpr const char* archive_sale_row = "flashgate_archive_sale";
+constexpr const char* set_settled_since = "flashgate_set_settled_since";
+constexpr const char* select_sale = "flashgate_select_sale";
+constexpr const char* select_sales_after = "flashgate_select_sales_after";
+constexpr const char* select_archived_ids = "flashgate_select_archived_ids";
+constexpr const char* count_sale_orders = "flashgate_count_sale_orders";
+
+// The columns a SaleRecord is read from, in read_sale's order.
+#define FLASHGATE_SALE_COLUMNS                                                                                   \
+  "sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, settled_since, archived_at, count_queued, " \
+  "count_processing, count_confirmed, count_paid, count_failed, count_cancelled, final_remaining"
 
 constexpr postgres::PreparedStatement statements[] = {
     {insert_sale,
@@ -36,7 +47,8 @@ constexpr postgres::PreparedStatement statements[] = {
      "INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id) "
      "VALUES ($1, $2, $3, 'CONFIRMED', $4, $4, $5) ON CONFLICT (order_id) DO NOTHING",
      5},
-    {set_remaining, "UPDATE sales SET remaining_db = $2 WHERE sale_id = $1", 2},
+    // An archived sale's remaining_db is its final number: a late flush leaves it.
+    {set_remaining, "UPDATE sales SET remaining_db = $2 WHERE sale_id = $1 AND archived_at IS NULL", 2},
     {count_all_orders, "SELECT count(*) FROM orders", 0},
     // A FAILED order was never created, so the outcome may insert the row. The
     // WHERE makes a final status stick: the row takes the first outcome that
@@ -73,10 +85,31 @@ constexpr postgres::PreparedStatement statements[] = {
      1},
     {delete_events, "DELETE FROM event_outbox WHERE id = ANY($1::bigint[])", 1},
     {count_events, "SELECT count(*) FROM event_outbox", 0},
+    // The commit point of an archive, in one statement: the row is made if the
+    // stock flush has not made it yet, and an archived row keeps its first
+    // numbers (the WHERE).
+    {archive_sale_row,
+     "INSERT INTO sales AS s (sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, final_remaining, "
+     "settled_since, archived_at, count_queued, count_processing, count_confirmed, count_paid, count_failed, "
+     "count_cancelled) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $8, $9, $10, $11, $12, $13, $14) "
+     "ON CONFLICT (sale_id) DO UPDATE SET remaining_db = excluded.remaining_db, "
+     "final_remaining = excluded.final_remaining, "
+     "settled_since = COALESCE(s.settled_since, excluded.settled_since), archived_at = excluded.archived_at, "
+     "count_queued = excluded.count_queued, count_processing = excluded.count_processing, "
+     "count_confirmed = excluded.count_confirmed, count_paid = excluded.count_paid, "
+     "count_failed = excluded.count_failed, count_cancelled = excluded.count_cancelled "
+     "WHERE s.archived_at IS NULL",
+     14},
+    {set_settled_since, "UPDATE sales SET settled_since = $2 WHERE sale_id = $1 AND archived_at IS NULL", 2},
+    {select_sale, "SELECT " FLASHGATE_SALE_COLUMNS " FROM sales WHERE sale_id = $1", 1},
+    {select_sales_after, "SELECT " FLASHGATE_SALE_COLUMNS " FROM sales WHERE sale_id > $1 ORDER BY sale_id LIMIT $2",
+     2},
+    {select_archived_ids, "SELECT sale_id FROM sales WHERE archived_at IS NOT NULL ORDER BY sale_id", 0},
+    {count_sale_orders, "SELECT status, count(*) FROM orders WHERE sale_id = $1 GROUP BY status", 1},
 };
 
-// Any key works as long as every flashgate uses the same one: "fgevents" in ASCII.
-constexpr const char* delivery_lock_sql = "SELECT pg_try_advisory_lock(7378707745727655539)";
+#undef FLASHGATE_SALE_COLUMNS
+
 
 constexpr const char* begin_sql = "BEGIN";
 constexpr const char* commit_sql = "COMMIT";
@@ -120,6 +153,33 @@ bool check(Result result, Result& failure) {
   return false;
 }
 
+std::int64_t number_at(const PGresult* result, int row, int column) {
+  std::int64_t value = 0;
+  const std::string_view text = PQgetvalue(result, row, column);
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
+std::optional<std::int64_t> optional_at(const PGresult* result, int row, int column) {
+  if (PQgetisnull(result, row, column)) return std::nullopt;
+  return number_at(result, row, column);
+}
+
+// A row of FLASHGATE_SALE_COLUMNS.
+SaleRecord read_sale(const PGresult* result, int row) {
+  SaleRecord record;
+  record.sale = domain::Sale{PQgetvalue(result, row, 0), PQgetvalue(result, row, 1), number_at(result, row, 2),
+                             optional_at(result, row, 3), optional_at(result, row, 4), number_at(result, row, 5)};
+  record.remaining_db = optional_at(result, row, 6);
+  record.settled_since = optional_at(result, row, 7);
+  record.archived_at = optional_at(result, row, 8);
+  const auto final_remaining = optional_at(result, row, 15);
+  record.remaining = record.archived_at && final_remaining ? *final_remaining : record.remaining_db.value_or(record.sale.stock);
+  for (std::size_t i = 0; i < record.counts.size(); ++i)
+    record.counts[i] = static_cast<std::uint64_t>(optional_at(result, row, 9 + static_cast<int>(i)).value_or(0));
+  return record;
+}
+
 struct ConnectionCloser {
   void operator()(PGconn* conn) const { PQfinish(conn); }
 };
@@ -155,7 +215,8 @@ bool PostgresDatabase::run(const char* what, Work&& work) {
 }
 
 PostgresDatabase::~PostgresDatabase() {
-  if (lock_connection_) PQfinish(lock_connection_);
+  for (auto* lock : {&delivery_lock_, &archive_lock_})
+    if (lock->connection) PQfinish(lock->connection);
 }
 
 bool PostgresDatabase::create_order(const domain::Order& order) {
@@ -290,43 +351,150 @@ std::optional<std::uint64_t> PostgresDatabase::depth() {
   return count;
 }
 
-bool PostgresDatabase::hold_delivery_lock() {
-  std::lock_guard lock(lock_mutex_);
-  // Held: the connection must still be alive, or another worker may have it by now.
-  if (lock_held_) {
-    Result alive(PQexec(lock_connection_, "SELECT 1"));
-    if (succeeded(alive)) return true;
-    spdlog::warn("postgres {}: the event delivery lock's connection is lost: {}", describe(),
-                 postgres::error_message(lock_connection_, alive.get()));
-    lock_held_ = false;
-    PQfinish(lock_connection_);
-    lock_connection_ = nullptr;
-  }
-  if (!lock_connection_) {
-    lock_connection_ = pool_.settings().connect();
-    if (PQstatus(lock_connection_) != CONNECTION_OK) {
-      PQfinish(lock_connection_);
-      lock_connection_ = nullptr;
+bool PostgresDatabase::holds_final_orders(const store::SaleView& view) {
+  const auto rows = order_counts(view.sale.sale_id);
+  if (!rows) return false;
+  using domain::OrderStatus;
+  for (const auto status : domain::all_statuses) {
+    const auto i = static_cast<std::size_t>(status);
+    const bool final_status = domain::is_final(status);
+    if ((final_status && (*rows)[i] != view.counts[i]) || (!final_status && (*rows)[i] != 0)) {
+      spdlog::debug("postgres {}: sale {} has {} {} orders here and {} in the store; its archive waits for them",
+                   describe(), view.sale.sale_id, (*rows)[i], domain::to_string(status), view.counts[i]);
       return false;
     }
   }
-  Result taken(PQexec(lock_connection_, delivery_lock_sql));
-  if (!succeeded(taken)) {
-    PQfinish(lock_connection_);
-    lock_connection_ = nullptr;
-    return false;
-  }
-  lock_held_ = std::string_view(PQgetvalue(taken.get(), 0, 0)) == "t";
-  return lock_held_;
+  return true;
 }
 
-// Placeholders: PostgreSQL's side of the sale life cycle comes with the
-// lifecycle-redis branch; until then no write succeeds and no sale is known
-// archived, so the archiver never drops anything from the store.
-bool PostgresDatabase::archive_sale(const store::SaleView&, domain::TimeMs) { return false; }
-bool PostgresDatabase::mark_settled(const std::string&, std::optional<domain::TimeMs>) { return false; }
-std::optional<SaleRecord> PostgresDatabase::find_sale(const std::string&) { return std::nullopt; }
-std::vector<SaleRecord> PostgresDatabase::list_sales(const std::string&, std::size_t) { return {}; }
-std::vector<std::string> PostgresDatabase::archived_sale_ids() { return {}; }
+bool PostgresDatabase::hold_delivery_lock() { return hold(delivery_lock_); }
+
+bool PostgresDatabase::hold_archive_lock() { return hold(archive_lock_); }
+
+bool PostgresDatabase::hold(SessionLock& lock) {
+  std::lock_guard guard(lock.mutex);
+  // Held: the connection must still be alive, or another worker may have it by now.
+  if (lock.held) {
+    Result alive(PQexec(lock.connection, "SELECT 1"));
+    if (succeeded(alive)) return true;
+    spdlog::warn("postgres {}: the {} lock's connection is lost: {}", describe(), lock.name,
+                 postgres::error_message(lock.connection, alive.get()));
+    lock.held = false;
+    PQfinish(lock.connection);
+    lock.connection = nullptr;
+  }
+  if (!lock.connection) {
+    lock.connection = pool_.settings().connect();
+    if (PQstatus(lock.connection) != CONNECTION_OK) {
+      PQfinish(lock.connection);
+      lock.connection = nullptr;
+      return false;
+    }
+  }
+  Result taken(PQexec(lock.connection, lock.sql));
+  if (!succeeded(taken)) {
+    PQfinish(lock.connection);
+    lock.connection = nullptr;
+    return false;
+  }
+  lock.held = std::string_view(PQgetvalue(taken.get(), 0, 0)) == "t";
+  return lock.held;
+}
+
+bool PostgresDatabase::archive_sale(const store::SaleView& final_numbers, domain::TimeMs at) {
+  const auto& sale = final_numbers.sale;
+  Params params;
+  params.text(sale.sale_id).text(sale.item).integer(sale.stock).optional(sale.starts_at).optional(sale.ends_at);
+  params.integer(sale.created_at).integer(final_numbers.remaining).integer(at);
+  for (const auto count : final_numbers.counts) params.integer(static_cast<std::int64_t>(count));
+  return run("archive_sale",
+             [&](PGconn* conn, Result& failure) { return check(params.exec(conn, archive_sale_row), failure); });
+}
+
+bool PostgresDatabase::mark_settled(const std::string& sale_id, std::optional<domain::TimeMs> since) {
+  Params params;
+  params.text(sale_id).optional(since);
+  bool changed = false;
+  const bool ok = run("mark_settled", [&](PGconn* conn, Result& failure) {
+    Result result = params.exec(conn, set_settled_since);
+    if (!succeeded(result)) {
+      failure = std::move(result);
+      return false;
+    }
+    changed = std::string_view(PQcmdTuples(result.get())) != "0";
+    return true;
+  });
+  return ok && changed;
+}
+
+std::optional<SaleRecord> PostgresDatabase::find_sale(const std::string& sale_id) {
+  std::optional<SaleRecord> found;
+  Params params;
+  params.text(sale_id);
+  run("find_sale", [&](PGconn* conn, Result& failure) {
+    Result result = params.exec(conn, select_sale);
+    if (!succeeded(result)) {
+      failure = std::move(result);
+      return false;
+    }
+    if (PQntuples(result.get()) > 0) found = read_sale(result.get(), 0);
+    return true;
+  });
+  return found;
+}
+
+std::vector<SaleRecord> PostgresDatabase::list_sales(const std::string& after_sale_id, std::size_t limit) {
+  std::vector<SaleRecord> sales;
+  Params params;
+  params.text(after_sale_id).integer(static_cast<std::int64_t>(limit));
+  run("list_sales", [&](PGconn* conn, Result& failure) {
+    Result result = params.exec(conn, select_sales_after);
+    if (!succeeded(result)) {
+      failure = std::move(result);
+      return false;
+    }
+    sales.clear();
+    for (int row = 0; row < PQntuples(result.get()); ++row) sales.push_back(read_sale(result.get(), row));
+    return true;
+  });
+  return sales;
+}
+
+std::vector<std::string> PostgresDatabase::archived_sale_ids() {
+  std::vector<std::string> ids;
+  run("archived_sale_ids", [&](PGconn* conn, Result& failure) {
+    Result result = Params().exec(conn, select_archived_ids);
+    if (!succeeded(result)) {
+      failure = std::move(result);
+      return false;
+    }
+    ids.clear();
+    for (int row = 0; row < PQntuples(result.get()); ++row) ids.emplace_back(PQgetvalue(result.get(), row, 0));
+    return true;
+  });
+  return ids;
+}
+
+std::optional<std::array<std::uint64_t, domain::all_statuses.size()>> PostgresDatabase::order_counts(
+    const std::string& sale_id) {
+  std::array<std::uint64_t, domain::all_statuses.size()> counts{};
+  Params params;
+  params.text(sale_id);
+  const bool ok = run("order_counts", [&](PGconn* conn, Result& failure) {
+    Result result = params.exec(conn, count_sale_orders);
+    if (!succeeded(result)) {
+      failure = std::move(result);
+      return false;
+    }
+    counts = {};
+    for (int row = 0; row < PQntuples(result.get()); ++row)
+      if (const auto status = domain::parse_status(PQgetvalue(result.get(), row, 0)))
+        counts[static_cast<std::size_t>(*status)] = static_cast<std::uint64_t>(number_at(result.get(), row, 1));
+    return true;
+  });
+  if (!ok) return std::nullopt;
+  return counts;
+}
+
 
 }  // namespace flashgate::database

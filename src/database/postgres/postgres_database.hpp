@@ -4,6 +4,7 @@
 // or sale_id), so a call that fails midway can simply be made again; a call
 // returns false instead of throwing when the database cannot be reached, and
 // the caller (the windows, the flusher) retries.
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <mutex>
@@ -39,12 +40,20 @@ class PostgresDatabase final : public OrderDatabase, public EventOutbox {
   bool record_sale(const domain::Sale& sale) override;
   // PAID, CANCELLED and FAILED only; any other status has nothing to record (true).
   bool record_outcome(const domain::Order& order) override;
-  // Placeholders until the lifecycle-redis branch: nothing archived, nothing written.
   bool archive_sale(const store::SaleView& final_numbers, domain::TimeMs at) override;
+  // False also when the sale has no row yet or is archived (nothing written).
   bool mark_settled(const std::string& sale_id, std::optional<domain::TimeMs> since) override;
+  // find_sale, list_sales and archived_sale_ids answer nothing when the database cannot be read (logged).
   std::optional<SaleRecord> find_sale(const std::string& sale_id) override;
   std::vector<SaleRecord> list_sales(const std::string& after_sale_id, std::size_t limit) override;
   std::vector<std::string> archived_sale_ids() override;
+  // The sale's order rows per status (only CONFIRMED and final statuses ever
+  // have one here); nullopt if the database cannot be read.
+  std::optional<std::array<std::uint64_t, domain::all_statuses.size()>> order_counts(const std::string& sale_id);
+  // Step 1 of an archive behind a store whose outcomes reach this database in
+  // the background (OutcomeMirror): true once the sale's rows are, per final
+  // status, as many as the store counts, and none is still CONFIRMED here.
+  bool holds_final_orders(const store::SaleView& view);
 
   // EventOutbox
   std::optional<std::vector<OutboxEvent>> take(std::size_t limit) override;
@@ -56,6 +65,8 @@ class PostgresDatabase final : public OrderDatabase, public EventOutbox {
   // deployment delivers, and a dead worker's lock goes with its connection.
   // Called by the delivery loop before each round.
   bool hold_delivery_lock();
+  // The same for the archiver: one worker of the deployment archives at a time.
+  bool hold_archive_lock();
 
   // host:port/dbname: what logs may say about this database (never the password).
   const std::string& describe() const { return pool_.settings().describe(); }
@@ -66,11 +77,22 @@ class PostgresDatabase final : public OrderDatabase, public EventOutbox {
   template <class Work>
   bool run(const char* what, Work&& work);
 
+  // A session advisory lock, held by a connection of its own while it lives.
+  struct SessionLock {
+    SessionLock(const char* lock_name, const char* lock_sql) : name(lock_name), sql(lock_sql) {}
+    const char* name;
+    const char* sql;  // pg_try_advisory_lock of the lock's key
+    std::mutex mutex;
+    PGconn* connection = nullptr;
+    bool held = false;
+  };
+  bool hold(SessionLock& lock);
+
   postgres::ConnectionPool pool_;
   const bool event_outbox_;
-  std::mutex lock_mutex_;
-  PGconn* lock_connection_ = nullptr;  // holds the delivery lock while it lives
-  bool lock_held_ = false;
+  // Any key works as long as every flashgate uses the same one.
+  SessionLock delivery_lock_{"event delivery", "SELECT pg_try_advisory_lock(7378707745727655539)"};
+  SessionLock archive_lock_{"archive", "SELECT pg_try_advisory_lock(7378973658391800182)"};  // "fgarchiv"
 };
 
 }  // namespace flashgate::database

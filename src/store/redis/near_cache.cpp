@@ -76,6 +76,28 @@ std::size_t NearCache::forget_prefix(std::string_view prefix) {
   return forgotten;
 }
 
+std::size_t NearCache::forget_sale(const std::string& sale_id) {
+  {
+    std::unique_lock lock(sales_mutex_);
+    sales_.erase(sale_id);
+  }
+  std::size_t forgotten = 0;
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    Shard& shard = shards_[i];
+    std::lock_guard lock(shard.mutex);
+    for (auto it = shard.orders.begin(); it != shard.orders.end();) {
+      if (it->second.order.sale_id != sale_id) {
+        ++it;
+        continue;
+      }
+      shard.lru.erase(it->second.lru);
+      it = shard.orders.erase(it);
+      ++forgotten;
+    }
+  }
+  return forgotten;
+}
+
 SaleProgress NearCache::progress(const std::string& sale_id) const {
   std::shared_lock lock(sales_mutex_);
   auto it = sales_.find(sale_id);

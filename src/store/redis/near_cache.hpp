@@ -39,6 +39,8 @@ class NearCache {
   // Forgets every order whose id starts with `prefix` (a sale tag's "T-"):
   // the feed may have lost changes to them. Returns how many.
   std::size_t forget_prefix(std::string_view prefix);
+  // Forgets the orders and the progress of an archived sale. Returns how many orders.
+  std::size_t forget_sale(const std::string& sale_id);
   SaleProgress progress(const std::string& sale_id) const;
 
   std::uint64_t hits() const;

@@ -23,6 +23,10 @@ constexpr const char* group = "windows";
 constexpr const char* mirror_group = "mirror";
 constexpr const char* tags_key = "fg:tags";
 constexpr const char* sales_key = "fg:sales";
+constexpr const char* dropping_key = "fg:dropping";  // archived sales whose keys are being removed
+constexpr const char* dropped_key = "fg:dropped";    // stream: sales removed, for every process to forget
+// Keys and entries removed per step of drop_sale: each step is one short script.
+constexpr const char* drop_batch = "1000";
 
 std::string prefix(std::string_view tag) { return "fg:{" + std::string(tag) + "}:"; }
 std::string sale_key(const std::string& sale_id) { return prefix(domain::sale_tag(sale_id)) + "sale:" + sale_id; }
@@ -192,8 +196,15 @@ std::vector<std::string> RedisStore::tags() {
   }
   if (refresh) {
     auto reply = client_.command_sync({"SMEMBERS", tags_key});
-    std::lock_guard lock(mutex_);
-    for (const auto& tag : reply.elements) tags_.insert(tag.str);
+    // A tag whose sales were all archived is gone from fg:tags: this process
+    // stops reading its streams (and making their groups) too.
+    if (reply.ok()) {
+      std::set<std::string> known;
+      for (const auto& tag : reply.elements) known.insert(tag.str);
+      std::lock_guard lock(mutex_);
+      tags_ = std::move(known);
+      std::erase_if(grouped_, [this](const std::string& tag) { return !tags_.contains(tag); });
+    }
   }
   std::lock_guard lock(mutex_);
   return {tags_.begin(), tags_.end()};
@@ -205,11 +216,9 @@ bool RedisStore::ensure_group(const std::string& tag) {
     if (grouped_.contains(tag)) return true;
   }
   // From "0": an outcome logged before its group existed is read all the same.
-  bool made = true;
-  for (const auto& [key, name] : {std::pair{queue_key(tag), group}, std::pair{outcomes_key(tag), mirror_group}}) {
-    auto reply = client_.command_sync({"XGROUP", "CREATE", key, name, "0", "MKSTREAM"});
-    made = made && (reply.ok() || reply.str.rfind("BUSYGROUP", 0) == 0);
-  }
+  const auto reply = client_.eval_sync(scripts::ensure_groups(), {tags_key, queue_key(tag), outcomes_key(tag)},
+                                       {tag, group, mirror_group});
+  const bool made = reply.type == Reply::Type::integer && reply.integer == 1;
   if (made) {
     std::lock_guard lock(mutex_);
     grouped_.insert(tag);
@@ -300,6 +309,101 @@ void RedisStore::pay(const std::string& order_id, const std::string& payment_id,
                  if (outcome == "order_not_found") return done(Error{ErrorCode::order_not_found, "no order with this id"});
                  done(Error{ErrorCode::order_not_payable, "the order is not awaiting payment"});
                });
+}
+
+std::vector<SaleView> RedisStore::sale_views() {
+  // Also the sales being removed: an archive cut short (a worker killed) is
+  // found here and finished.
+  std::vector<SaleView> views;
+  std::set<std::string> ids;
+  for (const char* set : {sales_key, dropping_key})
+    for (const auto& id : client_.command_sync({"SMEMBERS", set}).elements) ids.insert(id.str);
+  for (const auto& id : ids)
+    if (auto view = parse_sale(client_.command_sync({"HGETALL", sale_key(id)}))) views.push_back(std::move(*view));
+  return views;
+}
+
+std::optional<bool> RedisStore::tag_shared(const std::string& sale_id, const std::string& tag) {
+  for (const char* set : {sales_key, dropping_key}) {
+    auto ids = client_.command_sync({"SMEMBERS", set});
+    if (!ids.ok()) return std::nullopt;
+    for (const auto& id : ids.elements)
+      if (id.str != sale_id && domain::sale_tag(id.str) == tag) return true;
+  }
+  return false;
+}
+
+domain::Result<Empty> RedisStore::drop_sale(const std::string& sale_id) {
+  const std::string tag = domain::sale_tag(sale_id);
+  const auto begun = client_.eval_sync(scripts::begin_drop(), {sale_key(sale_id), sales_key, dropping_key, dropped_key},
+                                          {sale_id});
+  if (!begun.ok()) return error_of(begun);
+  const auto& outcome = outcome_of(begun);
+  if (outcome == "sale_active")
+    return Error{ErrorCode::sale_active, "the sale has orders that are not final (" +
+                                             (begun.elements.size() > 1 ? begun.elements[1].str : std::string()) + ")"};
+  if (outcome == "gone") {
+    forget_sale(sale_id);
+    return Empty{};
+  }
+  spdlog::info("redis: removing the keys of archived sale {}", sale_id);
+  const auto shared = tag_shared(sale_id, tag);
+  if (!shared) return unreachable;
+  // Holders first: an intake of a holder would otherwise read an order hash
+  // already removed. Then, with the tag shared, the sale's entries in the
+  // tag's streams, while the order hashes still say whose a queue entry is.
+  auto holders = client_.command_sync({"UNLINK", users_key(sale_id)});
+  if (!holders.ok()) return error_of(holders);
+  if (*shared) {
+    for (const auto& [stream, group_name] : {std::pair{queue_key(tag), group}, std::pair{outcomes_key(tag), mirror_group},
+                                             std::pair{changes_key(tag), ""}}) {
+      std::string after;
+      do {
+        auto step = client_.eval_sync(scripts::drop_stream_entries(), {stream},
+                                      {sale_id, prefix(tag), group_name, after, drop_batch});
+        if (!step.ok() || step.elements.size() < 2) return error_of(step);
+        after = step.elements[0].str;
+      } while (!after.empty());
+    }
+  }
+  // Order hashes are found by their key's prefix; SCAN goes over the whole
+  // keyspace in steps, and a key of another sale is only read, never removed.
+  std::string cursor = "0";
+  do {
+    auto page = client_.command_sync({"SCAN", cursor, "MATCH", prefix(tag) + "order:*", "COUNT", drop_batch});
+    if (!page.ok() || page.elements.size() < 2) return error_of(page);
+    cursor = page.elements[0].str;
+    std::vector<std::string> keys{confirmed_key(tag)};
+    for (const auto& key : page.elements[1].elements) keys.push_back(key.str);
+    if (keys.size() == 1) continue;
+    auto removed = client_.eval_sync(scripts::drop_orders(), std::move(keys), {sale_id});
+    if (!removed.ok()) return error_of(removed);
+  } while (cursor != "0");
+  if (!*shared) {
+    auto dropped = client_.eval_sync(scripts::drop_tag(), {tags_key, queue_key(tag), changes_key(tag),
+                                                           outcomes_key(tag), confirmed_key(tag)}, {tag});
+    if (!dropped.ok()) return error_of(dropped);
+  }
+  auto finished = client_.eval_sync(scripts::finish_drop(), {sale_key(sale_id), dropping_key, dropped_key}, {sale_id});
+  if (!finished.ok()) return error_of(finished);
+  forget_sale(sale_id);
+  return Empty{};
+}
+
+void RedisStore::forget_sale(const std::string& sale_id) {
+  cache_.forget_sale(sale_id);
+  sold_out_.forget(sale_id);
+  std::vector<SaleDroppedListener> listeners;
+  {
+    std::lock_guard lock(mutex_);
+    listeners = dropped_listeners_;
+  }
+  for (const auto& listener : listeners) listener(sale_id);
+}
+
+void RedisStore::on_sale_dropped(SaleDroppedListener listener) {
+  std::lock_guard lock(mutex_);
+  dropped_listeners_.push_back(std::move(listener));
 }
 
 void RedisStore::on_change(ChangeListener listener) {
@@ -577,19 +681,6 @@ std::vector<domain::Sale> RedisStore::sales() {
   return all;
 }
 
-// Placeholders: the Redis side of the sale life cycle comes with the
-// lifecycle-redis branch. Until then the archiver finds no sale here and an
-// archive is refused as unavailable, so nothing is half done.
-std::vector<SaleView> RedisStore::sale_views() { return {}; }
-
-domain::Result<Empty> RedisStore::drop_sale(const std::string&) {
-  return domain::Error{domain::ErrorCode::unavailable, "archiving is not available with the Redis store yet"};
-}
-
-void RedisStore::on_sale_dropped(SaleDroppedListener listener) {
-  std::lock_guard lock(mutex_);
-  dropped_listeners_.push_back(std::move(listener));
-}
 
 std::vector<std::pair<std::string, std::int64_t>> RedisStore::remaining_by_sale() {
   std::vector<std::pair<std::string, std::int64_t>> out;
@@ -602,7 +693,7 @@ std::vector<std::pair<std::string, std::int64_t>> RedisStore::remaining_by_sale(
 }
 
 void RedisStore::set_remaining_db(const std::string& sale_id, std::int64_t remaining) {
-  client_.command({"HSET", sale_key(sale_id), "remaining_db", std::to_string(remaining)}, [](Reply) {});
+  client_.eval(scripts::set_remaining_db(), {sale_key(sale_id)}, {std::to_string(remaining)}, [](Reply) {});
 }
 
 std::uint64_t RedisStore::queue_depth() {
@@ -627,12 +718,16 @@ void RedisStore::tail_loop() {
   // Last id read per stream: after a lost connection the feed goes on from
   // there, so no change is missed. Streams known at start begin at their
   // end; a sale created later is read from its beginning.
+  // fg:dropped is read with them: the sales other processes archived.
   std::map<std::string, std::string> last;
   bool first = true;
   std::chrono::steady_clock::time_point gaps_checked{};
   while (!stopping_) {
-    for (const auto& tag : tags()) {
-      const auto key = changes_key(tag);
+    std::set<std::string> wanted{dropped_key};
+    for (const auto& tag : tags()) wanted.insert(changes_key(tag));
+    // A tag whose sales were all archived is no longer tailed.
+    std::erase_if(last, [&wanted](const auto& entry) { return !wanted.contains(entry.first); });
+    for (const auto& key : wanted) {
       if (last.contains(key)) continue;
       std::string from = "0-0";
       if (first) {
@@ -668,10 +763,16 @@ void RedisStore::tail_loop() {
     }
     for (const auto& stream : reply.elements) {
       if (stream.elements.size() < 2) continue;
+      const bool dropped = stream.elements[0].str == dropped_key;
       auto& position = last[stream.elements[0].str];
       for (const auto& entry : stream.elements[1].elements) {
         if (entry.elements.size() < 2) continue;
         position = entry.elements[0].str;
+        if (dropped) {
+          const auto fields = as_map(entry.elements[1]);
+          if (auto it = fields.find("sale_id"); it != fields.end()) forget_sale(it->second);
+          continue;
+        }
         auto parsed = parse_order(entry.elements[1].elements, 0);
         if (parsed.order.order_id.empty()) continue;
         sold_out_.apply(parsed.order, parsed.remaining);

@@ -70,8 +70,11 @@ class RedisStore final : public Store, public OutcomeLog {
   void record_service_time(std::int64_t ms) override { service_time_ms_ = ms; }
 
   std::vector<domain::Sale> sales() override;
-  // Placeholders until the lifecycle-redis branch: no sale views, drop_sale unavailable.
+  // The sales of fg:sales and those of fg:dropping (an archive cut short).
   std::vector<SaleView> sale_views() override;
+  // Removes an archived sale's keys: see scripts.hpp for the steps. Resumable:
+  // each step may run again, and a sale already gone is success. Every
+  // process forgets the sale once done (fg:dropped).
   domain::Result<Empty> drop_sale(const std::string& sale_id) override;
   void on_sale_dropped(SaleDroppedListener listener) override;
 
@@ -131,6 +134,10 @@ class RedisStore final : public Store, public OutcomeLog {
   // what they may have changed. False if Redis could not be asked.
   bool check_lost_changes(const std::map<std::string, std::string>& last);
   void follow_sold_out(const std::string& sale_id);
+  // Another sale in fg:sales or fg:dropping has this tag; nullopt if Redis could not say.
+  std::optional<bool> tag_shared(const std::string& sale_id, const std::string& tag);
+  // The near-cache and the sold-out book let the sale go; the listeners hear of it.
+  void forget_sale(const std::string& sale_id);
 
   RedisStoreOptions options_;
   const std::uint64_t instance_;  // unique in the process

@@ -11,7 +11,10 @@
 //   fg:{T}:outcomes          stream: final outcomes (PAID, CANCELLED, FAILED) as order fields, for the
 //                            system of record (consumer group "mirror"); deleted once written there
 //   fg:{T}:confirmed         sorted set: CONFIRMED orders by confirmation time (payment timeouts)
-// Global: fg:tags (set of tags), fg:sales (set of sale ids).
+// Global: fg:tags (set of tags), fg:sales (set of sale ids), fg:dropping (ids of archived sales whose
+// keys are being removed), fg:dropped (stream: ids of sales removed, for the other processes to forget).
+// Archiving a sale (RedisStore::drop_sale) moves its id from fg:sales to fg:dropping, removes its keys
+// (and its tag's streams if no other sale has that tag) and last its sale hash and its fg:dropping entry.
 #include "store/redis/redis_reply.hpp"
 
 namespace flashgate::store::redis::scripts {
@@ -42,5 +45,29 @@ const Script& drop_entry();
 const Script& pay();
 // KEYS order changes confirmed outcomes; ARGV prefix now confirmed_before -> {cancelled|skip}
 const Script& cancel_unpaid();
+
+// --- archiving: RedisStore::drop_sale, in this order; each step may be run again after a crash ---
+// KEYS sale sales dropping dropped; ARGV sale_id
+// -> {dropping}: the sale is (now) in fg:dropping, out of fg:sales, and announced in fg:dropped; {gone}: no such sale hash (removed
+//    already); {sale_active, status}: an order of the sale is in `status`, which is not final
+const Script& begin_drop();
+// KEYS stream; ARGV sale_id prefix group after count -> {last entry id read or '', entries removed}:
+// the next `count` entries after `after` that belong to the sale (their sale_id field, or their order's)
+// are acknowledged in `group` (if not '') and deleted. '' once the end of the stream is reached.
+const Script& drop_stream_entries();
+// KEYS confirmed order...; ARGV sale_id -> order hashes removed: those of the sale (UNLINK), and their
+// entries in the tag's payment-timeout set; keys of another sale are left alone.
+const Script& drop_orders();
+// KEYS tags queue changes outcomes confirmed; ARGV tag: the tag is no longer known (no process makes
+// its consumer groups again) and its streams and set are removed. Only for a tag no other sale has.
+const Script& drop_tag();
+// KEYS sale dropping dropped; ARGV sale_id: the sale hash goes last, then fg:dropping's entry; the
+// id is announced in fg:dropped.
+const Script& finish_drop();
+// KEYS sale; ARGV remaining: the last value flushed to the database, on a sale that still exists.
+const Script& set_remaining_db();
+// KEYS tags queue outcomes; ARGV tag queue_group outcome_group -> 1 if the groups exist (made now or
+// before), 0 if the tag is no longer known (its sales were archived): nothing is made then.
+const Script& ensure_groups();
 
 }  // namespace flashgate::store::redis::scripts

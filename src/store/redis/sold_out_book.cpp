@@ -67,6 +67,17 @@ void SoldOutBook::lost_changes(const std::string& tag) {
   }
 }
 
+void SoldOutBook::forget(const std::string& sale_id) {
+  std::lock_guard lock(mutex_);
+  sales_.erase(sale_id);
+  wanted_.erase(sale_id);
+}
+
+std::size_t SoldOutBook::followed() const {
+  std::lock_guard lock(mutex_);
+  return sales_.size();
+}
+
 std::uint64_t SoldOutBook::answered() const {
   std::lock_guard lock(mutex_);
   return answered_;

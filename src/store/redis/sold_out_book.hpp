@@ -48,6 +48,9 @@ class SoldOutBook {
   // The feed lost changes to the sales of this tag: they are asked of Redis
   // again until a new snapshot is followed.
   void lost_changes(const std::string& tag);
+  // The sale was archived: nothing about it is kept (or wanted) any more.
+  void forget(const std::string& sale_id);
+  std::size_t followed() const;  // sales followed now
 
   std::uint64_t answered() const;  // buyers told sold out from memory
 
