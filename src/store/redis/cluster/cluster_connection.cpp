@@ -1,6 +1,7 @@
 #include "store/redis/cluster/cluster_connection.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "store/redis/cluster/key_slot.hpp"
 #include "store/redis/cluster/redirect.hpp"
