@@ -86,8 +86,10 @@ void add_sale_routes(Router& router, ApiContext& api) {
   router.add("GET", "/api/sales/{sale_id}", [&api](const ExchangePtr& ex) {
     std::string sale_id;
     if (!sale_id_or_reply(ex, sale_id)) return;
-    api.store.get_sale(sale_id, [&api, ex, sale_id](domain::Result<store::SaleView> sale) {
-      if (!sale) return respond_store_error(api, ex, sale.error(), sale_id);
+    // The id is read from the request again only if the store lacks the sale:
+    // a look-up of a live sale copies nothing more than before.
+    api.store.get_sale(sale_id, [&api, ex](domain::Result<store::SaleView> sale) {
+      if (!sale) return respond_store_error(api, ex, sale.error(), std::string(ex->request().param("sale_id")));
       ex->respond(json_response(200, render_sale(sale.value(), domain::now_ms())));
     });
   });
