@@ -660,7 +660,11 @@ void RedisStore::tail_loop() {
         auto parsed = parse_order(entry.elements[1].elements, 0);
         if (parsed.order.order_id.empty()) continue;
         sold_out_.apply(parsed.order, parsed.remaining);
-        if (!cache_.update(parsed.order, parsed.progress)) continue;
+        // Older than the cache's when this process's own script reply (a
+        // claim, finish or payment made here) got there first: the cache keeps
+        // the newer one, but the listeners were told of neither yet, and they
+        // hear of every change, in the feed's order.
+        cache_.update(parsed.order, parsed.progress);
         const auto view = view_of(parsed.order, cache_.progress(parsed.order.sale_id));
         std::vector<ChangeListener> listeners;
         {
