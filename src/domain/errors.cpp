@@ -60,4 +60,39 @@ std::string_view error_name(ErrorCode code) {
   return "internal";
 }
 
+namespace {
+
+struct RefusalText {
+  ErrorCode code;
+  std::string_view text;
+};
+
+// The most frequent first: a flash sale refuses mostly as sold out.
+constexpr RefusalText refusal_texts[] = {
+    {ErrorCode::sold_out, "sold out"},
+    {ErrorCode::sale_not_open, "the sale has not started"},
+    {ErrorCode::sale_ended, "the sale has ended"},
+    {ErrorCode::sale_not_found, "no sale with this id"},
+    {ErrorCode::sale_exists, "a sale with this id exists"},
+    {ErrorCode::order_not_found, "no order with this id"},
+    {ErrorCode::order_not_payable, "the order is not awaiting payment"},
+    {ErrorCode::shutting_down, "the service is shutting down; try again shortly"},
+};
+
+}  // namespace
+
+Error refusal(ErrorCode code) {
+  for (const auto& refused : refusal_texts)
+    if (refused.code == code) return Error{code, std::string(refused.text)};
+  return Error{code, std::string(error_name(code))};
+}
+
+std::optional<Error> refusal_named(std::string_view name) {
+  for (const auto& refused : refusal_texts)
+    if (error_name(refused.code) == name) return refusal(refused.code);
+  return std::nullopt;
+}
+
+Error no_order_for_ticket() { return Error{ErrorCode::order_not_found, "no order for this ticket"}; }
+
 }  // namespace flashgate::domain

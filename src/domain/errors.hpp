@@ -1,6 +1,7 @@
 #pragma once
 // Business outcomes are values: every expected failure is an ErrorCode that
 // maps one-to-one to an HTTP status and the contract's error string.
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,6 +41,16 @@ struct Error {
   ErrorCode code;
   std::string message;  // safe to show to a client: never paths, SQL or keys
 };
+
+// A refusal of the order rules as every store answers it: the code and the
+// one text a client reads, whichever store refused (a code with no text of
+// its own reads as its name).
+Error refusal(ErrorCode code);
+// The refusal whose error_name() is `name`: the Redis scripts answer a
+// refusal by that name. Nothing for any other text.
+std::optional<Error> refusal_named(std::string_view name);
+// get_order's order_not_found: the client came with a ticket, not an order id.
+Error no_order_for_ticket();
 
 // A value or an Error; small on purpose (std::expected is C++23).
 template <class T>

@@ -45,6 +45,9 @@ struct Order {
 // Returns false (and changes nothing) for an edge the life cycle has not.
 bool apply_transition(Order& order, OrderStatus to, TimeMs now, std::string_view reason = {});
 
+// Why a CONFIRMED order left unpaid too long became CANCELLED (every store says it so).
+inline constexpr std::string_view payment_timeout_reason = "payment_timeout";
+
 // The shop's id of an order is kept and shown only if it is 1 to
 // max_external_id_bytes of printable ASCII: it lands in a status object,
 // a log line and the database, so anything else is treated as none.

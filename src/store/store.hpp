@@ -61,7 +61,9 @@ class Store {
   // Refuse new intakes from now on (graceful shutdown).
   virtual void stop_intake() = 0;
 
-  // Called after every status change, on the thread that made it.
+  // Called after every status change, for each version in order: by the
+  // memory store on the thread that made it, by the Redis store on its change
+  // feed's thread, a moment later (for the changes of every process).
   using ChangeListener = std::function<void(const OrderView&)>;
   virtual void on_change(ChangeListener listener) = 0;
 

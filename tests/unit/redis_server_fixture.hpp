@@ -47,6 +47,17 @@ inline std::uint16_t free_port() {
   return ntohs(addr.sin_port);
 }
 
+// A redis-server of scripts/testenv/redis with its files in `dir`; returns once it answers PING.
+inline void start_redis(const fs::path& dir, std::uint16_t port) {
+  const std::string cmd = testenv_redis.string() + " start " + dir.string() + " " + std::to_string(port);
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+inline void stop_redis(const fs::path& dir) {
+  const std::string cmd = testenv_redis.string() + " stop " + dir.string();
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
 inline std::chrono::milliseconds since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
 }
@@ -71,15 +82,8 @@ class RedisServerTest : public ::testing::Test {
     fs::remove_all(dir_, ec);
   }
 
-  static void start_server() {
-    const std::string cmd = testenv_redis.string() + " start " + dir_.string() + " " + std::to_string(port_);
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  }
-
-  static void stop_server() {
-    const std::string cmd = testenv_redis.string() + " stop " + dir_.string();
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  }
+  static void start_server() { start_redis(dir_, port_); }
+  static void stop_server() { stop_redis(dir_); }
 
   // Keys of one test do not meet those of another on the shared server.
   static std::string key(std::string_view name) {

@@ -128,7 +128,7 @@ bool MemoryStore::record_and_wait(const domain::Order& order) {
 void MemoryStore::create_sale(const domain::Sale& sale, Callback<SaleView> done) {
   {
     std::lock_guard lock(mutex_);
-    if (sales_.contains(sale.sale_id)) return done(Error{ErrorCode::sale_exists, "a sale with this id exists"});
+    if (sales_.contains(sale.sale_id)) return done(domain::refusal(ErrorCode::sale_exists));
     SaleEntry entry;
     entry.sale = sale;
     entry.remaining = sale.stock;
@@ -154,7 +154,7 @@ void MemoryStore::get_sale(const std::string& sale_id, Callback<SaleView> done) 
   auto it = sales_.find(sale_id);
   if (it == sales_.end()) {
     lock.unlock();
-    return done(Error{ErrorCode::sale_not_found, "no sale with this id"});
+    return done(domain::refusal(ErrorCode::sale_not_found));
   }
   auto view = sale_view(it->second);
   lock.unlock();
@@ -167,15 +167,13 @@ void MemoryStore::intake(const std::string& sale_id, const std::string& user_id,
     lock.unlock();
     done(std::move(error));
   };
-  if (!intake_open_) return refuse({ErrorCode::shutting_down, "the service is shutting down; try again shortly"});
+  if (!intake_open_) return refuse(domain::refusal(ErrorCode::shutting_down));
   auto sale_it = sales_.find(sale_id);
   if (sale_it == sales_.end() || sale_it->second.dropping)
-    return refuse({ErrorCode::sale_not_found, "no sale with this id"});
+    return refuse(domain::refusal(ErrorCode::sale_not_found));
   SaleEntry& sale = sale_it->second;
   const auto now = domain::now_ms();
-  if (auto refusal = domain::window_refusal(sale.sale, now)) {
-    return refuse({*refusal, *refusal == ErrorCode::sale_ended ? "the sale has ended" : "the sale has not started"});
-  }
+  if (auto refused = domain::window_refusal(sale.sale, now)) return refuse(domain::refusal(*refused));
   // Dedupe the user before taking stock, in the same critical section.
   if (const auto* holder = sale.holders.find(user_id)) {
     const auto& entry = orders_.at(*holder);
@@ -193,7 +191,7 @@ void MemoryStore::intake(const std::string& sale_id, const std::string& user_id,
                                done = std::move(done)]() mutable { intake(sale_id, user_id, std::move(done)); });
     });
   }
-  if (sale.remaining <= 0) return refuse({ErrorCode::sold_out, "sold out"});
+  if (sale.remaining <= 0) return refuse(domain::refusal(ErrorCode::sold_out));
 
   OrderEntry entry;
   entry.order.order_id = domain::new_order_id();
@@ -259,7 +257,7 @@ void MemoryStore::get_order(const std::string& sale_id, const std::string& order
   const auto* found = orders_.find(order_id);
   if (!found || !found->durable || found->order.sale_id != sale_id) {
     lock.unlock();
-    return done(Error{ErrorCode::order_not_found, "no order for this ticket"});
+    return done(domain::no_order_for_ticket());
   }
   auto view = view_of(*found, domain::now_ms());
   lock.unlock();
@@ -271,7 +269,7 @@ void MemoryStore::pay(const std::string& order_id, const std::string& payment_id
   auto* found = orders_.find(order_id);
   if (!found || !found->durable) {
     lock.unlock();
-    return done(Error{ErrorCode::order_not_found, "no order with this id"});
+    return done(domain::refusal(ErrorCode::order_not_found));
   }
   OrderEntry& entry = *found;
   if (entry.transition_pending) {
@@ -288,7 +286,7 @@ void MemoryStore::pay(const std::string& order_id, const std::string& payment_id
   }
   if (entry.order.status != OrderStatus::confirmed) {
     lock.unlock();
-    return done(Error{ErrorCode::order_not_payable, "the order is not awaiting payment"});
+    return done(domain::refusal(ErrorCode::order_not_payable));
   }
   domain::Order paid = entry.order;
   domain::apply_transition(paid, OrderStatus::paid, domain::now_ms());
@@ -405,7 +403,7 @@ std::size_t MemoryStore::cancel_unpaid(domain::TimeMs confirmed_before) {
         continue;
       }
       domain::Order next = entry.order;
-      domain::apply_transition(next, OrderStatus::cancelled, domain::now_ms(), "payment_timeout");
+      domain::apply_transition(next, OrderStatus::cancelled, domain::now_ms(), domain::payment_timeout_reason);
       entry.transition_pending = true;
       expiring.push_back(std::move(next));
     }

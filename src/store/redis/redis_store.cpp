@@ -236,7 +236,7 @@ void RedisStore::create_sale(const domain::Sale& sale, Callback<SaleView> done) 
                   sale.ends_at ? std::to_string(*sale.ends_at) : "", std::to_string(sale.created_at)},
                  [this, sale, tag, done](Reply created) {
                    if (!created.ok()) return done(error_of(created));
-                   if (created.integer == 0) return done(Error{ErrorCode::sale_exists, "a sale with this id exists"});
+                   if (created.integer == 0) return done(domain::refusal(ErrorCode::sale_exists));
                    client_.command({"SADD", tags_key, tag}, [](Reply) {});
                    client_.command({"SADD", sales_key, sale.sale_id}, [this, sale, done](Reply) {
                      get_sale(sale.sale_id, done);
@@ -249,18 +249,18 @@ void RedisStore::get_sale(const std::string& sale_id, Callback<SaleView> done) {
   client_.command({"HGETALL", sale_key(sale_id)}, [done](Reply reply) {
     if (!reply.ok()) return done(error_of(reply));
     auto view = parse_sale(reply);
-    if (!view) return done(Error{ErrorCode::sale_not_found, "no sale with this id"});
+    if (!view) return done(domain::refusal(ErrorCode::sale_not_found));
     done(std::move(*view));
   });
 }
 
 void RedisStore::intake(const std::string& sale_id, const std::string& user_id, Callback<IntakeOutcome> done) {
-  if (!intake_open_) return done(Error{ErrorCode::shutting_down, "the service is shutting down; try again shortly"});
+  if (!intake_open_) return done(domain::refusal(ErrorCode::shutting_down));
   switch (sold_out_.answer(sale_id, user_id, domain::now_ms())) {
     case SoldOutBook::Answer::ask_redis: break;
-    case SoldOutBook::Answer::sold_out: return done(Error{ErrorCode::sold_out, "sold out"});
-    case SoldOutBook::Answer::sale_ended: return done(Error{ErrorCode::sale_ended, "the sale has ended"});
-    case SoldOutBook::Answer::sale_not_open: return done(Error{ErrorCode::sale_not_open, "the sale has not started"});
+    case SoldOutBook::Answer::sold_out: return done(domain::refusal(ErrorCode::sold_out));
+    case SoldOutBook::Answer::sale_ended: return done(domain::refusal(ErrorCode::sale_ended));
+    case SoldOutBook::Answer::sale_not_open: return done(domain::refusal(ErrorCode::sale_not_open));
   }
   const std::string tag = domain::sale_tag(sale_id);
   client_.eval(scripts::intake(), {sale_key(sale_id), users_key(sale_id), queue_key(tag), changes_key(tag)},
@@ -270,19 +270,17 @@ void RedisStore::intake(const std::string& sale_id, const std::string& user_id, 
                  const auto& outcome = outcome_of(reply);
                  if (outcome == "accepted" || outcome == "existing")
                    return done(IntakeOutcome{outcome == "accepted", remember(reply)});
-                 if (outcome == "sold_out") {
-                   sold_out_.want(sale_id);  // the next buyers can be answered here
-                   return done(Error{ErrorCode::sold_out, "sold out"});
+                 if (auto refused = domain::refusal_named(outcome)) {
+                   // Sold out: the next buyers can be answered here.
+                   if (refused->code == ErrorCode::sold_out) sold_out_.want(sale_id);
+                   return done(std::move(*refused));
                  }
-                 if (outcome == "sale_not_found") return done(Error{ErrorCode::sale_not_found, "no sale with this id"});
-                 if (outcome == "sale_ended") return done(Error{ErrorCode::sale_ended, "the sale has ended"});
-                 if (outcome == "sale_not_open") return done(Error{ErrorCode::sale_not_open, "the sale has not started"});
                  done(error_of(Reply::error("unexpected intake reply " + describe(reply))));
                });
 }
 
 void RedisStore::get_order(const std::string& sale_id, const std::string& order_id, Callback<OrderView> done) {
-  const Error not_found{ErrorCode::order_not_found, "no order for this ticket"};
+  const Error not_found = domain::no_order_for_ticket();
   if (domain::tag_of_order(order_id).empty()) return done(not_found);
   if (auto cached = cache_.find(order_id)) {
     if (cached->sale_id != sale_id) return done(not_found);
@@ -300,14 +298,14 @@ void RedisStore::get_order(const std::string& sale_id, const std::string& order_
 
 void RedisStore::pay(const std::string& order_id, const std::string& payment_id, Callback<OrderView> done) {
   const auto tag = domain::tag_of_order(order_id);
-  if (tag.empty()) return done(Error{ErrorCode::order_not_found, "no order with this id"});
+  if (tag.empty()) return done(domain::refusal(ErrorCode::order_not_found));
   client_.eval(scripts::pay(), {order_key(order_id), changes_key(tag), confirmed_key(tag), outcomes_key(tag)},
                {prefix(tag), payment_id, now_text()}, [this, done](Reply reply) {
                  if (!reply.ok()) return done(error_of(reply));
                  const auto& outcome = outcome_of(reply);
                  if (outcome == "ok") return done(remember(reply));
-                 if (outcome == "order_not_found") return done(Error{ErrorCode::order_not_found, "no order with this id"});
-                 done(Error{ErrorCode::order_not_payable, "the order is not awaiting payment"});
+                 if (auto refused = domain::refusal_named(outcome)) return done(std::move(*refused));
+                 done(error_of(Reply::error("unexpected pay reply " + describe(reply))));
                });
 }
 
@@ -700,7 +698,8 @@ std::uint64_t RedisStore::queue_depth() {
   std::uint64_t depth = 0;
   auto ids = client_.command_sync({"SMEMBERS", sales_key}, std::chrono::milliseconds(500));
   for (const auto& id : ids.elements) {
-    auto queued = client_.command_sync({"HGET", sale_key(id.str), "c:QUEUED"}, std::chrono::milliseconds(500));
+    const auto counter = "c:" + std::string(domain::to_string(OrderStatus::queued));
+    auto queued = client_.command_sync({"HGET", sale_key(id.str), counter}, std::chrono::milliseconds(500));
     if (queued.type == Reply::Type::string) depth += static_cast<std::uint64_t>(to_int(queued.str));
   }
   return depth;
@@ -776,7 +775,11 @@ void RedisStore::tail_loop() {
         auto parsed = parse_order(entry.elements[1].elements, 0);
         if (parsed.order.order_id.empty()) continue;
         sold_out_.apply(parsed.order, parsed.remaining);
-        if (!cache_.update(parsed.order, parsed.progress)) continue;
+        // Older than the cache's when this process's own script reply (a
+        // claim, finish or payment made here) got there first: the cache keeps
+        // the newer one, but the listeners were told of neither yet, and they
+        // hear of every change, in the feed's order.
+        cache_.update(parsed.order, parsed.progress);
         const auto view = view_of(parsed.order, cache_.progress(parsed.order.sale_id));
         std::vector<ChangeListener> listeners;
         {
