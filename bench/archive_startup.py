@@ -147,10 +147,16 @@ def main():
         fill_seconds = time.monotonic() - filled
         fill(control, 1, args.control_orders, archived=False, prefix="live-")
 
+        # Interleaved, so that whatever else the machine does weighs on each alike.
+        dirs = (("empty", empty), ("archived", archived), ("control_live", control))
+        times = {name: [] for name, _ in dirs}
+        for _ in range(args.runs):
+            for name, d in dirs:
+                times[name] += measure(args.binary, d, 1)[1]
         results = {}
-        for name, d in (("empty", empty), ("archived", archived), ("control_live", control)):
-            median, times = measure(args.binary, d, args.runs)
-            results[name] = {"median_ms": round(median * 1000, 1), "runs_ms": [round(t * 1000, 1) for t in times]}
+        for name, _ in dirs:
+            median = statistics.median(times[name])
+            results[name] = {"median_ms": round(median * 1000, 1), "runs_ms": [round(t * 1000, 1) for t in times[name]]}
             print(f"{name:>13}: start to ready {median * 1000:8.1f} ms (median of {args.runs})", file=sys.stderr)
         size = (archived / "flashgate.db").stat().st_size
         report = {

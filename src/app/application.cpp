@@ -184,7 +184,7 @@ int serve(Config config) {
   std::optional<worker::Windows> windows;
   std::optional<worker::ListenedOutcomes> listened_outcomes;
   std::optional<worker::OutcomeMirror> mirror;
-  std::optional<worker::Periodic> payment_timeouts, stock_flush, reclaim, archiving;
+  std::optional<worker::Periodic> payment_timeouts, stock_flush, reclaim;
   // Archived sales as this process knows them; archive-now where it runs an archiver.
   std::optional<worker::Archiver> archiver;
   gateway::SaleArchive sale_archive(backends.database, [&archiver](const std::string& sale_id, domain::TimeMs now) {
@@ -193,6 +193,7 @@ int serve(Config config) {
     return archiver->archive_now(sale_id, now);
   });
   sale_archive.load();
+  std::optional<worker::Periodic> archiving;  // declared after what it calls, so joined before they go
   store.on_sale_dropped([&sale_archive, &store_gauges](const std::string& sale_id) {
     sale_archive.add(sale_id);
     store_gauges.forget_sale(sale_id);

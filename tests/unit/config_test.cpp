@@ -473,3 +473,35 @@ TEST(Config, SinkSecretIsNotShown) {
       EXPECT_EQ(s.show(c), "(set)");
     }
 }
+
+namespace {
+
+TEST(ConfigArchiveAfter, DefaultsToADayAndIsReadFromEveryLayer) {
+  EXPECT_EQ(Config{}.archive_after_ms, 24LL * 3'600'000);
+  Config from_env;
+  ConfigSources env;
+  env.environment = {{"FLASHGATE_ARCHIVE_AFTER", "48h"}};
+  ASSERT_EQ(load_config(from_env, env), std::nullopt);
+  EXPECT_EQ(from_env.archive_after_ms, 48LL * 3'600'000);
+  Config from_flag;
+  ConfigSources flags;
+  flags.flags = {{"archive_after", "2h"}};
+  ASSERT_EQ(load_config(from_flag, flags), std::nullopt);
+  EXPECT_EQ(from_flag.archive_after_ms, 2LL * 3'600'000);
+}
+
+TEST(ConfigArchiveAfter, ShorterThanTicketTtlPlusPaymentTimeoutIsRefused) {
+  Config c;
+  ConfigSources sources;
+  sources.flags = {{"archive_after", "1h"}};  // < 1h ticket TTL + 15m payment timeout
+  const auto error = load_config(c, sources);
+  ASSERT_TRUE(error);
+  EXPECT_NE(error->find("archive_after"), std::string::npos) << *error;
+  Config short_lived;
+  ConfigSources test_like;  // the shortest the rule allows, as the integration tests run it
+  test_like.environment = {
+      {"FLASHGATE_TICKET_TTL", "2s"}, {"FLASHGATE_PAYMENT_TIMEOUT", "1s"}, {"FLASHGATE_ARCHIVE_AFTER", "3s"}};
+  EXPECT_EQ(load_config(short_lived, test_like), std::nullopt);
+}
+
+}  // namespace

@@ -10,7 +10,9 @@
 
 #include "database/sqlite/sqlite_database.hpp"
 #include "domain/sale_lifecycle.hpp"
+#include "metrics/registry.hpp"
 #include "store/memory/memory_store.hpp"
+#include "worker/archiver.hpp"
 
 namespace {
 
@@ -311,6 +313,84 @@ TEST_F(ArchiveFile, TheJournalLoadReadsIntakesThroughTheSaleIndex) {
   sqlite3_close(raw);
   EXPECT_NE(details.find("intakes_by_sale"), std::string::npos) << details;
   EXPECT_EQ(details.find("TEMP B-TREE"), std::string::npos) << details;  // no sort
+}
+
+// --- the archiver's rounds and the admin call, over the same store and file
+
+class Archiving : public ArchiveFile {
+ protected:
+  static constexpr std::int64_t retention = 10'000;
+  flashgate::worker::Archiver make_archiver() {
+    flashgate::worker::ArchiverSettings settings;
+    settings.archive_after_ms = retention;
+    settings.archived = [this](const std::string& id) { told_.push_back(id); };
+    return flashgate::worker::Archiver(*store_, *db_, metrics_, settings);
+  }
+  bool held(const std::string& sale_id) {
+    for (const auto& v : store_->sale_views())
+      if (v.sale.sale_id == sale_id) return true;
+    return false;
+  }
+  flashgate::metrics::Registry metrics_;
+  std::vector<std::string> told_;
+};
+
+TEST_F(Archiving, ARoundRecordsWhenASaleSettledAndArchivesItOnceTheRetentionPassed) {
+  sale("empty", 0);  // no stock: settled from the start
+  sale("open", 5);   // never ends, stock left: never settled
+  auto archiver = make_archiver();
+  const TimeMs t0 = now_ms();
+  archiver.run_round(t0);
+  EXPECT_EQ(db_->find_sale("empty")->settled_since, t0);
+  EXPECT_EQ(db_->find_sale("open")->settled_since, std::nullopt);
+  archiver.run_round(t0 + retention - 1);
+  EXPECT_TRUE(held("empty"));
+  archiver.run_round(t0 + retention);
+  EXPECT_FALSE(held("empty"));
+  EXPECT_TRUE(held("open"));
+  EXPECT_EQ(db_->find_sale("empty")->archived_at, t0 + retention);
+  EXPECT_EQ(told_, std::vector<std::string>{"empty"});
+}
+
+TEST_F(Archiving, ASoldOutSaleWithAnOrderNotFinalIsNotMarkedSettled) {
+  sale("busy", 1);
+  intake("busy", "u1");  // sold out, but the order is QUEUED: not settled
+  auto archiver = make_archiver();
+  archiver.run_round(now_ms());
+  EXPECT_EQ(db_->find_sale("busy")->settled_since, std::nullopt);
+  fail_next();  // FAILED gives the unit back: open with stock again, still not settled
+  archiver.run_round(now_ms());
+  EXPECT_EQ(db_->find_sale("busy")->settled_since, std::nullopt);
+  EXPECT_TRUE(held("busy"));
+}
+
+TEST_F(Archiving, ARoundFinishesAnArchiveCutBetweenTheDatabaseAndTheStore) {
+  sale("cut", 0);
+  ASSERT_TRUE(db_->archive_sale(view_of("cut"), 1'000));  // step 2 done, then the worker died
+  ASSERT_TRUE(held("cut"));
+  auto archiver = make_archiver();
+  archiver.run_round(now_ms());
+  EXPECT_FALSE(held("cut"));
+  EXPECT_EQ(db_->find_sale("cut")->archived_at, 1'000);
+}
+
+TEST_F(Archiving, TheAdminCallArchivesASettledSaleAndOnlyThat) {
+  sale("open", 2);
+  sale("done", 0);
+  auto archiver = make_archiver();
+  auto refused = archiver.archive_now("open", now_ms());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::sale_active);
+  auto unknown = archiver.archive_now("nope", now_ms());
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ErrorCode::sale_not_found);
+  auto archived = archiver.archive_now("done", 5'000);
+  ASSERT_TRUE(archived) << archived.error().message;
+  EXPECT_EQ(archived.value().archived_at, 5'000);
+  auto again = archiver.archive_now("done", 9'000);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again.value().archived_at, 5'000);  // the same answer
+  EXPECT_FALSE(held("done"));
 }
 
 }  // namespace

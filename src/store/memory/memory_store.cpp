@@ -1,11 +1,10 @@
 #include "store/memory/memory_store.hpp"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <future>
 
 #include "domain/ids.hpp"
+#include "platform/free_memory.hpp"
 
 namespace flashgate::store {
 
@@ -492,12 +491,17 @@ domain::Result<Empty> MemoryStore::drop_sale(const std::string& sale_id) {
     std::lock_guard lock(mutex_);
     sales_.erase(sale_id);
     orders_.shrink_sparse();
+    // Paid orders stay listed for the payment timeout; the dropped ones' entries go now.
+    std::deque<std::pair<domain::TimeMs, std::string>> confirmed;
+    for (auto& entry : confirmed_)
+      if (orders_.find(entry.second)) confirmed.push_back(std::move(entry));
+    confirmed_.swap(confirmed);
     listeners = dropped_listeners_;
   }
   order_ids = {};
-  // Freed order entries are small blocks in the middle of the heap: without
-  // this the process keeps their pages, and a year of sales would still count.
-  malloc_trim(0);
+  // Freed order entries are small blocks all over the heap: without this the
+  // allocator keeps their pages, and a year of sales would still count.
+  platform::release_free_memory();
   for (const auto& listener : listeners) listener(sale_id);
   return Empty{};
 }
