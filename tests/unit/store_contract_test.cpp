@@ -149,6 +149,20 @@ class RedisBackend final : public Backend {
     store_ = std::make_unique<RedisStore>(o);
     // As a gateway does: its listeners (and near-cache) hear of changes from the feed.
     store_->follow_changes();
+    wait_for_the_feeds_first_pass(port);
+  }
+  // The feed's first pass starts the streams it finds at their end (a process
+  // joining a live deployment does not replay their history), so a case's
+  // first writes must come after it, or their changes would count as history
+  // (seen: an intake's QUEUED never told). The feed's XREAD, the last step
+  // of that pass, shows in CLIENT LIST (the windows read with XREADGROUP).
+  static void wait_for_the_feeds_first_pass(std::uint16_t port) {
+    RedisClient admin("127.0.0.1", port, 1);
+    for (const auto start = Clock::now(); Clock::now() - start < 10s; std::this_thread::sleep_for(10ms)) {
+      const auto clients = admin.command_sync({"CLIENT", "LIST"});
+      if (clients.ok() && clients.str.find(" cmd=xread ") != std::string::npos) return;
+    }
+    ADD_FAILURE() << "the Redis store's change feed never started reading";
   }
   std::unique_ptr<RedisStore> store_;
 };
