@@ -40,7 +40,7 @@ def main():
     parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
     parser.add_argument("--json", help="also write the raw results here")
     parser.add_argument("--bin", default=str(REPO / "build" / "release" / "flashgate"))
-    parser.add_argument("--bench-build", default=str(REPO / "build" / "bench" / "bench"))
+    parser.add_argument("--bench-build", default=str(REPO / "build" / "release" / "bench"))
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured wrk run (full runs)")
     parser.add_argument("--connections", type=int, default=0, help="wrk connections (default 1000; smoke 200)")
     parser.add_argument("--threads", type=int, default=0, help="wrk threads (default: cores)")

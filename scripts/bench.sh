@@ -33,19 +33,14 @@ done
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
 if ((build)); then
   bash scripts/setup
-  if [[ -z "${FLASHGATE_BIN:-}" ]]; then
-    cmake --preset release >/dev/null
-    cmake --build --preset release
-  fi
-  # The bench tools are a project of their own (bench/CMakeLists.txt), so the
-  # normal build is unaffected; it links the same sources.
-  # The project itself with its bench/ tools on (same flags as release: ccache hands back its objects).
-  cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLASHGATE_BENCH=ON -DFLASHGATE_TESTS=OFF >/dev/null
-  cmake --build build/bench
+  # The release preset builds the bench tools too (FLASHGATE_BENCH), with the
+  # server's own objects: one build for the suite, the server and the bench.
+  cmake --preset release >/dev/null
+  cmake --build --preset release
 fi
 
 bin="${FLASHGATE_BIN:-$PWD/build/release/flashgate}"
 python=/usr/bin/python3
 [[ -x $python ]] || python=python3
-exec "$python" bench/runner.py --bin "$bin" --bench-build "$PWD/build/bench/bench" \
+exec "$python" bench/runner.py --bin "$bin" --bench-build "$PWD/build/release/bench" \
   --command "scripts/bench.sh${*:+ $*}" "${args[@]}"

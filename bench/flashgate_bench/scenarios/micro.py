@@ -1,4 +1,4 @@
-"""micro: the Google Benchmark binary of bench/micro/ (build/bench/bench/flashgate_micro)."""
+"""micro: the Google Benchmark binary of bench/micro/ (build/release/bench/flashgate_micro)."""
 
 import json
 import os
@@ -36,7 +36,7 @@ def report_lines(mi):
     lines = [
         "## Micro-benchmarks (Google Benchmark)",
         "",
-        "`build/bench/bench/flashgate_micro` (bench/micro/). The intake rows run MemoryStore over a real "
+        "`build/release/bench/flashgate_micro` (bench/micro/). The intake rows run MemoryStore over a real "
         "SqliteDatabase in a temporary directory: `IntakeSoldOut` and `IntakeRepeatedUser` are the in-memory "
         "part alone; `IntakeDurable/N` is the full path with N intakes in flight (N share a group commit).",
         "",

@@ -1,5 +1,5 @@
 """redis-ref: the reference of dist-accepted. redis-benchmark runs the gateway's own intake script
-(EVALSHA, printed by build/bench/bench/dump_intake_script) on the same Redis, against a sale the
+(EVALSHA, printed by build/release/bench/dump_intake_script) on the same Redis, against a sale the
 gateway created, just before dist-accepted."""
 
 import hashlib
@@ -66,7 +66,7 @@ def report_lines(r):
         f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, max {r['max_ms']:.2f} ms; "
         f"Redis used {r['redis_cpu_cores']:.2f} cores; {r['accepted']:,} orders accepted (the rest: random users "
         "drawn twice). Redis runs as `scripts/testenv/redis` starts it: AOF, `appendfsync always`. The script is "
-        f"`scripts::intake()` printed by `build/bench/bench/dump_intake_script` (SHA-1 `{r['script_sha1']}`, the one "
+        f"`scripts::intake()` printed by `build/release/bench/dump_intake_script` (SHA-1 `{r['script_sha1']}`, the one "
         "the gateway's EVALSHA names):",
         "",
         "```",
