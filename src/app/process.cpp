@@ -103,11 +103,12 @@ void Process::stop() { lifecycle_.stop(); }
 
 // The one order of start-up; shutdown is its reverse:
 //   intake closes (the journal drained, so every intake in flight has its
-//   answer; long polls and streams answered), admin calls and key fetches in
-//   progress are answered, the server writes what it was handed and closes,
-//   the windows finish what they hold, the periodic tasks stop and the stock
-//   is flushed a last time, the outcome mirror and the event delivery stop
-//   (what they did not carry waits in the log and the outbox), and last the
+//   answer; long polls and streams answer), the windows finish what they
+//   hold, the periodic tasks stop and the stock is flushed a last time, with
+//   the windows' last orders; key fetches and admin calls in progress are
+//   answered, the server writes what it was handed and closes (it answers
+//   polls until then); the outcome mirror and the event delivery stop (what
+//   they did not carry waits in the log and the outbox), and last the
 //   backends' threads are joined, so no store listener or callback runs into
 //   a part once the parts are destroyed.
 void Process::add_components() {
@@ -122,9 +123,9 @@ void Process::add_components() {
 
   // What the windows hand their work to, or renew it with: it runs as long as they do.
   std::vector<std::string> windows_need = {"backends"};
-  const auto task = [&](std::string name, auto& part, std::vector<std::string> needs = {"backends"}) {
+  const auto task = [&](std::string name, auto& part) {
     if (!part) return;
-    lifecycle_.add({name, [&part] { part->start(); }, [&part] { part->stop(); }, std::move(needs)});
+    lifecycle_.add({name, [&part] { part->start(); }, [&part] { part->stop(); }, {"backends"}});
     windows_need.push_back(std::move(name));
   };
   task("event delivery", w.event_delivery);
@@ -132,11 +133,6 @@ void Process::add_components() {
     lifecycle_.add({"outcome mirror", {}, [&w] { w.mirror->stop(); }, {"backends"}});
     windows_need.push_back("outcome mirror");
   }
-  task("stock flush", w.stock_flush);  // its stop flushes: after the windows, with their last orders
-  task("payment timeouts", w.unpaid_cancellation);
-  task("archive rounds", w.archive_rounds);
-  task("reclaim", w.reclaim);  // renews what the windows hold until they let go
-  if (w.windows) lifecycle_.add({"windows", [&w] { w.windows->start(); }, [&w] { w.windows->stop(); }, windows_need});
 
   lifecycle_.add({"http server",
                   [this, &g] {
@@ -148,13 +144,21 @@ void Process::add_components() {
                   },
                   [&g] { g.server.stop(); },
                   {"backends"}});
-  // Answered while the server still writes: intakes parked for the shop's keys, admin archive calls.
+  // Answered while the server still writes: admin archive calls, intakes parked for the shop's keys.
+  lifecycle_.add({"sale archive", {}, [this] { sale_archive_->stop(); }, {"http server"}});
   lifecycle_.add({"buyer keys", {},
                   [this] {
                     if (auto* keys = buyers_->keys()) keys->stop();
                   },
                   {"http server"}});
-  lifecycle_.add({"sale archive", {}, [this] { sale_archive_->stop(); }, {"http server"}});
+
+  task("stock flush", w.stock_flush);  // its stop flushes: after the windows, with their last orders
+  task("payment timeouts", w.unpaid_cancellation);
+  task("archive rounds", w.archive_rounds);
+  task("reclaim", w.reclaim);  // renews what the windows hold until they let go
+  if (w.windows) lifecycle_.add({"windows", [&w] { w.windows->start(); }, [&w] { w.windows->stop(); }, windows_need});
+
+  // First to stop: no new intake while the windows finish what was taken.
   lifecycle_.add({"intake", {},
                   [this, &g] {
                     backends_.store->stop_intake();

@@ -76,11 +76,12 @@ TEST(Process, TheEmbeddedProcessStopsInTheReverseOrderOfItsStart) {
 
   // The order of shutdown, as written once in Process::add_components.
   EXPECT_EQ(stopped.front(), "intake");
-  EXPECT_LT(at(stopped, "intake"), at(stopped, "http server")) << "answers in flight are written before it closes";
-  EXPECT_LT(at(stopped, "sale archive"), at(stopped, "http server"));
-  EXPECT_LT(at(stopped, "http server"), at(stopped, "windows"));
+  EXPECT_LT(at(stopped, "intake"), at(stopped, "windows")) << "intakes still coming while the windows stop";
   EXPECT_LT(at(stopped, "windows"), at(stopped, "stock flush")) << "the last flush counts the windows' last orders";
   EXPECT_LT(at(stopped, "windows"), at(stopped, "payment timeouts"));
+  EXPECT_LT(at(stopped, "stock flush"), at(stopped, "http server")) << "polls answered while the windows finish";
+  EXPECT_LT(at(stopped, "sale archive"), at(stopped, "http server")) << "an admin call answered before it closes";
+  EXPECT_LT(at(stopped, "buyer keys"), at(stopped, "http server"));
   EXPECT_EQ(stopped.back(), "backends");
 
   // The stop's flush ran after the last intake.
