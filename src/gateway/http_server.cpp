@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <latch>
 #include <thread>
 #include <utility>
 #include <unordered_map>
@@ -576,6 +577,12 @@ void HttpServer::stop() {
     impl_->acceptor->close(ec);
     impl_->accept_pause->cancel();
   });
+  // Answers other threads handed to the I/O threads before now (a journal
+  // commit's intakes, a key fetch, an admin call) are written before the
+  // threads stop: each thread runs a marker queued behind them.
+  std::latch written(static_cast<std::ptrdiff_t>(impl_->contexts.size()));
+  for (auto& context : impl_->contexts) asio::post(*context, [&written] { written.count_down(); });
+  written.wait();
   impl_->guards.clear();
   for (auto& context : impl_->contexts) context->stop();
   for (auto& thread : impl_->threads) thread.join();

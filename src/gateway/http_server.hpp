@@ -34,7 +34,8 @@ class HttpServer {
   // Binds now (throws if it cannot), serves on `threads` threads.
   void start(const std::string& host, std::uint16_t port, std::size_t threads);
   std::uint16_t port() const;
-  // Stops accepting; open connections are closed.
+  // Stops accepting; what other threads answered before the call is written,
+  // then open connections are closed.
   void stop();
 
  private:

@@ -138,6 +138,25 @@ TEST(HttpServer, AChangeRacingTheStreamsStartNeverPrecedesTheHead) {
   }
 }
 
+// An answer another thread hands over just before the stop (an intake whose
+// journal commit the shutdown waited for) still reaches its client: the stop
+// writes what was handed to the I/O threads before it closes them.
+TEST(HttpServer, AnAnswerHandedOverJustBeforeTheStopIsWritten) {
+  for (int round = 0; round < 100; ++round) {
+    std::promise<ExchangePtr> held;
+    Router router;
+    router.add("GET", "/later", [&held](const ExchangePtr& ex) { held.set_value(ex); });
+    auto server = std::make_unique<Server>(std::move(router));
+    Client client(server->http.port());
+    client.send("GET /later HTTP/1.1\r\nHost: t\r\n\r\n");
+    held.get_future().get()->respond(text("answered"));
+    server->http.stop();
+    server.reset();  // what the I/O threads never ran goes with it, and the connection closes
+    const std::string wire = client.read_to_end();
+    ASSERT_NE(wire.find("answered"), std::string::npos) << "round " << round << ": " << wire;
+  }
+}
+
 constexpr std::size_t pipelined = 100;
 
 // Sends `requests` GETs of `path` on one connection, `pipelined` at a time.
