@@ -5,7 +5,7 @@
 namespace flashgate::store::redis {
 
 SoldOutBook::Answer SoldOutBook::answer(const std::string& sale_id, const std::string& user_id,
-                                        domain::TimeMs now) const {
+                                        const std::string& request_id, domain::TimeMs now) const {
   std::lock_guard lock(mutex_);
   auto it = sales_.find(sale_id);
   if (it == sales_.end()) return Answer::ask_redis;
@@ -14,6 +14,7 @@ SoldOutBook::Answer SoldOutBook::answer(const std::string& sale_id, const std::s
   if (auto refusal = domain::window_refusal(sale.window, now))
     return *refusal == domain::ErrorCode::sale_ended ? Answer::sale_ended : Answer::sale_not_open;
   if (sale.remaining > 0 || sale.holders.contains(user_id)) return Answer::ask_redis;
+  if (!request_id.empty() && sale.holders.contains(domain::hold_key(user_id, request_id))) return Answer::ask_redis;
   ++answered_;
   return Answer::sold_out;
 }
@@ -47,11 +48,12 @@ void SoldOutBook::apply(const domain::Order& order, std::optional<std::int64_t> 
   if (it == sales_.end()) return;
   Sale& sale = it->second;
   if (remaining) sale.remaining = *remaining;
+  const std::string key = domain::hold_key(order);
   if (domain::releases_unit(order.status)) {
-    auto holder = sale.holders.find(order.user_id);
+    auto holder = sale.holders.find(key);
     if (holder != sale.holders.end() && holder->second == order.order_id) sale.holders.erase(holder);
   } else {
-    sale.holders.insert_or_assign(order.user_id, order.order_id);
+    sale.holders.insert_or_assign(key, order.order_id);
   }
 }
 

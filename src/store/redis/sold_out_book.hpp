@@ -33,10 +33,13 @@ class SoldOutBook {
   struct Snapshot {
     std::int64_t remaining = 0;
     std::optional<domain::TimeMs> starts_at, ends_at;
-    std::vector<std::pair<std::string, std::string>> holders;  // user id, order id
+    std::vector<std::pair<std::string, std::string>> holders;  // hold key (domain::hold_key), order id
   };
 
-  Answer answer(const std::string& sale_id, const std::string& user_id, domain::TimeMs now) const;
+  // `request_id` as the intake names it: a buyer holding an order under
+  // either their id or their hold key for it is asked of Redis.
+  Answer answer(const std::string& sale_id, const std::string& user_id, const std::string& request_id,
+                domain::TimeMs now) const;
 
   // A script said sold out: the feed thread should start following the sale.
   void want(const std::string& sale_id);
