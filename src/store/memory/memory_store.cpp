@@ -190,7 +190,10 @@ void MemoryStore::intake(const std::string& sale_id, const IntakeRequest& reques
   const bool several = sale.sale.max_per_buyer > 1;
   // A request id names one of several orders; with one unit allowed there is only one.
   std::string request_id = several ? request.request_id : std::string();
-  const std::string key = domain::hold_key(request.user_id, request_id);
+  // The user id itself unless a request id names the order: no copy on the single-unit path.
+  std::string keyed;
+  if (!request_id.empty()) keyed = domain::hold_key(request.user_id, request_id);
+  const std::string& key = request_id.empty() ? request.user_id : keyed;
   // Dedupe the request before taking stock, in the same critical section.
   if (const auto* holder = sale.holders.find(key)) {
     const auto& entry = orders_.at(*holder);
