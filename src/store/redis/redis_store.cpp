@@ -266,7 +266,7 @@ void RedisStore::get_sale(const std::string& sale_id, Callback<SaleView> done) {
 
 void RedisStore::intake(const std::string& sale_id, const IntakeRequest& request, Callback<IntakeOutcome> done) {
   if (!intake_open_) return done(domain::refusal(ErrorCode::shutting_down));
-  switch (sold_out_.answer(sale_id, request.user_id, request.request_id, domain::now_ms())) {
+  switch (sold_out_.answer(sale_id, request.user_id, request.request_id, request.quantity, domain::now_ms())) {
     case SoldOutBook::Answer::ask_redis: break;
     case SoldOutBook::Answer::sold_out: return done(domain::refusal(ErrorCode::sold_out));
     case SoldOutBook::Answer::sale_ended: return done(domain::refusal(ErrorCode::sale_ended));
@@ -836,9 +836,10 @@ bool RedisStore::check_lost_changes(const std::map<std::string, std::string>& la
 // On the feed thread, so the snapshot falls between feed entries: the ones
 // read before it are in it, the ones after it are applied on top.
 void RedisStore::follow_sold_out(const std::string& sale_id) {
-  auto sale = tail_connection_->command({"HMGET", sale_key(sale_id), "remaining", "starts_at", "ends_at"});
+  auto sale =
+      tail_connection_->command({"HMGET", sale_key(sale_id), "remaining", "starts_at", "ends_at", "max_per_buyer"});
   auto holders = tail_connection_->command({"HGETALL", users_key(sale_id)});
-  if (!sale.ok() || !holders.ok() || sale.elements.size() != 3 || sale.elements[0].type != Reply::Type::string) {
+  if (!sale.ok() || !holders.ok() || sale.elements.size() != 4 || sale.elements[0].type != Reply::Type::string) {
     if (!sale.ok() || !holders.ok()) sold_out_.want(sale_id);  // try again on the next round
     return;
   }
@@ -846,6 +847,7 @@ void RedisStore::follow_sold_out(const std::string& sale_id) {
   snapshot.remaining = to_int(sale.elements[0].str);
   snapshot.starts_at = to_optional(sale.elements[1].str);
   snapshot.ends_at = to_optional(sale.elements[2].str);
+  snapshot.max_per_buyer = to_optional(sale.elements[3].str).value_or(1);  // absent: a sale of before quantities
   for (std::size_t i = 0; i + 1 < holders.elements.size(); i += 2)
     snapshot.holders.emplace_back(holders.elements[i].str, holders.elements[i + 1].str);
   sold_out_.follow(sale_id, std::move(snapshot));
