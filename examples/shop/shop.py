@@ -69,7 +69,8 @@ class ShopState:
                 external_id = f"SHOP-{len(self.orders) + 1:06d}"
                 self.orders.append({"external_id": external_id, "order_id": order.get("order_id"),
                                     "sale_id": order.get("sale_id"), "user_id": order.get("user_id"),
-                                    "item": order.get("item"), "accepted_at": order.get("accepted_at"),
+                                    "item": order.get("item"), "quantity": order.get("quantity", 1),
+                                    "accepted_at": order.get("accepted_at"),
                                     "status": "CONFIRMED", "version": 0})
                 status, reply = 201, {"external_id": external_id}
             self.answers[key] = (status, reply)

@@ -26,6 +26,8 @@ int http_status(ErrorCode code) {
     case ErrorCode::user_mismatch: return 403;
     case ErrorCode::sale_active: return 409;
     case ErrorCode::sale_archived: return 410;
+    case ErrorCode::not_enough_stock: return 409;
+    case ErrorCode::buyer_limit_reached: return 409;
     case ErrorCode::internal: return 500;
   }
   return 500;
@@ -55,6 +57,8 @@ std::string_view error_name(ErrorCode code) {
     case ErrorCode::user_mismatch: return "user_mismatch";
     case ErrorCode::sale_active: return "sale_active";
     case ErrorCode::sale_archived: return "sale_archived";
+    case ErrorCode::not_enough_stock: return "not_enough_stock";
+    case ErrorCode::buyer_limit_reached: return "buyer_limit_reached";
     case ErrorCode::internal: return "internal";
   }
   return "internal";
@@ -77,6 +81,10 @@ constexpr RefusalText refusal_texts[] = {
     {ErrorCode::order_not_found, "no order with this id"},
     {ErrorCode::order_not_payable, "the order is not awaiting payment"},
     {ErrorCode::shutting_down, "the service is shutting down; try again shortly"},
+    {ErrorCode::not_enough_stock, "fewer units are left than asked for"},
+    {ErrorCode::buyer_limit_reached, "the buyer would hold more units of this sale than max_per_buyer allows"},
+    // The one invalid request a store finds (it alone knows the sale's limit).
+    {ErrorCode::invalid_request, "quantity must be an integer from 1 to the sale's max_per_buyer"},
 };
 
 }  // namespace
@@ -91,6 +99,12 @@ std::optional<Error> refusal_named(std::string_view name) {
   for (const auto& refused : refusal_texts)
     if (error_name(refused.code) == name) return refusal(refused.code);
   return std::nullopt;
+}
+
+Error not_enough_stock(std::int64_t remaining) {
+  Error error = refusal(ErrorCode::not_enough_stock);
+  error.remaining = remaining;
+  return error;
 }
 
 Error no_order_for_ticket() { return Error{ErrorCode::order_not_found, "no order for this ticket"}; }

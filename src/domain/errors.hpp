@@ -1,6 +1,7 @@
 #pragma once
 // Business outcomes are values: every expected failure is an ErrorCode that
 // maps one-to-one to an HTTP status and the contract's error string.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,8 @@ enum class ErrorCode {
   user_mismatch,       // the body names another buyer than the verified one
   sale_active,         // archive asked of a sale that is not settled
   sale_archived,       // the sale is over and archived: only the database knows it
+  not_enough_stock,    // fewer units left than the intake asked for (but at least one)
+  buyer_limit_reached, // the buyer would hold more than the sale's max_per_buyer
   internal,
 };
 
@@ -40,6 +43,8 @@ std::string_view error_name(ErrorCode code);
 struct Error {
   ErrorCode code;
   std::string message;  // safe to show to a client: never paths, SQL or keys
+  // not_enough_stock: the units left, so a client can ask for what there is.
+  std::optional<std::int64_t> remaining = std::nullopt;
 };
 
 // A refusal of the order rules as every store answers it: the code and the
@@ -51,6 +56,8 @@ Error refusal(ErrorCode code);
 std::optional<Error> refusal_named(std::string_view name);
 // get_order's order_not_found: the client came with a ticket, not an order id.
 Error no_order_for_ticket();
+// not_enough_stock with the units left.
+Error not_enough_stock(std::int64_t remaining);
 
 // A value or an Error; small on purpose (std::expected is C++23).
 template <class T>

@@ -35,6 +35,15 @@ bool can_transition(OrderStatus from, OrderStatus to) {
   }
 }
 
+std::string hold_key(std::string_view user_id, std::string_view request_id) {
+  std::string key(user_id);
+  if (!request_id.empty()) {
+    key += '#';
+    key += request_id;
+  }
+  return key;
+}
+
 bool releases_unit(OrderStatus s) { return s == OrderStatus::failed || s == OrderStatus::cancelled; }
 
 bool apply_transition(Order& order, OrderStatus to, TimeMs now, std::string_view reason) {

@@ -39,7 +39,19 @@ struct Order {
   std::string external_id;  // the shop's own id of the order, if its order service said one
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
+  std::int64_t quantity = 1;  // units reserved, all given back by FAILED or CANCELLED
+  // The client's name of the intake, kept only in a sale with max_per_buyer > 1,
+  // where one buyer may place several orders: see hold_key.
+  std::string request_id;
 };
+
+// The key under which a sale remembers the order a buyer's intake made, so
+// a repeat of it finds it: the buyer, and the request id if it has one. In
+// a sale with max_per_buyer 1 the request id is not kept, so any intake of a
+// buyer holding an order is a repeat of it (as before quantities existed).
+// '#' is not an id character, so no two pairs make the same key.
+std::string hold_key(std::string_view user_id, std::string_view request_id);
+inline std::string hold_key(const Order& order) { return hold_key(order.user_id, order.request_id); }
 
 // Moves an order along its life cycle: checks the edge, raises the version.
 // Returns false (and changes nothing) for an edge the life cycle has not.

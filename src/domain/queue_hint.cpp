@@ -25,13 +25,20 @@ double decayed_rate(double per_second_at, TimeMs at, TimeMs now, double tau_seco
   return per_second_at * std::exp(-elapsed / (tau_seconds * 1000.0));
 }
 
+std::optional<std::int64_t> estimated_wait_ms(std::uint64_t position, double starts_per_second) {
+  if (starts_per_second < 0.01) return std::nullopt;
+  // Bounded (a day) so that no rate, however small, overflows the conversion.
+  constexpr double longest_ms = 86'400'000.0;
+  return static_cast<std::int64_t>(std::min(static_cast<double>(position) / starts_per_second * 1000.0, longest_ms));
+}
+
 std::int64_t poll_after_ms(OrderStatus status, std::uint64_t position, double starts_per_second,
                            std::int64_t service_time_ms) {
   switch (status) {
     case OrderStatus::queued: {
-      if (starts_per_second < 0.01) return 1000;
-      const double eta_ms = static_cast<double>(position) / starts_per_second * 1000.0;
-      return std::clamp(static_cast<std::int64_t>(eta_ms / 2.0), min_poll_after_ms, max_poll_after_ms);
+      const auto eta_ms = estimated_wait_ms(position, starts_per_second);
+      if (!eta_ms) return 1000;
+      return std::clamp(*eta_ms / 2, min_poll_after_ms, max_poll_after_ms);
     }
     case OrderStatus::processing:
       return std::clamp(service_time_ms, min_poll_after_ms, std::int64_t{2000});

@@ -1,6 +1,7 @@
 #pragma once
 // Where an order stands in line and when a polling client should ask again.
 #include <cstdint>
+#include <optional>
 
 #include "domain/order.hpp"
 #include "domain/time.hpp"
@@ -28,6 +29,12 @@ class RateMeter {
 // A rate measured at `at`, as it stands at `now` with no event since (the
 // same decay as RateMeter): for rates that arrive from another process.
 double decayed_rate(double per_second_at, TimeMs at, TimeMs now, double tau_seconds = 5.0);
+
+// How long a queued order at `position` should wait until a window starts
+// it, at the sale's measured start rate: nullopt while no rate is measured
+// (no window started an order of the sale lately). poll_after_ms asks a
+// client back about halfway to it.
+std::optional<std::int64_t> estimated_wait_ms(std::uint64_t position, double starts_per_second);
 
 inline constexpr std::int64_t min_poll_after_ms = 250;
 inline constexpr std::int64_t max_poll_after_ms = 10'000;

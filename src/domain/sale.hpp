@@ -11,14 +11,16 @@ namespace flashgate::domain {
 
 inline constexpr std::int64_t max_stock = 1'000'000'000;
 inline constexpr std::size_t max_item_length = 256;
+inline constexpr std::int64_t max_units_per_buyer = 1'000'000;
 
 struct Sale {
   std::string sale_id;
   std::string item;
-  std::int64_t stock = 0;
+  std::int64_t stock = 0;  // units
   std::optional<TimeMs> starts_at;  // absent: open from creation
   std::optional<TimeMs> ends_at;    // absent: never ends
   TimeMs created_at = 0;
+  std::int64_t max_per_buyer = 1;  // units one buyer may hold at once over all their orders
 };
 
 enum class SaleState { upcoming, open, sold_out, ended };
@@ -29,7 +31,15 @@ SaleState sale_state(const Sale& sale, std::int64_t remaining, TimeMs now);
 // Why an intake at `now` is refused by the sale's window (not its stock), if it is.
 std::optional<ErrorCode> window_refusal(const Sale& sale, TimeMs now);
 
-// Checks a new sale's fields: id, item, stock range, starts_at < ends_at.
+// What an intake of `quantity` units by a buyer who holds `held` units
+// (in orders other than the one it repeats) is refused for, if anything,
+// with `remaining` units left. The order of the checks: the quantity, sold
+// out (no unit left: what a gateway's sold-out book answers from memory),
+// the buyer's limit, then whether enough units are left.
+std::optional<Error> quantity_refusal(const Sale& sale, std::int64_t quantity, std::int64_t held,
+                                      std::int64_t remaining);
+
+// Checks a new sale's fields: id, item, stock range, max_per_buyer range, starts_at < ends_at.
 std::optional<Error> validate_new_sale(const Sale& sale);
 
 }  // namespace flashgate::domain

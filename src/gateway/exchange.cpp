@@ -41,6 +41,16 @@ Response retry_response(domain::ErrorCode code, std::string message, std::int64_
   return r;
 }
 
-Response error_response(const domain::Error& error) { return error_response(error.code, error.message); }
+Response error_response(const domain::Error& error) {
+  if (!error.remaining) return error_response(error.code, error.message);
+  std::string body = "{\"error\":\"";
+  body += domain::error_name(error.code);
+  body += "\",\"message\":";
+  append_json_string(body, error.message);
+  body += ",\"remaining\":";
+  body += std::to_string(*error.remaining);
+  body += '}';
+  return json_response(domain::http_status(error.code), std::move(body));
+}
 
 }  // namespace flashgate::gateway

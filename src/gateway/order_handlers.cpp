@@ -15,27 +15,52 @@ using domain::ErrorCode;
 
 namespace {
 
-// The body's user_id; absent is allowed where the buyer is already known (nullopt then).
-domain::Result<std::optional<std::string>> parse_user_id(std::string_view text, bool required) {
+// What the body of an intake says: the user (absent where the buyer is
+// already known: nullopt then), the quantity and the request id.
+struct IntakeBody {
+  std::optional<std::string> user_id;
+  std::int64_t quantity = 1;
+  std::string request_id;
+};
+
+domain::Result<IntakeBody> parse_intake_body(std::string_view text, bool required) {
   const domain::Error invalid_id{ErrorCode::invalid_request, "user_id must be 1-64 characters of [A-Za-z0-9._:-]"};
   // {"user_id":"..."} as every client sends it: read without a parser.
   if (auto plain = sole_id_member(text, "user_id")) {
     if (!domain::is_valid_id(*plain)) return invalid_id;
-    return std::optional<std::string>(*plain);
+    return IntakeBody{std::string(*plain), 1, {}};
   }
-  if (!required && text.find_first_not_of(" \t\r\n") == std::string_view::npos)
-    return std::optional<std::string>();  // no body at all
+  if (!required && text.find_first_not_of(" \t\r\n") == std::string_view::npos) return IntakeBody{};  // no body at all
   // The body of an intake is small: read into this buffer, not the heap.
   unsigned char buffer[1024];
   boost::json::monotonic_resource memory(buffer, sizeof buffer);
   auto body = parse_json_object(text, &memory);
   if (!body) return body.error();
-  if (auto unknown = only_fields(body.value(), {"user_id"})) return *unknown;
-  if (!required && !body.value().contains("user_id")) return std::optional<std::string>();
-  auto user_id = required_string(body.value(), "user_id");
-  if (!user_id) return user_id.error();
-  if (!domain::is_valid_id(user_id.value())) return invalid_id;
-  return std::optional<std::string>(std::move(user_id).value());
+  const auto& obj = body.value();
+  if (auto unknown = only_fields(obj, {"user_id", "quantity", "request_id"})) return *unknown;
+  IntakeBody out;
+  if (required || obj.contains("user_id")) {
+    auto user_id = required_string(obj, "user_id");
+    if (!user_id) return user_id.error();
+    if (!domain::is_valid_id(user_id.value())) return invalid_id;
+    out.user_id = std::move(user_id).value();
+  }
+  if (obj.contains("quantity")) {
+    auto quantity = required_integer(obj, "quantity");
+    if (!quantity) return quantity.error();
+    // The sale's own limit is the store's to check; this bounds what any sale allows.
+    if (*quantity < 1 || *quantity > domain::max_units_per_buyer)
+      return domain::refusal(ErrorCode::invalid_request);
+    out.quantity = *quantity;
+  }
+  if (obj.contains("request_id")) {
+    auto request_id = required_string(obj, "request_id");
+    if (!request_id) return request_id.error();
+    if (!domain::is_valid_id(request_id.value()))
+      return domain::Error{ErrorCode::invalid_request, "request_id must be 1-64 characters of [A-Za-z0-9._:-]"};
+    out.request_id = std::move(request_id).value();
+  }
+  return out;
 }
 
 Response unauthorized_buyer(BuyerAuthMode mode, std::string message) {
@@ -78,14 +103,15 @@ struct IntakeRoute {
       return ex->respond(unauthorized_buyer(api.buyers.mode(), std::move(verdict.why)));
     }
     const bool known = verdict.kind == Kind::buyer;
-    auto body_user = parse_user_id(ex->request().body, !known);
-    if (!body_user) return refuse(ex, body_user.error().code, body_user.error().message);
-    if (known && body_user.value() && *body_user.value() != verdict.user_id)
+    auto body = parse_intake_body(ex->request().body, !known);
+    if (!body) return refuse(ex, body.error().code, body.error().message);
+    if (known && body.value().user_id && *body.value().user_id != verdict.user_id)
       return refuse(ex, ErrorCode::user_mismatch, "user_id is not the buyer the credentials name");
-    std::string user_id = known ? std::move(verdict.user_id) : std::move(*body_user.value());
-    if (known && !within_rate_or_reply(api, api.buyer_limiter, ex, user_id)) return count("too_many_requests");
+    store::IntakeRequest request{known ? std::move(verdict.user_id) : std::move(*body.value().user_id),
+                                 body.value().quantity, std::move(body.value().request_id)};
+    if (known && !within_rate_or_reply(api, api.buyer_limiter, ex, request.user_id)) return count("too_many_requests");
     const auto started = std::chrono::steady_clock::now();
-    api.store.intake(sale_id, user_id, [route = *this, ex, started](auto outcome) {
+    api.store.intake(sale_id, request, [route = *this, ex, started](auto outcome) {
       route.store_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       if (!outcome) {
         auto error = outcome.error();

@@ -12,10 +12,10 @@ namespace {
 
 // Room for the keys, punctuation, largest numbers and timestamps of each object;
 // the variable strings are added on top, so that one allocation is enough.
-constexpr std::size_t status_fixed_size = 224;  // with the key of external_id
+constexpr std::size_t status_fixed_size = 288;  // with the key of external_id
 constexpr std::size_t intake_fixed_size = 100;
-constexpr std::size_t sale_fixed_size = 192;
-constexpr std::size_t stats_fixed_size = 352;
+constexpr std::size_t sale_fixed_size = 224;
+constexpr std::size_t stats_fixed_size = 640;
 
 void time(JsonWriter& w, domain::TimeMs t) {
   char buf[domain::rfc3339_buffer_size];
@@ -38,11 +38,18 @@ void status_members(JsonWriter& w, const store::OrderView& view) {
   if (o.status == domain::OrderStatus::queued) w.number(view.position);
   else w.null();
   w.key("poll_after_ms").number(view.poll_after_ms);
+  // Only while QUEUED; null until the sale's windows have a measured pace.
+  if (o.status == domain::OrderStatus::queued) {
+    w.key("estimated_wait_ms");
+    if (view.estimated_wait_ms) w.number(*view.estimated_wait_ms);
+    else w.null();
+  }
   w.key("reason");
   if (o.reason.empty()) w.null();
   else w.string(o.reason);
   w.key("updated_at");
   time(w, o.updated_at);
+  w.key("quantity").number(o.quantity);
   // Only once the shop said one: the clients of before see the object they knew.
   if (!o.external_id.empty()) w.key("external_id").string(o.external_id);
 }
@@ -86,6 +93,7 @@ std::string render_sale(const store::SaleView& view, domain::TimeMs now) {
   optional_time(w, s.starts_at);
   w.key("ends_at");
   optional_time(w, s.ends_at);
+  w.key("max_per_buyer").number(s.max_per_buyer);
   return w.end_object().take();
 }
 
@@ -102,6 +110,11 @@ std::string render_stats(const store::SaleView& view) {
   w.key("counts").begin_object();
   for (auto status : domain::all_statuses)
     w.key(domain::to_string(status)).number(view.counts[static_cast<std::size_t>(status)]);
+  w.end_object();
+  // Orders above, the units they hold (or gave back) here: equal while every order is of one unit.
+  w.key("units").begin_object();
+  for (auto status : domain::all_statuses)
+    w.key(domain::to_string(status)).number(view.units[static_cast<std::size_t>(status)]);
   w.end_object();
   return w.end_object().take();
 }

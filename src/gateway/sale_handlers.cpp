@@ -45,7 +45,7 @@ domain::Result<domain::Sale> parse_new_sale(std::string_view text) {
   auto body = parse_json_object(text);
   if (!body) return body.error();
   const auto& obj = body.value();
-  if (auto unknown = only_fields(obj, {"sale_id", "item", "stock", "starts_at", "ends_at"})) return *unknown;
+  if (auto unknown = only_fields(obj, {"sale_id", "item", "stock", "starts_at", "ends_at", "max_per_buyer"})) return *unknown;
   domain::Sale sale;
   auto sale_id = required_string(obj, "sale_id");
   if (!sale_id) return sale_id.error();
@@ -53,6 +53,12 @@ domain::Result<domain::Sale> parse_new_sale(std::string_view text) {
   if (!item) return item.error();
   auto stock = required_integer(obj, "stock");
   if (!stock) return stock.error();
+  std::int64_t max_per_buyer = 1;
+  if (obj.contains("max_per_buyer")) {
+    auto given = required_integer(obj, "max_per_buyer");
+    if (!given) return given.error();
+    max_per_buyer = *given;
+  }
   auto starts = optional_time(obj, "starts_at");
   if (!starts) return starts.error();
   auto ends = optional_time(obj, "ends_at");
@@ -62,6 +68,7 @@ domain::Result<domain::Sale> parse_new_sale(std::string_view text) {
   sale.stock = *stock;
   sale.starts_at = *starts;
   sale.ends_at = *ends;
+  sale.max_per_buyer = max_per_buyer;
   sale.created_at = domain::now_ms();
   if (auto invalid = domain::validate_new_sale(sale)) return *invalid;
   return sale;

@@ -1,6 +1,7 @@
 #pragma once
 // The shop's order service, as the windows see it: one call creates one order.
 // The answer says what the window does next; it never throws.
+#include <cstdint>
 #include <string>
 
 #include "domain/time.hpp"
@@ -13,6 +14,7 @@ struct OrderRequest {
   std::string user_id;
   std::string item;
   domain::TimeMs accepted_at = 0;
+  std::int64_t quantity = 1;  // units of the item the order is for
 };
 
 struct SinkAnswer {

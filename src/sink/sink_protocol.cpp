@@ -16,6 +16,7 @@ std::string order_body(const OrderRequest& request) {
   body["user_id"] = request.user_id;
   body["item"] = request.item;
   body["accepted_at"] = domain::format_rfc3339(request.accepted_at);
+  body["quantity"] = request.quantity;
   return json::serialize(body);
 }
 

@@ -25,6 +25,8 @@ struct OrderView {
   domain::Order order;
   std::uint64_t position = 0;  // meaningful while QUEUED
   std::int64_t poll_after_ms = 0;
+  // While QUEUED: domain::estimated_wait_ms, from the position and the sale's start rate.
+  std::optional<std::int64_t> estimated_wait_ms;
 };
 
 struct SaleView {
@@ -32,7 +34,16 @@ struct SaleView {
   std::int64_t remaining = 0;
   std::optional<std::int64_t> remaining_db;  // last value flushed to the database
   std::uint64_t queue_depth = 0;
-  std::array<std::uint64_t, domain::all_statuses.size()> counts{};  // indexed by OrderStatus
+  std::array<std::uint64_t, domain::all_statuses.size()> counts{};  // orders, indexed by OrderStatus
+  std::array<std::uint64_t, domain::all_statuses.size()> units{};   // their units, indexed by OrderStatus
+};
+
+// What a buyer asks of an intake. A repeat is an intake with the same hold
+// key (domain::hold_key): it returns the order the first one made.
+struct IntakeRequest {
+  std::string user_id;
+  std::int64_t quantity = 1;
+  std::string request_id;  // ignored by a sale with max_per_buyer 1
 };
 
 struct IntakeOutcome {
@@ -52,9 +63,14 @@ class Store {
   // --- gateway ---
   virtual void create_sale(const domain::Sale& sale, Callback<SaleView> done) = 0;
   virtual void get_sale(const std::string& sale_id, Callback<SaleView> done) = 0;
-  // Atomic: sale window, one order per user, stock -1, QUEUED, enqueue. Completes
-  // only once the intake is durable.
-  virtual void intake(const std::string& sale_id, const std::string& user_id, Callback<IntakeOutcome> done) = 0;
+  // Atomic: sale window, the repeat of an intake returns its order, the
+  // quantity and the buyer's limit (domain::quantity_refusal), stock -quantity,
+  // QUEUED, enqueue. Completes only once the intake is durable.
+  virtual void intake(const std::string& sale_id, const IntakeRequest& request, Callback<IntakeOutcome> done) = 0;
+  // One unit, no request id: the intake of a single-unit sale.
+  void intake(const std::string& sale_id, const std::string& user_id, Callback<IntakeOutcome> done) {
+    intake(sale_id, IntakeRequest{user_id, 1, {}}, std::move(done));
+  }
   virtual void get_order(const std::string& sale_id, const std::string& order_id, Callback<OrderView> done) = 0;
   // CONFIRMED -> PAID, durable before completion; the same payment again is a no-op.
   virtual void pay(const std::string& order_id, const std::string& payment_id, Callback<OrderView> done) = 0;

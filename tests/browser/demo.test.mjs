@@ -248,6 +248,10 @@ describe('the demo page', () => {
     // While queued: the live position, then the result.
     const position = await waitText(page, '#position', /^\s*\d+\s*$/);
     assert.ok(Number(position) >= 1, `#position shows a number: ${position}`);
+    // The server's estimate of the wait (estimated_wait_ms), once the windows' pace is measured.
+    const eta = await waitText(page, '#eta', /about \d+ s\b/);
+    const shown = Number(/about (\d+) s/.exec(eta)[1]);
+    assert.ok(shown >= 1, `the estimated wait is a number of seconds: ${eta}`);
     await shot(page, '01-queued.png');
     assert.ok(
       Number(position) <= order.position,

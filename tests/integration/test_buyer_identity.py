@@ -142,6 +142,20 @@ def test_one_buyer_one_order_whatever_the_body_says(jwt_server, keys):
     assert jwt_server.sale(sale_id)["remaining"] == 4
 
 
+def test_a_verified_buyer_asks_for_units_without_naming_themselves(jwt_server, keys):
+    """quantity and request_id need no user_id in the body: the token says who buys (issue #26)."""
+    sale_id = unique_id("qsale")
+    assert jwt_server.create_sale({"sale_id": sale_id, "item": "crate", "stock": 6, "max_per_buyer": 3}).status_code == 201
+    user = unique_id("buyer")
+    token = bearer(keys.token(user, "EdDSA"))
+    first = assert_json(intake(jwt_server, sale_id, token, {"quantity": 2, "request_id": "a"}), 202)
+    assert first["quantity"] == 2
+    assert assert_json(intake(jwt_server, sale_id, token, {"quantity": 2, "request_id": "a"}), 200)["order_id"] == first["order_id"]
+    assert_error(intake(jwt_server, sale_id, token, {"quantity": 2, "request_id": "b"}), 409, "buyer_limit_reached")
+    assert_error(intake(jwt_server, sale_id, token, {"user_id": unique_id("other"), "quantity": 1}), 403, "user_mismatch")
+    assert jwt_server.sale(sale_id)["remaining"] == 4
+
+
 # --------------------------------------------------------------------------- jwt: refused
 
 

@@ -655,3 +655,33 @@ def test_locked_database_refuses_intake_with_503_and_recovers_when_released(star
     srv.wait_for_status(answer["ticket"], "CONFIRMED")
     stats = srv.stats(sale_id)
     assert sum(stats["counts"].values()) == 2 and stats["remaining"] == 8, stats
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+def test_restart_keeps_quantities_limits_and_each_buyers_units(start_server, how):
+    srv = start_server()
+    data_dir = srv.data_dir
+    sale_id = unique_id("qsale")
+    assert srv.create_sale({"sale_id": sale_id, "item": "crate", "stock": 10, "max_per_buyer": 3}).status_code == 201
+    first = assert_json(srv.buy(sale_id, "ann", body={"user_id": "ann", "quantity": 2, "request_id": "a"}), 202)
+    bob = assert_json(srv.buy(sale_id, "bob", body={"user_id": "bob", "quantity": 3}), 202)
+    for answer in (first, bob):  # settled, so that the numbers before and after are the same
+        srv.wait_for_status(answer["ticket"], "CONFIRMED")
+    stats = {k: v for k, v in srv.stats(sale_id).items() if k != "remaining_db"}
+    if how == "sigterm":
+        assert terminate(srv) == 0
+    else:
+        kill(srv)
+    again = start_server(data_dir=data_dir)
+    assert again.sale(sale_id)["max_per_buyer"] == 3
+    assert again.sale(sale_id)["remaining"] == 5
+    assert {k: v for k, v in again.stats(sale_id).items() if k != "remaining_db"} == stats
+    repeat = assert_json(again.buy(sale_id, "ann", body={"user_id": "ann", "quantity": 2, "request_id": "a"}), 200)
+    assert repeat["order_id"] == first["order_id"] and repeat["quantity"] == 2
+    assert again.status(first["ticket"])["quantity"] == 2
+    assert_error(again.buy(sale_id, "ann", body={"user_id": "ann", "quantity": 2, "request_id": "b"}), 409,
+                 "buyer_limit_reached")
+    assert_json(again.buy(sale_id, "ann", body={"user_id": "ann", "quantity": 1, "request_id": "b"}), 202)
+    assert_error(again.buy(sale_id, "bob", body={"user_id": "bob", "quantity": 1, "request_id": "more"}), 409,
+                 "buyer_limit_reached")
+    assert again.sale(sale_id)["remaining"] == 4

@@ -108,6 +108,7 @@ def test_flashgate_creates_orders_in_the_example_shop_and_refused_buyers_fail_wi
     orders = shop.orders()
     assert sorted(o["order_id"] for o in orders) == sorted(s["order_id"] for s in confirmed.values())
     assert len({o["external_id"] for o in orders}) == len(orders)
+    assert all(o["quantity"] == 1 for o in orders), orders  # the body flashgate sent says how many units
     for order in orders:
         assert order["sale_id"] == sale_id and order["item"] == "Example phone"
         assert order["external_id"].startswith("SHOP-")

@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -433,3 +434,62 @@ def test_the_external_id_is_still_shown_after_a_restart(start_server, shop):
         assert status["status"] in ("CONFIRMED", "PAID")
         assert status["external_id"] == external_id, status
     assert again.current(answers["payer"]["ticket"])["status"] == "PAID"
+
+
+# --- quantities (issue #26) ---
+
+
+def test_the_shop_is_told_the_quantity_and_a_refused_order_gives_all_its_units_back(start_server, shop, session_database):
+    srv = sink_server(start_server, shop.url + "/orders")
+    sale_id = unique_id("qsale")
+    assert srv.create_sale({"sale_id": sale_id, "item": "crate", "stock": 5, "max_per_buyer": 3}).status_code == 201
+    kept = srv.buy(sale_id, "bob", body={"user_id": "bob", "quantity": 2})
+    refused = srv.buy(sale_id, "refused-ann", body={"user_id": "refused-ann", "quantity": 3})
+    assert kept.status_code == 202 and refused.status_code == 202, (kept.text, refused.text)
+    finals = settle(srv, [kept.json()["ticket"], refused.json()["ticket"]])
+    assert finals[kept.json()["ticket"]]["status"] == "CONFIRMED"
+    assert finals[refused.json()["ticket"]]["status"] == "FAILED"
+    assert finals[refused.json()["ticket"]]["quantity"] == 3
+    bodies = shop.stats()["bodies"]
+    assert bodies[kept.json()["order_id"]]["quantity"] == 2
+    stats = srv.stats(sale_id)
+    assert stats["remaining"] == 3, stats
+    assert stats["units"]["FAILED"] == 3 and stats["units"]["CONFIRMED"] == 2, stats
+    # The refused buyer's allowance is whole again, and the units are on sale.
+    again = srv.buy(sale_id, "refused-ann", body={"user_id": "refused-ann", "quantity": 3, "request_id": "retry"})
+    assert again.status_code == 202, again.text
+
+
+# --- the estimated wait (issue #26) ---
+
+
+def test_the_estimated_wait_of_a_queued_order_is_within_30_percent_of_the_wait_that_followed(start_server, shop):
+    """A shop that takes a fixed time per order, two windows: a steady pace the estimate is made from."""
+    service_seconds, windows = 0.1, 2
+    shop.misbehave("slow", first=1_000_000, slow_seconds=service_seconds)
+    srv = sink_server(start_server, shop.url + "/orders", FLASHGATE_WINDOWS=str(windows), FLASHGATE_SINK_DEADLINE="120s")
+    sale_id = srv.new_sale(stock=2000)
+    pace = windows / service_seconds  # orders started per second, at most
+    # A line long enough for the pace to be measured (the start rate is a decaying
+    # average with a 5 s time constant: 3 of them) before the probe joins it, and
+    # for the probe to wait several seconds behind it.
+    backlog = int(pace * 25)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        accepted = list(pool.map(lambda i: srv.buy(sale_id, f"early-{i}").status_code, range(backlog)))
+    assert accepted.count(202) == backlog
+    warmed = int(pace * 15)
+    wait_until(lambda: sum(srv.stats(sale_id)["counts"][s] for s in ("CONFIRMED", "FAILED")) >= warmed,
+               timeout=120, message=f"{warmed} orders done")
+    answer = srv.accepted(sale_id, "probe")
+    joined = time.monotonic()
+    assert answer["status"] == "QUEUED" and answer["position"] > pace * 3, answer
+    estimated = answer["estimated_wait_ms"] / 1000
+    with srv.events(answer["ticket"], timeout=120) as stream:
+        while True:
+            event = stream.next_status_event(timeout=120)
+            assert event is not None, "the stream ended while the order was queued"
+            if event.json()["status"] != "QUEUED":
+                break
+    waited = time.monotonic() - joined
+    print(f"estimated {estimated:.2f} s at position {answer['position']}, waited {waited:.2f} s")
+    assert abs(estimated - waited) <= 0.3 * waited, f"estimated {estimated:.2f} s, waited {waited:.2f} s"

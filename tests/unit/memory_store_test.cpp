@@ -113,8 +113,9 @@ class MemoryStoreTest : public ::testing::Test, protected StoreCalls {
   // reserved + remaining == stock, where reserved is every order holding a unit.
   void expect_stock_invariant(const std::string& sale_id) {
     const SaleView v = sale_of(sale_id);
-    const auto reserved = v.counts[idx(OrderStatus::queued)] + v.counts[idx(OrderStatus::processing)] +
-                          v.counts[idx(OrderStatus::confirmed)] + v.counts[idx(OrderStatus::paid)];
+    // In units: an order may hold several.
+    const auto reserved = v.units[idx(OrderStatus::queued)] + v.units[idx(OrderStatus::processing)] +
+                          v.units[idx(OrderStatus::confirmed)] + v.units[idx(OrderStatus::paid)];
     EXPECT_GE(v.remaining, 0) << sale_id;
     EXPECT_EQ(static_cast<std::int64_t>(reserved) + v.remaining, v.sale.stock) << sale_id;
   }
@@ -405,6 +406,42 @@ TEST_F(MemoryStoreRestoreTest, ASecondRestartChangesNothingMore) {
   EXPECT_EQ(order_view("A", ids_["u1"]).order.status, OrderStatus::paid);
   EXPECT_EQ(store_->queue_depth(), 3u);
   expect_stock_invariant("A");
+}
+
+// Quantities (issue #26): the units, the sale's limit, the request ids and
+// each buyer's units come back from the journal.
+TEST_F(MemoryStoreTest, QuantitiesAndTheBuyersUnitsComeBackAfterARestart) {
+  using flashgate::store::IntakeRequest;
+  auto made = make_sale("Q", 10);
+  made.max_per_buyer = 4;
+  ASSERT_TRUE(create_sale(made));
+  const auto a = intake("Q", IntakeRequest{"u1", 3, "a"});
+  ASSERT_TRUE(a) << a.error().message;
+  const auto failing = intake("Q", IntakeRequest{"u2", 4, {}});
+  ASSERT_TRUE(failing) << failing.error().message;
+  ASSERT_EQ(claimed().order_id, a->view.order.order_id);
+  ASSERT_EQ(claimed().order_id, failing->view.order.order_id);
+  ASSERT_TRUE(store_->finish(failing->view.order.order_id, OrderStatus::failed, "no", ""));
+  restart();
+
+  const SaleView q = sale_of("Q");
+  EXPECT_EQ(q.sale.max_per_buyer, 4);
+  EXPECT_EQ(q.remaining, 7);
+  EXPECT_EQ(q.units[idx(OrderStatus::queued)], 3u) << "left PROCESSING, queued again";
+  EXPECT_EQ(q.units[idx(OrderStatus::failed)], 4u);
+  expect_stock_invariant("Q");
+  const auto again = intake("Q", IntakeRequest{"u1", 3, "a"});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->view.order.order_id, a->view.order.order_id);
+  EXPECT_EQ(again->view.order.quantity, 3);
+  const auto over = intake("Q", IntakeRequest{"u1", 2, "b"});
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, ErrorCode::buyer_limit_reached);
+  EXPECT_TRUE(intake("Q", IntakeRequest{"u1", 1, "b"}));
+  EXPECT_TRUE(intake("Q", IntakeRequest{"u2", 4, {}})) << "the failed order gave u2's allowance back";
+  EXPECT_EQ(sale_of("Q").remaining, 2);
+  expect_stock_invariant("Q");
 }
 
 // --- a journal that fails on demand ---

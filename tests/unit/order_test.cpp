@@ -212,4 +212,15 @@ TEST(Order, AnExternalIdIsOneTo128BytesOfPrintableAscii) {
   EXPECT_FALSE(is_valid_external_id("caf\xc3\xa9"));
 }
 
+TEST(Order, HoldKeyIsTheUserAloneOrWithTheRequestId) {
+  EXPECT_EQ(flashgate::domain::hold_key("u1", ""), "u1");
+  EXPECT_EQ(flashgate::domain::hold_key("u1", "r-2"), "u1#r-2");
+  Order order;
+  order.user_id = "u1";
+  EXPECT_EQ(flashgate::domain::hold_key(order), "u1");
+  order.request_id = "a";
+  EXPECT_EQ(flashgate::domain::hold_key(order), "u1#a");
+  EXPECT_EQ(order.quantity, 1);
+}
+
 }  // namespace

@@ -254,6 +254,42 @@ TEST_F(PostgresDatabaseTest, Migration2AddsExternalIdToTheRowsOfVersion1) {
   EXPECT_EQ(query_one(url, "SELECT external_id FROM orders WHERE order_id = $1", {id("new")}), "SHOP-2");
 }
 
+TEST_F(PostgresDatabaseTest, OrderRowsAndSalesKeepTheirQuantities) {
+  PostgresDatabase db(url_);
+  Sale sale{id("qsale"), "lamp", 10, std::nullopt, std::nullopt, 1};
+  sale.max_per_buyer = 4;
+  ASSERT_TRUE(db.record_sale(sale));
+  EXPECT_EQ(query_one(url_, "SELECT max_per_buyer FROM sales WHERE sale_id = $1", {sale.sale_id}), "4");
+  auto confirmed = make_order(id("three"));
+  confirmed.quantity = 3;
+  ASSERT_TRUE(db.create_order(confirmed));
+  auto failed = make_order(id("failed"), OrderStatus::failed);
+  failed.quantity = 2;
+  ASSERT_TRUE(db.record_outcome(failed));  // a FAILED order's row is made by its outcome
+  ASSERT_TRUE(db.create_order(make_order(id("one"))));
+  const std::string sql = "SELECT quantity FROM orders WHERE order_id = $1";
+  EXPECT_EQ(query_one(url_, sql, {id("three")}), "3");
+  EXPECT_EQ(query_one(url_, sql, {id("failed")}), "2");
+  EXPECT_EQ(query_one(url_, sql, {id("one")}), "1");
+}
+
+TEST_F(PostgresDatabaseTest, Migration5GivesTheRowsOfBeforeOneUnit) {
+  const std::string url = fresh_database();
+  query_one(url, "CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
+  query_one(url, "INSERT INTO schema_migrations (version) VALUES (1)");
+  query_one(url, "CREATE TABLE sales (sale_id text PRIMARY KEY, item text NOT NULL, stock bigint NOT NULL, "
+                 "starts_at bigint, ends_at bigint, created_at bigint NOT NULL, remaining_db bigint)");
+  query_one(url, "CREATE TABLE orders (order_id text PRIMARY KEY, sale_id text NOT NULL, user_id text NOT NULL, "
+                 "status text NOT NULL, payment_id text NOT NULL DEFAULT '', reason text NOT NULL DEFAULT '', "
+                 "created_at bigint NOT NULL, updated_at bigint NOT NULL)");
+  query_one(url, "INSERT INTO sales VALUES ('s', 'w', 5, NULL, NULL, 1, NULL)");
+  query_one(url, "INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at) "
+                 "VALUES ('old', 's', 'u', 'CONFIRMED', 1, 1)");
+  PostgresDatabase db(url);
+  EXPECT_EQ(query_one(url, "SELECT quantity FROM orders WHERE order_id = 'old'"), "1");
+  EXPECT_EQ(query_one(url, "SELECT max_per_buyer FROM sales WHERE sale_id = 's'"), "1");
+}
+
 TEST_F(PostgresDatabaseTest, CreateOrderExactlyOnceUnderRacingThreads) {
   PostgresDatabase db(url_, 4);
   constexpr int orders = 40, threads = 8;

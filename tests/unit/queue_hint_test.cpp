@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace {
 
+using flashgate::domain::estimated_wait_ms;
 using flashgate::domain::max_poll_after_ms;
 using flashgate::domain::min_poll_after_ms;
 using flashgate::domain::OrderStatus;
@@ -182,6 +184,35 @@ TEST(PollAfter, FinalStatusesAskLeastOften) {
     EXPECT_GE(ms, poll_after_ms(OrderStatus::confirmed, 0, 10.0, 20));
     EXPECT_GE(ms, poll_after_ms(OrderStatus::processing, 0, 10.0, 20));
   }
+}
+
+// --- estimated_wait_ms ---
+
+TEST(EstimatedWait, IsThePositionOverTheStartRate) {
+  EXPECT_EQ(estimated_wait_ms(10, 5.0), 2000);
+  EXPECT_EQ(estimated_wait_ms(1, 20.0), 50);
+  EXPECT_EQ(estimated_wait_ms(300, 0.5), 600'000);
+}
+
+TEST(EstimatedWait, IsUnknownWhileNoRateIsMeasured) {
+  EXPECT_EQ(estimated_wait_ms(10, 0.0), std::nullopt);
+  EXPECT_EQ(estimated_wait_ms(10, 0.001), std::nullopt);
+}
+
+TEST(EstimatedWait, IsBoundedForTheSlowestRates) {
+  const auto far = estimated_wait_ms(UINT64_MAX, 0.01);
+  ASSERT_TRUE(far);
+  EXPECT_EQ(*far, 86'400'000);
+}
+
+TEST(EstimatedWait, PollAfterAsksBackAboutHalfwayToIt) {
+  for (double rate : {0.5, 2.0, 10.0, 40.0})
+    for (std::uint64_t position : {std::uint64_t{5}, std::uint64_t{60}}) {
+      const auto wait = estimated_wait_ms(position, rate);
+      ASSERT_TRUE(wait);
+      const auto poll = poll_after_ms(OrderStatus::queued, position, rate, 0);
+      EXPECT_EQ(poll, std::clamp(*wait / 2, min_poll_after_ms, max_poll_after_ms)) << rate << " " << position;
+    }
 }
 
 }  // namespace

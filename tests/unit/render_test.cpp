@@ -142,6 +142,36 @@ TEST(RenderStatus, ExternalIdOnlyOnceTheShopSaidOne) {
   EXPECT_EQ(parse_object(render_intake(v, "AbC")).at("external_id").as_string(), "SHOP-42");
 }
 
+TEST(RenderStatus, ShowsTheQuantity) {
+  OrderView v = view_in(OrderStatus::queued);
+  EXPECT_EQ(json::value_to<std::int64_t>(parse_object(render_status(v)).at("quantity")), 1);
+  v.order.quantity = 4;
+  EXPECT_EQ(json::value_to<std::int64_t>(parse_object(render_status(v)).at("quantity")), 4);
+  EXPECT_EQ(json::value_to<std::int64_t>(parse_object(render_intake(v, "AbC")).at("quantity")), 4);
+}
+
+TEST(RenderStatus, EstimatedWaitOnlyWhileQueued) {
+  OrderView v = view_in(OrderStatus::queued);
+  EXPECT_TRUE(parse_object(render_status(v)).at("estimated_wait_ms").is_null()) << "no pace measured yet";
+  v.estimated_wait_ms = 12'345;
+  EXPECT_EQ(json::value_to<std::int64_t>(parse_object(render_status(v)).at("estimated_wait_ms")), 12'345);
+  for (OrderStatus s : {OrderStatus::processing, OrderStatus::confirmed, OrderStatus::paid}) {
+    OrderView later = view_in(s);
+    later.estimated_wait_ms = 5;
+    EXPECT_FALSE(parse_object(render_status(later)).contains("estimated_wait_ms")) << to_string(s);
+  }
+}
+
+TEST(RenderStats, CountsUnitsBesideOrders) {
+  SaleView v = sale_view(10, 3);
+  v.counts[static_cast<std::size_t>(OrderStatus::queued)] = 2;
+  v.units[static_cast<std::size_t>(OrderStatus::queued)] = 7;
+  const auto obj = parse_object(render_stats(v));
+  EXPECT_EQ(json::value_to<std::int64_t>(obj.at("counts").at("QUEUED")), 2);
+  EXPECT_EQ(json::value_to<std::int64_t>(obj.at("units").at("QUEUED")), 7);
+  EXPECT_EQ(obj.at("units").as_object().size(), 6u);
+}
+
 TEST(RenderIntake, IsTheStatusObjectWithTicketAndUrls) {
   const std::string ticket = "AbC-_123";
   const auto obj = parse_object(render_intake(view_in(OrderStatus::queued), ticket));
@@ -258,9 +288,14 @@ json::object status_object(const OrderView& view) {
   if (o.status == OrderStatus::queued) obj["position"] = view.position;
   else obj["position"] = nullptr;
   obj["poll_after_ms"] = view.poll_after_ms;
+  if (o.status == OrderStatus::queued) {
+    if (view.estimated_wait_ms) obj["estimated_wait_ms"] = *view.estimated_wait_ms;
+    else obj["estimated_wait_ms"] = nullptr;
+  }
   if (o.reason.empty()) obj["reason"] = nullptr;
   else obj["reason"] = o.reason;
   obj["updated_at"] = format_rfc3339(o.updated_at);
+  obj["quantity"] = o.quantity;
   if (!o.external_id.empty()) obj["external_id"] = o.external_id;
   return obj;
 }
@@ -285,6 +320,7 @@ std::string render_sale(const SaleView& view, TimeMs now) {
   obj["state"] = to_string(flashgate::domain::sale_state(s, view.remaining, now));
   obj["starts_at"] = optional_time(s.starts_at);
   obj["ends_at"] = optional_time(s.ends_at);
+  obj["max_per_buyer"] = s.max_per_buyer;
   return json::serialize(obj);
 }
 
@@ -299,6 +335,9 @@ std::string render_stats(const SaleView& view) {
   else obj["remaining_db"] = nullptr;
   obj["queue_depth"] = view.queue_depth;
   obj["counts"] = std::move(counts);
+  json::object units;
+  for (auto status : all_statuses) units[to_string(status)] = view.units[static_cast<std::size_t>(status)];
+  obj["units"] = std::move(units);
   return json::serialize(obj);
 }
 
@@ -333,6 +372,8 @@ TEST(RenderExact, StatusAndIntakeMatchTheBoostJsonVersion) {
           v.poll_after_ms = poll_after;
           v.order.version = position == u64_max ? u64_max : 1 + position;
           v.order.updated_at = poll_after == -1 ? TimeMs{-1} : t0 + poll_after % 1000;
+          v.order.quantity = position == u64_max ? i64_max : 1 + static_cast<std::int64_t>(position % 5);
+          if (poll_after != 0) v.estimated_wait_ms = poll_after;
           ASSERT_EQ(render_status(v), reference::render_status(v));
           for (const auto& ticket : {std::string(), std::string("AbC-_123"), std::string(140, 'T'), base64url_ticket})
             ASSERT_EQ(render_intake(v, ticket), reference::render_intake(v, ticket));
@@ -378,7 +419,10 @@ TEST(RenderExact, StatsMatchTheBoostJsonVersion) {
       SaleView v = sale_view(100, 50);
       v.remaining_db = remaining_db;
       v.queue_depth = depth;
-      for (OrderStatus s : all_statuses) v.counts[static_cast<std::size_t>(s)] = depth / (1 + static_cast<int>(s));
+      for (OrderStatus s : all_statuses) {
+        v.counts[static_cast<std::size_t>(s)] = depth / (1 + static_cast<int>(s));
+        v.units[static_cast<std::size_t>(s)] = 3 * depth / (1 + static_cast<int>(s));
+      }
       ASSERT_EQ(render_stats(v), reference::render_stats(v));
       EXPECT_EQ(parse_object(render_stats(v)).at("remaining_db").is_null(), !remaining_db);
     }

@@ -9,6 +9,8 @@ namespace {
 using flashgate::domain::ErrorCode;
 using flashgate::domain::max_item_length;
 using flashgate::domain::max_stock;
+using flashgate::domain::max_units_per_buyer;
+using flashgate::domain::quantity_refusal;
 using flashgate::domain::Sale;
 using flashgate::domain::sale_state;
 using flashgate::domain::SaleState;
@@ -191,6 +193,57 @@ TEST(Sale, EndOneMillisecondAfterTheStartIsAccepted) {
   Sale s = windowed_sale();
   s.ends_at = start + 1;
   EXPECT_EQ(validate_new_sale(s), std::nullopt);
+}
+
+// --- quantities and the buyer's limit (issue #26) ---
+
+Sale limited_sale(std::int64_t max_per_buyer) {
+  Sale s = open_ended_sale();
+  s.max_per_buyer = max_per_buyer;
+  return s;
+}
+
+TEST(Sale, OneUnitPerBuyerByDefault) { EXPECT_EQ(open_ended_sale().max_per_buyer, 1); }
+
+TEST(Sale, MaxPerBuyerOutsideItsRangeIsRefused) {
+  for (std::int64_t bad : {std::int64_t{0}, std::int64_t{-1}, max_units_per_buyer + 1}) {
+    const auto error = validate_new_sale(limited_sale(bad));
+    ASSERT_TRUE(error) << bad;
+    EXPECT_EQ(error->code, ErrorCode::invalid_request);
+    EXPECT_NE(error->message.find("max_per_buyer"), std::string::npos) << error->message;
+  }
+  EXPECT_EQ(validate_new_sale(limited_sale(max_units_per_buyer)), std::nullopt);
+}
+
+TEST(Sale, QuantityWithinTheLimitAndTheStockIsNotRefused) {
+  EXPECT_EQ(quantity_refusal(limited_sale(3), 3, 0, 3), std::nullopt);
+  EXPECT_EQ(quantity_refusal(limited_sale(3), 1, 2, 10), std::nullopt);
+  EXPECT_EQ(quantity_refusal(open_ended_sale(), 1, 0, 1), std::nullopt);
+}
+
+TEST(Sale, QuantityBelowOneOrAboveTheLimitIsInvalid) {
+  for (std::int64_t quantity : {0, -5, 4}) {
+    const auto error = quantity_refusal(limited_sale(3), quantity, 0, 100);
+    ASSERT_TRUE(error) << quantity;
+    EXPECT_EQ(error->code, ErrorCode::invalid_request);
+  }
+}
+
+TEST(Sale, SoldOutOnlyWhenNoUnitIsLeft) {
+  EXPECT_EQ(quantity_refusal(limited_sale(3), 1, 0, 0)->code, ErrorCode::sold_out);
+  // Sold out comes before the buyer's limit: what a sold-out book answers from memory.
+  EXPECT_EQ(quantity_refusal(limited_sale(3), 1, 3, 0)->code, ErrorCode::sold_out);
+  const auto short_of = quantity_refusal(limited_sale(3), 3, 0, 2);
+  ASSERT_TRUE(short_of);
+  EXPECT_EQ(short_of->code, ErrorCode::not_enough_stock);
+  EXPECT_EQ(short_of->remaining, 2);
+}
+
+TEST(Sale, TheBuyersUnitsOverTheWholeSaleAreBounded) {
+  EXPECT_EQ(quantity_refusal(limited_sale(3), 2, 2, 100)->code, ErrorCode::buyer_limit_reached);
+  EXPECT_EQ(quantity_refusal(limited_sale(3), 1, 3, 100)->code, ErrorCode::buyer_limit_reached);
+  // The limit before the stock: asking for more than one may have is not a question of stock.
+  EXPECT_EQ(quantity_refusal(limited_sale(3), 2, 2, 1)->code, ErrorCode::buyer_limit_reached);
 }
 
 }  // namespace

@@ -23,7 +23,14 @@ TEST(SinkProtocol, OrderBodyCarriesTheOrder) {
   EXPECT_EQ(body.at("user_id").as_string(), "alice \"a\"");
   EXPECT_EQ(body.at("item").as_string(), "flash widget");
   EXPECT_EQ(body.at("accepted_at").as_string(), "2026-11-24T12:00:00.123Z");
-  EXPECT_EQ(body.size(), 5u);
+  EXPECT_EQ(body.at("quantity").as_int64(), 1);
+  EXPECT_EQ(body.size(), 6u);
+}
+
+TEST(SinkProtocol, OrderBodyCarriesTheQuantity) {
+  OrderRequest request{"o-1", "s-1", "alice", "flash widget", 1'795'521'600'123};
+  request.quantity = 3;
+  EXPECT_EQ(boost::json::parse(order_body(request)).as_object().at("quantity").as_int64(), 3);
 }
 
 TEST(SinkProtocol, SignatureSignsTimestampDotBody) {

@@ -12,7 +12,7 @@ using flashgate::store::redis::SoldOutBook;
 using Answer = SoldOutBook::Answer;
 
 Order order(std::string id, std::string user, OrderStatus status) {
-  return Order{.order_id = std::move(id), .sale_id = "s", .user_id = std::move(user), .status = status, .reason = {}, .payment_id = {}, .external_id = {}};
+  return Order{.order_id = std::move(id), .sale_id = "s", .user_id = std::move(user), .status = status, .reason = {}, .payment_id = {}, .external_id = {}, .request_id = {}};
 }
 
 SoldOutBook::Snapshot sold_out_with(std::vector<std::pair<std::string, std::string>> holders) {
@@ -25,7 +25,7 @@ SoldOutBook::Snapshot sold_out_with(std::vector<std::pair<std::string, std::stri
 TEST(SoldOutBook, ASaleNotFollowedIsAskedOfRedis) {
   SoldOutBook book;
   book.want("s");
-  EXPECT_EQ(book.answer("s", "u", 0), Answer::ask_redis);
+  EXPECT_EQ(book.answer("s", "u", "", 1, 0), Answer::ask_redis);
   EXPECT_EQ(book.take_wanted(), std::vector<std::string>{"s"});
   EXPECT_TRUE(book.take_wanted().empty());
 }
@@ -33,9 +33,35 @@ TEST(SoldOutBook, ASaleNotFollowedIsAskedOfRedis) {
 TEST(SoldOutBook, AFollowedSoldOutSaleRefusesNewBuyersButNotHolders) {
   SoldOutBook book;
   book.follow("s", sold_out_with({{"holder", "o-1"}}));
-  EXPECT_EQ(book.answer("s", "newcomer", 0), Answer::sold_out);
-  EXPECT_EQ(book.answer("s", "holder", 0), Answer::ask_redis);  // Redis answers with the holder's order
+  EXPECT_EQ(book.answer("s", "newcomer", "", 1, 0), Answer::sold_out);
+  EXPECT_EQ(book.answer("s", "holder", "", 1, 0), Answer::ask_redis);  // Redis answers with the holder's order
   EXPECT_EQ(book.answered(), 1u);
+}
+
+TEST(SoldOutBook, AHolderUnderARequestIdIsAskedOfRedisForThatRequest) {
+  SoldOutBook book;
+  // Holders are kept by hold key (domain::hold_key): a buyer's order made with a request id.
+  book.follow("s", sold_out_with({{"multi#cart-1", "o-1"}}));
+  EXPECT_EQ(book.answer("s", "multi", "cart-1", 1, 0), Answer::ask_redis);  // the repeat finds its order
+  EXPECT_EQ(book.answer("s", "multi", "cart-2", 1, 0), Answer::sold_out);
+  EXPECT_EQ(book.answer("s", "multi", "", 1, 0), Answer::sold_out);
+  Order cart2 = order("o-2", "multi", OrderStatus::queued);
+  cart2.request_id = "cart-2";
+  book.apply(cart2, 0);
+  EXPECT_EQ(book.answer("s", "multi", "cart-2", 1, 0), Answer::ask_redis);
+  cart2.status = OrderStatus::failed;
+  book.apply(cart2, 0);
+  EXPECT_EQ(book.answer("s", "multi", "cart-2", 1, 0), Answer::sold_out);
+}
+
+TEST(SoldOutBook, AQuantityTheSaleRefusesIsAskedOfRedis) {
+  SoldOutBook book;
+  auto snapshot = sold_out_with({});
+  snapshot.max_per_buyer = 3;
+  book.follow("s", std::move(snapshot));
+  EXPECT_EQ(book.answer("s", "u", "", 3, 0), Answer::sold_out);
+  EXPECT_EQ(book.answer("s", "u", "", 4, 0), Answer::ask_redis);  // the script says invalid_request
+  EXPECT_EQ(book.answer("s", "u", "", 0, 0), Answer::ask_redis);
 }
 
 TEST(SoldOutBook, LostChangesSendTheTagsSalesToRedisUntilFollowedAgain) {
@@ -44,34 +70,34 @@ TEST(SoldOutBook, LostChangesSendTheTagsSalesToRedisUntilFollowedAgain) {
   book.follow("other", sold_out_with({}));
   ASSERT_NE(flashgate::domain::sale_tag("s"), flashgate::domain::sale_tag("other"));
   book.lost_changes(flashgate::domain::sale_tag("s"));
-  EXPECT_EQ(book.answer("s", "newcomer", 0), Answer::ask_redis);  // a unit may have come back meanwhile
-  EXPECT_EQ(book.answer("other", "newcomer", 0), Answer::sold_out);
+  EXPECT_EQ(book.answer("s", "newcomer", "", 1, 0), Answer::ask_redis);  // a unit may have come back meanwhile
+  EXPECT_EQ(book.answer("other", "newcomer", "", 1, 0), Answer::sold_out);
   EXPECT_EQ(book.take_wanted(), std::vector<std::string>{"s"});  // a new snapshot is taken
   book.follow("s", sold_out_with({}));
-  EXPECT_EQ(book.answer("s", "newcomer", 0), Answer::sold_out);
+  EXPECT_EQ(book.answer("s", "newcomer", "", 1, 0), Answer::sold_out);
 }
 
 TEST(SoldOutBook, AUnitGivenBackIsOfferedAgainAndItsHolderForgotten) {
   SoldOutBook book;
   book.follow("s", sold_out_with({{"holder", "o-1"}}));
   book.apply(order("o-1", "holder", OrderStatus::cancelled), 1);
-  EXPECT_EQ(book.answer("s", "newcomer", 0), Answer::ask_redis);
+  EXPECT_EQ(book.answer("s", "newcomer", "", 1, 0), Answer::ask_redis);
   book.apply(order("o-2", "newcomer", OrderStatus::queued), 0);
-  EXPECT_EQ(book.answer("s", "holder", 0), Answer::sold_out);  // its order was cancelled: a buyer like any other
-  EXPECT_EQ(book.answer("s", "newcomer", 0), Answer::ask_redis);
+  EXPECT_EQ(book.answer("s", "holder", "", 1, 0), Answer::sold_out);  // its order was cancelled: a buyer like any other
+  EXPECT_EQ(book.answer("s", "newcomer", "", 1, 0), Answer::ask_redis);
 }
 
 TEST(SoldOutBook, AnOlderOrderOfAUserDoesNotForgetItsNewerOne) {
   SoldOutBook book;
   book.follow("s", sold_out_with({{"u", "o-new"}}));
   book.apply(order("o-old", "u", OrderStatus::failed), 0);
-  EXPECT_EQ(book.answer("s", "u", 0), Answer::ask_redis);
+  EXPECT_EQ(book.answer("s", "u", "", 1, 0), Answer::ask_redis);
 }
 
 TEST(SoldOutBook, EntriesOfSalesNotFollowedAreIgnored) {
   SoldOutBook book;
   book.apply(order("o-1", "u", OrderStatus::queued), 0);
-  EXPECT_EQ(book.answer("s", "other", 0), Answer::ask_redis);
+  EXPECT_EQ(book.answer("s", "other", "", 1, 0), Answer::ask_redis);
 }
 
 TEST(SoldOutBook, TheWindowIsCheckedFirst) {
@@ -80,9 +106,9 @@ TEST(SoldOutBook, TheWindowIsCheckedFirst) {
   snapshot.starts_at = 1'000;
   snapshot.ends_at = 2'000;
   book.follow("s", snapshot);
-  EXPECT_EQ(book.answer("s", "holder", 500), Answer::sale_not_open);
-  EXPECT_EQ(book.answer("s", "holder", 2'000), Answer::sale_ended);
-  EXPECT_EQ(book.answer("s", "newcomer", 1'500), Answer::sold_out);
+  EXPECT_EQ(book.answer("s", "holder", "", 1, 500), Answer::sale_not_open);
+  EXPECT_EQ(book.answer("s", "holder", "", 1, 2'000), Answer::sale_ended);
+  EXPECT_EQ(book.answer("s", "newcomer", "", 1, 1'500), Answer::sold_out);
 }
 
 TEST(SoldOutBook, FollowingAgainReplacesWhatWasKnown) {
@@ -91,7 +117,7 @@ TEST(SoldOutBook, FollowingAgainReplacesWhatWasKnown) {
   auto restocked = sold_out_with({});
   restocked.remaining = 3;
   book.follow("s", restocked);
-  EXPECT_EQ(book.answer("s", "u", 0), Answer::ask_redis);
+  EXPECT_EQ(book.answer("s", "u", "", 1, 0), Answer::ask_redis);
 }
 
 }  // namespace

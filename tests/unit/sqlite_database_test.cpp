@@ -197,6 +197,53 @@ TEST_F(SqliteFile, ADataDirOfTheOldSchemaGetsExternalIdColumnsAndKeepsItsRows) {
   EXPECT_EQ(state.orders[1].external_id, "SHOP-9");
 }
 
+TEST_F(SqliteFile, ADataDirOfTheOldSchemaGetsQuantityColumnsWithSingleUnitDefaults) {
+  const auto path = dir_ / "flashgate.db";
+  exec_sql(path, schema_without_external_id);
+  {
+    SqliteDatabase db(path);
+    const auto state = db.load();
+    ASSERT_EQ(state.sales.size(), 1u);
+    EXPECT_EQ(state.sales[0].max_per_buyer, 1);
+    ASSERT_EQ(state.orders.size(), 1u);
+    EXPECT_EQ(state.orders[0].quantity, 1);
+    EXPECT_EQ(state.orders[0].request_id, "");
+    auto order = shop_order("new", "SHOP-9");
+    order.quantity = 3;
+    order.request_id = "cart-1";
+    ASSERT_TRUE(record_order(db, order));
+    ASSERT_TRUE(db.create_order(order));
+    db.close();
+  }
+  EXPECT_EQ(query_text(path, "SELECT quantity FROM orders WHERE order_id = 'new'"), "3");
+  EXPECT_EQ(query_text(path, "SELECT quantity FROM orders WHERE order_id = 'old'"), "1");
+  SqliteDatabase again(path);
+  const auto state = again.load();
+  ASSERT_EQ(state.orders.size(), 2u);
+  EXPECT_EQ(state.orders[1].quantity, 3);
+  EXPECT_EQ(state.orders[1].request_id, "cart-1");
+}
+
+TEST_F(SqliteFile, ASalesLimitIsKept) {
+  const auto path = dir_ / "flashgate.db";
+  {
+    SqliteDatabase db(path);
+    flashgate::domain::Sale sale;
+    sale.sale_id = "limited";
+    sale.item = "w";
+    sale.stock = 9;
+    sale.max_per_buyer = 3;
+    std::promise<bool> durable;
+    db.record_sale(sale, [&durable](bool ok) { durable.set_value(ok); });
+    ASSERT_TRUE(durable.get_future().get());
+    db.close();
+  }
+  SqliteDatabase again(path);
+  const auto state = again.load();
+  ASSERT_EQ(state.sales.size(), 1u);
+  EXPECT_EQ(state.sales[0].max_per_buyer, 3);
+}
+
 TEST_F(SqliteFile, TheJournalKeepsTheExternalIdOfItsLatestVersion) {
   const auto path = dir_ / "flashgate.db";
   {

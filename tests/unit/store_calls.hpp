@@ -108,6 +108,11 @@ struct StoreCalls {
     store->intake(sale_id, user_id, p.callback());
     return p.get();
   }
+  domain::Result<store::IntakeOutcome> intake(const std::string& sale_id, const store::IntakeRequest& request) {
+    Pending<store::IntakeOutcome> p;
+    store->intake(sale_id, request, p.callback());
+    return p.get();
+  }
   domain::Result<store::OrderView> get_order(const std::string& sale_id, const std::string& order_id) {
     Pending<store::OrderView> p;
     store->get_order(sale_id, order_id, p.callback());

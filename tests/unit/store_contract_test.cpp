@@ -257,13 +257,25 @@ class StoreContract : public ::testing::TestWithParam<StoreKind>, protected Stor
     return r ? r.value() : SaleView{};
   }
 
-  // reserved + remaining == stock, where reserved is every order holding a unit.
+  // reserved + remaining == stock in units, where reserved is the units of
+  // every order holding them; and no status has fewer units than orders.
   void expect_stock_invariant(const std::string& sale_id) {
     const SaleView v = sale_of(sale_id);
-    const auto reserved = v.counts[idx(OrderStatus::queued)] + v.counts[idx(OrderStatus::processing)] +
-                          v.counts[idx(OrderStatus::confirmed)] + v.counts[idx(OrderStatus::paid)];
+    const auto reserved = v.units[idx(OrderStatus::queued)] + v.units[idx(OrderStatus::processing)] +
+                          v.units[idx(OrderStatus::confirmed)] + v.units[idx(OrderStatus::paid)];
     EXPECT_GE(v.remaining, 0) << sale_id;
     EXPECT_EQ(static_cast<std::int64_t>(reserved) + v.remaining, v.sale.stock) << sale_id;
+    for (auto status : flashgate::domain::all_statuses)
+      EXPECT_GE(v.units[idx(status)], v.counts[idx(status)]) << sale_id << " " << to_string(status);
+  }
+
+  // A sale whose buyers may hold up to `max_per_buyer` units each.
+  SaleView sale_of_units(const std::string& id, std::int64_t stock, std::int64_t max_per_buyer) {
+    auto made = flashgate::testing::make_sale(id, stock);
+    made.max_per_buyer = max_per_buyer;
+    auto r = create_sale(made);
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? r.value() : SaleView{};
   }
 
   // Refused with `code` and the domain's text for it.
@@ -936,6 +948,168 @@ TEST_P(StoreContract, ListenerSeesConfirmedBeforePaidWhenPaymentFollowsAtOnce) {
       << "told out of order: " << describe(changes_.of(id));
 }
 
+// --- quantities and per-buyer limits (issue #26) ---
+
+using flashgate::store::IntakeRequest;
+
+TEST_P(StoreContract, AnIntakeReservesItsQuantityInUnits) {
+  sale_of_units("q", 10, 3);
+  const auto r = intake("q", IntakeRequest{"u1", 3, {}});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->created);
+  EXPECT_EQ(r->view.order.quantity, 3);
+  EXPECT_EQ(r->view.position, 1u);
+  EXPECT_EQ(order_view("q", r->view.order.order_id).order.quantity, 3);
+  const SaleView v = sale_of("q");
+  EXPECT_EQ(v.sale.max_per_buyer, 3);
+  EXPECT_EQ(v.remaining, 7);
+  EXPECT_EQ(v.counts[idx(OrderStatus::queued)], 1u);
+  EXPECT_EQ(v.units[idx(OrderStatus::queued)], 3u);
+  expect_stock_invariant("q");
+}
+
+TEST_P(StoreContract, ASingleUnitSaleKeepsOneOrderPerBuyerWhateverTheRequestId) {
+  sale("one", 10);
+  EXPECT_EQ(sale_of("one").sale.max_per_buyer, 1);
+  const auto first = intake("one", IntakeRequest{"u1", 1, "a"});
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(first->created);
+  EXPECT_TRUE(first->view.order.request_id.empty()) << "kept only where a buyer may place several orders";
+  for (const auto& again : {intake("one", IntakeRequest{"u1", 1, "b"}), intake("one", "u1")}) {
+    ASSERT_TRUE(again) << again.error().message;
+    EXPECT_FALSE(again->created);
+    EXPECT_EQ(again->view.order.order_id, first->view.order.order_id);
+  }
+  EXPECT_EQ(sale_of("one").remaining, 9);
+  expect_refused(intake("one", IntakeRequest{"u2", 2, {}}), ErrorCode::invalid_request);
+}
+
+TEST_P(StoreContract, TheSameRequestAgainReturnsTheSameOrder) {
+  sale_of_units("q", 10, 3);
+  const auto first = intake("q", IntakeRequest{"u1", 2, "r1"});
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->view.order.request_id, "r1");
+  const auto again = intake("q", IntakeRequest{"u1", 2, "r1"});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->view.order.order_id, first->view.order.order_id);
+  EXPECT_EQ(again->view.order.quantity, 2);
+  EXPECT_EQ(sale_of("q").remaining, 8);
+}
+
+TEST_P(StoreContract, AnotherRequestIsAnotherOrderWhileTheBuyerStaysWithinTheLimit) {
+  sale_of_units("q", 10, 3);
+  const auto a = intake("q", IntakeRequest{"u1", 2, "a"});
+  ASSERT_TRUE(a) << a.error().message;
+  const auto b = intake("q", IntakeRequest{"u1", 1, "b"});
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_TRUE(b->created);
+  EXPECT_NE(a->view.order.order_id, b->view.order.order_id);
+  EXPECT_EQ(b->view.position, 2u);
+  expect_refused(intake("q", IntakeRequest{"u1", 1, "c"}), ErrorCode::buyer_limit_reached);
+  expect_refused(intake("q", IntakeRequest{"u1", 1, {}}), ErrorCode::buyer_limit_reached);
+  // Another buyer has an allowance of their own.
+  const auto other = intake("q", IntakeRequest{"u2", 3, "a"});
+  ASSERT_TRUE(other) << other.error().message;
+  const SaleView v = sale_of("q");
+  EXPECT_EQ(v.remaining, 4);
+  EXPECT_EQ(v.counts[idx(OrderStatus::queued)], 3u);
+  EXPECT_EQ(v.units[idx(OrderStatus::queued)], 6u);
+  expect_stock_invariant("q");
+}
+
+TEST_P(StoreContract, AQuantityBelowOneOrAboveTheLimitIsInvalidAndChangesNothing) {
+  sale_of_units("q", 10, 2);
+  for (std::int64_t quantity : {0, -1, 3, 1000}) {
+    const auto r = intake("q", IntakeRequest{"u1", quantity, "a"});
+    expect_refused(r, ErrorCode::invalid_request);
+  }
+  const SaleView v = sale_of("q");
+  EXPECT_EQ(v.remaining, 10);
+  EXPECT_EQ(v.counts[idx(OrderStatus::queued)], 0u);
+  const auto r = intake("q", IntakeRequest{"u1", 2, "a"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->view.order.seq, 1u) << "a refused intake took an intake number";
+}
+
+TEST_P(StoreContract, MoreThanRemainsIsNotEnoughStockWithWhatRemains) {
+  sale_of_units("q", 3, 5);
+  ASSERT_TRUE(intake("q", IntakeRequest{"u1", 2, {}}));
+  const auto r = intake("q", IntakeRequest{"u2", 2, {}});
+  expect_refused(r, ErrorCode::not_enough_stock);
+  if (!r) {
+    ASSERT_TRUE(r.error().remaining);
+    EXPECT_EQ(*r.error().remaining, 1);
+  }
+  EXPECT_EQ(sale_of("q").remaining, 1);
+  ASSERT_TRUE(intake("q", IntakeRequest{"u2", 1, {}}));
+  const auto none = intake("q", IntakeRequest{"u3", 1, {}});
+  expect_refused(none, ErrorCode::sold_out);
+  if (!none) {
+    EXPECT_FALSE(none.error().remaining);
+  }
+  expect_refused(intake("q", IntakeRequest{"u3", 4, {}}), ErrorCode::sold_out);
+  expect_stock_invariant("q");
+}
+
+TEST_P(StoreContract, FailedGivesEveryUnitAndTheBuyersAllowanceBack) {
+  sale_of_units("q", 5, 3);
+  const auto taken = intake("q", IntakeRequest{"u1", 3, "a"});
+  ASSERT_TRUE(taken) << taken.error().message;
+  const Order order = claimed();
+  EXPECT_EQ(order.quantity, 3) << "a window (and the shop) must know the quantity";
+  ASSERT_TRUE(store->finish(order.order_id, OrderStatus::failed, "no", ""));
+  published(order.order_id, 3);
+  SaleView v = sale_of("q");
+  EXPECT_EQ(v.remaining, 5);
+  EXPECT_EQ(v.units[idx(OrderStatus::failed)], 3u);
+  expect_stock_invariant("q");
+  // The same request finds the failed order no more: the buyer may ask again, for all three.
+  const auto again = intake("q", IntakeRequest{"u1", 3, "a"});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(again->created);
+  EXPECT_EQ(sale_of("q").remaining, 2);
+  expect_stock_invariant("q");
+}
+
+TEST_P(StoreContract, CancelledGivesEveryUnitAndTheBuyersAllowanceBack) {
+  sale_of_units("q", 4, 4);
+  const auto taken = intake("q", IntakeRequest{"u1", 4, {}});
+  ASSERT_TRUE(taken) << taken.error().message;
+  const Order order = claimed();
+  ASSERT_TRUE(store->finish(order.order_id, OrderStatus::confirmed, "", ""));
+  published(order.order_id, 3);
+  EXPECT_EQ(sale_of("q").units[idx(OrderStatus::confirmed)], 4u);
+  expect_refused(intake("q", IntakeRequest{"u2", 1, {}}), ErrorCode::sold_out);
+  ASSERT_EQ(store->cancel_unpaid(now_ms() + 60'000), 1u);
+  published(order.order_id, 4);
+  const SaleView v = sale_of("q");
+  EXPECT_EQ(v.remaining, 4);
+  EXPECT_EQ(v.units[idx(OrderStatus::cancelled)], 4u);
+  expect_stock_invariant("q");
+  ASSERT_TRUE(intake("q", IntakeRequest{"u1", 4, "again"}));
+  EXPECT_EQ(sale_of("q").remaining, 0);
+  expect_stock_invariant("q");
+}
+
+TEST_P(StoreContract, PaidUnitsStayTaken) {
+  sale_of_units("q", 5, 2);
+  const auto taken = intake("q", IntakeRequest{"u1", 2, {}});
+  ASSERT_TRUE(taken) << taken.error().message;
+  const Order order = claimed();
+  ASSERT_TRUE(store->finish(order.order_id, OrderStatus::confirmed, "", ""));
+  published(order.order_id, 3);
+  const auto paid = pay(order.order_id, "pay-1");
+  ASSERT_TRUE(paid) << paid.error().message;
+  EXPECT_EQ(paid->order.quantity, 2);
+  published(order.order_id, 4);
+  const SaleView v = sale_of("q");
+  EXPECT_EQ(v.remaining, 3);
+  EXPECT_EQ(v.units[idx(OrderStatus::paid)], 2u);
+  expect_refused(intake("q", IntakeRequest{"u1", 1, "more"}), ErrorCode::buyer_limit_reached);
+  expect_stock_invariant("q");
+}
+
 // --- concurrency ---
 
 TEST_P(StoreContract, StockIsNeverOversoldUnderConcurrentIntake) {
@@ -1053,6 +1227,98 @@ TEST_P(StoreContract, OneOrderPerUserUnderConcurrentIntake) {
   }
   EXPECT_EQ(sale_of("flash").remaining, 1000 - users);
   expect_stock_invariant("flash");
+}
+
+TEST_P(StoreContract, UnitsAreNeverOversoldUnderConcurrentIntakesOfSeveralUnits) {
+  constexpr int threads = 8, users_per_thread = 60, stock = 300, limit = 4;
+  constexpr int total = threads * users_per_thread;
+  sale_of_units("units", stock, limit);
+  std::mutex mutex;
+  std::vector<std::pair<std::int64_t, Result<IntakeOutcome>>> outcomes;
+  std::promise<void> all_answered;
+  auto answered = all_answered.get_future();
+  std::latch go(1);
+  std::vector<std::thread> crowd;
+  for (int t = 0; t < threads; ++t)
+    crowd.emplace_back([&, t] {
+      go.wait();
+      for (int i = 0; i < users_per_thread; ++i) {
+        const std::int64_t quantity = 1 + (t + i) % limit;
+        store->intake("units", IntakeRequest{numbered("t", t) + numbered("-u", i), quantity, {}},
+                      [&, quantity](Result<IntakeOutcome> r) {
+                        std::lock_guard lock(mutex);
+                        outcomes.emplace_back(quantity, std::move(r));
+                        if (outcomes.size() == total) all_answered.set_value();
+                      });
+      }
+    });
+  go.count_down();
+  for (auto& th : crowd) th.join();
+  ASSERT_EQ(answered.wait_for(store_patience), std::future_status::ready) << "not every intake was answered";
+
+  std::lock_guard lock(mutex);
+  std::int64_t units = 0, orders = 0;
+  for (const auto& [quantity, r] : outcomes) {
+    if (r) {
+      EXPECT_EQ(r->view.order.quantity, quantity);
+      units += quantity;
+      ++orders;
+    } else {
+      EXPECT_TRUE(r.error().code == ErrorCode::sold_out || r.error().code == ErrorCode::not_enough_stock)
+          << r.error().message;
+      // Not enough for this one means fewer units than it asked for were left.
+      if (r.error().code == ErrorCode::not_enough_stock) {
+        EXPECT_LT(r.error().remaining.value_or(0), quantity);
+      }
+    }
+  }
+  const SaleView s = sale_of("units");
+  EXPECT_LE(units, stock);
+  EXPECT_EQ(s.remaining, stock - units);
+  EXPECT_LT(s.remaining, limit) << "a smaller request would have been taken";
+  EXPECT_EQ(s.counts[idx(OrderStatus::queued)], static_cast<std::uint64_t>(orders));
+  EXPECT_EQ(s.units[idx(OrderStatus::queued)], static_cast<std::uint64_t>(units));
+  expect_stock_invariant("units");
+}
+
+TEST_P(StoreContract, ABuyersLimitHoldsUnderConcurrentRequests) {
+  constexpr int threads = 8, limit = 3;
+  sale_of_units("limit", 100, limit);
+  std::mutex mutex;
+  std::vector<Result<IntakeOutcome>> outcomes;
+  std::promise<void> all_answered;
+  auto answered = all_answered.get_future();
+  std::latch go(1);
+  std::vector<std::thread> crowd;
+  for (int t = 0; t < threads; ++t)
+    crowd.emplace_back([&, t] {
+      go.wait();
+      // Every thread asks twice with its own request id: once new, once a repeat.
+      for (int i = 0; i < 2; ++i)
+        store->intake("limit", IntakeRequest{"greedy", 1, numbered("r", t)}, [&](Result<IntakeOutcome> r) {
+          std::lock_guard lock(mutex);
+          outcomes.push_back(std::move(r));
+          if (outcomes.size() == 2 * threads) all_answered.set_value();
+        });
+    });
+  go.count_down();
+  for (auto& th : crowd) th.join();
+  ASSERT_EQ(answered.wait_for(store_patience), std::future_status::ready) << "not every intake was answered";
+  std::lock_guard lock(mutex);
+  std::set<std::string> ids;
+  int created = 0;
+  for (const auto& r : outcomes) {
+    if (!r) {
+      EXPECT_EQ(r.error().code, ErrorCode::buyer_limit_reached) << r.error().message;
+      continue;
+    }
+    created += r->created;
+    ids.insert(r->view.order.order_id);
+  }
+  EXPECT_EQ(created, limit);
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(limit));
+  EXPECT_EQ(sale_of("limit").remaining, 100 - limit);
+  expect_stock_invariant("limit");
 }
 
 TEST_P(StoreContract, PaymentRacingCancelEndsInExactlyOneState) {

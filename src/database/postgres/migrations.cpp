@@ -74,6 +74,12 @@ ALTER TABLE sales ADD COLUMN count_cancelled bigint;
 CREATE INDEX orders_sale_id_status ON orders (sale_id, status);
 CREATE INDEX sales_archived ON sales (sale_id) WHERE archived_at IS NOT NULL;
 )sql"},
+    {5, R"sql(
+-- Quantities (issue #26): the units an order is for, and how many units one
+-- buyer may hold in a sale. Rows of before are single-unit sales and orders.
+ALTER TABLE sales ADD COLUMN max_per_buyer bigint NOT NULL DEFAULT 1;
+ALTER TABLE orders ADD COLUMN quantity bigint NOT NULL DEFAULT 1;
+)sql"},
 };
 
 // Any key works as long as every flashgate uses the same one: "flashgat" in ASCII.

@@ -40,13 +40,13 @@ constexpr const char* count_sale_orders = "flashgate_count_sale_orders";
 
 constexpr postgres::PreparedStatement statements[] = {
     {insert_sale,
-     "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) "
-     "ON CONFLICT (sale_id) DO NOTHING",
-     6},
+     "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at, max_per_buyer) "
+     "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sale_id) DO NOTHING",
+     7},
     {create_order_row,
-     "INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id) "
-     "VALUES ($1, $2, $3, 'CONFIRMED', $4, $4, $5) ON CONFLICT (order_id) DO NOTHING",
-     5},
+     "INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id, quantity) "
+     "VALUES ($1, $2, $3, 'CONFIRMED', $4, $4, $5, $6) ON CONFLICT (order_id) DO NOTHING",
+     6},
     // An archived sale's remaining_db is its final number: a late flush leaves it.
     {set_remaining, "UPDATE sales SET remaining_db = $2 WHERE sale_id = $1 AND archived_at IS NULL", 2},
     {count_all_orders, "SELECT count(*) FROM orders", 0},
@@ -55,30 +55,31 @@ constexpr postgres::PreparedStatement statements[] = {
     // reaches it (a payment racing the timeout ends in one state), and a
     // repeated one changes nothing.
     {upsert_outcome,
-     "INSERT INTO orders AS o (order_id, sale_id, user_id, status, payment_id, reason, created_at, updated_at) "
-     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+     "INSERT INTO orders AS o (order_id, sale_id, user_id, status, payment_id, reason, created_at, updated_at, "
+     "quantity) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
      "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, payment_id = excluded.payment_id, "
      "reason = excluded.reason, updated_at = excluded.updated_at "
      "WHERE o.status NOT IN ('PAID', 'CANCELLED', 'FAILED')",
-     8},
+     9},
     // The same two writes with an event sink: the outbox row goes in with the
     // order row, and only if the order row was inserted or changed, so a
     // repeated call queues nothing twice.
     {create_order_with_event,
-     "WITH created AS (INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id) "
-     "VALUES ($1, $2, $3, 'CONFIRMED', $4, $4, $5) ON CONFLICT (order_id) DO NOTHING RETURNING order_id) "
+     "WITH created AS (INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id, "
+     "quantity) VALUES ($1, $2, $3, 'CONFIRMED', $4, $4, $5, $6) ON CONFLICT (order_id) DO NOTHING "
+     "RETURNING order_id) "
      "INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at) "
-     "SELECT $1, $2, $3, 'CONFIRMED', $6, '', $5, $4 FROM created",
-     6},
+     "SELECT $1, $2, $3, 'CONFIRMED', $7, '', $5, $4 FROM created",
+     7},
     {upsert_outcome_with_event,
      "WITH changed AS (INSERT INTO orders AS o (order_id, sale_id, user_id, status, payment_id, reason, created_at, "
-     "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+     "updated_at, quantity) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
      "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, payment_id = excluded.payment_id, "
      "reason = excluded.reason, updated_at = excluded.updated_at "
      "WHERE o.status NOT IN ('PAID', 'CANCELLED', 'FAILED') RETURNING order_id) "
      "INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at) "
-     "SELECT $1, $2, $3, $4, $9, $6, $10, $8 FROM changed",
-     10},
+     "SELECT $1, $2, $3, $4, $10, $6, $11, $8 FROM changed",
+     11},
     {take_events,
      "SELECT id, order_id, sale_id, user_id, status, version, reason, external_id, at FROM event_outbox "
      "ORDER BY id LIMIT $1",
@@ -222,6 +223,7 @@ PostgresDatabase::~PostgresDatabase() {
 bool PostgresDatabase::create_order(const domain::Order& order) {
   Params params;
   params.text(order.order_id).text(order.sale_id).text(order.user_id).integer(domain::now_ms()).text(order.external_id);
+  params.integer(order.quantity);
   // The window holds the order PROCESSING at `version`; the finish that
   // follows this row makes it CONFIRMED at version + 1 (scripts::finish).
   if (event_outbox_) params.integer(static_cast<std::int64_t>(order.version + 1));
@@ -261,7 +263,7 @@ std::uint64_t PostgresDatabase::count_orders() {
 bool PostgresDatabase::record_sale(const domain::Sale& sale) {
   Params params;
   params.text(sale.sale_id).text(sale.item).integer(sale.stock).optional(sale.starts_at).optional(sale.ends_at);
-  params.integer(sale.created_at);
+  params.integer(sale.created_at).integer(sale.max_per_buyer);
   return run("record_sale",
              [&](PGconn* conn, Result& failure) { return check(params.exec(conn, insert_sale), failure); });
 }
@@ -281,6 +283,7 @@ bool PostgresDatabase::record_outcome(const domain::Order& order) {
       .text(order.user_id)
       .text(std::string(domain::to_string(order.status)));
   params.text(order.payment_id).text(order.reason).integer(now).integer(order.updated_at ? order.updated_at : now);
+  params.integer(order.quantity);
   if (event_outbox_) params.integer(static_cast<std::int64_t>(order.version)).text(order.external_id);
   const char* statement = event_outbox_ ? upsert_outcome_with_event : upsert_outcome;
   return run("record_outcome",

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS sales (
   ends_at      INTEGER,
   created_at   INTEGER NOT NULL,
   remaining_db INTEGER,
+  max_per_buyer INTEGER NOT NULL DEFAULT 1,
   -- The sale's life cycle (see domain/sale_lifecycle.hpp): when the archiver
   -- first saw it settled, and once archived, when and its final numbers.
   settled_since    INTEGER,
@@ -47,7 +48,9 @@ CREATE TABLE IF NOT EXISTS intakes (
   payment_id TEXT NOT NULL DEFAULT '',
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
-  external_id TEXT NOT NULL DEFAULT ''
+  external_id TEXT NOT NULL DEFAULT '',
+  quantity   INTEGER NOT NULL DEFAULT 1,
+  request_id TEXT NOT NULL DEFAULT ''
 );
 -- A start-up reads the intakes of live sales only, through this, never the
 -- rows of archived ones.
@@ -61,7 +64,8 @@ CREATE TABLE IF NOT EXISTS orders (
   payment_id TEXT NOT NULL DEFAULT '',
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
-  external_id TEXT NOT NULL DEFAULT ''
+  external_id TEXT NOT NULL DEFAULT '',
+  quantity   INTEGER NOT NULL DEFAULT 1
 );
 -- Outcomes on their way to the shop's event sink (--event-sink), written with
 -- the journal's status in one transaction; deleted once delivered.
@@ -104,6 +108,10 @@ constexpr AddedColumn added_columns[] = {
     {"sales", "count_paid", "INTEGER NOT NULL DEFAULT 0"},
     {"sales", "count_failed", "INTEGER NOT NULL DEFAULT 0"},
     {"sales", "count_cancelled", "INTEGER NOT NULL DEFAULT 0"},
+    {"sales", "max_per_buyer", "INTEGER NOT NULL DEFAULT 1"},  // quantities (issue #26)
+    {"intakes", "quantity", "INTEGER NOT NULL DEFAULT 1"},
+    {"intakes", "request_id", "TEXT NOT NULL DEFAULT ''"},
+    {"orders", "quantity", "INTEGER NOT NULL DEFAULT 1"},
 };
 
 enum Stmt {
@@ -134,15 +142,16 @@ enum Stmt {
   "count_queued, count_processing, count_confirmed, count_paid, count_failed, count_cancelled"
 
 constexpr const char* statement_sql[statement_count] = {
-    "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at, max_per_buyer) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     // Parenthesised: one statement spelt over several lines, not a missing comma.
     ("INSERT INTO intakes (order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, "
-     "updated_at, external_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+     "updated_at, external_id, quantity, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
      "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, version = excluded.version, "
      "reason = excluded.reason, payment_id = excluded.payment_id, updated_at = excluded.updated_at, "
      "external_id = excluded.external_id WHERE excluded.version > intakes.version"),
-    ("INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id) "
-     "VALUES (?1, ?2, ?3, 'CONFIRMED', ?4, ?4, ?5) ON CONFLICT (order_id) DO NOTHING"),
+    ("INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id, quantity) "
+     "VALUES (?1, ?2, ?3, 'CONFIRMED', ?4, ?4, ?5, ?6) ON CONFLICT (order_id) DO NOTHING"),
     "UPDATE sales SET remaining_db = ?2 WHERE sale_id = ?1",
     // Prepared once like the rest: sqlite3_exec would parse them for every commit.
     "BEGIN IMMEDIATE",
@@ -164,7 +173,7 @@ constexpr const char* statement_sql[statement_count] = {
     "SELECT sale_id FROM sales WHERE archived_at IS NOT NULL ORDER BY sale_id",
     // Through intakes_by_sale: (sale_id, rowid) order, no sort, no archived row read.
     ("SELECT rowid, order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, updated_at, "
-     "external_id FROM intakes WHERE sale_id = ?1 ORDER BY rowid"),
+     "external_id, quantity, request_id FROM intakes WHERE sale_id = ?1 ORDER BY rowid"),
     "SELECT sale_id FROM intakes WHERE order_id = ?1",
 };
 
@@ -176,7 +185,8 @@ bool is_outcome(domain::OrderStatus status) {
 }
 
 constexpr const char* load_sales_sql =
-    "SELECT sale_id, item, stock, starts_at, ends_at, created_at, remaining_db FROM sales WHERE archived_at IS NULL "
+    "SELECT sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, max_per_buyer FROM sales "
+    "WHERE archived_at IS NULL "
     "ORDER BY created_at";
 
 // SQLITE_STATIC: SQLite reads the text where it is instead of copying it
@@ -395,6 +405,7 @@ void SqliteDatabase::record_sale(const domain::Sale& sale, Done done) {
         bind_optional(s, 4, sale.starts_at);
         bind_optional(s, 5, sale.ends_at);
         sqlite3_bind_int64(s, 6, sale.created_at);
+        sqlite3_bind_int64(s, 7, sale.max_per_buyer);
         return step_done(s);
       },
       std::move(done));
@@ -416,6 +427,8 @@ void SqliteDatabase::record_order(domain::Order order, Done done) {
         sqlite3_bind_int64(s, 9, order.created_at);
         sqlite3_bind_int64(s, 10, order.updated_at);
         bind_text(s, 11, order.external_id);
+        sqlite3_bind_int64(s, 12, order.quantity);
+        bind_text(s, 13, order.request_id);
         if (const int rc = step_done(s); rc != SQLITE_OK) return rc;
         // Only a write that changed the row: a repeated or older version is nothing new.
         if (sqlite3_changes(self.db_) == 0) return SQLITE_OK;
@@ -446,6 +459,7 @@ int SqliteDatabase::insert_order_row(const domain::Order& order, domain::TimeMs 
   bind_text(s, 3, order.user_id);
   sqlite3_bind_int64(s, 4, at);
   bind_text(s, 5, order.external_id);
+  sqlite3_bind_int64(s, 6, order.quantity);
   return step_done(s);
 }
 
@@ -539,6 +553,7 @@ store::JournalState SqliteDatabase::load() {
     while (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
       domain::Sale sale{column_text(s, 0), column_text(s, 1), sqlite3_column_int64(s, 2),
                         column_optional(s, 3), column_optional(s, 4), sqlite3_column_int64(s, 5)};
+      sale.max_per_buyer = sqlite3_column_int64(s, 7);
       if (auto remaining = column_optional(s, 6)) state.remaining_db.emplace_back(sale.sale_id, *remaining);
       state.sales.push_back(std::move(sale));
     }
@@ -563,6 +578,8 @@ store::JournalState SqliteDatabase::load() {
         o.created_at = sqlite3_column_int64(row, 9);
         o.updated_at = sqlite3_column_int64(row, 10);
         o.external_id = column_text(row, 11);
+        o.quantity = sqlite3_column_int64(row, 12);
+        o.request_id = column_text(row, 13);
         loaded.emplace_back(sqlite3_column_int64(row, 0), std::move(o));
       });
       if (rc != SQLITE_OK) return rc;

@@ -55,14 +55,16 @@ void MemoryStore::restore(const JournalState& state) {
         confirmed_.emplace_back(order.updated_at, order.order_id);
       }
       if (!domain::releases_unit(order.status)) {
-        sale.remaining -= 1;
-        sale.holders[order.user_id] = order.order_id;
+        sale.remaining -= order.quantity;
+        sale.holders[domain::hold_key(order)] = order.order_id;
+        if (sale.sale.max_per_buyer > 1) sale.held_units[order.user_id] += order.quantity;
       }
       if (order.status == OrderStatus::queued) queue_.push_back(order.order_id);
       else sale.started += 1;
       seqs[order.sale_id].insert(order.seq);
       sale.seq = std::max(sale.seq, order.seq);
       sale.counts[index_of(order.status)] += 1;
+      sale.units[index_of(order.status)] += static_cast<std::uint64_t>(order.quantity);
       orders_.try_emplace(order.order_id, std::move(entry));
     }
     // Numbers of intakes that never committed hold no order; positions skip them.
@@ -77,15 +79,17 @@ void MemoryStore::restore(const JournalState& state) {
 }
 
 OrderView MemoryStore::view_of(const OrderEntry& entry, domain::TimeMs now) const {
-  OrderView view{entry.order, 0, 0};
+  OrderView view{entry.order, 0, 0, std::nullopt};
   const auto& sale = sales_.at(entry.order.sale_id);
   if (entry.order.status == OrderStatus::queued) {
     const auto skipped_below =
         static_cast<std::uint64_t>(std::distance(sale.skipped.begin(), sale.skipped.lower_bound(entry.order.seq)));
     view.position = domain::queue_position(entry.order.seq - skipped_below, sale.started);
   }
-  view.poll_after_ms = domain::poll_after_ms(entry.order.status, view.position, sale.start_rate.per_second(now),
+  const double rate = sale.start_rate.per_second(now);
+  view.poll_after_ms = domain::poll_after_ms(entry.order.status, view.position, rate,
                                              static_cast<std::int64_t>(service_time_ms_));
+  if (entry.order.status == OrderStatus::queued) view.estimated_wait_ms = domain::estimated_wait_ms(view.position, rate);
   return view;
 }
 
@@ -95,6 +99,7 @@ SaleView MemoryStore::sale_view(const SaleEntry& sale) const {
   view.remaining = sale.remaining;
   view.remaining_db = sale.remaining_db;
   view.counts = sale.counts;
+  view.units = sale.units;
   view.queue_depth = sale.counts[index_of(OrderStatus::queued)];
   return view;
 }
@@ -103,14 +108,22 @@ void MemoryStore::account(SaleEntry& sale, OrderStatus from, const OrderEntry& e
   const auto& order = entry.order;
   sale.counts[index_of(from)] -= 1;
   sale.counts[index_of(order.status)] += 1;
+  sale.units[index_of(from)] -= static_cast<std::uint64_t>(order.quantity);
+  sale.units[index_of(order.status)] += static_cast<std::uint64_t>(order.quantity);
   if (from == OrderStatus::queued && order.status == OrderStatus::processing) {
     sale.started += 1;
     sale.start_rate.record(now);
   }
-  if (domain::releases_unit(order.status)) {
-    sale.remaining += 1;
-    if (auto* holder = sale.holders.find(order.user_id); holder && *holder == order.order_id)
-      sale.holders.erase(order.user_id);
+  if (domain::releases_unit(order.status)) give_back(sale, order);
+}
+
+void MemoryStore::give_back(SaleEntry& sale, const domain::Order& order) {
+  sale.remaining += order.quantity;
+  const std::string key = domain::hold_key(order);
+  if (auto* holder = sale.holders.find(key); holder && *holder == order.order_id) sale.holders.erase(key);
+  if (auto* held = sale.held_units.find(order.user_id)) {
+    *held -= order.quantity;
+    if (*held <= 0) sale.held_units.erase(order.user_id);
   }
 }
 
@@ -161,7 +174,7 @@ void MemoryStore::get_sale(const std::string& sale_id, Callback<SaleView> done) 
   done(std::move(view));
 }
 
-void MemoryStore::intake(const std::string& sale_id, const std::string& user_id, Callback<IntakeOutcome> done) {
+void MemoryStore::intake(const std::string& sale_id, const IntakeRequest& request, Callback<IntakeOutcome> done) {
   std::unique_lock lock(mutex_);
   auto refuse = [&](Error error) {
     lock.unlock();
@@ -174,34 +187,50 @@ void MemoryStore::intake(const std::string& sale_id, const std::string& user_id,
   SaleEntry& sale = sale_it->second;
   const auto now = domain::now_ms();
   if (auto refused = domain::window_refusal(sale.sale, now)) return refuse(domain::refusal(*refused));
-  // Dedupe the user before taking stock, in the same critical section.
-  if (const auto* holder = sale.holders.find(user_id)) {
+  const bool several = sale.sale.max_per_buyer > 1;
+  // A request id names one of several orders; with one unit allowed there is only one.
+  std::string request_id = several ? request.request_id : std::string();
+  // The user id itself unless a request id names the order: no copy on the single-unit path.
+  std::string keyed;
+  if (!request_id.empty()) keyed = domain::hold_key(request.user_id, request_id);
+  const std::string& key = request_id.empty() ? request.user_id : keyed;
+  // Dedupe the request before taking stock, in the same critical section.
+  if (const auto* holder = sale.holders.find(key)) {
     const auto& entry = orders_.at(*holder);
     if (entry.durable) {
       auto view = view_of(entry, now);
       lock.unlock();
       return done(IntakeOutcome{false, std::move(view)});
     }
-    // The user's first intake is still being committed: answer once it is
-    // (after the intakes of that commit are complete, at its end).
+    // The first intake of this request is still being committed: answer once
+    // it is (after the intakes of that commit are complete, at its end).
     lock.unlock();
-    return journal_.barrier([this, sale_id, user_id, done = std::move(done)](bool) mutable {
+    return journal_.barrier([this, sale_id, request, done = std::move(done)](bool) mutable {
       std::lock_guard committed_lock(committed_mutex_);
-      after_commit_.push_back([this, sale_id = std::move(sale_id), user_id = std::move(user_id),
-                               done = std::move(done)]() mutable { intake(sale_id, user_id, std::move(done)); });
+      after_commit_.push_back([this, sale_id = std::move(sale_id), request = std::move(request),
+                               done = std::move(done)]() mutable { intake(sale_id, request, std::move(done)); });
     });
   }
-  if (sale.remaining <= 0) return refuse(domain::refusal(ErrorCode::sold_out));
+  const std::int64_t held = several ? [&] {
+    const auto* units = sale.held_units.find(request.user_id);
+    return units ? *units : std::int64_t{0};
+  }() : 0;
+  if (auto refused = domain::quantity_refusal(sale.sale, request.quantity, held, sale.remaining))
+    return refuse(std::move(*refused));
 
   OrderEntry entry;
   entry.order.order_id = domain::new_order_id();
   entry.order.sale_id = sale_id;
-  entry.order.user_id = user_id;
+  entry.order.user_id = request.user_id;
+  entry.order.quantity = request.quantity;
+  entry.order.request_id = std::move(request_id);
   entry.order.seq = ++sale.seq;
   entry.order.created_at = entry.order.updated_at = now;
-  sale.remaining -= 1;
-  sale.holders.try_emplace(user_id, entry.order.order_id);
+  sale.remaining -= request.quantity;
+  sale.holders.try_emplace(key, entry.order.order_id);
+  if (several) sale.held_units[request.user_id] += request.quantity;
   sale.counts[index_of(OrderStatus::queued)] += 1;
+  sale.units[index_of(OrderStatus::queued)] += static_cast<std::uint64_t>(request.quantity);
   domain::Order order = entry.order;  // the journal's copy: the entry may change before the commit
   std::string order_id = order.order_id;
   orders_.try_emplace(order_id, std::move(entry));
@@ -237,10 +266,10 @@ domain::Result<IntakeOutcome> MemoryStore::complete_intake_locked(const std::str
   OrderEntry& entry = orders_.at(order_id);
   SaleEntry& sale = sales_.at(entry.order.sale_id);
   if (!durable) {
-    // Nothing was promised yet: give the unit back as if the intake never happened.
-    sale.remaining += 1;
-    sale.holders.erase(entry.order.user_id);
+    // Nothing was promised yet: give the units back as if the intake never happened.
+    give_back(sale, entry.order);
     sale.counts[index_of(OrderStatus::queued)] -= 1;
+    sale.units[index_of(OrderStatus::queued)] -= static_cast<std::uint64_t>(entry.order.quantity);
     sale.skipped.insert(entry.order.seq);  // a number no order holds: not counted in positions
     orders_.erase(order_id);
     return unavailable;
@@ -377,6 +406,8 @@ void MemoryStore::hand_back(const std::string& order_id) {
   SaleEntry& sale = sales_.at(entry.order.sale_id);
   sale.counts[index_of(OrderStatus::processing)] -= 1;
   sale.counts[index_of(OrderStatus::queued)] += 1;
+  sale.units[index_of(OrderStatus::processing)] -= static_cast<std::uint64_t>(entry.order.quantity);
+  sale.units[index_of(OrderStatus::queued)] += static_cast<std::uint64_t>(entry.order.quantity);
   sale.started -= 1;            // back in line: its next start counts again
   queue_.push_front(order_id);  // it was first in line before
   auto view = view_of(entry, now);

@@ -27,7 +27,8 @@ class MemoryStore final : public Store {
 
   void create_sale(const domain::Sale& sale, Callback<SaleView> done) override;
   void get_sale(const std::string& sale_id, Callback<SaleView> done) override;
-  void intake(const std::string& sale_id, const std::string& user_id, Callback<IntakeOutcome> done) override;
+  using Store::intake;
+  void intake(const std::string& sale_id, const IntakeRequest& request, Callback<IntakeOutcome> done) override;
   void get_order(const std::string& sale_id, const std::string& order_id, Callback<OrderView> done) override;
   void pay(const std::string& order_id, const std::string& payment_id, Callback<OrderView> done) override;
   void stop_intake() override;
@@ -57,8 +58,12 @@ class MemoryStore final : public Store {
     std::uint64_t started = 0;     // orders a window has started
     std::set<std::uint64_t> skipped;  // intake numbers of intakes that failed to commit
     domain::RateMeter start_rate;
-    ShardedMap<std::string> holders;  // user -> order id
+    ShardedMap<std::string> holders;  // hold key (domain::hold_key) -> order id
+    // user -> units held in orders not given back; kept only where max_per_buyer > 1
+    // (with one unit allowed, the holder entry alone says the buyer holds it).
+    ShardedMap<std::int64_t> held_units;
     std::array<std::uint64_t, domain::all_statuses.size()> counts{};
+    std::array<std::uint64_t, domain::all_statuses.size()> units{};
     bool dropping = false;  // drop_sale is removing it: intakes answer not found
   };
   struct OrderEntry {
@@ -72,6 +77,8 @@ class MemoryStore final : public Store {
   SaleView sale_view(const SaleEntry& sale) const;
   // Bookkeeping of a status change already applied to `entry.order`.
   void account(SaleEntry& sale, domain::OrderStatus from, const OrderEntry& entry, domain::TimeMs now);
+  // The order's units are the sale's again, and its buyer's allowance.
+  static void give_back(SaleEntry& sale, const domain::Order& order);
   void publish(const OrderView& view);
   bool record_and_wait(const domain::Order& order);
   // Intakes whose commit ended, finished together under one lock (see Journal::on_commit_end).

@@ -31,6 +31,7 @@ constexpr const char* drop_batch = "1000";
 std::string prefix(std::string_view tag) { return "fg:{" + std::string(tag) + "}:"; }
 std::string sale_key(const std::string& sale_id) { return prefix(domain::sale_tag(sale_id)) + "sale:" + sale_id; }
 std::string users_key(const std::string& sale_id) { return prefix(domain::sale_tag(sale_id)) + "users:" + sale_id; }
+std::string held_key(const std::string& sale_id) { return prefix(domain::sale_tag(sale_id)) + "held:" + sale_id; }
 std::string order_key(const std::string& order_id) {
   return prefix(domain::tag_of_order(order_id)) + "order:" + order_id;
 }
@@ -79,6 +80,8 @@ Parsed parse_order(const std::vector<Reply>& items, std::size_t from) {
     else if (key == "reason") p.order.reason = value;
     else if (key == "payment_id") p.order.payment_id = value;
     else if (key == "external_id") p.order.external_id = value;
+    else if (key == "quantity") p.order.quantity = to_int(value);
+    else if (key == "request_id") p.order.request_id = value;
     else if (key == "created_at") p.order.created_at = to_int(value);
     else if (key == "updated_at") p.order.updated_at = to_int(value);
     else if (key == "started") p.progress.started = static_cast<std::uint64_t>(to_int(value));
@@ -116,11 +119,15 @@ std::optional<SaleView> parse_sale(const Reply& reply) {
   SaleView view;
   view.sale = domain::Sale{f["sale_id"], f["item"], to_int(f["stock"]), to_optional(f["starts_at"]),
                            to_optional(f["ends_at"]), to_int(f["created_at"])};
+  if (auto limit = to_optional(f["max_per_buyer"])) view.sale.max_per_buyer = *limit;
   view.remaining = to_int(f["remaining"]);
   view.remaining_db = to_optional(f["remaining_db"]);
-  for (auto status : domain::all_statuses)
-    view.counts[static_cast<std::size_t>(status)] =
-        static_cast<std::uint64_t>(to_int(f["c:" + std::string(domain::to_string(status))]));
+  for (auto status : domain::all_statuses) {
+    const auto i = static_cast<std::size_t>(status);
+    view.counts[i] = static_cast<std::uint64_t>(to_int(f["c:" + std::string(domain::to_string(status))]));
+    // x:<STATUS> holds only the units beyond one per order (see scripts::intake).
+    view.units[i] = view.counts[i] + static_cast<std::uint64_t>(to_int(f["x:" + std::string(domain::to_string(status))]));
+  }
   view.queue_depth = view.counts[static_cast<std::size_t>(OrderStatus::queued)];
   return view;
 }
@@ -171,12 +178,14 @@ void RedisStore::stop() {
 }
 
 OrderView RedisStore::view_of(const domain::Order& order, const SaleProgress& progress) const {
-  OrderView view{order, 0, 0};
+  OrderView view{order, 0, 0, std::nullopt};
   const auto now = domain::now_ms();
-  if (order.status == OrderStatus::queued) view.position = domain::queue_position(order.seq, progress.started);
-  view.poll_after_ms = domain::poll_after_ms(order.status, view.position,
-                                             domain::decayed_rate(progress.rate, progress.rate_at, now),
-                                             service_time_ms_.load());
+  const double rate = domain::decayed_rate(progress.rate, progress.rate_at, now);
+  if (order.status == OrderStatus::queued) {
+    view.position = domain::queue_position(order.seq, progress.started);
+    view.estimated_wait_ms = domain::estimated_wait_ms(view.position, rate);
+  }
+  view.poll_after_ms = domain::poll_after_ms(order.status, view.position, rate, service_time_ms_.load());
   return view;
 }
 
@@ -233,7 +242,8 @@ void RedisStore::create_sale(const domain::Sale& sale, Callback<SaleView> done) 
     client_.eval(scripts::create_sale(), {sale_key(sale.sale_id)},
                  {sale.sale_id, sale.item, std::to_string(sale.stock),
                   sale.starts_at ? std::to_string(*sale.starts_at) : "",
-                  sale.ends_at ? std::to_string(*sale.ends_at) : "", std::to_string(sale.created_at)},
+                  sale.ends_at ? std::to_string(*sale.ends_at) : "", std::to_string(sale.created_at),
+                  std::to_string(sale.max_per_buyer)},
                  [this, sale, tag, done](Reply created) {
                    if (!created.ok()) return done(error_of(created));
                    if (created.integer == 0) return done(domain::refusal(ErrorCode::sale_exists));
@@ -254,17 +264,19 @@ void RedisStore::get_sale(const std::string& sale_id, Callback<SaleView> done) {
   });
 }
 
-void RedisStore::intake(const std::string& sale_id, const std::string& user_id, Callback<IntakeOutcome> done) {
+void RedisStore::intake(const std::string& sale_id, const IntakeRequest& request, Callback<IntakeOutcome> done) {
   if (!intake_open_) return done(domain::refusal(ErrorCode::shutting_down));
-  switch (sold_out_.answer(sale_id, user_id, domain::now_ms())) {
+  switch (sold_out_.answer(sale_id, request.user_id, request.request_id, request.quantity, domain::now_ms())) {
     case SoldOutBook::Answer::ask_redis: break;
     case SoldOutBook::Answer::sold_out: return done(domain::refusal(ErrorCode::sold_out));
     case SoldOutBook::Answer::sale_ended: return done(domain::refusal(ErrorCode::sale_ended));
     case SoldOutBook::Answer::sale_not_open: return done(domain::refusal(ErrorCode::sale_not_open));
   }
   const std::string tag = domain::sale_tag(sale_id);
-  client_.eval(scripts::intake(), {sale_key(sale_id), users_key(sale_id), queue_key(tag), changes_key(tag)},
-               {prefix(tag), sale_id, user_id, domain::new_tagged_order_id(sale_id), now_text()},
+  client_.eval(scripts::intake(),
+               {sale_key(sale_id), users_key(sale_id), queue_key(tag), changes_key(tag), held_key(sale_id)},
+               {prefix(tag), sale_id, request.user_id, domain::new_tagged_order_id(sale_id), now_text(),
+                std::to_string(request.quantity), request.request_id},
                [this, sale_id, done](Reply reply) {
                  if (!reply.ok()) return done(error_of(reply));
                  const auto& outcome = outcome_of(reply);
@@ -273,6 +285,8 @@ void RedisStore::intake(const std::string& sale_id, const std::string& user_id, 
                  if (auto refused = domain::refusal_named(outcome)) {
                    // Sold out: the next buyers can be answered here.
                    if (refused->code == ErrorCode::sold_out) sold_out_.want(sale_id);
+                   if (refused->code == ErrorCode::not_enough_stock && reply.elements.size() > 1)
+                     refused->remaining = to_int(reply.elements[1].str);
                    return done(std::move(*refused));
                  }
                  done(error_of(Reply::error("unexpected intake reply " + describe(reply))));
@@ -350,7 +364,7 @@ domain::Result<Empty> RedisStore::drop_sale(const std::string& sale_id) {
   // Holders first: an intake of a holder would otherwise read an order hash
   // already removed. Then, with the tag shared, the sale's entries in the
   // tag's streams, while the order hashes still say whose a queue entry is.
-  auto holders = client_.command_sync({"UNLINK", users_key(sale_id)});
+  auto holders = client_.command_sync({"UNLINK", users_key(sale_id), held_key(sale_id)});
   if (!holders.ok()) return error_of(holders);
   if (*shared) {
     for (const auto& [stream, group_name] : {std::pair{queue_key(tag), group}, std::pair{outcomes_key(tag), mirror_group},
@@ -822,9 +836,10 @@ bool RedisStore::check_lost_changes(const std::map<std::string, std::string>& la
 // On the feed thread, so the snapshot falls between feed entries: the ones
 // read before it are in it, the ones after it are applied on top.
 void RedisStore::follow_sold_out(const std::string& sale_id) {
-  auto sale = tail_connection_->command({"HMGET", sale_key(sale_id), "remaining", "starts_at", "ends_at"});
+  auto sale =
+      tail_connection_->command({"HMGET", sale_key(sale_id), "remaining", "starts_at", "ends_at", "max_per_buyer"});
   auto holders = tail_connection_->command({"HGETALL", users_key(sale_id)});
-  if (!sale.ok() || !holders.ok() || sale.elements.size() != 3 || sale.elements[0].type != Reply::Type::string) {
+  if (!sale.ok() || !holders.ok() || sale.elements.size() != 4 || sale.elements[0].type != Reply::Type::string) {
     if (!sale.ok() || !holders.ok()) sold_out_.want(sale_id);  // try again on the next round
     return;
   }
@@ -832,6 +847,7 @@ void RedisStore::follow_sold_out(const std::string& sale_id) {
   snapshot.remaining = to_int(sale.elements[0].str);
   snapshot.starts_at = to_optional(sale.elements[1].str);
   snapshot.ends_at = to_optional(sale.elements[2].str);
+  snapshot.max_per_buyer = to_optional(sale.elements[3].str).value_or(1);  // absent: a sale of before quantities
   for (std::size_t i = 0; i + 1 < holders.elements.size(); i += 2)
     snapshot.holders.emplace_back(holders.elements[i].str, holders.elements[i + 1].str);
   sold_out_.follow(sale_id, std::move(snapshot));

@@ -9,6 +9,12 @@ namespace {
 constexpr const char* common = R"lua(
 local function sale_key(prefix, sale_id) return prefix .. 'sale:' .. sale_id end
 local function users_key(prefix, sale_id) return prefix .. 'users:' .. sale_id end
+local function held_key(prefix, sale_id) return prefix .. 'held:' .. sale_id end
+-- domain::hold_key: the buyer, and the request id where the order has one.
+local function hold_key(user_id, request_id)
+  if request_id and request_id ~= '' then return user_id .. '#' .. request_id end
+  return user_id
+end
 local function with_sale(reply, skey)
   local s = redis.call('HMGET', skey, 'started', 'rate', 'rate_at', 'remaining')
   reply[#reply + 1] = 'started'; reply[#reply + 1] = s[1] or '0'
@@ -39,15 +45,27 @@ local function move(okey, skey, to, now, reason)
   redis.call('HINCRBY', okey, 'version', 1)
   redis.call('HINCRBY', skey, 'c:' .. from, -1)
   redis.call('HINCRBY', skey, 'c:' .. to, 1)
+  -- Units beyond one per order (x:<STATUS>): a single-unit order has no quantity field and adds nothing.
+  local quantity = redis.call('HGET', okey, 'quantity')
+  if quantity then
+    redis.call('HINCRBY', skey, 'x:' .. from, 1 - tonumber(quantity))
+    redis.call('HINCRBY', skey, 'x:' .. to, tonumber(quantity) - 1)
+  end
 end
 -- A final outcome waits in the sale's outcome stream until a worker has it in the system of record.
 local function log_outcome(lkey, okey)
   redis.call('XADD', lkey, '*', unpack(redis.call('HGETALL', okey)))
 end
-local function release(okey, skey, ukey)
-  redis.call('HINCRBY', skey, 'remaining', 1)
-  local user = redis.call('HGET', okey, 'user_id')
-  if redis.call('HGET', ukey, user) == redis.call('HGET', okey, 'order_id') then redis.call('HDEL', ukey, user) end
+-- Every unit of the order goes back to the sale, and to its buyer's allowance.
+local function release(okey, skey, ukey, hkey)
+  local o = redis.call('HMGET', okey, 'user_id', 'order_id', 'quantity', 'request_id')
+  local quantity = tonumber(o[3] or '1')
+  redis.call('HINCRBY', skey, 'remaining', quantity)
+  local hold = hold_key(o[1], o[4])
+  if redis.call('HGET', ukey, hold) == o[2] then redis.call('HDEL', ukey, hold) end
+  if tonumber(redis.call('HGET', skey, 'max_per_buyer') or '1') > 1 then
+    if redis.call('HINCRBY', hkey, o[1], -quantity) <= 0 then redis.call('HDEL', hkey, o[1]) end
+  end
 end
 )lua";
 
@@ -60,33 +78,53 @@ const Script& create_sale() {
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'sale_id', ARGV[1], 'item', ARGV[2], 'stock', ARGV[3], 'starts_at', ARGV[4],
   'ends_at', ARGV[5], 'created_at', ARGV[6], 'remaining', ARGV[3], 'seq', 0, 'started', 0, 'rate', 0, 'rate_at', 0,
-  'c:QUEUED', 0, 'c:PROCESSING', 0, 'c:CONFIRMED', 0, 'c:PAID', 0, 'c:FAILED', 0, 'c:CANCELLED', 0)
+  'c:QUEUED', 0, 'c:PROCESSING', 0, 'c:CONFIRMED', 0, 'c:PAID', 0, 'c:FAILED', 0, 'c:CANCELLED', 0,
+  'max_per_buyer', ARGV[7] or '1')
 return 1
 )lua");
   return s;
 }
 
 const Script& intake() {
-  // Window, then the user (dedupe before stock), then stock: one atomic step.
+  // Window, then the request (dedupe before stock), then the quantity, the
+  // buyer's limit and the stock (domain::quantity_refusal's order): one atomic step.
   // The hot path of a sale: the sale is read once, and the new order's fields,
   // known here, make the feed entry and the reply without reading them back.
+  // A single-unit order gets no quantity field and touches no held units.
   static const Script s = make(R"lua(
-local skey, ukey = KEYS[1], KEYS[2]
+local skey, ukey, hkey = KEYS[1], KEYS[2], KEYS[5]
 local prefix, sale_id, user_id, order_id, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local sale = redis.call('HMGET', skey, 'stock', 'starts_at', 'ends_at', 'remaining', 'started', 'rate', 'rate_at')
+local quantity, request_id = tonumber(ARGV[6] or '1'), ARGV[7] or ''
+local sale = redis.call('HMGET', skey, 'stock', 'starts_at', 'ends_at', 'remaining', 'started', 'rate', 'rate_at',
+  'max_per_buyer')
 if not sale[1] then return {'sale_not_found'} end
 if sale[3] ~= '' and tonumber(now) >= tonumber(sale[3]) then return {'sale_ended'} end
 if sale[2] ~= '' and tonumber(now) < tonumber(sale[2]) then return {'sale_not_open'} end
-local held = redis.call('HGET', ukey, user_id)
+local limit = tonumber(sale[8] or '1')
+if limit <= 1 then request_id = '' end
+local hold = hold_key(user_id, request_id)
+local held = redis.call('HGET', ukey, hold)
 if held then return order_reply('existing', prefix .. 'order:' .. held, skey) end
-if tonumber(sale[4]) <= 0 then return {'sold_out'} end
-local remaining = redis.call('HINCRBY', skey, 'remaining', -1)
+if quantity < 1 or quantity > limit then return {'invalid_request'} end
+local left = tonumber(sale[4])
+if left <= 0 then return {'sold_out'} end
+if limit > 1 and tonumber(redis.call('HGET', hkey, user_id) or '0') + quantity > limit then
+  return {'buyer_limit_reached'}
+end
+if left < quantity then return {'not_enough_stock', tostring(left)} end
+local remaining = redis.call('HINCRBY', skey, 'remaining', -quantity)
 local seq = tostring(redis.call('HINCRBY', skey, 'seq', 1))
 redis.call('HINCRBY', skey, 'c:QUEUED', 1)
 local fields = {'order_id', order_id, 'sale_id', sale_id, 'user_id', user_id, 'seq', seq, 'status', 'QUEUED',
   'version', '1', 'reason', '', 'payment_id', '', 'created_at', now, 'updated_at', now}
+if quantity > 1 then
+  fields[#fields + 1] = 'quantity'; fields[#fields + 1] = tostring(quantity)
+  redis.call('HINCRBY', skey, 'x:QUEUED', quantity - 1)
+end
+if request_id ~= '' then fields[#fields + 1] = 'request_id'; fields[#fields + 1] = request_id end
 redis.call('HSET', prefix .. 'order:' .. order_id, unpack(fields))
-redis.call('HSET', ukey, user_id, order_id)
+redis.call('HSET', ukey, hold, order_id)
+if limit > 1 then redis.call('HINCRBY', hkey, user_id, quantity) end
 redis.call('XADD', KEYS[3], '*', 'order_id', order_id)
 local n = #fields
 fields[n + 1] = 'started'; fields[n + 2] = sale[5] or '0'
@@ -157,7 +195,7 @@ local sale_id = redis.call('HGET', okey, 'sale_id')
 local skey = sale_key(ARGV[1], sale_id)
 move(okey, skey, to, now, reason)
 if to == 'FAILED' then
-  release(okey, skey, users_key(ARGV[1], sale_id))
+  release(okey, skey, users_key(ARGV[1], sale_id), held_key(ARGV[1], sale_id))
   log_outcome(KEYS[4], okey)
 end
 if to == 'CONFIRMED' then
@@ -229,7 +267,7 @@ if not confirmed_at or tonumber(confirmed_at) >= before then return {'skip'} end
 local sale_id = redis.call('HGET', okey, 'sale_id')
 local skey = sale_key(ARGV[1], sale_id)
 move(okey, skey, 'CANCELLED', now, 'payment_timeout')
-release(okey, skey, users_key(ARGV[1], sale_id))
+release(okey, skey, users_key(ARGV[1], sale_id), held_key(ARGV[1], sale_id))
 redis.call('ZREM', KEYS[3], order_id)
 log_outcome(KEYS[4], okey)
 publish(KEYS[2], okey, skey)

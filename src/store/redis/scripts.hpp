@@ -3,7 +3,9 @@
 // step on the server. Keys of one sale share the hash tag {T} (see
 // domain::sale_tag), so a Redis Cluster keeps a sale's keys in one slot:
 //   fg:{T}:sale:<sale_id>    hash: the sale, remaining, seq, started, counts (c:<STATUS>), rate
-//   fg:{T}:users:<sale_id>   hash: user -> order id of the orders holding a unit
+//   fg:{T}:sale:<sale_id>    ... and max_per_buyer, and x:<STATUS>: the units beyond one per order in each status
+//   fg:{T}:users:<sale_id>   hash: hold key (domain::hold_key) -> order id of the orders holding units
+//   fg:{T}:held:<sale_id>    hash: user -> units held (only in a sale with max_per_buyer > 1)
 //   fg:{T}:order:<order_id>  hash: the order's status object fields (external_id only once the shop said one)
 //   fg:{T}:queue             stream: order ids waiting for a window or in one (consumer group "windows");
 //                            an entry is deleted once its order is done with
@@ -19,10 +21,11 @@
 
 namespace flashgate::store::redis::scripts {
 
-// KEYS sale; ARGV sale_id item stock starts_at ends_at created_at. -> 1 created, 0 exists
+// KEYS sale; ARGV sale_id item stock starts_at ends_at created_at max_per_buyer. -> 1 created, 0 exists
 const Script& create_sale();
-// KEYS sale users queue changes; ARGV prefix sale_id user_id new_order_id now
-// -> {outcome, order fields...}; outcome accepted|existing|sale_not_found|sale_not_open|sale_ended|sold_out
+// KEYS sale users queue changes held; ARGV prefix sale_id user_id new_order_id now quantity request_id
+// -> {outcome, order fields...}; outcome accepted|existing|sale_not_found|sale_not_open|sale_ended|sold_out|
+//    invalid_request|buyer_limit_reached; {not_enough_stock, remaining}
 const Script& intake();
 // KEYS order; ARGV prefix -> {found|order_not_found, fields...}
 const Script& read_order();

@@ -5,15 +5,18 @@
 namespace flashgate::store::redis {
 
 SoldOutBook::Answer SoldOutBook::answer(const std::string& sale_id, const std::string& user_id,
+                                        const std::string& request_id, std::int64_t quantity,
                                         domain::TimeMs now) const {
   std::lock_guard lock(mutex_);
   auto it = sales_.find(sale_id);
   if (it == sales_.end()) return Answer::ask_redis;
   const Sale& sale = it->second;
-  // In the intake script's order: window, then the holder, then stock.
+  // In the intake script's order: window, then the holder, the quantity, then stock.
   if (auto refusal = domain::window_refusal(sale.window, now))
     return *refusal == domain::ErrorCode::sale_ended ? Answer::sale_ended : Answer::sale_not_open;
+  if (quantity < 1 || quantity > sale.window.max_per_buyer) return Answer::ask_redis;
   if (sale.remaining > 0 || sale.holders.contains(user_id)) return Answer::ask_redis;
+  if (!request_id.empty() && sale.holders.contains(domain::hold_key(user_id, request_id))) return Answer::ask_redis;
   ++answered_;
   return Answer::sold_out;
 }
@@ -35,6 +38,7 @@ void SoldOutBook::follow(const std::string& sale_id, Snapshot snapshot) {
   sale.remaining = snapshot.remaining;
   sale.window.starts_at = snapshot.starts_at;
   sale.window.ends_at = snapshot.ends_at;
+  sale.window.max_per_buyer = snapshot.max_per_buyer;
   sale.holders.reserve(snapshot.holders.size());
   for (auto& [user, order] : snapshot.holders) sale.holders.emplace(std::move(user), std::move(order));
   std::lock_guard lock(mutex_);
@@ -47,11 +51,12 @@ void SoldOutBook::apply(const domain::Order& order, std::optional<std::int64_t> 
   if (it == sales_.end()) return;
   Sale& sale = it->second;
   if (remaining) sale.remaining = *remaining;
+  const std::string key = domain::hold_key(order);
   if (domain::releases_unit(order.status)) {
-    auto holder = sale.holders.find(order.user_id);
+    auto holder = sale.holders.find(key);
     if (holder != sale.holders.end() && holder->second == order.order_id) sale.holders.erase(holder);
   } else {
-    sale.holders.insert_or_assign(order.user_id, order.order_id);
+    sale.holders.insert_or_assign(key, order.order_id);
   }
 }
 

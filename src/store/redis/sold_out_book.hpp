@@ -33,10 +33,15 @@ class SoldOutBook {
   struct Snapshot {
     std::int64_t remaining = 0;
     std::optional<domain::TimeMs> starts_at, ends_at;
-    std::vector<std::pair<std::string, std::string>> holders;  // user id, order id
+    std::int64_t max_per_buyer = 1;
+    std::vector<std::pair<std::string, std::string>> holders;  // hold key (domain::hold_key), order id
   };
 
-  Answer answer(const std::string& sale_id, const std::string& user_id, domain::TimeMs now) const;
+  // `request_id` and `quantity` as the intake names them: a buyer holding an
+  // order under either their id or their hold key for it is asked of Redis,
+  // and so is a quantity the sale refuses (the script says 400 before sold out).
+  Answer answer(const std::string& sale_id, const std::string& user_id, const std::string& request_id,
+                std::int64_t quantity, domain::TimeMs now) const;
 
   // A script said sold out: the feed thread should start following the sale.
   void want(const std::string& sale_id);
@@ -57,7 +62,7 @@ class SoldOutBook {
  private:
   struct Sale {
     std::int64_t remaining = 0;
-    domain::Sale window;  // only starts_at and ends_at: what domain::window_refusal reads
+    domain::Sale window;  // only starts_at, ends_at and max_per_buyer: what the book's answer reads
     std::unordered_map<std::string, std::string> holders;
   };
   mutable std::mutex mutex_;
