@@ -39,6 +39,15 @@ class OrderDatabase {
   // A final status (PAID with its payment id, CANCELLED, FAILED) on the order
   // row; idempotent, and a row already final is left as it is.
   virtual bool record_outcome(const domain::Order& order) = 0;
+  // Several outcomes, each recorded as record_outcome records it; true once
+  // every one is written. A database that can, writes them in one
+  // transaction (all or none: a failed call may simply be made again); this
+  // default makes one call each.
+  virtual bool record_outcomes(const std::vector<domain::Order>& orders) {
+    for (const auto& order : orders)
+      if (!record_outcome(order)) return false;
+    return true;
+  }
 
   // --- sale life cycle (see domain/sale_lifecycle.hpp and the archiver) ---
   // The commit point of an archive: in one transaction, the sale's final
