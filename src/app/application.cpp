@@ -208,8 +208,13 @@ int serve(Config config) {
       settings.outcomes_recorded = [postgres](const store::SaleView& view) {
         return postgres->holds_final_orders(view);
       };
-      // Workers share the Redis store: one archives at a time.
-      if (redis) settings.leadership = [postgres] { return postgres->hold_archive_lock(); };
+      // Workers share the Redis store: one runs the round, and one process
+      // (a worker or a gateway's admin call) archives at a time.
+      if (redis) {
+        settings.leadership = [postgres] { return postgres->hold_archive_lock(); };
+        settings.lock_archive = [postgres](std::chrono::milliseconds wait) { return postgres->lock_archive(wait); };
+        settings.unlock_archive = [postgres] { postgres->unlock_archive(); };
+      }
     }
     return settings;
   };
