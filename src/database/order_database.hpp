@@ -63,6 +63,10 @@ class OrderDatabase {
   // The sale of an order the store no longer has (a payment of an archived
   // order); nullopt if unknown or not implemented by this database.
   virtual std::optional<std::string> sale_of_order(const std::string& /*order_id*/) { return std::nullopt; }
+  // After an archive, before the store gives its memory back: what this
+  // process's caches of the database filled while the sale ran goes too
+  // (SQLite's page cache, 2 MB). The default holds none.
+  virtual void release_memory() {}
 };
 
 }  // namespace flashgate::database

@@ -44,6 +44,7 @@ domain::Result<database::SaleRecord> Archiver::archive(const store::SaleView& vi
     return domain::Error{ErrorCode::unavailable, "the sale's outcomes are still on their way to the database"};
   if (!database_.archive_sale(view, now)) return database_unavailable;
   if (settings_.archived) settings_.archived(sale_id);
+  database_.release_memory();  // before the store's drop, which hands what is free back to the system
   auto dropped = drop(sale_id);
   if (!dropped) return dropped.error();
   archived_total_.inc();

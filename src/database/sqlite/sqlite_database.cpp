@@ -385,6 +385,14 @@ void SqliteDatabase::run_batch(std::deque<Job>& batch) {
   commit_ended();
 }
 
+void SqliteDatabase::release_memory() {
+  // Pages the batch's own writes hold stay; the rest of the cache goes.
+  submit_and_wait([](SqliteDatabase& self) {
+    sqlite3_db_release_memory(self.db_);
+    return SQLITE_OK;
+  });
+}
+
 void SqliteDatabase::record_sale(const domain::Sale& sale, Done done) {
   submit(
       [sale](SqliteDatabase& self) {
