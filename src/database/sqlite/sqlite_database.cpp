@@ -393,6 +393,15 @@ void SqliteDatabase::release_memory() {
   });
 }
 
+std::int64_t SqliteDatabase::page_cache_bytes() {
+  int used = 0, highest = 0;
+  submit_and_wait([&](SqliteDatabase& self) {
+    sqlite3_db_status(self.db_, SQLITE_DBSTATUS_CACHE_USED, &used, &highest, 0);
+    return SQLITE_OK;
+  });
+  return used;
+}
+
 void SqliteDatabase::record_sale(const domain::Sale& sale, Done done) {
   submit(
       [sale](SqliteDatabase& self) {
