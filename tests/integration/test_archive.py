@@ -341,29 +341,41 @@ def sell_out_and_pay(srv, sale_id, count):
 
 @pytest.mark.slow
 def test_memory_returns_after_archiving_100000_orders(start_server):
-    """A deployment that runs a sale a day must not grow. The first sale of
-    100,000 orders is run and archived, and the RSS measured: that is the
-    process's level between sales, with what the allocator keeps whatever
-    the sales (tcmalloc's thread and central caches, bounded; SQLite's page
-    cache). A second sale of 100,000 orders is run and archived: the RSS
-    comes back within 10% of that level, where without archiving every
-    order would still be held."""
+    """A deployment that runs a sale a day must not grow: a sale of 100,000
+    orders is run and archived, and the memory comes back within 10% of what
+    it was before, where without archiving every order would still be held.
+
+    Distributed, "before" is Redis's used_memory with the sale created and
+    nothing sold: it counts what Redis has allocated, so the sale's keys
+    leave it exactly. Embedded, "before" is the RSS between sales, measured
+    after a first sale of 100,000 orders was run and archived: after an
+    archive the process holds no more application memory than a fresh one
+    (tcmalloc's "bytes in use by application" is the same), but tcmalloc
+    keeps about 40 MB of freed small objects in its central, transfer and
+    thread caches (their spans are never wholly free, so
+    ReleaseFreeMemory cannot return them) and reuses them for the next
+    sale; a fresh process has none. See docs/operations.md."""
     # 100,000 buyers from one address: the per-address intake limit (5,000/s)
     # would answer some of them 429 on a fast machine.
     srv = start_server({"FLASHGATE_PAYMENT_TIMEOUT": "1h", "FLASHGATE_INTAKE_RATE": "0"})
-    first = srv.new_sale(stock=100_000)
-    sell_out_and_pay(srv, first, 100_000)
-    assert_json(archive(srv, first), 200)
-    time.sleep(1.0)
-    before = memory_kib(srv)
+    if not distributed():
+        first = srv.new_sale(stock=100_000)
+        sell_out_and_pay(srv, first, 100_000)
+        assert_json(archive(srv, first), 200)
+        time.sleep(1.0)
+        before = memory_kib(srv)
 
     sale_id = srv.new_sale(stock=100_000)
+    if distributed():
+        before = memory_kib(srv)
     order_ids = sell_out_and_pay(srv, sale_id, 100_000)
     loaded = memory_kib(srv)
-    archived = assert_json(archive(srv, sale_id), 200)
+    # Distributed, the outcome mirror may still be writing the payments to PostgreSQL: 503 until it has.
+    archived = wait_until(lambda: (lambda r: r.status_code == 200 and r.json())(archive(srv, sale_id)), timeout=300,
+                          interval=0.5, message="the archive (every outcome in the database)")
     assert archived["counts"]["PAID"] == 100_000
-    wait_until(lambda: memory_kib(srv) <= before * 1.10, timeout=10, interval=0.5,
-               message=f"RSS back within 10% of {before} KiB (it was {loaded} KiB with the sale)")
-    print(f"RSS: {before} KiB between sales, {loaded} KiB with 100,000 orders, {memory_kib(srv)} KiB after the archive")
+    wait_until(lambda: memory_kib(srv) <= before * 1.10, timeout=30, interval=0.5,
+               message=f"memory back within 10% of {before} KiB (it was {loaded} KiB with the sale)")
+    print(f"memory: {before} KiB before, {loaded} KiB with 100,000 orders, {memory_kib(srv)} KiB after the archive")
     assert srv.get_sale(sale_id).status_code == 410
     assert orders_in_record(srv, sale_id) == {order_id: "PAID" for order_id in order_ids}  # the database has every order
