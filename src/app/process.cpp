@@ -54,8 +54,13 @@ worker::ArchiverSettings archiver_settings(const Config& config, const Backends&
     // Outcomes reach PostgreSQL in the background (the outcome mirror):
     // a sale is archived only once every final status is there.
     settings.outcomes_recorded = [postgres](const store::SaleView& view) { return postgres->holds_final_orders(view); };
-    // Workers share the Redis store: one archives at a time.
-    if (backends.redis) settings.leadership = [postgres] { return postgres->hold_archive_lock(); };
+    // Workers share the Redis store: one runs the round, and one process
+    // (a worker or a gateway's admin call) archives at a time.
+    if (backends.redis) {
+      settings.leadership = [postgres] { return postgres->hold_archive_lock(); };
+      settings.lock_archive = [postgres](std::chrono::milliseconds wait) { return postgres->lock_archive(wait); };
+      settings.unlock_archive = [postgres] { postgres->unlock_archive(); };
+    }
   }
   return settings;
 }

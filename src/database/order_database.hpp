@@ -39,6 +39,15 @@ class OrderDatabase {
   // A final status (PAID with its payment id, CANCELLED, FAILED) on the order
   // row; idempotent, and a row already final is left as it is.
   virtual bool record_outcome(const domain::Order& order) = 0;
+  // Several outcomes, each recorded as record_outcome records it; true once
+  // every one is written. A database that can, writes them in one
+  // transaction (all or none: a failed call may simply be made again); this
+  // default makes one call each.
+  virtual bool record_outcomes(const std::vector<domain::Order>& orders) {
+    for (const auto& order : orders)
+      if (!record_outcome(order)) return false;
+    return true;
+  }
 
   // --- sale life cycle (see domain/sale_lifecycle.hpp and the archiver) ---
   // The commit point of an archive: in one transaction, the sale's final
@@ -54,6 +63,10 @@ class OrderDatabase {
   // The sale of an order the store no longer has (a payment of an archived
   // order); nullopt if unknown or not implemented by this database.
   virtual std::optional<std::string> sale_of_order(const std::string& /*order_id*/) { return std::nullopt; }
+  // After an archive, before the store gives its memory back: what this
+  // process's caches of the database filled while the sale ran goes too
+  // (SQLite's page cache, 2 MB). The default holds none.
+  virtual void release_memory() {}
 };
 
 }  // namespace flashgate::database

@@ -1,7 +1,7 @@
 // POST /api/admin/sales/{id}/archive, GET /api/admin/sales, and the 410 of
 // requests about an archived sale.
 #include <charconv>
-#include <unordered_map>
+#include <map>
 
 #include "domain/ids.hpp"
 #include "gateway/api.hpp"
@@ -27,18 +27,34 @@ std::optional<std::size_t> parse_limit(std::string_view text) {
   return value;
 }
 
-// The store's views of the live sales among `records`, by id.
-std::vector<ListedSale> with_live_views(store::Store& store, std::vector<database::SaleRecord> records) {
-  std::vector<ListedSale> listed;
-  std::unordered_map<std::string, store::SaleView> live;
-  bool any_live = false;
-  for (const auto& r : records) any_live = any_live || !r.archived_at;
-  if (any_live)
-    for (auto& view : store.sale_views()) live.emplace(view.sale.sale_id, std::move(view));
+// A page of sales after `after`, at most `limit`: the database's records,
+// with the store's views of the live ones. A live sale the database does
+// not know yet (a Redis deployment records a sale with the next stock flush)
+// is listed from the store. `next`: the last id when there may be more.
+std::vector<ListedSale> page_of_sales(store::Store& store, std::vector<database::SaleRecord> records,
+                                      const std::string& after, std::size_t limit, std::optional<std::string>& next) {
+  std::map<std::string, ListedSale> page;
   for (auto& record : records) {
-    ListedSale item{std::move(record), std::nullopt};
-    if (auto it = live.find(item.record.sale.sale_id); it != live.end() && !item.record.archived_at)
-      item.live = it->second;
+    std::string id = record.sale.sale_id;
+    page.emplace(std::move(id), ListedSale{std::move(record), std::nullopt});
+  }
+  for (auto& view : store.sale_views()) {
+    if (view.sale.sale_id <= after) continue;
+    auto it = page.find(view.sale.sale_id);
+    if (it == page.end()) {
+      database::SaleRecord record;
+      record.sale = view.sale;
+      record.remaining = view.remaining;
+      it = page.emplace(view.sale.sale_id, ListedSale{std::move(record), std::nullopt}).first;
+    }
+    if (!it->second.record.archived_at) it->second.live = std::move(view);
+  }
+  std::vector<ListedSale> listed;
+  for (auto& [id, item] : page) {
+    if (listed.size() == limit) {
+      next = listed.back().record.sale.sale_id;
+      break;
+    }
     listed.push_back(std::move(item));
   }
   return listed;
@@ -124,14 +140,9 @@ void add_archive_routes(Router& router, ApiContext& api) {
     auto& store = api.store;
     if (!archive->run([archive, &store, ex, after, limit] {
           // One more than asked: whether there is a next page.
-          auto records = archive->database()->list_sales(after, limit + 1);
           std::optional<std::string> next;
-          if (records.size() > limit) {
-            records.resize(limit);
-            next = records.back().sale.sale_id;
-          }
-          ex->respond(json_response(200, render_sale_list(with_live_views(store, std::move(records)), next,
-                                                          domain::now_ms())));
+          auto listed = page_of_sales(store, archive->database()->list_sales(after, limit + 1), after, limit, next);
+          ex->respond(json_response(200, render_sale_list(std::move(listed), next, domain::now_ms())));
         }))
       ex->respond(error_response(too_busy));
   });

@@ -7,6 +7,7 @@
 //   3. Store::drop_sale removes the sale and its orders from the store.
 // A crash between 2 and 3 is finished by the next round, which drops every
 // sale the database says archived and the store still holds.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -31,9 +32,14 @@ struct ArchiverSettings {
   // Told after step 2, before the store forgets the sale: the gateway's set of
   // archived sale ids learns it before any request can miss the sale.
   std::function<void(const std::string& sale_id)> archived;
-  // Whether this process may archive now (one worker of a deployment at a
-  // time); empty: always.
+  // Whether this process runs the periodic round now (one worker of a
+  // deployment at a time); empty: always.
   std::function<bool()> leadership;
+  // The deployment's archive lock, held around each archive (steps 1-3) so
+  // that a gateway's admin call and a worker's round never archive at once:
+  // true once taken within `wait`; empty (one process owns its store): none.
+  std::function<bool(std::chrono::milliseconds wait)> lock_archive;
+  std::function<void()> unlock_archive;
 };
 
 class Archiver {
@@ -49,14 +55,21 @@ class Archiver {
   // of an archived sale (also when it was archived before); sale_active with
   // the reason if it is not settled; sale_not_found; unavailable if the
   // database or the store could not do their part (nothing half done stays:
-  // the next round finishes it).
+  // the next round finishes it), or if another process held the archive
+  // lock for all of admin_lock_wait.
   domain::Result<database::SaleRecord> archive_now(const std::string& sale_id, domain::TimeMs now);
+
+  // Long enough for another process to finish an archive of a few thousand
+  // orders; an admin call waits no longer, it is answered 503 with Retry-After.
+  static constexpr std::chrono::milliseconds admin_lock_wait{3'000};
 
  private:
   // Steps 1-3 for a sale the caller found settled.
   domain::Result<database::SaleRecord> archive(const store::SaleView& view, domain::TimeMs now);
   domain::Result<store::Empty> drop(const std::string& sale_id);
   void track_settled(const store::SaleView& view, bool settled, domain::TimeMs now);
+  bool lock_archive(std::chrono::milliseconds wait);
+  void unlock_archive();
 
   store::Store& store_;
   database::OrderDatabase& database_;

@@ -30,30 +30,31 @@ void OutcomeMirror::stop() {
 
 void OutcomeMirror::run() {
   while (!stopping_)
-    for (const auto& entry : log_.take(std::chrono::milliseconds(500)))
-      if (!write(entry, true)) return;
+    if (!write(log_.take(std::chrono::milliseconds(500)), true)) return;
   // What was handed out before the stop is written once more, for a bounded time.
   const auto deadline = std::chrono::steady_clock::now() + drain_time;
   while (std::chrono::steady_clock::now() < deadline) {
     const auto entries = log_.take(std::chrono::milliseconds(1));
-    if (entries.empty()) return;
-    for (const auto& entry : entries)
-      if (!write(entry, false)) return;
+    if (entries.empty() || !write(entries, false)) return;
   }
 }
 
-bool OutcomeMirror::write(const store::OutcomeLog::Entry& entry, bool retry) {
+bool OutcomeMirror::write(const std::vector<store::OutcomeLog::Entry>& entries, bool retry) {
+  if (entries.empty()) return true;
+  std::vector<domain::Order> orders;
+  orders.reserve(entries.size());
+  for (const auto& entry : entries) orders.push_back(entry.order);
   auto backoff = std::chrono::milliseconds(10);
-  while (!database_.record_outcome(entry.order)) {
+  while (!database_.record_outcomes(orders)) {
     std::unique_lock lock(mutex_);
     if (!retry || stopped_.wait_for(lock, backoff, [this] { return stopping_.load(); })) {
-      spdlog::warn("outcome mirror: stopping with order {} ({}) not written; it stays in the outcome log",
-                   entry.order.order_id, domain::to_string(entry.order.status));
+      spdlog::warn("outcome mirror: stopping with {} outcomes (order {} first) not written; they stay in the outcome log",
+                   orders.size(), orders.front().order_id);
       return false;
     }
     backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
   }
-  log_.recorded(entry);
+  for (const auto& entry : entries) log_.recorded(entry);
   return true;
 }
 

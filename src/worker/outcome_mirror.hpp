@@ -10,6 +10,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "database/order_database.hpp"
 #include "store/outcome_log.hpp"
@@ -30,8 +31,9 @@ class OutcomeMirror {
  private:
   static constexpr std::chrono::milliseconds drain_time{2'000};
   void run();
-  // False if stopped before the database took it.
-  bool write(const store::OutcomeLog::Entry& entry, bool retry);
+  // What one take() handed out, as one batch (one transaction in
+  // PostgreSQL); false if stopped before the database took it.
+  bool write(const std::vector<store::OutcomeLog::Entry>& entries, bool retry);
 
   store::OutcomeLog& log_;
   database::OrderDatabase& database_;

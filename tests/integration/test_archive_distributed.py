@@ -88,9 +88,10 @@ class Cluster:
     def start(self):
         self.redis.start()
         self.postgres.start()
-        # The outcome mirror writes one outcome per transaction: with a commit
-        # fsync each, 100,000 of them take longer than this test should on a
-        # shared machine. What is tested here does not depend on it.
+        # 100,000 outcomes reach PostgreSQL through the outcome mirror (in
+        # batches of up to 100, a commit each): a shared machine's fsync
+        # still makes that slower than this test should be, and what is
+        # tested here does not depend on it.
         self.postgres.query("ALTER SYSTEM SET synchronous_commit = off")
         self.postgres.query("SELECT pg_reload_conf()")
         self.start_workers({"FLASHGATE_PAYMENT_TIMEOUT": "3s"})  # time to pay in the admin call's test

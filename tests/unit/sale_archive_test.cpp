@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <filesystem>
 #include <future>
 #include <random>
@@ -320,12 +321,24 @@ TEST_F(ArchiveFile, TheJournalLoadReadsIntakesThroughTheSaleIndex) {
 class Archiving : public ArchiveFile {
  protected:
   static constexpr std::int64_t retention = 10'000;
-  flashgate::worker::Archiver make_archiver() {
+  flashgate::worker::Archiver make_archiver(bool with_lock = false) {
     flashgate::worker::ArchiverSettings settings;
     settings.archive_after_ms = retention;
     settings.archived = [this](const std::string& id) { told_.push_back(id); };
+    if (with_lock) {  // the deployment's archive lock, as another process would hold it
+      settings.lock_archive = [this](std::chrono::milliseconds wait) {
+        waits_.push_back(wait);
+        if (other_process_archives_) return false;
+        ++locked_;
+        return true;
+      };
+      settings.unlock_archive = [this] { --locked_; };
+    }
     return flashgate::worker::Archiver(*store_, *db_, metrics_, settings);
   }
+  bool other_process_archives_ = false;
+  int locked_ = 0;
+  std::vector<std::chrono::milliseconds> waits_;
   bool held(const std::string& sale_id) {
     for (const auto& v : store_->sale_views())
       if (v.sale.sale_id == sale_id) return true;
@@ -391,6 +404,30 @@ TEST_F(Archiving, TheAdminCallArchivesASettledSaleAndOnlyThat) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again.value().archived_at, 5'000);  // the same answer
   EXPECT_FALSE(held("done"));
+}
+
+TEST_F(Archiving, NothingIsArchivedWhileAnotherProcessHoldsTheArchiveLock) {
+  sale("done", 0);
+  auto archiver = make_archiver(/*with_lock=*/true);
+  other_process_archives_ = true;
+  auto refused = archiver.archive_now("done", now_ms());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::unavailable);
+  EXPECT_EQ(waits_, std::vector{flashgate::worker::Archiver::admin_lock_wait}) << "an admin call waits a little";
+  const TimeMs t0 = now_ms();
+  archiver.run_round(t0);
+  archiver.run_round(t0 + retention);  // due, but the lock is taken
+  EXPECT_TRUE(held("done"));
+  EXPECT_EQ(db_->find_sale("done")->archived_at, std::nullopt);
+  EXPECT_EQ(waits_.back(), std::chrono::milliseconds(0)) << "a round does not wait: the next one tries again";
+
+  other_process_archives_ = false;
+  archiver.run_round(t0 + retention + 1);
+  EXPECT_FALSE(held("done"));
+  EXPECT_EQ(locked_, 0) << "every lock taken was released";
+  auto again = archiver.archive_now("done", now_ms());  // archived: answered without the lock
+  ASSERT_TRUE(again);
+  EXPECT_EQ(locked_, 0);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <future>
 #include <random>
 #include <thread>
@@ -62,6 +63,31 @@ TEST_F(SqliteFile, ARemovedFileRefusesWritesUntilItIsBack) {
   std::vector<std::string> ids;
   for (const auto& order : state.orders) ids.push_back(order.order_id);
   EXPECT_EQ(ids, (std::vector<std::string>{"before", "after"}));
+}
+
+TEST_F(SqliteFile, AnArchiveGivesThePageCacheBack) {
+  SqliteDatabase db(dir_ / "flashgate.db");
+  ASSERT_TRUE(record_the_sale(db));
+  constexpr int orders = 20'000;  // more pages than the cache keeps (2 MB)
+  std::atomic<int> left = orders;
+  std::promise<void> written;
+  for (int i = 0; i < orders; ++i) {
+    flashgate::domain::Order order;
+    order.order_id = "order-" + std::to_string(i);
+    order.sale_id = sale_id;
+    order.user_id = "buyer-with-a-longish-name-" + std::to_string(i);
+    order.seq = static_cast<std::uint64_t>(i + 1);
+    db.record_order(order, [&](bool ok) {
+      EXPECT_TRUE(ok);
+      if (--left == 0) written.set_value();
+    });
+  }
+  written.get_future().wait();
+  const auto filled = db.page_cache_bytes();
+  EXPECT_GT(filled, 1'000'000);
+  db.release_memory();
+  EXPECT_LT(db.page_cache_bytes(), filled / 4);
+  EXPECT_TRUE(record(db, "after")) << "the connection works on with an empty cache";
 }
 
 TEST_F(SqliteFile, AReplacedFileRefusesWrites) {

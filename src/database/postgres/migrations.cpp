@@ -4,6 +4,7 @@
 
 #include <set>
 #include <stdexcept>
+#include <string_view>
 
 #include "database/postgres/connection_pool.hpp"
 
@@ -69,9 +70,9 @@ ALTER TABLE sales ADD COLUMN count_confirmed bigint;
 ALTER TABLE sales ADD COLUMN count_paid bigint;
 ALTER TABLE sales ADD COLUMN count_failed bigint;
 ALTER TABLE sales ADD COLUMN count_cancelled bigint;
--- The archiver counts a sale's orders before archiving it, and the ids of
--- archived sales are read at every start of a gateway.
-CREATE INDEX orders_sale_id_status ON orders (sale_id, status);
+-- The ids of archived sales are read at every start of a gateway. (The
+-- archiver's index of orders by sale is built after the migrations, without
+-- a transaction: see concurrent_indexes.)
 CREATE INDEX sales_archived ON sales (sale_id) WHERE archived_at IS NOT NULL;
 )sql"},
     {5, R"sql(
@@ -80,6 +81,23 @@ CREATE INDEX sales_archived ON sales (sale_id) WHERE archived_at IS NOT NULL;
 ALTER TABLE sales ADD COLUMN max_per_buyer bigint NOT NULL DEFAULT 1;
 ALTER TABLE orders ADD COLUMN quantity bigint NOT NULL DEFAULT 1;
 )sql"},
+};
+
+// Indexes of tables that may be big when a new version first meets them
+// (orders: every order of every sale). A plain CREATE INDEX in a migration
+// would block every write to the table for as long as it builds;
+// CONCURRENTLY lets writes go on, but cannot run in a transaction, so these
+// are built after the migrations' one, at every start while one is missing,
+// by the one process that holds the build lock. A build that stopped
+// halfway (a crash, a cancel) leaves the index INVALID: it is dropped and
+// built again.
+struct ConcurrentIndex {
+  const char* name;
+  const char* create_sql;
+};
+constexpr ConcurrentIndex concurrent_indexes[] = {
+    // The archiver counts a sale's orders per status before archiving it.
+    {"orders_sale_id_status", "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_sale_id_status ON orders (sale_id, status)"},
 };
 
 // Any key works as long as every flashgate uses the same one: "flashgat" in ASCII.
@@ -91,6 +109,13 @@ constexpr const char* create_ledger_sql =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     "version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())";
 constexpr const char* applied_sql = "SELECT version FROM schema_migrations";
+// The builds' own lock, for the session, not the migrations': a build waits
+// for every transaction older than itself to end, so one that held the
+// migration lock would wait for a start-up blocked on it (a deadlock).
+constexpr const char* try_build_lock_sql = "SELECT pg_try_advisory_lock(7380381037654139253)";
+constexpr const char* build_unlock_sql = "SELECT pg_advisory_unlock(7380381037654139253)";
+// 't' valid, 'f' invalid, no row: absent.
+constexpr const char* index_valid_sql = "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)";
 constexpr const char* record_sql = "INSERT INTO schema_migrations (version, applied_at) VALUES ($1::int, now())";
 
 [[noreturn]] void fail(PGconn* conn, const std::string& describe, const std::string& what) {
@@ -102,6 +127,53 @@ constexpr const char* record_sql = "INSERT INTO schema_migrations (version, appl
 void exec(PGconn* conn, const char* sql, ExecStatusType expected, const std::string& describe, const char* what) {
   Result result(PQexec(conn, sql));
   if (PQresultStatus(result.get()) != expected) fail(conn, describe, what);
+}
+
+enum class IndexState { valid, invalid, absent, unknown };
+
+IndexState index_state(PGconn* conn, const char* name) {
+  const char* params[] = {name};
+  Result result(PQexecParams(conn, index_valid_sql, 1, nullptr, params, nullptr, nullptr, 0));
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) return IndexState::unknown;
+  if (PQntuples(result.get()) == 0) return IndexState::absent;
+  return std::string_view(PQgetvalue(result.get(), 0, 0)) == "t" ? IndexState::valid : IndexState::invalid;
+}
+
+bool run_statement(PGconn* conn, const std::string& describe, const std::string& sql) {
+  Result result(PQexec(conn, sql.c_str()));
+  if (PQresultStatus(result.get()) == PGRES_COMMAND_OK || PQresultStatus(result.get()) == PGRES_TUPLES_OK) return true;
+  spdlog::warn("postgres {}: {}: {}", describe, sql, error_message(conn, result.get()));
+  return false;
+}
+
+// Not fatal when it fails: an index missing makes the archiver's counts slow, not wrong; the next start tries again.
+void build_concurrent_indexes(PGconn* conn, const std::string& describe) {
+  const auto missing = [&] {
+    for (const auto& index : concurrent_indexes)
+      if (index_state(conn, index.name) != IndexState::valid) return true;
+    return false;
+  };
+  if (!missing()) return;
+  // Not waited for: the process holding it is building them, and this one
+  // starts meanwhile (the index is for speed only).
+  Result locked(PQexec(conn, try_build_lock_sql));
+  if (PQresultStatus(locked.get()) != PGRES_TUPLES_OK || std::string_view(PQgetvalue(locked.get(), 0, 0)) != "t") {
+    spdlog::info("postgres {}: another process is building indexes; starting without waiting", describe);
+    return;
+  }
+  for (const auto& index : concurrent_indexes) {
+    const auto state = index_state(conn, index.name);
+    if (state == IndexState::valid) continue;
+    if (state == IndexState::invalid) {
+      spdlog::warn("postgres {}: index {} is INVALID (a build stopped halfway): building it again", describe,
+                   index.name);
+      if (!run_statement(conn, describe, std::string("DROP INDEX CONCURRENTLY IF EXISTS ") + index.name)) continue;
+    }
+    spdlog::info("postgres {}: building index {} (writes go on meanwhile)", describe, index.name);
+    if (run_statement(conn, describe, index.create_sql))
+      spdlog::info("postgres {}: index {} built", describe, index.name);
+  }
+  run_statement(conn, describe, build_unlock_sql);
 }
 
 }  // namespace
@@ -132,6 +204,7 @@ void run_migrations(PGconn* conn, const std::string& describe) {
     newest = migration.version;
   }
   exec(conn, "COMMIT", PGRES_COMMAND_OK, describe, "cannot commit the migration");
+  build_concurrent_indexes(conn, describe);
 
   if (newest > 0) spdlog::info("postgres {}: schema migrated to version {}", describe, newest);
   if (!applied.empty() && *applied.rbegin() > latest_schema_version())

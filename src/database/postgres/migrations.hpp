@@ -2,7 +2,8 @@
 // Versioned schema migrations. Each runs once per database, in order; all of
 // one start-up run in a single transaction that holds an advisory lock, so
 // processes starting together take turns and the later ones find the work
-// done.
+// done. Indexes of big tables are built after that transaction, CONCURRENTLY
+// (writes go on), by one process at a time (migrations.cpp).
 #include <libpq-fe.h>
 
 #include <string>

@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string_view>
+#include <thread>
 
 #include "database/postgres/migrations.hpp"
 #include "domain/time.hpp"
@@ -32,6 +33,7 @@ constexpr const char* select_sale = "flashgate_select_sale";
 constexpr const char* select_sales_after = "flashgate_select_sales_after";
 constexpr const char* select_archived_ids = "flashgate_select_archived_ids";
 constexpr const char* count_sale_orders = "flashgate_count_sale_orders";
+constexpr const char* select_sale_of_order = "flashgate_select_sale_of_order";
 
 // The columns a SaleRecord is read from, in read_sale's order.
 #define FLASHGATE_SALE_COLUMNS                                                                                   \
@@ -107,6 +109,7 @@ constexpr postgres::PreparedStatement statements[] = {
      2},
     {select_archived_ids, "SELECT sale_id FROM sales WHERE archived_at IS NOT NULL ORDER BY sale_id", 0},
     {count_sale_orders, "SELECT status, count(*) FROM orders WHERE sale_id = $1 GROUP BY status", 1},
+    {select_sale_of_order, "SELECT sale_id FROM orders WHERE order_id = $1", 1},
 };
 
 #undef FLASHGATE_SALE_COLUMNS
@@ -216,7 +219,7 @@ bool PostgresDatabase::run(const char* what, Work&& work) {
 }
 
 PostgresDatabase::~PostgresDatabase() {
-  for (auto* lock : {&delivery_lock_, &archive_lock_})
+  for (auto* lock : {&delivery_lock_, &archive_lock_, &archiving_lock_})
     if (lock->connection) PQfinish(lock->connection);
 }
 
@@ -268,15 +271,17 @@ bool PostgresDatabase::record_sale(const domain::Sale& sale) {
              [&](PGconn* conn, Result& failure) { return check(params.exec(conn, insert_sale), failure); });
 }
 
-bool PostgresDatabase::record_outcome(const domain::Order& order) {
+namespace {
+
+// The parameters of upsert_outcome(_with_event) for a final status; nullopt for any other.
+std::optional<Params> outcome_params(const domain::Order& order, domain::TimeMs now, bool event_outbox) {
   using domain::OrderStatus;
   if (order.status != OrderStatus::paid && order.status != OrderStatus::cancelled &&
       order.status != OrderStatus::failed) {
-    spdlog::debug("postgres: record_outcome({}) with status {}: nothing to record", order.order_id,
+    spdlog::debug("postgres: outcome of {} with status {}: nothing to record", order.order_id,
                   domain::to_string(order.status));
-    return true;
+    return std::nullopt;
   }
-  const domain::TimeMs now = domain::now_ms();
   Params params;
   params.text(order.order_id)
       .text(order.sale_id)
@@ -284,10 +289,51 @@ bool PostgresDatabase::record_outcome(const domain::Order& order) {
       .text(std::string(domain::to_string(order.status)));
   params.text(order.payment_id).text(order.reason).integer(now).integer(order.updated_at ? order.updated_at : now);
   params.integer(order.quantity);
-  if (event_outbox_) params.integer(static_cast<std::int64_t>(order.version)).text(order.external_id);
+  if (event_outbox) params.integer(static_cast<std::int64_t>(order.version)).text(order.external_id);
+  return params;
+}
+
+}  // namespace
+
+bool PostgresDatabase::record_outcome(const domain::Order& order) {
+  const auto params = outcome_params(order, domain::now_ms(), event_outbox_);
+  if (!params) return true;
   const char* statement = event_outbox_ ? upsert_outcome_with_event : upsert_outcome;
   return run("record_outcome",
-             [&](PGconn* conn, Result& failure) { return check(params.exec(conn, statement), failure); });
+             [&](PGconn* conn, Result& failure) { return check(params->exec(conn, statement), failure); });
+}
+
+bool PostgresDatabase::record_outcomes(const std::vector<domain::Order>& orders) {
+  const domain::TimeMs now = domain::now_ms();
+  std::vector<Params> rows;
+  rows.reserve(orders.size());
+  for (const auto& order : orders)
+    if (auto params = outcome_params(order, now, event_outbox_)) rows.push_back(std::move(*params));
+  if (rows.empty()) return true;
+  const char* statement = event_outbox_ ? upsert_outcome_with_event : upsert_outcome;
+  return run("record_outcomes", [&](PGconn* conn, Result& failure) {
+    if (rows.size() == 1) return check(rows.front().exec(conn, statement), failure);  // a transaction of its own
+    if (!check(Result(PQexec(conn, begin_sql)), failure)) return false;
+    for (const auto& params : rows)
+      if (!check(params.exec(conn, statement), failure)) return false;  // the lease rolls back
+    return check(Result(PQexec(conn, commit_sql)), failure);
+  });
+}
+
+std::optional<std::string> PostgresDatabase::sale_of_order(const std::string& order_id) {
+  std::optional<std::string> sale_id;
+  Params params;
+  params.text(order_id);
+  run("sale_of_order", [&](PGconn* conn, Result& failure) {
+    Result result = params.exec(conn, select_sale_of_order);
+    if (!succeeded(result)) {
+      failure = std::move(result);
+      return false;
+    }
+    if (PQntuples(result.get()) > 0) sale_id = PQgetvalue(result.get(), 0, 0);
+    return true;
+  });
+  return sale_id;
 }
 
 std::optional<std::vector<OutboxEvent>> PostgresDatabase::take(std::size_t limit) {
@@ -373,6 +419,28 @@ bool PostgresDatabase::holds_final_orders(const store::SaleView& view) {
 bool PostgresDatabase::hold_delivery_lock() { return hold(delivery_lock_); }
 
 bool PostgresDatabase::hold_archive_lock() { return hold(archive_lock_); }
+
+bool PostgresDatabase::lock_archive(std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (!hold(archiving_lock_)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+void PostgresDatabase::unlock_archive() {
+  std::lock_guard guard(archiving_lock_.mutex);
+  if (!archiving_lock_.held) return;
+  archiving_lock_.held = false;
+  Result released(PQexec(archiving_lock_.connection, "SELECT pg_advisory_unlock(7378973658391800193)"));
+  if (succeeded(released)) return;
+  // The lock goes with its connection.
+  spdlog::warn("postgres {}: cannot release the archive lock ({}); closing its connection", describe(),
+               postgres::error_message(archiving_lock_.connection, released.get()));
+  PQfinish(archiving_lock_.connection);
+  archiving_lock_.connection = nullptr;
+}
 
 bool PostgresDatabase::hold(SessionLock& lock) {
   std::lock_guard guard(lock.mutex);

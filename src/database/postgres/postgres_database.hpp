@@ -40,6 +40,13 @@ class PostgresDatabase final : public OrderDatabase, public EventOutbox {
   bool record_sale(const domain::Sale& sale) override;
   // PAID, CANCELLED and FAILED only; any other status has nothing to record (true).
   bool record_outcome(const domain::Order& order) override;
+  // In one transaction: one commit (one WAL flush) for the lot, where a call
+  // each waited for one flush each. Per order the same statement as
+  // record_outcome, so the first final status sticks and the outbox gets an
+  // event only when the row changed, also for two outcomes of one order in
+  // the same batch.
+  bool record_outcomes(const std::vector<domain::Order>& orders) override;
+  std::optional<std::string> sale_of_order(const std::string& order_id) override;
   bool archive_sale(const store::SaleView& final_numbers, domain::TimeMs at) override;
   // False also when the sale has no row yet or is archived (nothing written).
   bool mark_settled(const std::string& sale_id, std::optional<domain::TimeMs> since) override;
@@ -65,8 +72,17 @@ class PostgresDatabase final : public OrderDatabase, public EventOutbox {
   // deployment delivers, and a dead worker's lock goes with its connection.
   // Called by the delivery loop before each round.
   bool hold_delivery_lock();
-  // The same for the archiver: one worker of the deployment archives at a time.
+  // The same for the archiver's periodic round: one worker of the deployment runs it.
   bool hold_archive_lock();
+  // The archive lock proper, taken around each archive (the store's keys
+  // removed, the database's row written) by whichever process archives: the
+  // worker whose round it is, or a gateway's admin call. The round's
+  // leadership above is held for as long as the worker lives, so it cannot be
+  // what an admin call waits for. True once taken, within `wait` (tried again
+  // every 50 ms); release it with unlock_archive. Not reentrant: callers take
+  // turns (the Archiver's mutex).
+  bool lock_archive(std::chrono::milliseconds wait);
+  void unlock_archive();
 
   // host:port/dbname: what logs may say about this database (never the password).
   const std::string& describe() const { return pool_.settings().describe(); }
@@ -92,7 +108,8 @@ class PostgresDatabase final : public OrderDatabase, public EventOutbox {
   const bool event_outbox_;
   // Any key works as long as every flashgate uses the same one.
   SessionLock delivery_lock_{"event delivery", "SELECT pg_try_advisory_lock(7378707745727655539)"};
-  SessionLock archive_lock_{"archive", "SELECT pg_try_advisory_lock(7378973658391800182)"};  // "fgarchiv"
+  SessionLock archive_lock_{"archiver", "SELECT pg_try_advisory_lock(7378973658391800182)"};  // "fgarchiv"
+  SessionLock archiving_lock_{"archive", "SELECT pg_try_advisory_lock(7378973658391800193)"};
 };
 
 }  // namespace flashgate::database

@@ -395,6 +395,23 @@ void SqliteDatabase::run_batch(std::deque<Job>& batch) {
   commit_ended();
 }
 
+void SqliteDatabase::release_memory() {
+  // Pages the batch's own writes hold stay; the rest of the cache goes.
+  submit_and_wait([](SqliteDatabase& self) {
+    sqlite3_db_release_memory(self.db_);
+    return SQLITE_OK;
+  });
+}
+
+std::int64_t SqliteDatabase::page_cache_bytes() {
+  int used = 0, highest = 0;
+  submit_and_wait([&](SqliteDatabase& self) {
+    sqlite3_db_status(self.db_, SQLITE_DBSTATUS_CACHE_USED, &used, &highest, 0);
+    return SQLITE_OK;
+  });
+  return used;
+}
+
 void SqliteDatabase::record_sale(const domain::Sale& sale, Done done) {
   submit(
       [sale](SqliteDatabase& self) {

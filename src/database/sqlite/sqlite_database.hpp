@@ -61,6 +61,10 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal, public
   std::vector<SaleRecord> list_sales(const std::string& after_sale_id, std::size_t limit) override;
   std::vector<std::string> archived_sale_ids() override;
   std::optional<std::string> sale_of_order(const std::string& order_id) override;
+  // On the writer thread (the connection is its alone); returns once done.
+  void release_memory() override;
+  // Bytes the connection's page cache holds now (SQLITE_DBSTATUS_CACHE_USED).
+  std::int64_t page_cache_bytes();
 
   // EventOutbox: through the writer, like every other statement on this connection.
   std::optional<std::vector<OutboxEvent>> take(std::size_t limit) override;
