@@ -766,7 +766,8 @@ TEST_F(PostgresDatabaseTest, TheOutcomeMirrorRetriesItsBatchUntilTheServerIsBack
     flashgate::worker::OutcomeMirror mirror(log, db);
     for (int i = 0; i < count; ++i) {
       flashgate::store::OrderView view;
-      view.order = make_order(id("m" + std::to_string(i)), i % 2 ? OrderStatus::failed : OrderStatus::cancelled);
+      const std::string name = std::string("m").append(std::to_string(i));
+      view.order = make_order(id(name), i % 2 ? OrderStatus::failed : OrderStatus::cancelled);
       log.changed(view);
     }
     std::this_thread::sleep_for(300ms);  // the mirror meets the outage
