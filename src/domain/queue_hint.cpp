@@ -26,10 +26,17 @@ double RateMeter::per_second(TimeMs now) const {
 double measured_rate(double raw_per_second_at, TimeMs at, TimeMs since, TimeMs now, double tau_seconds) {
   if (raw_per_second_at <= 0.0) return 0.0;
   const double tau_ms = tau_seconds * 1000.0;
-  const double raw = raw_per_second_at * std::exp(-static_cast<double>(std::max<TimeMs>(0, now - at)) / tau_ms);
+  const auto decay_to_now = [&](TimeMs from) {
+    return std::exp(-static_cast<double>(std::max<TimeMs>(0, now - from)) / tau_ms);
+  };
+  const double raw = raw_per_second_at * decay_to_now(at);
   if (since <= 0) return raw;
+  // The run's first start is where its measurement begins, not a start
+  // within it (n starts span n - 1 gaps): counted, one window's pace read a
+  // start per span too fast (the demo page said 3 s for 5).
+  const double counted = std::max(0.0, raw - (1000.0 / tau_ms) * decay_to_now(since));
   const double span = static_cast<double>(std::max(now - since, min_rate_span_ms));
-  return raw / (1.0 - std::exp(-span / tau_ms));
+  return counted / (1.0 - std::exp(-span / tau_ms));
 }
 
 std::optional<std::int64_t> estimated_wait_ms(std::uint64_t position, double starts_per_second) {

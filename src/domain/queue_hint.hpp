@@ -19,10 +19,12 @@ std::uint64_t queue_position(std::uint64_t order_seq, std::uint64_t sale_started
 // read as a fifth of its pace, a wait estimated five times too long). The
 // average is divided by the weight its window has had so far,
 // 1 - exp(-span/tau), where span is the time since the run's first start (a
-// run starts over after an idle spell of rate_idle_reset_ms). The span is
-// read as at least min_rate_span_ms: a run's first starts (one per window,
-// all at once) say nothing yet of the pace, and the correction must not
-// turn them into an unbounded rate.
+// run starts over after an idle spell of rate_idle_reset_taus), and that
+// first start counts as the run's beginning, not as a start within it. The
+// span is read as at least min_rate_span_ms: a run's first starts (one per
+// window, all at once) say nothing yet of the pace, and the correction must
+// not turn them into an unbounded rate. A run of a single start reads 0 (no
+// pace measured yet).
 class RateMeter {
  public:
   explicit RateMeter(double tau_seconds = 5.0) : tau_ms_(tau_seconds * 1000.0) {}

@@ -138,17 +138,31 @@ TEST(RateMeter, TwoWindowsAtTwentyPerSecondAreReadFromTheFirstSecondOn) {
 }
 
 // The first starts of a run (one per window, at once) say nothing yet of the
-// pace: they are read as if spread over min_rate_span_ms, never as a rate
-// without bound.
+// pace: the first marks where the run begins, the others are read as if
+// spread over min_rate_span_ms, never as a rate without bound.
 TEST(RateMeter, TheFirstStartsOfARunAreReadAsSpreadOverTheShortestSpan) {
   RateMeter meter(5.0);
-  meter.record(t0, 2.0);
+  meter.record(t0, 3.0);
   const double as_spread = 2.0 * 1000.0 / static_cast<double>(min_rate_span_ms);
   for (TimeMs later : {TimeMs{0}, TimeMs{1}, TimeMs{10}, min_rate_span_ms / 2}) {
     const double rate = meter.per_second(t0 + later);
     EXPECT_TRUE(std::isfinite(rate));
     EXPECT_GT(rate, as_spread * 0.9) << later;
     EXPECT_LT(rate, as_spread * 1.1) << later;
+  }
+}
+
+// n starts span n - 1 gaps: one window at 400 ms an order is read at its
+// pace from its second start on (counting the first, it read a start per
+// span too fast: 5 a second at the second start).
+TEST(RateMeter, OneWindowsPaceIsReadFromItsSecondStart) {
+  RateMeter meter(5.0);
+  meter.record(t0);
+  EXPECT_EQ(meter.per_second(t0), 0.0);
+  EXPECT_EQ(meter.per_second(t0 + 399), 0.0);
+  for (TimeMs now = t0 + 400; now <= t0 + 10'000; now += 400) {
+    meter.record(now);
+    EXPECT_NEAR(meter.per_second(now), 2.5, 0.25) << now - t0 << " ms in";
   }
 }
 
@@ -186,9 +200,18 @@ TEST(RateMeter, AShortPauseKeepsTheRunAndItsHistory) {
 TEST(MeasuredRate, IsTheRateMetersReadingFromItsRawAverage) {
   RateMeter meter(5.0);
   meter.record(t0);
-  // One start: the raw average is 1 / tau just after it.
+  meter.record(t0 + 1'000);
+  // The raw average just after: 1 / tau for each start, the first decayed.
+  const double raw = 0.2 * std::exp(-0.2) + 0.2;
   for (TimeMs later : {TimeMs{0}, TimeMs{100}, TimeMs{2'000}, TimeMs{60'000}})
-    EXPECT_NEAR(measured_rate(0.2, t0, t0, t0 + later), meter.per_second(t0 + later), 1e-12) << later;
+    EXPECT_NEAR(measured_rate(raw, t0 + 1'000, t0, t0 + 1'000 + later), meter.per_second(t0 + 1'000 + later), 1e-12)
+        << later;
+  EXPECT_NEAR(meter.per_second(t0 + 1'000), 1.0, 0.15);  // one gap of a second, as the average weighs it
+}
+
+TEST(MeasuredRate, ARunOfOneStartMeasuresNoPaceYet) {
+  EXPECT_EQ(measured_rate(0.2, t0, t0, t0), 0.0);
+  EXPECT_EQ(measured_rate(0.2, t0, t0, t0 + 3'000), 0.0);
 }
 
 TEST(MeasuredRate, WithoutItsRunsStartIsTheRawRateDecayed) {
