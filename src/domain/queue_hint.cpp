@@ -10,19 +10,33 @@ std::uint64_t queue_position(std::uint64_t order_seq, std::uint64_t sale_started
 }
 
 void RateMeter::record(TimeMs now, double events) {
-  level_ = per_second(now) * tau_ms_ / 1000.0 + events;
+  const double idle = static_cast<double>(std::max<TimeMs>(0, now - last_));
+  if (level_ == 0.0 || idle >= rate_idle_reset_taus * tau_ms_) {
+    level_ = 0.0;
+    since_ = now;
+  }
+  level_ = level_ * std::exp(-idle / tau_ms_) + events;
   last_ = now;
 }
 
 double RateMeter::per_second(TimeMs now) const {
-  if (level_ == 0.0) return 0.0;
-  const double elapsed = static_cast<double>(std::max<TimeMs>(0, now - last_));
-  return level_ * std::exp(-elapsed / tau_ms_) * 1000.0 / tau_ms_;
+  return measured_rate(level_ * 1000.0 / tau_ms_, last_, since_, now, tau_ms_ / 1000.0);
 }
 
-double decayed_rate(double per_second_at, TimeMs at, TimeMs now, double tau_seconds) {
-  const double elapsed = static_cast<double>(std::max<TimeMs>(0, now - at));
-  return per_second_at * std::exp(-elapsed / (tau_seconds * 1000.0));
+double measured_rate(double raw_per_second_at, TimeMs at, TimeMs since, TimeMs now, double tau_seconds) {
+  if (raw_per_second_at <= 0.0) return 0.0;
+  const double tau_ms = tau_seconds * 1000.0;
+  const auto decay_to_now = [&](TimeMs from) {
+    return std::exp(-static_cast<double>(std::max<TimeMs>(0, now - from)) / tau_ms);
+  };
+  const double raw = raw_per_second_at * decay_to_now(at);
+  if (since <= 0) return raw;
+  // The run's first start is where its measurement begins, not a start
+  // within it (n starts span n - 1 gaps): counted, one window's pace read a
+  // start per span too fast (the demo page said 3 s for 5).
+  const double counted = std::max(0.0, raw - (1000.0 / tau_ms) * decay_to_now(since));
+  const double span = static_cast<double>(std::max(now - since, min_rate_span_ms));
+  return counted / (1.0 - std::exp(-span / tau_ms));
 }
 
 std::optional<std::int64_t> estimated_wait_ms(std::uint64_t position, double starts_per_second) {

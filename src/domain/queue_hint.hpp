@@ -12,8 +12,19 @@ namespace flashgate::domain {
 // O(1) from the sale's intake sequence and its count of started orders.
 std::uint64_t queue_position(std::uint64_t order_seq, std::uint64_t sale_started);
 
-// Starts per second as an exponentially decaying average (time constant tau):
-// O(1) in memory and per event, no per-order bookkeeping.
+// Starts per second as an exponentially decaying average (time constant tau),
+// corrected for its start-up: O(1) in memory and per event, no per-order
+// bookkeeping. A plain decaying average starts from zero, so for the first
+// few tau of a run of starts it reads far too low (a sale's first second
+// read as a fifth of its pace, a wait estimated five times too long). The
+// average is divided by the weight its window has had so far,
+// 1 - exp(-span/tau), where span is the time since the run's first start (a
+// run starts over after an idle spell of rate_idle_reset_taus), and that
+// first start counts as the run's beginning, not as a start within it. The
+// span is read as at least min_rate_span_ms: a run's first starts (one per
+// window, all at once) say nothing yet of the pace, and the correction must
+// not turn them into an unbounded rate. A run of a single start reads 0 (no
+// pace measured yet).
 class RateMeter {
  public:
   explicit RateMeter(double tau_seconds = 5.0) : tau_ms_(tau_seconds * 1000.0) {}
@@ -22,13 +33,20 @@ class RateMeter {
 
  private:
   double tau_ms_;
-  double level_ = 0.0;
+  double level_ = 0.0;  // decayed count of events, at last_
   TimeMs last_ = 0;
+  TimeMs since_ = 0;  // the run's first event
 };
 
-// A rate measured at `at`, as it stands at `now` with no event since (the
-// same decay as RateMeter): for rates that arrive from another process.
-double decayed_rate(double per_second_at, TimeMs at, TimeMs now, double tau_seconds = 5.0);
+inline constexpr TimeMs min_rate_span_ms = 250;
+inline constexpr double rate_idle_reset_taus = 3.0;  // the old run weighs under 5% by then
+
+// The corrected rate (as RateMeter::per_second) from a raw decaying average
+// measured at `at` and its run's first event `since`, with no event since:
+// for rates kept by another process (the Redis store's claim script keeps
+// the raw rate, its time and the run's start). since <= 0 (not known): the
+// raw rate, uncorrected.
+double measured_rate(double raw_per_second_at, TimeMs at, TimeMs since, TimeMs now, double tau_seconds = 5.0);
 
 // How long a queued order at `position` should wait until a window starts
 // it, at the sale's measured start rate: nullopt while no rate is measured

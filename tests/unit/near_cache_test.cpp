@@ -70,9 +70,12 @@ TEST(NearCache, ProgressKeepsTheNewestOfEachPart) {
   cache.update(order("b"), SaleProgress{3, 9.0, 50});  // older: neither part goes back
   EXPECT_EQ(cache.progress("s").started, 5u);
   EXPECT_EQ(cache.progress("s").rate, 2.0);
-  cache.update(order("c"), SaleProgress{7, 4.0, 200});
+  cache.update(order("c"), SaleProgress{7, 4.0, 200, 150});
   EXPECT_EQ(cache.progress("s").started, 7u);
   EXPECT_EQ(cache.progress("s").rate_at, 200);
+  EXPECT_EQ(cache.progress("s").rate_since, 150);  // the rate's run goes with the rate
+  cache.update(order("d"), SaleProgress{7, 1.0, 180, 90});
+  EXPECT_EQ(cache.progress("s").rate_since, 150);
   EXPECT_EQ(cache.progress("other").started, 0u);
 }
 

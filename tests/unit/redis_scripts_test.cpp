@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "domain/queue_hint.hpp"
 #include "redis_server_fixture.hpp"
 
 namespace {
@@ -78,9 +79,9 @@ class RedisScriptsTest : public RedisServerTest {
   // What the scripts say of an order: its hash and the sale's progress.
   Fields stored(const std::string& order_id) {
     Fields f = as_fields(strings(client_->command_sync({"HGETALL", order_key(order_id)}).elements, 0));
-    auto sale = client_->command_sync({"HMGET", sale_key(), "started", "rate", "rate_at", "remaining"});
-    const char* names[] = {"started", "rate", "rate_at", "remaining"};
-    for (std::size_t i = 0; i < 4; ++i) f[names[i]] = sale.elements.at(i).str;
+    auto sale = client_->command_sync({"HMGET", sale_key(), "started", "rate", "rate_at", "rate_since", "remaining"});
+    const char* names[] = {"started", "rate", "rate_at", "rate_since", "remaining"};
+    for (std::size_t i = 0; i < 5; ++i) f[names[i]] = sale.elements.at(i).str;
     return f;
   }
 
@@ -150,7 +151,8 @@ TEST_F(RedisScriptsTest, AnAcceptedIntakeAnswersPublishesAndStoresTheSameOrder) 
   EXPECT_EQ(f.at("created_at"), "5000");
   EXPECT_EQ(f.at("updated_at"), "5000");
   EXPECT_EQ(f.at("remaining"), "9");
-  EXPECT_EQ(f.size(), 14u);
+  EXPECT_EQ(f.at("rate_since"), "0");  // no window started an order yet
+  EXPECT_EQ(f.size(), 15u);
   EXPECT_EQ(client_->command_sync({"HGET", users_key(), "alice"}).str, "o1");
   EXPECT_EQ(client_->command_sync({"HGET", sale_key(), "c:QUEUED"}).str, "1");
   EXPECT_EQ(client_->command_sync({"XLEN", prefix_ + "queue"}).integer, 1);
@@ -218,6 +220,29 @@ TEST_F(RedisScriptsTest, EveryStepOfTheLifeCycleAnswersWhatItPublishesAndStores)
   ASSERT_EQ(outcome(repeated), "ok");
   EXPECT_EQ(as_fields(strings(repeated.elements, 1)), f);
   EXPECT_EQ(changes(), 4u);
+}
+
+// Every gateway computes the estimate from what the claim script keeps in
+// the sale hash: it must be the memory store's RateMeter, start-up
+// correction and idle restart included.
+TEST_F(RedisScriptsTest, TheClaimScriptKeepsTheStartRateAsTheRateMeterDoes) {
+  create_sale(20);
+  flashgate::domain::RateMeter meter;
+  // A run of starts, an idle spell longer than the restart (3 tau), a new run.
+  const std::vector<flashgate::domain::TimeMs> starts{6000, 6000, 6100, 6400, 7000, 40'000, 40'050, 40'200};
+  for (std::size_t i = 0; i < starts.size(); ++i) {
+    const std::string id = std::string("o").append(std::to_string(i));
+    ASSERT_EQ(outcome(intake(std::string("u").append(std::to_string(i)), id)), "accepted");
+    ASSERT_EQ(outcome(claim(id, "w1", read_entry("w1"), std::to_string(starts[i]))), "claimed");
+    meter.record(starts[i]);
+    const auto f = stored(id);
+    EXPECT_EQ(f.at("rate_since"), i < 5 ? "6000" : "40000") << "start " << i;
+    for (flashgate::domain::TimeMs later : {0, 1, 300, 5'000})
+      EXPECT_NEAR(flashgate::domain::measured_rate(std::stod(f.at("rate")), std::stoll(f.at("rate_at")),
+                                                   std::stoll(f.at("rate_since")), starts[i] + later),
+                  meter.per_second(starts[i] + later), 1e-9)
+          << "start " << i << ", " << later << " ms later";
+  }
 }
 
 // The system of record learns final outcomes from the outcome stream: one

@@ -25,6 +25,7 @@ bool NearCache::update(const domain::Order& order, const SaleProgress& progress)
     if (progress.rate_at >= sale.rate_at) {
       sale.rate = progress.rate;
       sale.rate_at = progress.rate_at;
+      sale.rate_since = progress.rate_since;
     }
   }
   Shard& shard = shard_of(order.order_id);

@@ -25,8 +25,9 @@ namespace flashgate::store::redis {
 // What a position and a poll hint need from the sale, as the feed reports it.
 struct SaleProgress {
   std::uint64_t started = 0;
-  double rate = 0.0;  // starts per second at rate_at
+  double rate = 0.0;  // raw starts per second at rate_at (see domain::measured_rate)
   domain::TimeMs rate_at = 0;
+  domain::TimeMs rate_since = 0;  // the first start of the rate's run
 };
 
 class NearCache {

@@ -87,6 +87,7 @@ Parsed parse_order(const std::vector<Reply>& items, std::size_t from) {
     else if (key == "started") p.progress.started = static_cast<std::uint64_t>(to_int(value));
     else if (key == "rate") p.progress.rate = std::strtod(value.c_str(), nullptr);
     else if (key == "rate_at") p.progress.rate_at = to_int(value);
+    else if (key == "rate_since") p.progress.rate_since = to_int(value);
     else if (key == "remaining") p.remaining = to_int(value);
   }
   return p;
@@ -180,7 +181,7 @@ void RedisStore::stop() {
 OrderView RedisStore::view_of(const domain::Order& order, const SaleProgress& progress) const {
   OrderView view{order, 0, 0, std::nullopt};
   const auto now = domain::now_ms();
-  const double rate = domain::decayed_rate(progress.rate, progress.rate_at, now);
+  const double rate = domain::measured_rate(progress.rate, progress.rate_at, progress.rate_since, now);
   if (order.status == OrderStatus::queued) {
     view.position = domain::queue_position(order.seq, progress.started);
     view.estimated_wait_ms = domain::estimated_wait_ms(view.position, rate);

@@ -16,11 +16,12 @@ local function hold_key(user_id, request_id)
   return user_id
 end
 local function with_sale(reply, skey)
-  local s = redis.call('HMGET', skey, 'started', 'rate', 'rate_at', 'remaining')
+  local s = redis.call('HMGET', skey, 'started', 'rate', 'rate_at', 'rate_since', 'remaining')
   reply[#reply + 1] = 'started'; reply[#reply + 1] = s[1] or '0'
   reply[#reply + 1] = 'rate'; reply[#reply + 1] = s[2] or '0'
   reply[#reply + 1] = 'rate_at'; reply[#reply + 1] = s[3] or '0'
-  reply[#reply + 1] = 'remaining'; reply[#reply + 1] = s[4] or '0'
+  reply[#reply + 1] = 'rate_since'; reply[#reply + 1] = s[4] or '0'
+  reply[#reply + 1] = 'remaining'; reply[#reply + 1] = s[5] or '0'
   return reply
 end
 local function order_reply(outcome, okey, skey)
@@ -78,7 +79,7 @@ const Script& create_sale() {
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'sale_id', ARGV[1], 'item', ARGV[2], 'stock', ARGV[3], 'starts_at', ARGV[4],
   'ends_at', ARGV[5], 'created_at', ARGV[6], 'remaining', ARGV[3], 'seq', 0, 'started', 0, 'rate', 0, 'rate_at', 0,
-  'c:QUEUED', 0, 'c:PROCESSING', 0, 'c:CONFIRMED', 0, 'c:PAID', 0, 'c:FAILED', 0, 'c:CANCELLED', 0,
+  'rate_since', 0, 'c:QUEUED', 0, 'c:PROCESSING', 0, 'c:CONFIRMED', 0, 'c:PAID', 0, 'c:FAILED', 0, 'c:CANCELLED', 0,
   'max_per_buyer', ARGV[7] or '1')
 return 1
 )lua");
@@ -96,7 +97,7 @@ local skey, ukey, hkey = KEYS[1], KEYS[2], KEYS[5]
 local prefix, sale_id, user_id, order_id, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local quantity, request_id = tonumber(ARGV[6] or '1'), ARGV[7] or ''
 local sale = redis.call('HMGET', skey, 'stock', 'starts_at', 'ends_at', 'remaining', 'started', 'rate', 'rate_at',
-  'max_per_buyer')
+  'max_per_buyer', 'rate_since')
 if not sale[1] then return {'sale_not_found'} end
 if sale[3] ~= '' and tonumber(now) >= tonumber(sale[3]) then return {'sale_ended'} end
 if sale[2] ~= '' and tonumber(now) < tonumber(sale[2]) then return {'sale_not_open'} end
@@ -130,7 +131,8 @@ local n = #fields
 fields[n + 1] = 'started'; fields[n + 2] = sale[5] or '0'
 fields[n + 3] = 'rate'; fields[n + 4] = sale[6] or '0'
 fields[n + 5] = 'rate_at'; fields[n + 6] = sale[7] or '0'
-fields[n + 7] = 'remaining'; fields[n + 8] = tostring(remaining)
+fields[n + 7] = 'rate_since'; fields[n + 8] = sale[9] or '0'
+fields[n + 9] = 'remaining'; fields[n + 10] = tostring(remaining)
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', '100000', '*', unpack(fields))
 table.insert(fields, 1, 'accepted')
 return fields
@@ -152,7 +154,9 @@ const Script& claim() {
   // anew, and a claim from the old copy would leave the order PROCESSING
   // with nothing referencing it. The claim renews the entry (idle 0) after
   // the first write, so that under maxmemory the whole claim is refused.
-  // The start rate is an exponentially decaying average (tau 5 s), as domain::RateMeter.
+  // The start rate is the raw decaying average (tau 5 s) and its run's first
+  // start, as domain::RateMeter::record keeps them (a run starts over after
+  // 3 tau idle); readers correct it for the run's start (domain::measured_rate).
   static const Script s = make(R"lua(
 local okey, queue, now = KEYS[1], KEYS[3], tonumber(ARGV[2])
 local group, consumer, entry = ARGV[3], ARGV[4], ARGV[5]
@@ -162,9 +166,11 @@ local skey = sale_key(ARGV[1], redis.call('HGET', okey, 'sale_id'))
 move(okey, skey, 'PROCESSING', now, '')
 redis.call('XCLAIM', queue, group, consumer, 0, entry, 'JUSTID')
 redis.call('HINCRBY', skey, 'started', 1)
-local r = redis.call('HMGET', skey, 'rate', 'rate_at')
-local rate = tonumber(r[1] or '0') * math.exp(-math.max(0, now - tonumber(r[2] or '0')) / 5000) + 0.2
-redis.call('HSET', skey, 'rate', tostring(rate), 'rate_at', now)
+local r = redis.call('HMGET', skey, 'rate', 'rate_at', 'rate_since')
+local rate, at, since = tonumber(r[1] or '0'), tonumber(r[2] or '0'), tonumber(r[3] or '0')
+if rate == 0 or since <= 0 or now - at >= 15000 then rate, since = 0, now end
+rate = rate * math.exp(-math.max(0, now - at) / 5000) + 0.2
+redis.call('HSET', skey, 'rate', tostring(rate), 'rate_at', now, 'rate_since', since)
 return publish_and_reply('claimed', KEYS[2], okey, skey)
 )lua");
   return s;

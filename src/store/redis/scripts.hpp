@@ -3,13 +3,14 @@
 // step on the server. Keys of one sale share the hash tag {T} (see
 // domain::sale_tag), so a Redis Cluster keeps a sale's keys in one slot:
 //   fg:{T}:sale:<sale_id>    hash: the sale, remaining, seq, started, counts (c:<STATUS>), rate
+//                            (raw start rate, rate_at: its time, rate_since: its run's first start)
 //   fg:{T}:sale:<sale_id>    ... and max_per_buyer, and x:<STATUS>: the units beyond one per order in each status
 //   fg:{T}:users:<sale_id>   hash: hold key (domain::hold_key) -> order id of the orders holding units
 //   fg:{T}:held:<sale_id>    hash: user -> units held (only in a sale with max_per_buyer > 1)
 //   fg:{T}:order:<order_id>  hash: the order's status object fields (external_id only once the shop said one)
 //   fg:{T}:queue             stream: order ids waiting for a window or in one (consumer group "windows");
 //                            an entry is deleted once its order is done with
-//   fg:{T}:changes           stream: every status change, with the sale's started count and rate
+//   fg:{T}:changes           stream: every status change, with the sale's started count and rate (all three fields)
 //   fg:{T}:outcomes          stream: final outcomes (PAID, CANCELLED, FAILED) as order fields, for the
 //                            system of record (consumer group "mirror"); deleted once written there
 //   fg:{T}:confirmed         sorted set: CONFIRMED orders by confirmation time (payment timeouts)
