@@ -9,6 +9,10 @@ is destroyed. In the asan pass of scripts/test this runs against the
 sanitized binary, where a use after free is an error report and exit code 1;
 the release pass checks the same exit codes.
 
+And no intake is cut by the stop: those whose Redis replies come back after
+the SIGTERM (Redis paused across it) are answered, the server's stop waits
+for them.
+
 Runs in both passes' embedded run only: it starts its own Redis.
 """
 
