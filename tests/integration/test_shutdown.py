@@ -13,7 +13,9 @@ And no intake is cut by the stop: those whose Redis replies come back after
 the SIGTERM (Redis paused across it) are answered, the server's stop waits
 for them.
 
-Runs in both passes' embedded run only: it starts its own Redis.
+The first runs in both passes' embedded run only: it starts its own Redis.
+The second runs in both deployments: a gateway of its own Redis when
+embedded, a gateway of the deployment's Redis and PostgreSQL when distributed.
 """
 
 import http.client
@@ -26,9 +28,7 @@ import time
 
 import pytest
 
-from flashgate_harness import RedisServer, Server, child_env, free_port, unique_id, wait_until
-
-pytestmark = pytest.mark.embedded_only(reason="starts its own Redis and gateways")
+from flashgate_harness import RedisServer, Server, child_env, distributed, free_port, unique_id, wait_until
 
 ROUNDS = 20
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "heap-use-after-free")
@@ -81,6 +81,7 @@ def launch_gateway(tmp_path, redis, name, settings=None):
     return server
 
 
+@pytest.mark.embedded_only(reason="starts its own Redis and gateways")
 def test_redis_gateway_stops_cleanly_while_changes_stream_in(tmp_path):
     redis = RedisServer(tmp_path / "redis").start()
     writer_gateway = None
@@ -130,17 +131,34 @@ def intake(port, sale_id, answers, index):
         conn.close()
 
 
-def test_intakes_waiting_for_redis_at_sigterm_are_answered(tmp_path):
+@pytest.fixture
+def redis_gateway(tmp_path, start_server):
+    """A gateway-role process and its Redis: the deployment's, or one of its own when embedded."""
+    # The drain's bound (half the shutdown's) is far beyond the pause: the test, not a deadline, ends the wait.
+    settings = {"FLASHGATE_SHUTDOWN_TIMEOUT": "300s"}
+    if distributed():
+        gateway = start_server({"FLASHGATE_ROLE": "gateway", "FLASHGATE_INTAKE_RATE": "0", **settings})
+        yield gateway, gateway.backend.redis
+        return
+    redis = RedisServer(tmp_path / "redis").start()
+    gateway = None
+    try:
+        gateway = launch_gateway(tmp_path, redis, "gateway", settings)
+        yield gateway, redis
+    finally:
+        if gateway is not None:
+            gateway.stop()
+        redis.stop()
+
+
+def test_intakes_waiting_for_redis_at_sigterm_are_answered(redis_gateway):
     """Intakes sent to a Redis gateway whose Redis replies have not come back
     when SIGTERM lands (Redis paused) are answered once Redis resumes, not cut:
     the server's stop waits for the answers handlers owe (api.md: on SIGTERM
     in-flight requests are answered)."""
-    redis = RedisServer(tmp_path / "redis").start()
-    gateway = None
+    gateway, redis = redis_gateway
     paused = False
     try:
-        # The drain's bound (half the shutdown's) is far beyond the pause: the test, not a deadline, ends the wait.
-        gateway = launch_gateway(tmp_path, redis, "gateway", {"FLASHGATE_SHUTDOWN_TIMEOUT": "300s"})
         sale_id = gateway.new_sale(stock=1000)
         os.kill(redis.pid(), signal.SIGSTOP)
         paused = True
@@ -162,6 +180,3 @@ def test_intakes_waiting_for_redis_at_sigterm_are_answered(tmp_path):
     finally:
         if paused:
             os.kill(redis.pid(), signal.SIGCONT)
-        if gateway is not None:
-            gateway.stop()
-        redis.stop()
