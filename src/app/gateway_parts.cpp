@@ -12,7 +12,7 @@ gateway::OrderWatch::Lookup order_lookup(store::Store& store) {
 }
 
 gateway::ServerLimits server_limits(const Config& config) {
-  return gateway::ServerLimits{static_cast<std::size_t>(config.body_limit),
+  gateway::ServerLimits limits{static_cast<std::size_t>(config.body_limit),
                                static_cast<std::size_t>(config.effective_header_limit()),
                                std::chrono::milliseconds(config.request_timeout_ms),
                                std::chrono::milliseconds(config.idle_timeout_ms),
@@ -20,6 +20,11 @@ gateway::ServerLimits server_limits(const Config& config) {
                                static_cast<std::size_t>(config.max_connections),
                                static_cast<std::size_t>(config.max_connections_per_client),
                                split_list(config.trust_proxy)};
+  // The server's wait for answers owed at the stop takes at most half the
+  // shutdown's bound: the parts stopped after it (the outcome mirror, the
+  // backends) keep the rest.
+  limits.drain_timeout = std::chrono::milliseconds(config.shutdown_timeout_ms / 2);
+  return limits;
 }
 
 }  // namespace

@@ -111,8 +111,9 @@ void Process::stop() { lifecycle_.stop(); }
 //   answer; long polls and streams answer), the windows finish what they
 //   hold, the periodic tasks stop and the stock is flushed a last time, with
 //   the windows' last orders; key fetches and admin calls in progress are
-//   answered, the server writes what it was handed and closes (it answers
-//   polls until then); the outcome mirror and the event delivery stop (what
+//   answered, the server reads no new request, writes every answer it owes
+//   (an intake's Redis reply may come after the signal) and closes (it
+//   answers polls until then); the outcome mirror and the event delivery stop (what
 //   they did not carry waits in the log and the outbox), and last the
 //   backends' threads are joined, so no store listener or callback runs into
 //   a part once the parts are destroyed.

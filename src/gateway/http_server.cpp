@@ -6,7 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <latch>
+#include <semaphore>
 #include <thread>
 #include <utility>
 #include <unordered_map>
@@ -91,6 +91,21 @@ class ConnectionSlots {
   std::unordered_map<std::string, std::size_t> per_client_;
 };
 
+// One I/O thread's part of the server's stop: how many of its connections
+// still owe an answer. Touched by that thread alone (no counter shared
+// across threads, and nothing at all before the stop); the thread's last
+// answer tells the stop, through the semaphore every thread shares.
+struct ThreadDrain {
+  explicit ThreadDrain(std::counting_semaphore<>& drained) : drained(drained) {}
+  void answered() {
+    if (--owed == 0 && !walking) drained.release();
+  }
+  std::counting_semaphore<>& drained;
+  bool stopping = false;  // no request is read on this thread any more
+  bool walking = false;   // its connections are being told: owed is not final yet
+  std::size_t owed = 0;
+};
+
 // What every connection of the server shares.
 struct Shared {
   const Router& router;
@@ -131,23 +146,40 @@ class SessionExchange final : public Exchange, public std::enable_shared_from_th
 // thread's sweeper enforces (no timer operation per request).
 class Session : public std::enable_shared_from_this<Session>, public http::Expiring {
  public:
-  Session(tcp::socket socket, std::string address, const Shared& shared, http::DeadlineSweeper& sweeper)
+  Session(tcp::socket socket, std::string address, const Shared& shared, http::DeadlineSweeper& sweeper,
+          ThreadDrain& drain)
       : socket_(std::move(socket)),
         address_(std::move(address)),
         shared_(shared),
         limits_(shared.limits),
-        sweeper_(sweeper) {}
+        sweeper_(sweeper),
+        drain_(drain) {}
   ~Session() override { shared_.slots.release(address_); }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
   void run() {
     asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+      if (self->drain_.stopping) return self->close();  // accepted just before the stop
       error_code ec;
       self->socket_.non_blocking(true, ec);  // answers are written at once where the socket takes them
       self->sweeper_.watch(self);
       self->start_reading();
     });
+  }
+
+  // The server stops, on the connection's own thread: no further request is
+  // read. A request a handler has is still answered, and then the
+  // connection closes: true, it owes an answer (the thread's drain hears
+  // when it is written or the connection is gone). An event stream goes on
+  // until it is ended or the server's threads stop; a connection lingering
+  // after a refusal lingers on; any other is closed now.
+  bool stop_reading() {
+    if (closed_ || stream_started_) return false;
+    stopping_ = true;
+    if (awaiting_answer_ || sending_) return draining_ = true;
+    if (!linger_) close();
+    return false;
   }
 
   bool expire_if_due(Clock::time_point now) override {
@@ -167,6 +199,7 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
   void start_stream(std::shared_ptr<SessionExchange> exchange, Response head) {
     asio::post(socket_.get_executor(), [self = shared_from_this(), exchange, h = std::move(head)]() mutable {
       self->shared_.counters.count(exchange->route(), h.status, exchange->started());
+      self->drained();  // a stream's answer is its head: the stream itself ends as it would
       self->deadline_ = Clock::time_point::max();
       self->release_request_memory();
       self->stream_started_ = true;
@@ -297,7 +330,7 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
     awaiting_answer_ = false;
     abort_callbacks_.clear();
     shared_.counters.count(exchange.route(), r.status, exchange.started());
-    send(r, version_, keep_alive_);
+    send(r, version_, keep_alive_ && !stopping_);  // stopping: the answer says Connection: close
   }
 
   void send(const Response& r, unsigned version, bool keep_alive) {
@@ -313,6 +346,7 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
       return close();
     }
     if (written == out_.size()) return after_answer(keep_alive);
+    sending_ = true;
     asio::async_write(socket_, asio::buffer(out_.data() + written, out_.size() - written),
                       [self = shared_from_this(), keep_alive](error_code ec, std::size_t) {
                         if (ec) {
@@ -324,8 +358,18 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
   }
 
   void after_answer(bool keep_alive) {
+    sending_ = false;
+    if (stopping_) {
+      linger_ ? linger() : close();
+      return drained();
+    }
     if (!keep_alive) return linger_ ? linger() : close();
     start_reading();
+  }
+
+  // Once per connection that owed an answer at the stop: written, or gone.
+  void drained() {
+    if (std::exchange(draining_, false)) drain_.answered();
   }
 
   void linger() {
@@ -407,6 +451,7 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
     std::string().swap(pending_);
     auto callbacks = std::move(abort_callbacks_);
     for (auto& cb : callbacks) cb();
+    drained();
   }
 
   tcp::socket socket_;
@@ -414,6 +459,7 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
   const Shared& shared_;
   const ServerLimits& limits_;
   http::DeadlineSweeper& sweeper_;
+  ThreadDrain& drain_;
   Clock::time_point deadline_ = Clock::time_point::max();
   boost::beast::flat_buffer buffer_;
   std::optional<http::RequestParser> parser_;
@@ -431,6 +477,9 @@ class Session : public std::enable_shared_from_this<Session>, public http::Expir
   bool stream_closing_ = false;
   bool stream_started_ = false;  // its head is queued
   bool closed_ = false;
+  bool sending_ = false;    // an answer's write is in progress
+  bool stopping_ = false;   // the server stops: no further request is read
+  bool draining_ = false;   // owed an answer at the stop, not yet written
   bool linger_ = false;  // close by lingering: the request was not read to its end
   Clock::time_point linger_until_;
   std::size_t lingered_ = 0;  // bytes discarded
@@ -515,7 +564,20 @@ struct HttpServer::Impl {
       return;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    std::make_shared<Session>(std::move(socket), std::move(address), shared, *sweepers[index])->run();
+    std::make_shared<Session>(std::move(socket), std::move(address), shared, *sweepers[index], *drains[index])->run();
+  }
+
+  // On I/O thread `index`: its connections stop reading; the thread tells
+  // `drained` once the answers they owe are written (at once if none is).
+  void stop_reading(std::size_t index) {
+    auto& drain = *drains[index];
+    drain.stopping = true;
+    drain.walking = true;  // an answer written inline while walking must not tell too early
+    sweepers[index]->for_each([&drain](const std::shared_ptr<http::Expiring>& connection) {
+      if (std::static_pointer_cast<Session>(connection)->stop_reading()) ++drain.owed;
+    });
+    drain.walking = false;
+    if (drain.owed == 0) drained.release();
   }
 
   ServerLimits limits;
@@ -527,6 +589,8 @@ struct HttpServer::Impl {
   bool shortage_logged = false;  // one warning per shortage, not one per retry
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<std::unique_ptr<http::DeadlineSweeper>> sweepers;  // one per context, destroyed before them
+  std::counting_semaphore<> drained{0};                           // one release per thread at the stop
+  std::vector<std::unique_ptr<ThreadDrain>> drains;               // one per context
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<asio::steady_timer> accept_pause;  // on the acceptor's context
@@ -545,6 +609,7 @@ void HttpServer::start(const std::string& host, std::uint16_t port, std::size_t 
     impl_->contexts.push_back(std::make_unique<asio::io_context>(1));
     impl_->guards.push_back(asio::make_work_guard(*impl_->contexts.back()));
     impl_->sweepers.push_back(std::make_unique<http::DeadlineSweeper>(*impl_->contexts.back()));
+    impl_->drains.push_back(std::make_unique<ThreadDrain>(impl_->drained));
   }
   error_code ec;
   const auto address = asio::ip::make_address(host, ec);
@@ -577,12 +642,18 @@ void HttpServer::stop() {
     impl_->acceptor->close(ec);
     impl_->accept_pause->cancel();
   });
-  // Answers other threads handed to the I/O threads before now (a journal
-  // commit's intakes, a key fetch, an admin call) are written before the
-  // threads stop: each thread runs a marker queued behind them.
-  std::latch written(static_cast<std::ptrdiff_t>(impl_->contexts.size()));
-  for (auto& context : impl_->contexts) asio::post(*context, [&written] { written.count_down(); });
-  written.wait();
+  // Every request a handler has is answered before the threads stop: an
+  // intake whose Redis reply is still on its way, a key fetch, an admin call
+  // (an answer already handed over is queued ahead of the walk, and written
+  // first). Bounded: a handler that never answers does not hold the process.
+  const std::size_t threads = impl_->contexts.size();
+  for (std::size_t i = 0; i < threads; ++i) asio::post(*impl_->contexts[i], [this, i] { impl_->stop_reading(i); });
+  const auto deadline = Clock::now() + impl_->limits.drain_timeout;
+  std::size_t drained = 0;
+  while (drained < threads && impl_->drained.try_acquire_until(deadline)) ++drained;
+  if (drained < threads)
+    spdlog::warn("http: answers still owed after {} ms; their connections are closed unanswered",
+                 impl_->limits.drain_timeout.count());
   impl_->guards.clear();
   for (auto& context : impl_->contexts) context->stop();
   for (auto& thread : impl_->threads) thread.join();

@@ -25,6 +25,8 @@ struct ServerLimits {
   // connection is the proxy's, and event streams hold theirs for minutes.
   // (Its clients are told apart per request, by X-Forwarded-For.)
   std::vector<std::string> trusted_proxies;
+  // How long stop() waits for the answers of requests handlers already have.
+  std::chrono::milliseconds drain_timeout{5'000};
 };
 
 class HttpServer {
@@ -34,8 +36,10 @@ class HttpServer {
   // Binds now (throws if it cannot), serves on `threads` threads.
   void start(const std::string& host, std::uint16_t port, std::size_t threads);
   std::uint16_t port() const;
-  // Stops accepting; what other threads answered before the call is written,
-  // then open connections are closed.
+  // Stops accepting and reading: connections between requests are closed at
+  // once; a request a handler already has is answered (with Connection:
+  // close) and its connection closed, for at most limits.drain_timeout.
+  // Then the I/O threads stop and what is still open (event streams) is cut.
   void stop();
 
  private:

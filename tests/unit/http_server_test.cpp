@@ -283,4 +283,88 @@ TEST(HttpServer, ATrustedProxyIsBoundedByTheProcessLimitAlone) {
   EXPECT_EQ(served_among(clients), 6u);
 }
 
+// Whether the server still accepts: once the stop has begun it refuses.
+bool accepts(std::uint16_t port) {
+  asio::io_context io;
+  tcp::socket socket(io);
+  boost::system::error_code ec;
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+  return !ec;
+}
+
+void wait_until_refused(std::uint16_t port) {
+  while (accepts(port)) std::this_thread::yield();
+}
+
+// An intake whose Redis reply comes back after the stop began (the reply
+// arrives on the Redis client's thread, later than any round of the I/O
+// threads' queues): its client still gets the whole answer, which closes the
+// connection.
+TEST(HttpServer, ARequestAnsweredFromAnotherThreadAfterTheStopBeganIsWritten) {
+  std::promise<ExchangePtr> held;
+  Router router;
+  router.add("POST", "/orders", [&held](const ExchangePtr& ex) { held.set_value(ex); });
+  ServerLimits limits;
+  limits.drain_timeout = std::chrono::minutes(10);  // the test, not a deadline, ends the wait
+  auto server = std::make_unique<Server>(std::move(router), limits);
+  const auto port = server->http.port();
+  Client client(port);
+  client.send("POST /orders HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}");
+  ExchangePtr exchange = held.get_future().get();
+  auto stopped = std::async(std::launch::async, [&server] { server->http.stop(); });
+  wait_until_refused(port);
+  // The stop waits for this answer; a stop that did not would be over by now.
+  stopped.wait_for(std::chrono::milliseconds(200));
+  exchange->respond(text("accepted"));
+  exchange.reset();
+  stopped.get();
+  server.reset();
+  const std::string wire = client.read_to_end();
+  EXPECT_EQ(wire.rfind("HTTP/1.1 200 ", 0), 0u) << wire;
+  EXPECT_NE(wire.find("accepted"), std::string::npos) << wire;
+  EXPECT_NE(wire.find("Connection: close"), std::string::npos) << wire;
+}
+
+// While the stop waits for an answer, a keep-alive connection between
+// requests is closed at once, and the answered one closes after its answer.
+TEST(HttpServer, TheStopClosesIdleConnectionsAndClosesOthersAfterTheirAnswer) {
+  std::promise<ExchangePtr> held;
+  Router router = ok_router();
+  router.add("GET", "/later", [&held](const ExchangePtr& ex) { held.set_value(ex); });
+  ServerLimits limits;
+  limits.drain_timeout = std::chrono::minutes(10);
+  Server server(std::move(router), limits);
+  Client idle(server.http.port());
+  idle.send("GET /ok HTTP/1.1\r\nHost: t\r\n\r\n");
+  idle.read_answers(1, "\r\n\r\nok");
+  Client waiting(server.http.port());
+  waiting.send("GET /later HTTP/1.1\r\nHost: t\r\n\r\n");
+  ExchangePtr exchange = held.get_future().get();
+  auto stopped = std::async(std::launch::async, [&server] { server.http.stop(); });
+  EXPECT_EQ(idle.read_to_end(), "") << "the idle connection was closed without another answer";
+  EXPECT_NE(stopped.wait_for(std::chrono::seconds(0)), std::future_status::ready) << "the stop waits for /later";
+  exchange->respond(text("later"));
+  exchange.reset();
+  const std::string wire = waiting.read_to_end();  // ends: the server closed after the answer
+  EXPECT_NE(wire.find("later"), std::string::npos) << wire;
+  stopped.get();
+}
+
+// A handler that never answers holds the stop for drain_timeout, no longer.
+TEST(HttpServer, AnAnswerThatNeverComesHoldsTheStopOnlyUntilItsDeadline) {
+  std::promise<ExchangePtr> held;
+  Router router;
+  router.add("GET", "/never", [&held](const ExchangePtr& ex) { held.set_value(ex); });
+  ServerLimits limits;
+  limits.drain_timeout = std::chrono::milliseconds(100);
+  auto server = std::make_unique<Server>(std::move(router), limits);
+  Client client(server->http.port());
+  client.send("GET /never HTTP/1.1\r\nHost: t\r\n\r\n");
+  ExchangePtr never = held.get_future().get();
+  server->http.stop();
+  never.reset();
+  server.reset();
+  EXPECT_EQ(client.read_to_end(), "");
+}
+
 }  // namespace

@@ -30,6 +30,12 @@ class DeadlineSweeper {
   // From the context's own thread only.
   void watch(std::weak_ptr<Expiring> connection) { watched_.push_back(std::move(connection)); }
   void start() { arm(); }
+  // Every connection still open, from the context's own thread only.
+  template <class Visit>
+  void for_each(Visit visit) const {
+    for (const auto& weak : watched_)
+      if (auto connection = weak.lock()) visit(connection);
+  }
 
  private:
   void arm() {
