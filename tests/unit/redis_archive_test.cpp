@@ -36,14 +36,12 @@ constexpr const char* tagmate_b = "tagmate-109932";
 
 std::string prefix_of(const std::string& sale_id) { return "fg:{" + sale_tag(sale_id) + "}:"; }
 
-class RedisArchiveTest : public RedisServerTest {
+class RedisArchiveTest : public RedisAdminTest {
  protected:
   void SetUp() override {
-    RedisServerTest::SetUp();
-    admin_ = std::make_unique<RedisClient>(options());
-    ASSERT_TRUE(admin_->wait_connected(patience));
+    RedisAdminTest::SetUp();
     // fg:sales and fg:tags are global: each test starts from an empty server.
-    ASSERT_TRUE(admin_->command_sync({"FLUSHALL"}).ok());
+    ASSERT_TRUE(flush_all(*admin_));
   }
 
   std::unique_ptr<RedisStore> make_store(const std::string& name) {
@@ -173,7 +171,6 @@ class RedisArchiveTest : public RedisServerTest {
     return false;
   }
 
-  std::unique_ptr<RedisClient> admin_;
 };
 
 TEST_F(RedisArchiveTest, TheTagmatesShareATag) {

@@ -75,14 +75,8 @@ class WindowThread {
   std::thread thread_;
 };
 
-class RedisQueueTest : public RedisServerTest {
+class RedisQueueTest : public RedisAdminTest {
  protected:
-  void SetUp() override {
-    RedisServerTest::SetUp();
-    admin_ = std::make_unique<RedisClient>(options());
-    ASSERT_TRUE(admin_->wait_connected(patience));
-  }
-
   // A worker process's store: its own consumer names.
   std::unique_ptr<RedisStore> worker_store(const std::string& name, std::chrono::milliseconds reclaim_after) {
     RedisStoreOptions o;
@@ -146,8 +140,6 @@ class RedisQueueTest : public RedisServerTest {
     create_sale(store, second);
     return {first, second};
   }
-
-  std::unique_ptr<RedisClient> admin_;
 };
 
 // Redis under maxmemory with noeviction refuses the claim script's writes

@@ -102,7 +102,7 @@ class SharedRedis {
  public:
   static std::uint16_t port() {
     if (port_ == 0) {
-      dir_ = fs::temp_directory_path() / numbered("flashgate-store-contract-", ::getpid());
+      dir_ = own_redis_dir("flashgate-store-contract-");
       const auto port = free_port();
       start_redis(dir_, port);
       if (!::testing::Test::HasFatalFailure()) port_ = port;
@@ -111,9 +111,7 @@ class SharedRedis {
   }
   static void stop() {
     if (port_ == 0) return;
-    stop_redis(dir_);
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    remove_redis(dir_);
     port_ = 0;
   }
 
@@ -129,9 +127,8 @@ class RedisBackend final : public Backend {
     const auto port = SharedRedis::port();
     if (port == 0) return nullptr;
     RedisClient admin("127.0.0.1", port, 1);
-    const auto flushed = admin.command_sync({"FLUSHALL"});
-    if (!flushed.ok()) {
-      ADD_FAILURE() << "FLUSHALL: " << flashgate::store::redis::describe(flushed);
+    if (const auto flushed = flush_all(admin); !flushed) {
+      ADD_FAILURE() << flushed.message();
       return nullptr;
     }
     return std::unique_ptr<Backend>(new RedisBackend(port));
