@@ -96,25 +96,19 @@ TEST_F(MemoryStoreTest, EveryAcceptedIntakeIsInTheJournal) {
   std::promise<void> all_answered;
   auto answered = all_answered.get_future();
 
-  std::latch go(1);
-  std::vector<std::thread> crowd;
-  for (int t = 0; t < threads; ++t)
-    crowd.emplace_back([&, t] {
-      go.wait();
-      for (int i = 0; i < users_per_thread; ++i) {
-        std::string user = numbered("t", t);
-        user += numbered("-u", i);
-        store_->intake("flash", user, [&](Result<IntakeOutcome> r) {
-          if (r) {
-            std::lock_guard lock(mutex);
-            accepted_ids.insert(r->view.order.order_id);
-          }
-          if (++answers == threads * users_per_thread) all_answered.set_value();
-        });
-      }
-    });
-  go.count_down();
-  for (auto& th : crowd) th.join();
+  all_at_once(threads, [&](int t) {
+    for (int i = 0; i < users_per_thread; ++i) {
+      std::string user = numbered("t", t);
+      user += numbered("-u", i);
+      store_->intake("flash", user, [&](Result<IntakeOutcome> r) {
+        if (r) {
+          std::lock_guard lock(mutex);
+          accepted_ids.insert(r->view.order.order_id);
+        }
+        if (++answers == threads * users_per_thread) all_answered.set_value();
+      });
+    }
+  });
   ASSERT_EQ(answered.wait_for(patience), std::future_status::ready) << "not every intake was answered";
 
   std::lock_guard lock(mutex);

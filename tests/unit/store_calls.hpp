@@ -11,12 +11,14 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <latch>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "domain/ids.hpp"
@@ -75,6 +77,20 @@ class Pending {
   std::shared_ptr<std::promise<domain::Result<T>>> promise_;
   std::future<domain::Result<T>> future_;
 };
+
+// `threads` threads let go at once, each running `run` with its number;
+// returns once every one has returned.
+inline void all_at_once(int threads, const std::function<void(int)>& run) {
+  std::latch go(1);
+  std::vector<std::thread> crowd;
+  for (int t = 0; t < threads; ++t)
+    crowd.emplace_back([&, t] {
+      go.wait();
+      run(t);
+    });
+  go.count_down();
+  for (auto& th : crowd) th.join();
+}
 
 inline domain::Sale make_sale(const std::string& id, std::int64_t stock,
                               std::optional<domain::TimeMs> starts = std::nullopt,

@@ -1076,23 +1076,17 @@ TEST_P(StoreContract, StockIsNeverOversoldUnderConcurrentIntake) {
   std::promise<void> all_answered;
   auto answered = all_answered.get_future();
 
-  std::latch go(1);
-  std::vector<std::thread> crowd;
-  for (int t = 0; t < threads; ++t)
-    crowd.emplace_back([&, t] {
-      go.wait();
-      for (int i = 0; i < users_per_thread; ++i) {
-        std::string user = numbered("t", t);
-        user += numbered("-u", i);
-        store->intake("flash", user, [&, user](Result<IntakeOutcome> r) {
-          std::lock_guard lock(mutex);
-          outcomes.push_back(Outcome{user, std::move(r)});
-          if (outcomes.size() == total) all_answered.set_value();
-        });
-      }
-    });
-  go.count_down();
-  for (auto& th : crowd) th.join();
+  all_at_once(threads, [&](int t) {
+    for (int i = 0; i < users_per_thread; ++i) {
+      std::string user = numbered("t", t);
+      user += numbered("-u", i);
+      store->intake("flash", user, [&, user](Result<IntakeOutcome> r) {
+        std::lock_guard lock(mutex);
+        outcomes.push_back(Outcome{user, std::move(r)});
+        if (outcomes.size() == total) all_answered.set_value();
+      });
+    }
+  });
   ASSERT_EQ(answered.wait_for(store_patience), std::future_status::ready) << "not every intake was answered";
 
   std::lock_guard lock(mutex);
@@ -1140,24 +1134,18 @@ TEST_P(StoreContract, OneOrderPerUserUnderConcurrentIntake) {
   std::promise<void> all_answered;
   auto answered = all_answered.get_future();
 
-  std::latch go(1);
-  std::vector<std::thread> crowd;
-  for (int t = 0; t < threads; ++t)
-    crowd.emplace_back([&] {
-      go.wait();
-      for (int i = 0; i < users; ++i) {
-        std::string user = numbered("u", i);
-        store->intake("flash", user, [&, user](Result<IntakeOutcome> r) {
-          {
-            std::lock_guard lock(mutex);
-            by_user[user].push_back(std::move(r));
-          }
-          if (++answers == threads * users) all_answered.set_value();
-        });
-      }
-    });
-  go.count_down();
-  for (auto& th : crowd) th.join();
+  all_at_once(threads, [&](int) {
+    for (int i = 0; i < users; ++i) {
+      std::string user = numbered("u", i);
+      store->intake("flash", user, [&, user](Result<IntakeOutcome> r) {
+        {
+          std::lock_guard lock(mutex);
+          by_user[user].push_back(std::move(r));
+        }
+        if (++answers == threads * users) all_answered.set_value();
+      });
+    }
+  });
   ASSERT_EQ(answered.wait_for(store_patience), std::future_status::ready) << "not every intake was answered";
 
   std::lock_guard lock(mutex);
@@ -1186,23 +1174,17 @@ TEST_P(StoreContract, UnitsAreNeverOversoldUnderConcurrentIntakesOfSeveralUnits)
   std::vector<std::pair<std::int64_t, Result<IntakeOutcome>>> outcomes;
   std::promise<void> all_answered;
   auto answered = all_answered.get_future();
-  std::latch go(1);
-  std::vector<std::thread> crowd;
-  for (int t = 0; t < threads; ++t)
-    crowd.emplace_back([&, t] {
-      go.wait();
-      for (int i = 0; i < users_per_thread; ++i) {
-        const std::int64_t quantity = 1 + (t + i) % limit;
-        store->intake("units", IntakeRequest{numbered("t", t) + numbered("-u", i), quantity, {}},
-                      [&, quantity](Result<IntakeOutcome> r) {
-                        std::lock_guard lock(mutex);
-                        outcomes.emplace_back(quantity, std::move(r));
-                        if (outcomes.size() == total) all_answered.set_value();
-                      });
-      }
-    });
-  go.count_down();
-  for (auto& th : crowd) th.join();
+  all_at_once(threads, [&](int t) {
+    for (int i = 0; i < users_per_thread; ++i) {
+      const std::int64_t quantity = 1 + (t + i) % limit;
+      store->intake("units", IntakeRequest{numbered("t", t) + numbered("-u", i), quantity, {}},
+                    [&, quantity](Result<IntakeOutcome> r) {
+                      std::lock_guard lock(mutex);
+                      outcomes.emplace_back(quantity, std::move(r));
+                      if (outcomes.size() == total) all_answered.set_value();
+                    });
+    }
+  });
   ASSERT_EQ(answered.wait_for(store_patience), std::future_status::ready) << "not every intake was answered";
 
   std::lock_guard lock(mutex);
@@ -1237,21 +1219,15 @@ TEST_P(StoreContract, ABuyersLimitHoldsUnderConcurrentRequests) {
   std::vector<Result<IntakeOutcome>> outcomes;
   std::promise<void> all_answered;
   auto answered = all_answered.get_future();
-  std::latch go(1);
-  std::vector<std::thread> crowd;
-  for (int t = 0; t < threads; ++t)
-    crowd.emplace_back([&, t] {
-      go.wait();
-      // Every thread asks twice with its own request id: once new, once a repeat.
-      for (int i = 0; i < 2; ++i)
-        store->intake("limit", IntakeRequest{"greedy", 1, numbered("r", t)}, [&](Result<IntakeOutcome> r) {
-          std::lock_guard lock(mutex);
-          outcomes.push_back(std::move(r));
-          if (outcomes.size() == 2 * threads) all_answered.set_value();
-        });
-    });
-  go.count_down();
-  for (auto& th : crowd) th.join();
+  all_at_once(threads, [&](int t) {
+    // Every thread asks twice with its own request id: once new, once a repeat.
+    for (int i = 0; i < 2; ++i)
+      store->intake("limit", IntakeRequest{"greedy", 1, numbered("r", t)}, [&](Result<IntakeOutcome> r) {
+        std::lock_guard lock(mutex);
+        outcomes.push_back(std::move(r));
+        if (outcomes.size() == 2 * threads) all_answered.set_value();
+      });
+  });
   ASSERT_EQ(answered.wait_for(store_patience), std::future_status::ready) << "not every intake was answered";
   std::lock_guard lock(mutex);
   std::set<std::string> ids;
