@@ -19,10 +19,8 @@ What it checks:
 Timeouts are upper bounds for waiting, never performance claims.
 """
 
-import hashlib
 import json
 import shutil
-import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,16 +28,10 @@ from pathlib import Path
 
 import pytest
 
+from cluster_harness import Deployment, run, sale_tag
 from flashgate_harness import (
-    PostgresCluster,
-    RedisServer,
-    Server,
     assert_error,
     assert_json,
-    child_env,
-    free_port,
-    new_ticket_key,
-    postgres_home,
     from_now,
     unique_id,
     wait_until,
@@ -57,21 +49,11 @@ BIG_SALE = 100_000
 FINAL = ("PAID", "FAILED", "CANCELLED")
 
 
-def sale_tag(sale_id):
-    """The hash tag of a sale's Redis keys (domain::sale_tag: BLAKE2b-128, first 4 bytes in hex)."""
-    return hashlib.blake2b(sale_id.encode(), digest_size=16).hexdigest()[:8]
-
-
-class Cluster:
-    """Redis, PostgreSQL, two workers and a gateway, sharing keys, token and secret."""
+class Cluster(Deployment):
+    """Two workers and a gateway."""
 
     def __init__(self, tmp_path_factory):
-        self._tmp = tmp_path_factory
-        self.pg_home = postgres_home()
-        self.postgres = PostgresCluster(self.pg_home / "pg")
-        self.redis = RedisServer(tmp_path_factory.mktemp("archive-redis"))
-        self.env = {
-            "FLASHGATE_TICKET_KEYS": new_ticket_key(),
+        super().__init__(tmp_path_factory, "archive-redis", {
             "FLASHGATE_SERVICE_TIME": "1ms",
             "FLASHGATE_RECLAIM_AFTER": "2s",
             "FLASHGATE_WINDOWS": "4",
@@ -80,10 +62,8 @@ class Cluster:
             "FLASHGATE_INTAKE_RATE": "0",
             "FLASHGATE_BUYER_INTAKE_RATE": "0",
             "FLASHGATE_POLL_RATE": "0",
-        }
+        })
         self.gateway = None
-        self.workers = []
-        self.started = []
 
     def start(self):
         self.redis.start()
@@ -106,41 +86,6 @@ class Cluster:
             if worker.is_running():
                 assert worker.stop() == 0
         self.workers = []
-
-    def launch(self, role, overrides):
-        data_dir = self._tmp.mktemp(role)
-        args = ["--store", self.redis.url, "--database", self.postgres.url, "--role", role]
-        for _attempt in range(3):
-            server = Server(data_dir, child_env({**self.env, **overrides}), free_port(), args=args)
-            self.started.append(server)
-            server.start()
-            if server.wait_ready():
-                return server
-            server.stop()
-            if "in use" not in server.logs().lower():
-                break
-        raise RuntimeError(f"{role} exited before it was ready\n{server.describe_logs()}")
-
-    def kill(self, server):
-        server.close_sessions()
-        server.proc.send_signal(signal.SIGKILL)
-        server.proc.wait(timeout=10)
-        server.killed = True
-        server.stopped_at = time.time()
-
-    def stop(self):
-        codes = {}
-        for server in reversed(self.started):
-            if server.is_running():
-                codes[server.port] = server.stop()
-        try:
-            self.redis.stop()
-        finally:
-            try:
-                self.postgres.stop()
-            finally:
-                shutil.rmtree(self.pg_home, ignore_errors=True)
-        return codes
 
     # -- looking inside
 
@@ -177,12 +122,7 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    setup = Cluster(tmp_path_factory)
-    try:
-        setup.start()
-        yield setup
-    finally:
-        codes = setup.stop()
+    codes = yield from run(Cluster(tmp_path_factory))
     assert all(code == 0 for code in codes.values() if code is not None), f"not every process exited 0: {codes}"
 
 

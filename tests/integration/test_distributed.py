@@ -30,9 +30,7 @@ What it checks, in this order (the module's processes are shared):
 Timeouts are upper bounds for waiting, never performance claims.
 """
 
-import hashlib
 import http.client
-import shutil
 import signal
 import threading
 import time
@@ -43,18 +41,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from flashgate_harness import (
-    PostgresCluster,
-    RedisServer,
-    Server,
-    assert_json,
-    child_env,
-    free_port,
-    new_ticket_key,
-    postgres_home,
-    unique_id,
-    wait_until,
-)
+from cluster_harness import Deployment, run, sale_tag
+from flashgate_harness import assert_json, unique_id, wait_until
 
 pytestmark = pytest.mark.embedded_only(
     reason="starts its own Redis, PostgreSQL, gateways and workers; it runs once, in the embedded pass"
@@ -75,29 +63,17 @@ HELD = ("QUEUED", "PROCESSING", "CONFIRMED", "PAID")  # statuses that hold a uni
 # --------------------------------------------------------------------------- the cluster
 
 
-def sale_tag(sale_id):
-    """The hash tag of a sale's Redis keys (domain::sale_tag: BLAKE2b-128, first 4 bytes in hex)."""
-    return hashlib.blake2b(sale_id.encode(), digest_size=16).hexdigest()[:8]
-
-
-class Cluster:
-    """Redis, PostgreSQL, workers and gateways of one deployment, sharing keys, token and secret."""
+class Cluster(Deployment):
+    """Two workers and two gateways."""
 
     def __init__(self, tmp_path_factory):
-        self._tmp = tmp_path_factory
-        self.pg_home = postgres_home()
-        self.postgres = PostgresCluster(self.pg_home / "pg")
-        self.redis = RedisServer(tmp_path_factory.mktemp("cluster-redis"))
-        self.env = {
-            "FLASHGATE_TICKET_KEYS": new_ticket_key(),
+        super().__init__(tmp_path_factory, "cluster-redis", {
             "FLASHGATE_SERVICE_TIME": SERVICE_TIME,
             "FLASHGATE_RECLAIM_AFTER": RECLAIM_AFTER,
             "FLASHGATE_WINDOWS": str(WINDOWS_PER_WORKER),
             "FLASHGATE_STOCK_FLUSH": "200ms",
-        }
+        })
         self.gateways = []
-        self.workers = []
-        self.started = []  # every process, for the final stop
 
     def start(self):
         self.redis.start()
@@ -107,42 +83,6 @@ class Cluster:
         for _ in range(2):
             self.gateways.append(self.launch("gateway"))
         return self
-
-    def launch(self, role):
-        data_dir = self._tmp.mktemp(role)
-        args = ["--store", self.redis.url, "--database", self.postgres.url, "--role", role]
-        for _attempt in range(3):
-            server = Server(data_dir, child_env(self.env), free_port(), args=args)
-            self.started.append(server)
-            server.start()
-            if server.wait_ready():
-                return server
-            server.stop()
-            if "in use" not in server.logs().lower():
-                break
-        raise RuntimeError(f"{role} exited before it was ready\n{server.describe_logs()}")
-
-    def kill(self, server):
-        """SIGKILL: the process dies holding whatever it holds."""
-        server.close_sessions()
-        server.proc.send_signal(signal.SIGKILL)
-        server.proc.wait(timeout=10)
-        server.killed = True
-        server.stopped_at = time.time()
-
-    def stop(self):
-        codes = {}
-        for server in reversed(self.started):
-            if server.is_running():
-                codes[server.port] = server.stop()
-        try:
-            self.redis.stop()
-        finally:
-            try:
-                self.postgres.stop()
-            finally:
-                shutil.rmtree(self.pg_home, ignore_errors=True)
-        return codes
 
     # -- looking inside
 
@@ -166,12 +106,7 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    setup = Cluster(tmp_path_factory)
-    try:
-        setup.start()
-        yield setup
-    finally:
-        codes = setup.stop()
+    codes = yield from run(Cluster(tmp_path_factory))
     assert all(code == 0 for code in codes.values()), f"not every process exited 0 on SIGTERM: {codes}"
 
 

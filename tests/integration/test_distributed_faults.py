@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+from cluster_harness import run
 from flashgate_harness import unique_id, wait_until
 from test_distributed import Cluster, metric, wait_settled
 
@@ -54,12 +55,7 @@ class QueueFaultCluster(Cluster):
 
 @pytest.fixture
 def cluster(tmp_path_factory):
-    setup = QueueFaultCluster(tmp_path_factory)
-    try:
-        setup.start()
-        yield setup
-    finally:
-        codes = setup.stop()
+    codes = yield from run(QueueFaultCluster(tmp_path_factory))
     assert all(code == 0 for code in codes.values()), f"not every process exited 0 on SIGTERM: {codes}"
 
 

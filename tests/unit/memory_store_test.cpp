@@ -44,9 +44,7 @@ using flashgate::store::SaleView;
 
 constexpr auto patience = store_patience;
 
-std::size_t idx(OrderStatus s) { return static_cast<std::size_t>(s); }
-
-class MemoryStoreTest : public ::testing::Test, protected StoreCalls {
+class MemoryStoreTest : public ::testing::Test, protected StoreSteps {
  protected:
   void SetUp() override { open(); }
   void TearDown() override { shut(); }
@@ -70,54 +68,10 @@ class MemoryStoreTest : public ::testing::Test, protected StoreCalls {
     store_->restore(db_->load());
   }
 
-  SaleView sale(const std::string& id, std::int64_t stock, std::optional<TimeMs> starts = std::nullopt,
-                std::optional<TimeMs> ends = std::nullopt) {
-    auto r = create_sale(make_sale(id, stock, starts, ends));
-    EXPECT_TRUE(r) << r.error().message;
-    return r ? r.value() : SaleView{};
-  }
-
-  OrderView accepted(const std::string& sale_id, const std::string& user_id) {
-    auto r = intake(sale_id, user_id);
-    EXPECT_TRUE(r) << user_id << ": " << r.error().message;
-    return r ? r->view : OrderView{};
-  }
-
-  Order claimed() {
+  Order claimed() override {
     auto order = store_->claim(5s);
     EXPECT_TRUE(order) << "nothing to claim";
     return order ? *order : Order{};
-  }
-
-  // Intake, claim and finish as CONFIRMED: an order awaiting payment.
-  std::string confirmed(const std::string& sale_id, const std::string& user_id) {
-    const auto id = accepted(sale_id, user_id).order.order_id;
-    const auto order = claimed();
-    EXPECT_EQ(order.order_id, id) << "claimed another order than the one just taken in";
-    EXPECT_TRUE(store_->finish(order.order_id, OrderStatus::confirmed, "", ""));
-    return id;
-  }
-
-  OrderView order_view(const std::string& sale_id, const std::string& order_id) {
-    auto r = get_order(sale_id, order_id);
-    EXPECT_TRUE(r) << order_id << ": " << r.error().message;
-    return r ? r.value() : OrderView{};
-  }
-
-  SaleView sale_of(const std::string& sale_id) {
-    auto r = get_sale(sale_id);
-    EXPECT_TRUE(r) << sale_id << ": " << r.error().message;
-    return r ? r.value() : SaleView{};
-  }
-
-  // reserved + remaining == stock, where reserved is every order holding a unit.
-  void expect_stock_invariant(const std::string& sale_id) {
-    const SaleView v = sale_of(sale_id);
-    // In units: an order may hold several.
-    const auto reserved = v.units[idx(OrderStatus::queued)] + v.units[idx(OrderStatus::processing)] +
-                          v.units[idx(OrderStatus::confirmed)] + v.units[idx(OrderStatus::paid)];
-    EXPECT_GE(v.remaining, 0) << sale_id;
-    EXPECT_EQ(static_cast<std::int64_t>(reserved) + v.remaining, v.sale.stock) << sale_id;
   }
 
   const Order* journal_order(const JournalState& state, const std::string& order_id) {
@@ -142,25 +96,19 @@ TEST_F(MemoryStoreTest, EveryAcceptedIntakeIsInTheJournal) {
   std::promise<void> all_answered;
   auto answered = all_answered.get_future();
 
-  std::latch go(1);
-  std::vector<std::thread> crowd;
-  for (int t = 0; t < threads; ++t)
-    crowd.emplace_back([&, t] {
-      go.wait();
-      for (int i = 0; i < users_per_thread; ++i) {
-        std::string user = numbered("t", t);
-        user += numbered("-u", i);
-        store_->intake("flash", user, [&](Result<IntakeOutcome> r) {
-          if (r) {
-            std::lock_guard lock(mutex);
-            accepted_ids.insert(r->view.order.order_id);
-          }
-          if (++answers == threads * users_per_thread) all_answered.set_value();
-        });
-      }
-    });
-  go.count_down();
-  for (auto& th : crowd) th.join();
+  all_at_once(threads, [&](int t) {
+    for (int i = 0; i < users_per_thread; ++i) {
+      std::string user = numbered("t", t);
+      user += numbered("-u", i);
+      store_->intake("flash", user, [&](Result<IntakeOutcome> r) {
+        if (r) {
+          std::lock_guard lock(mutex);
+          accepted_ids.insert(r->view.order.order_id);
+        }
+        if (++answers == threads * users_per_thread) all_answered.set_value();
+      });
+    }
+  });
   ASSERT_EQ(answered.wait_for(patience), std::future_status::ready) << "not every intake was answered";
 
   std::lock_guard lock(mutex);

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "domain/ids.hpp"
-#include "redis_server_fixture.hpp"
+#include "redis_store_fixture.hpp"
 #include "store/redis/redis_store.hpp"
 
 namespace {
@@ -24,10 +24,8 @@ using namespace flashgate::testing;
 using flashgate::domain::ErrorCode;
 using flashgate::domain::Order;
 using flashgate::domain::OrderStatus;
-using flashgate::domain::Sale;
 using flashgate::domain::sale_tag;
 using flashgate::store::redis::RedisStore;
-using flashgate::store::redis::RedisStoreOptions;
 
 // Two sale ids with the same hash tag (found by search; checked below): their
 // keys share a slot, a queue, a change feed and an outcome stream.
@@ -36,39 +34,16 @@ constexpr const char* tagmate_b = "tagmate-109932";
 
 std::string prefix_of(const std::string& sale_id) { return "fg:{" + sale_tag(sale_id) + "}:"; }
 
-class RedisArchiveTest : public RedisServerTest {
+class RedisArchiveTest : public RedisStoreTest {
  protected:
   void SetUp() override {
-    RedisServerTest::SetUp();
-    admin_ = std::make_unique<RedisClient>(options());
-    ASSERT_TRUE(admin_->wait_connected(patience));
+    RedisStoreTest::SetUp();
     // fg:sales and fg:tags are global: each test starts from an empty server.
-    ASSERT_TRUE(admin_->command_sync({"FLUSHALL"}).ok());
+    ASSERT_TRUE(flush_all(*admin_));
   }
 
   std::unique_ptr<RedisStore> make_store(const std::string& name) {
-    RedisStoreOptions o;
-    o.port = port_;
-    o.consumer_prefix = key(name);
-    return std::make_unique<RedisStore>(o);
-  }
-
-  static void create_sale(RedisStore& store, const std::string& sale_id, std::int64_t stock = 100) {
-    std::promise<void> created;
-    store.create_sale(Sale{sale_id, "item", stock, std::nullopt, std::nullopt, 1000}, [&](auto result) {
-      EXPECT_TRUE(result) << result.error().message;
-      created.set_value();
-    });
-    created.get_future().wait();
-  }
-
-  static std::string intake(RedisStore& store, const std::string& sale_id, const std::string& user) {
-    std::promise<std::string> accepted;
-    store.intake(sale_id, user, [&](auto result) {
-      EXPECT_TRUE(result) << result.error().message;
-      accepted.set_value(result ? result.value().view.order.order_id : "");
-    });
-    return accepted.get_future().get();
+    return std::make_unique<RedisStore>(store_options(name));
   }
 
   static std::optional<ErrorCode> sale_error(RedisStore& store, const std::string& sale_id) {
@@ -173,7 +148,6 @@ class RedisArchiveTest : public RedisServerTest {
     return false;
   }
 
-  std::unique_ptr<RedisClient> admin_;
 };
 
 TEST_F(RedisArchiveTest, TheTagmatesShareATag) {

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "domain/ids.hpp"
-#include "redis_server_fixture.hpp"
+#include "redis_store_fixture.hpp"
 #include "store/redis/redis_store.hpp"
 
 namespace {
@@ -75,39 +75,13 @@ class WindowThread {
   std::thread thread_;
 };
 
-class RedisQueueTest : public RedisServerTest {
+class RedisQueueTest : public RedisStoreTest {
  protected:
-  void SetUp() override {
-    RedisServerTest::SetUp();
-    admin_ = std::make_unique<RedisClient>(options());
-    ASSERT_TRUE(admin_->wait_connected(patience));
-  }
-
   // A worker process's store: its own consumer names.
   std::unique_ptr<RedisStore> worker_store(const std::string& name, std::chrono::milliseconds reclaim_after) {
-    RedisStoreOptions o;
-    o.port = port_;
+    RedisStoreOptions o = store_options(name);
     o.reclaim_after = reclaim_after;
-    o.consumer_prefix = key(name);
     return std::make_unique<RedisStore>(o);
-  }
-
-  static void create_sale(RedisStore& store, const std::string& sale_id) {
-    std::promise<void> created;
-    store.create_sale(flashgate::domain::Sale{sale_id, "item", 5, std::nullopt, std::nullopt, 1000}, [&](auto result) {
-      EXPECT_TRUE(result) << result.error().message;
-      created.set_value();
-    });
-    created.get_future().wait();
-  }
-
-  static std::string intake(RedisStore& store, const std::string& sale_id, const std::string& user) {
-    std::promise<std::string> accepted;
-    store.intake(sale_id, user, [&](auto result) {
-      EXPECT_TRUE(result) << result.error().message;
-      accepted.set_value(result ? result.value().view.order.order_id : "");
-    });
-    return accepted.get_future().get();
   }
 
   static std::string prefix_of_order(const std::string& order_id) {
@@ -142,12 +116,10 @@ class RedisQueueTest : public RedisServerTest {
   std::pair<std::string, std::string> two_sales(RedisStore& store) {
     const auto first = key("sale-1"), second = key("sale-2");
     EXPECT_NE(flashgate::domain::sale_tag(first), flashgate::domain::sale_tag(second));
-    create_sale(store, first);
-    create_sale(store, second);
+    create_sale(store, first, 5);
+    create_sale(store, second, 5);
     return {first, second};
   }
-
-  std::unique_ptr<RedisClient> admin_;
 };
 
 // Redis under maxmemory with noeviction refuses the claim script's writes
@@ -167,7 +139,7 @@ class MemoryFull {
 TEST_F(RedisQueueTest, AClaimRefusedForWantOfMemoryIsRetriedByTheSameWindowOnceRedisTakesWrites) {
   auto store = worker_store("w", 30s);
   const auto sale_id = key("sale");
-  create_sale(*store, sale_id);
+  create_sale(*store, sale_id, 5);
   // The window waits on the queue before memory runs out (Redis refuses to make a group when full).
   EXPECT_FALSE(store->claim(50ms));
   const auto order_id = intake(*store, sale_id, "alice");
@@ -212,7 +184,7 @@ TEST_F(RedisQueueTest, FinishKeepsTheShopsExternalIdForEveryGateway) {
   // The feed starts at the end of the streams it finds: a probe intake once
   // a second tells when it reads (a probe before that goes unseen).
   const auto probe_sale = key("probe");
-  create_sale(*worker, probe_sale);
+  create_sale(*worker, probe_sale, 5);
   following.follow_changes();
   std::set<std::string> probes;
   for (bool reading = false; !reading;) {
@@ -223,7 +195,7 @@ TEST_F(RedisQueueTest, FinishKeepsTheShopsExternalIdForEveryGateway) {
   }
 
   const auto sale_id = key("sale");
-  create_sale(*worker, sale_id);
+  create_sale(*worker, sale_id, 5);
   const auto with_id = intake(*worker, sale_id, "alice");
   const auto without = intake(*worker, sale_id, "bob");
   const std::map<std::string, std::string> shop_ids{{with_id, "SHOP-7"}, {without, ""}};

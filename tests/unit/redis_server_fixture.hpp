@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -58,6 +59,25 @@ inline void stop_redis(const fs::path& dir) {
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
+// Where this process keeps the files of its redis-server called `name`.
+inline fs::path own_redis_dir(std::string_view name) {
+  return fs::temp_directory_path() / (std::string(name) + std::to_string(::getpid()));
+}
+
+// Stops the redis-server of `dir` and removes its files.
+inline void remove_redis(const fs::path& dir) {
+  stop_redis(dir);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+// Empties the server: a test finds in it only what it puts there.
+inline ::testing::AssertionResult flush_all(RedisClient& admin) {
+  const auto flushed = admin.command_sync({"FLUSHALL"});
+  if (flushed.ok()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "FLUSHALL: " << store::redis::describe(flushed);
+}
+
 inline std::chrono::milliseconds since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
 }
@@ -66,7 +86,7 @@ inline std::chrono::milliseconds since(Clock::time_point start) {
 class RedisServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = fs::temp_directory_path() / ("flashgate-redis-test-" + std::to_string(::getpid()));
+    dir_ = own_redis_dir("flashgate-redis-test-");
     port_ = free_port();
     start_server();
     ready_ = !::testing::Test::HasFatalFailure();
@@ -76,11 +96,7 @@ class RedisServerTest : public ::testing::Test {
   // and ctest counts a skip as a pass: each test fails instead.
   void SetUp() override { ASSERT_TRUE(ready_) << "redis-server did not start (scripts/testenv/redis)"; }
 
-  static void TearDownTestSuite() {
-    stop_server();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  static void TearDownTestSuite() { remove_redis(dir_); }
 
   static void start_server() { start_redis(dir_, port_); }
   static void stop_server() { stop_redis(dir_); }
@@ -110,6 +126,19 @@ class RedisServerTest : public ::testing::Test {
   inline static fs::path dir_;
   inline static std::uint16_t port_ = 0;
   inline static bool ready_ = false;
+};
+
+// The suite's server and a client of the test's own beside the code under
+// test, to prepare and look at what is in the server.
+class RedisAdminTest : public RedisServerTest {
+ protected:
+  void SetUp() override {
+    RedisServerTest::SetUp();
+    admin_ = std::make_unique<RedisClient>(options());
+    ASSERT_TRUE(admin_->wait_connected(patience));
+  }
+
+  std::unique_ptr<RedisClient> admin_;
 };
 
 }  // namespace flashgate::testing

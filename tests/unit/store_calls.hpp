@@ -1,7 +1,7 @@
 #pragma once
 // What the store tests share: the gateway's asynchronous Store calls made
-// blocking, a sale made to measure, a record of the change listener's
-// calls, and a scratch directory.
+// blocking, the steps of a case that expect to succeed, a sale made to
+// measure, a record of the change listener's calls, and a scratch directory.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -11,12 +11,14 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <latch>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "domain/ids.hpp"
@@ -76,6 +78,20 @@ class Pending {
   std::future<domain::Result<T>> future_;
 };
 
+// `threads` threads let go at once, each running `run` with its number;
+// returns once every one has returned.
+inline void all_at_once(int threads, const std::function<void(int)>& run) {
+  std::latch go(1);
+  std::vector<std::thread> crowd;
+  for (int t = 0; t < threads; ++t)
+    crowd.emplace_back([&, t] {
+      go.wait();
+      run(t);
+    });
+  go.count_down();
+  for (auto& th : crowd) th.join();
+}
+
 inline domain::Sale make_sale(const std::string& id, std::int64_t stock,
                               std::optional<domain::TimeMs> starts = std::nullopt,
                               std::optional<domain::TimeMs> ends = std::nullopt) {
@@ -122,6 +138,65 @@ struct StoreCalls {
     Pending<store::OrderView> p;
     store->pay(order_id, payment_id, p.callback());
     return p.get();
+  }
+};
+
+inline std::size_t idx(domain::OrderStatus s) { return static_cast<std::size_t>(s); }
+
+// The steps a case takes on its way to what it checks: each expects to
+// succeed, reports where it did not, and then gives an empty value.
+struct StoreSteps : StoreCalls {
+  virtual ~StoreSteps() = default;
+
+  // A window's claim of the next order. Per store: the Redis store's windows
+  // learn of a new sale's queue only within a second.
+  virtual domain::Order claimed() = 0;
+
+  store::SaleView sale(const std::string& id, std::int64_t stock, std::optional<domain::TimeMs> starts = std::nullopt,
+                       std::optional<domain::TimeMs> ends = std::nullopt) {
+    auto r = create_sale(make_sale(id, stock, starts, ends));
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? r.value() : store::SaleView{};
+  }
+
+  store::OrderView accepted(const std::string& sale_id, const std::string& user_id) {
+    auto r = intake(sale_id, user_id);
+    EXPECT_TRUE(r) << user_id << ": " << r.error().message;
+    return r ? r->view : store::OrderView{};
+  }
+
+  // Intake, claim and finish as CONFIRMED: an order awaiting payment.
+  std::string confirmed(const std::string& sale_id, const std::string& user_id) {
+    const auto id = accepted(sale_id, user_id).order.order_id;
+    const auto order = claimed();
+    EXPECT_EQ(order.order_id, id) << "claimed another order than the one just taken in";
+    EXPECT_TRUE(store->finish(order.order_id, domain::OrderStatus::confirmed, "", ""));
+    return id;
+  }
+
+  store::OrderView order_view(const std::string& sale_id, const std::string& order_id) {
+    auto r = get_order(sale_id, order_id);
+    EXPECT_TRUE(r) << order_id << ": " << r.error().message;
+    return r ? r.value() : store::OrderView{};
+  }
+
+  store::SaleView sale_of(const std::string& sale_id) {
+    auto r = get_sale(sale_id);
+    EXPECT_TRUE(r) << sale_id << ": " << r.error().message;
+    return r ? r.value() : store::SaleView{};
+  }
+
+  // reserved + remaining == stock in units, where reserved is the units of
+  // every order holding them; and no status has fewer units than orders.
+  void expect_stock_invariant(const std::string& sale_id) {
+    using domain::OrderStatus;
+    const store::SaleView v = sale_of(sale_id);
+    const auto reserved = v.units[idx(OrderStatus::queued)] + v.units[idx(OrderStatus::processing)] +
+                          v.units[idx(OrderStatus::confirmed)] + v.units[idx(OrderStatus::paid)];
+    EXPECT_GE(v.remaining, 0) << sale_id;
+    EXPECT_EQ(static_cast<std::int64_t>(reserved) + v.remaining, v.sale.stock) << sale_id;
+    for (auto status : domain::all_statuses)
+      EXPECT_GE(v.units[idx(status)], v.counts[idx(status)]) << sale_id << " " << domain::to_string(status);
   }
 };
 

@@ -68,8 +68,6 @@ using flashgate::store::redis::RedisStore;
 using flashgate::store::redis::RedisStoreOptions;
 using Changes = ChangeLog::Changes;
 
-std::size_t idx(OrderStatus s) { return static_cast<std::size_t>(s); }
-
 // One store under test, with what it runs on.
 class Backend {
  public:
@@ -104,7 +102,7 @@ class SharedRedis {
  public:
   static std::uint16_t port() {
     if (port_ == 0) {
-      dir_ = fs::temp_directory_path() / numbered("flashgate-store-contract-", ::getpid());
+      dir_ = own_redis_dir("flashgate-store-contract-");
       const auto port = free_port();
       start_redis(dir_, port);
       if (!::testing::Test::HasFatalFailure()) port_ = port;
@@ -113,9 +111,7 @@ class SharedRedis {
   }
   static void stop() {
     if (port_ == 0) return;
-    stop_redis(dir_);
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    remove_redis(dir_);
     port_ = 0;
   }
 
@@ -131,9 +127,8 @@ class RedisBackend final : public Backend {
     const auto port = SharedRedis::port();
     if (port == 0) return nullptr;
     RedisClient admin("127.0.0.1", port, 1);
-    const auto flushed = admin.command_sync({"FLUSHALL"});
-    if (!flushed.ok()) {
-      ADD_FAILURE() << "FLUSHALL: " << flashgate::store::redis::describe(flushed);
+    if (const auto flushed = flush_all(admin); !flushed) {
+      ADD_FAILURE() << flushed.message();
       return nullptr;
     }
     return std::unique_ptr<Backend>(new RedisBackend(port));
@@ -188,7 +183,7 @@ struct StoreKind {
 
 void PrintTo(const StoreKind& kind, std::ostream* out) { *out << kind.name; }
 
-class StoreContract : public ::testing::TestWithParam<StoreKind>, protected StoreCalls {
+class StoreContract : public ::testing::TestWithParam<StoreKind>, protected StoreSteps {
  protected:
   void SetUp() override {
     backend_ = GetParam().open();
@@ -204,19 +199,6 @@ class StoreContract : public ::testing::TestWithParam<StoreKind>, protected Stor
 
   bool hands_back_first_in_line() const { return GetParam().hand_back == HandBack::first_in_line; }
 
-  SaleView sale(const std::string& id, std::int64_t stock, std::optional<TimeMs> starts = std::nullopt,
-                std::optional<TimeMs> ends = std::nullopt) {
-    auto r = create_sale(make_sale(id, stock, starts, ends));
-    EXPECT_TRUE(r) << r.error().message;
-    return r ? r.value() : SaleView{};
-  }
-
-  OrderView accepted(const std::string& sale_id, const std::string& user_id) {
-    auto r = intake(sale_id, user_id);
-    EXPECT_TRUE(r) << user_id << ": " << r.error().message;
-    return r ? r->view : OrderView{};
-  }
-
   // A window's claims, as its loop makes them, until one gives an order:
   // the Redis store's windows learn of a new sale's queue within a second.
   std::optional<Order> claim_within(std::chrono::milliseconds limit) {
@@ -224,49 +206,16 @@ class StoreContract : public ::testing::TestWithParam<StoreKind>, protected Stor
     for (const auto start = Clock::now(); !order && Clock::now() - start < limit;) order = store->claim(200ms);
     return order;
   }
-  Order claimed() {
+  Order claimed() override {
     auto order = claim_within(store_patience);
     EXPECT_TRUE(order) << "nothing to claim";
     return order ? *order : Order{};
-  }
-
-  // Intake, claim and finish as CONFIRMED: an order awaiting payment.
-  std::string confirmed(const std::string& sale_id, const std::string& user_id) {
-    const auto id = accepted(sale_id, user_id).order.order_id;
-    const auto order = claimed();
-    EXPECT_EQ(order.order_id, id) << "claimed another order than the one just taken in";
-    EXPECT_TRUE(store->finish(order.order_id, OrderStatus::confirmed, "", ""));
-    return id;
   }
 
   // The listener was told of this version of the order (see the top of the file).
   void published(const std::string& order_id, std::uint64_t version) {
     EXPECT_TRUE(changes_.told(order_id, version))
         << order_id << " v" << version << " never reached the listener: " << describe(changes_.of(order_id));
-  }
-
-  OrderView order_view(const std::string& sale_id, const std::string& order_id) {
-    auto r = get_order(sale_id, order_id);
-    EXPECT_TRUE(r) << order_id << ": " << r.error().message;
-    return r ? r.value() : OrderView{};
-  }
-
-  SaleView sale_of(const std::string& sale_id) {
-    auto r = get_sale(sale_id);
-    EXPECT_TRUE(r) << sale_id << ": " << r.error().message;
-    return r ? r.value() : SaleView{};
-  }
-
-  // reserved + remaining == stock in units, where reserved is the units of
-  // every order holding them; and no status has fewer units than orders.
-  void expect_stock_invariant(const std::string& sale_id) {
-    const SaleView v = sale_of(sale_id);
-    const auto reserved = v.units[idx(OrderStatus::queued)] + v.units[idx(OrderStatus::processing)] +
-                          v.units[idx(OrderStatus::confirmed)] + v.units[idx(OrderStatus::paid)];
-    EXPECT_GE(v.remaining, 0) << sale_id;
-    EXPECT_EQ(static_cast<std::int64_t>(reserved) + v.remaining, v.sale.stock) << sale_id;
-    for (auto status : flashgate::domain::all_statuses)
-      EXPECT_GE(v.units[idx(status)], v.counts[idx(status)]) << sale_id << " " << to_string(status);
   }
 
   // A sale whose buyers may hold up to `max_per_buyer` units each.
@@ -1127,23 +1076,17 @@ TEST_P(StoreContract, StockIsNeverOversoldUnderConcurrentIntake) {
   std::promise<void> all_answered;
   auto answered = all_answered.get_future();
 
-  std::latch go(1);
-  std::vector<std::thread> crowd;
-  for (int t = 0; t < threads; ++t)
-    crowd.emplace_back([&, t] {
-      go.wait();
-      for (int i = 0; i < users_per_thread; ++i) {
-        std::string user = numbered("t", t);
-        user += numbered("-u", i);
-        store->intake("flash", user, [&, user](Result<IntakeOutcome> r) {
-          std::lock_guard lock(mutex);
-          outcomes.push_back(Outcome{user, std::move(r)});
-          if (outcomes.size() == total) all_answered.set_value();
-        });
-      }
-    });
-  go.count_down();
-  for (auto& th : crowd) th.join();
+  all_at_once(threads, [&](int t) {
+    for (int i = 0; i < users_per_thread; ++i) {
+      std::string user = numbered("t", t);
+      user += numbered("-u", i);
+      store->intake("flash", user, [&, user](Result<IntakeOutcome> r) {
+        std::lock_guard lock(mutex);
+        outcomes.push_back(Outcome{user, std::move(r)});
+        if (outcomes.size() == total) all_answered.set_value();
+      });
+    }
+  });
   ASSERT_EQ(answered.wait_for(store_patience), std::future_status::ready) << "not every intake was answered";
 
   std::lock_guard lock(mutex);
@@ -1191,24 +1134,18 @@ TEST_P(StoreContract, OneOrderPerUserUnderConcurrentIntake) {
   std::promise<void> all_answered;
   auto answered = all_answered.get_future();
 
-  std::latch go(1);
-  std::vector<std::thread> crowd;
-  for (int t = 0; t < threads; ++t)
-    crowd.emplace_back([&] {
-      go.wait();
-      for (int i = 0; i < users; ++i) {
-        std::string user = numbered("u", i);
-        store->intake("flash", user, [&, user](Result<IntakeOutcome> r) {
-          {
-            std::lock_guard lock(mutex);
-            by_user[user].push_back(std::move(r));
-          }
-          if (++answers == threads * users) all_answered.set_value();
-        });
-      }
-    });
-  go.count_down();
-  for (auto& th : crowd) th.join();
+  all_at_once(threads, [&](int) {
+    for (int i = 0; i < users; ++i) {
+      std::string user = numbered("u", i);
+      store->intake("flash", user, [&, user](Result<IntakeOutcome> r) {
+        {
+          std::lock_guard lock(mutex);
+          by_user[user].push_back(std::move(r));
+        }
+        if (++answers == threads * users) all_answered.set_value();
+      });
+    }
+  });
   ASSERT_EQ(answered.wait_for(store_patience), std::future_status::ready) << "not every intake was answered";
 
   std::lock_guard lock(mutex);
@@ -1237,23 +1174,17 @@ TEST_P(StoreContract, UnitsAreNeverOversoldUnderConcurrentIntakesOfSeveralUnits)
   std::vector<std::pair<std::int64_t, Result<IntakeOutcome>>> outcomes;
   std::promise<void> all_answered;
   auto answered = all_answered.get_future();
-  std::latch go(1);
-  std::vector<std::thread> crowd;
-  for (int t = 0; t < threads; ++t)
-    crowd.emplace_back([&, t] {
-      go.wait();
-      for (int i = 0; i < users_per_thread; ++i) {
-        const std::int64_t quantity = 1 + (t + i) % limit;
-        store->intake("units", IntakeRequest{numbered("t", t) + numbered("-u", i), quantity, {}},
-                      [&, quantity](Result<IntakeOutcome> r) {
-                        std::lock_guard lock(mutex);
-                        outcomes.emplace_back(quantity, std::move(r));
-                        if (outcomes.size() == total) all_answered.set_value();
-                      });
-      }
-    });
-  go.count_down();
-  for (auto& th : crowd) th.join();
+  all_at_once(threads, [&](int t) {
+    for (int i = 0; i < users_per_thread; ++i) {
+      const std::int64_t quantity = 1 + (t + i) % limit;
+      store->intake("units", IntakeRequest{numbered("t", t) + numbered("-u", i), quantity, {}},
+                    [&, quantity](Result<IntakeOutcome> r) {
+                      std::lock_guard lock(mutex);
+                      outcomes.emplace_back(quantity, std::move(r));
+                      if (outcomes.size() == total) all_answered.set_value();
+                    });
+    }
+  });
   ASSERT_EQ(answered.wait_for(store_patience), std::future_status::ready) << "not every intake was answered";
 
   std::lock_guard lock(mutex);
@@ -1288,21 +1219,15 @@ TEST_P(StoreContract, ABuyersLimitHoldsUnderConcurrentRequests) {
   std::vector<Result<IntakeOutcome>> outcomes;
   std::promise<void> all_answered;
   auto answered = all_answered.get_future();
-  std::latch go(1);
-  std::vector<std::thread> crowd;
-  for (int t = 0; t < threads; ++t)
-    crowd.emplace_back([&, t] {
-      go.wait();
-      // Every thread asks twice with its own request id: once new, once a repeat.
-      for (int i = 0; i < 2; ++i)
-        store->intake("limit", IntakeRequest{"greedy", 1, numbered("r", t)}, [&](Result<IntakeOutcome> r) {
-          std::lock_guard lock(mutex);
-          outcomes.push_back(std::move(r));
-          if (outcomes.size() == 2 * threads) all_answered.set_value();
-        });
-    });
-  go.count_down();
-  for (auto& th : crowd) th.join();
+  all_at_once(threads, [&](int t) {
+    // Every thread asks twice with its own request id: once new, once a repeat.
+    for (int i = 0; i < 2; ++i)
+      store->intake("limit", IntakeRequest{"greedy", 1, numbered("r", t)}, [&](Result<IntakeOutcome> r) {
+        std::lock_guard lock(mutex);
+        outcomes.push_back(std::move(r));
+        if (outcomes.size() == 2 * threads) all_answered.set_value();
+      });
+  });
   ASSERT_EQ(answered.wait_for(store_patience), std::future_status::ready) << "not every intake was answered";
   std::lock_guard lock(mutex);
   std::set<std::string> ids;
