@@ -137,6 +137,17 @@ Order make_order(const std::string& id, OrderStatus status = OrderStatus::proces
   return order;
 }
 
+// The schema as migration 1 left it, for the later migrations to meet.
+void create_version1_schema(const std::string& url) {
+  query_one(url, "CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
+  query_one(url, "INSERT INTO schema_migrations (version) VALUES (1)");
+  query_one(url, "CREATE TABLE sales (sale_id text PRIMARY KEY, item text NOT NULL, stock bigint NOT NULL, "
+                 "starts_at bigint, ends_at bigint, created_at bigint NOT NULL, remaining_db bigint)");
+  query_one(url, "CREATE TABLE orders (order_id text PRIMARY KEY, sale_id text NOT NULL, user_id text NOT NULL, "
+                 "status text NOT NULL, payment_id text NOT NULL DEFAULT '', reason text NOT NULL DEFAULT '', "
+                 "created_at bigint NOT NULL, updated_at bigint NOT NULL)");
+}
+
 class PostgresDatabaseTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -261,14 +272,7 @@ TEST_F(PostgresDatabaseTest, CreateOrderKeepsTheShopsExternalId) {
 
 TEST_F(PostgresDatabaseTest, Migration2AddsExternalIdToTheRowsOfVersion1) {
   const std::string url = fresh_database();
-  // The schema as version 1 left it, with a row in it.
-  query_one(url, "CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
-  query_one(url, "INSERT INTO schema_migrations (version) VALUES (1)");
-  query_one(url, "CREATE TABLE sales (sale_id text PRIMARY KEY, item text NOT NULL, stock bigint NOT NULL, "
-                 "starts_at bigint, ends_at bigint, created_at bigint NOT NULL, remaining_db bigint)");
-  query_one(url, "CREATE TABLE orders (order_id text PRIMARY KEY, sale_id text NOT NULL, user_id text NOT NULL, "
-                 "status text NOT NULL, payment_id text NOT NULL DEFAULT '', reason text NOT NULL DEFAULT '', "
-                 "created_at bigint NOT NULL, updated_at bigint NOT NULL)");
+  create_version1_schema(url);
   query_one(url, "INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at) "
                  "VALUES ('old', 's', 'u', 'CONFIRMED', 1, 1)");
   PostgresDatabase db(url);
@@ -300,13 +304,7 @@ TEST_F(PostgresDatabaseTest, OrderRowsAndSalesKeepTheirQuantities) {
 
 TEST_F(PostgresDatabaseTest, Migration5GivesTheRowsOfBeforeOneUnit) {
   const std::string url = fresh_database();
-  query_one(url, "CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
-  query_one(url, "INSERT INTO schema_migrations (version) VALUES (1)");
-  query_one(url, "CREATE TABLE sales (sale_id text PRIMARY KEY, item text NOT NULL, stock bigint NOT NULL, "
-                 "starts_at bigint, ends_at bigint, created_at bigint NOT NULL, remaining_db bigint)");
-  query_one(url, "CREATE TABLE orders (order_id text PRIMARY KEY, sale_id text NOT NULL, user_id text NOT NULL, "
-                 "status text NOT NULL, payment_id text NOT NULL DEFAULT '', reason text NOT NULL DEFAULT '', "
-                 "created_at bigint NOT NULL, updated_at bigint NOT NULL)");
+  create_version1_schema(url);
   query_one(url, "INSERT INTO sales VALUES ('s', 'w', 5, NULL, NULL, 1, NULL)");
   query_one(url, "INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at) "
                  "VALUES ('old', 's', 'u', 'CONFIRMED', 1, 1)");
