@@ -203,10 +203,16 @@ def crowd(cluster):
         while time.monotonic() < deadline:
             confirmed = gw[1].stats(sale_id)["counts"]["CONFIRMED"]
             if confirmed >= KILL_AT_CONFIRMED:
-                cluster.kill(victim)
-                killed["confirmed_at_kill"] = confirmed
-                killed["victim_held"] = cluster.pending_of(sale_id, victim.proc.pid)
-                return
+                # Frozen, the victim can acknowledge nothing more: what it holds now is what it dies
+                # holding. Between two orders it may hold none, so it is let go and caught again.
+                victim.proc.send_signal(signal.SIGSTOP)
+                holding = cluster.pending_of(sale_id, victim.proc.pid)
+                if holding > 0:
+                    cluster.kill(victim)
+                    killed["confirmed_at_kill"] = confirmed
+                    killed["victim_held"] = holding
+                    return
+                victim.proc.send_signal(signal.SIGCONT)
             time.sleep(0.01)
 
     users = [f"crowd{i}-{uuid.uuid4().hex[:12]}" for i in range(CROWD)]
