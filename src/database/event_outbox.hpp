@@ -21,6 +21,7 @@ struct OutboxEvent {
   std::string reason;
   std::string external_id;
   domain::TimeMs at = 0;  // when the order took this status
+  std::int64_t quantity = 1;  // the units the order holds (or gave back)
 };
 
 class EventOutbox {

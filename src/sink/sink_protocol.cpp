@@ -30,6 +30,7 @@ std::string event_body(const database::OutboxEvent& event) {
   body["reason"] = event.reason;
   body["external_id"] = event.external_id;
   body["at"] = event.at;
+  body["quantity"] = event.quantity;
   return json::serialize(body);
 }
 

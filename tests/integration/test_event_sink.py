@@ -14,8 +14,8 @@ import time
 import pytest
 import requests
 
-from flashgate_harness import (RedisServer, Server, child_env, distributed, free_port, new_ticket_key, parse_rfc3339,
-                               wait_until)
+from flashgate_harness import (RedisServer, Server, assert_json, child_env, distributed, free_port, new_ticket_key,
+                               parse_rfc3339, unique_id, wait_until)
 from test_order_sink import SINK_SECRET, Shop
 
 SETTLED = ("CONFIRMED", "FAILED")
@@ -234,3 +234,22 @@ def test_when_the_delivering_worker_dies_another_delivers_what_it_left(tmp_path_
             if server.is_running():
                 server.stop()
         redis.stop()
+
+
+def test_each_event_carries_the_quantity_of_its_order(start_server, shop):
+    srv = start_server(env=event_env(None, shop.url + "/events"))
+    sale_id = unique_id("sale")
+    assert srv.create_sale({"sale_id": sale_id, "item": "pairs", "stock": 10, "max_per_buyer": 3}).status_code == 201
+    wanted = {"pair-buyer": 2, "single-buyer": 1, "triple-buyer": 3}
+    orders = {}
+    for user, quantity in wanted.items():
+        answer = assert_json(srv.buy(sale_id, user, body={"user_id": user, "quantity": quantity}), 202)
+        orders[answer["order_id"]] = (answer, quantity)
+    for answer, _ in orders.values():
+        srv.wait_for_status(answer["ticket"], "CONFIRMED", timeout=40)
+    paid = next(answer for answer, quantity in orders.values() if quantity == 2)
+    srv.pay(paid["order_id"])
+    by_order = wait_for_events(shop, sale_id, expected_count=len(wanted) + 1)
+    for order_id, events in by_order.items():
+        assert [e["quantity"] for e in events] == [orders[order_id][1]] * len(events), events
+    assert [e["status"] for e in by_order[paid["order_id"]]] == ["CONFIRMED", "PAID"]

@@ -481,6 +481,7 @@ TEST_F(PostgresDatabaseTest, TheOutboxTakesEachOutcomeOnceWhenTheRowChanges) {
   PostgresDatabase db(url, 2, PostgresDatabase::default_acquire_timeout, /*event_outbox=*/true);
   Order order = make_order(id("outbox"));
   order.version = 2;  // PROCESSING, as the window holds it
+  order.quantity = 3;
   ASSERT_TRUE(db.create_order(order));
   ASSERT_TRUE(db.create_order(order));  // a repeat (a reclaimed order): no second event
   Order paid = order;
@@ -501,6 +502,8 @@ TEST_F(PostgresDatabaseTest, TheOutboxTakesEachOutcomeOnceWhenTheRowChanges) {
   EXPECT_EQ((*events)[1].status, "PAID");
   EXPECT_EQ((*events)[1].version, 4u);
   EXPECT_EQ((*events)[1].at, 1234);
+  EXPECT_EQ((*events)[0].quantity, 3);  // each event tells the units of its order
+  EXPECT_EQ((*events)[1].quantity, 3);
   EXPECT_EQ(db.depth(), 2u);
   ASSERT_TRUE(db.delivered({(*events)[0].id}));
   EXPECT_EQ(db.depth(), 1u);

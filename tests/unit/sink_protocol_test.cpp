@@ -123,6 +123,7 @@ flashgate::database::OutboxEvent paid_event() {
   event.version = 4;
   event.external_id = "SHOP-3";
   event.at = 1'795'521'600'123;
+  event.quantity = 3;
   return event;
 }
 
@@ -136,7 +137,8 @@ TEST(SinkProtocol, EventBodyCarriesTheOutcome) {
   EXPECT_EQ(body.at("reason").as_string(), "");  // a string even when there is none
   EXPECT_EQ(body.at("external_id").as_string(), "SHOP-3");
   EXPECT_EQ(body.at("at").to_number<std::int64_t>(), 1'795'521'600'123);
-  EXPECT_EQ(body.size(), 8u);  // the outbox's own id is not the shop's business
+  EXPECT_EQ(body.at("quantity").to_number<std::int64_t>(), 3);
+  EXPECT_EQ(body.size(), 9u);  // the outbox's own id is not the shop's business
 }
 
 TEST(SinkProtocol, EventIdIsOrderDotVersion) {

@@ -190,7 +190,7 @@ bool record_order(SqliteDatabase& db, const flashgate::domain::Order& order) {
 }
 
 bool record_status(SqliteDatabase& db, const std::string& order_id, flashgate::domain::OrderStatus status,
-                   std::uint64_t version) {
+                   std::uint64_t version, std::int64_t quantity = 1) {
   flashgate::domain::Order order;
   order.order_id = order_id;
   order.sale_id = sale_id;
@@ -199,6 +199,7 @@ bool record_status(SqliteDatabase& db, const std::string& order_id, flashgate::d
   order.status = status;
   order.version = version;
   order.updated_at = 1000 + static_cast<std::int64_t>(version);
+  order.quantity = quantity;
   return record_order(db, order);
 }
 
@@ -304,10 +305,12 @@ TEST_F(SqliteFile, TheOutboxTakesEachOutcomeOnceInOrder) {
   ASSERT_TRUE(record_status(db, "o1", Status::confirmed, 3));   // written again: no new event
   ASSERT_TRUE(record_status(db, "o1", Status::processing, 2));  // an older version: no change, no event
   ASSERT_TRUE(record_status(db, "o1", Status::paid, 4));
-  ASSERT_TRUE(record_status(db, "o2", Status::failed, 3));
+  ASSERT_TRUE(record_status(db, "o2", Status::failed, 3, /*quantity=*/4));
   const auto events = db.take(10);
   ASSERT_TRUE(events.has_value());
   ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[0].quantity, 1);
+  EXPECT_EQ((*events)[2].quantity, 4);  // the units a FAILED order gave back
   EXPECT_EQ((*events)[0].order_id, "o1");
   EXPECT_EQ((*events)[0].status, "CONFIRMED");
   EXPECT_EQ((*events)[0].version, 3u);

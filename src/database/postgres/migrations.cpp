@@ -81,6 +81,10 @@ CREATE INDEX sales_archived ON sales (sale_id) WHERE archived_at IS NOT NULL;
 ALTER TABLE sales ADD COLUMN max_per_buyer bigint NOT NULL DEFAULT 1;
 ALTER TABLE orders ADD COLUMN quantity bigint NOT NULL DEFAULT 1;
 )sql"},
+    {6, R"sql(
+-- The event sink tells the units of the order with each of its events.
+ALTER TABLE event_outbox ADD COLUMN quantity bigint NOT NULL DEFAULT 1;
+)sql"},
 };
 
 // Indexes of tables that may be big when a new version first meets them

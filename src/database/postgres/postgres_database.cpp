@@ -70,8 +70,8 @@ constexpr postgres::PreparedStatement statements[] = {
      "WITH created AS (INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id, "
      "quantity) VALUES ($1, $2, $3, 'CONFIRMED', $4, $4, $5, $6) ON CONFLICT (order_id) DO NOTHING "
      "RETURNING order_id) "
-     "INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at) "
-     "SELECT $1, $2, $3, 'CONFIRMED', $7, '', $5, $4 FROM created",
+     "INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at, quantity) "
+     "SELECT $1, $2, $3, 'CONFIRMED', $7, '', $5, $4, $6 FROM created",
      7},
     {upsert_outcome_with_event,
      "WITH changed AS (INSERT INTO orders AS o (order_id, sale_id, user_id, status, payment_id, reason, created_at, "
@@ -79,11 +79,11 @@ constexpr postgres::PreparedStatement statements[] = {
      "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, payment_id = excluded.payment_id, "
      "reason = excluded.reason, updated_at = excluded.updated_at "
      "WHERE o.status NOT IN ('PAID', 'CANCELLED', 'FAILED') RETURNING order_id) "
-     "INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at) "
-     "SELECT $1, $2, $3, $4, $10, $6, $11, $8 FROM changed",
+     "INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at, quantity) "
+     "SELECT $1, $2, $3, $4, $10, $6, $11, $8, $9 FROM changed",
      11},
     {take_events,
-     "SELECT id, order_id, sale_id, user_id, status, version, reason, external_id, at FROM event_outbox "
+     "SELECT id, order_id, sale_id, user_id, status, version, reason, external_id, at, quantity FROM event_outbox "
      "ORDER BY id LIMIT $1",
      1},
     {delete_events, "DELETE FROM event_outbox WHERE id = ANY($1::bigint[])", 1},
@@ -364,6 +364,7 @@ std::optional<std::vector<OutboxEvent>> PostgresDatabase::take(std::size_t limit
       e.reason = PQgetvalue(result.get(), row, 6);
       e.external_id = PQgetvalue(result.get(), row, 7);
       e.at = number(row, 8);
+      e.quantity = number(row, 9);
       events.push_back(std::move(e));
     }
     return true;

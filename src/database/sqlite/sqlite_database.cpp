@@ -78,7 +78,8 @@ CREATE TABLE IF NOT EXISTS event_outbox (
   version     INTEGER NOT NULL,
   reason      TEXT NOT NULL DEFAULT '',
   external_id TEXT NOT NULL DEFAULT '',
-  at          INTEGER NOT NULL
+  at          INTEGER NOT NULL,
+  quantity    INTEGER NOT NULL DEFAULT 1
 );
 -- Payment and cancellation reach the order row in the same transaction as the journal.
 CREATE TRIGGER IF NOT EXISTS orders_follow_intakes AFTER UPDATE OF status ON intakes
@@ -112,6 +113,7 @@ constexpr AddedColumn added_columns[] = {
     {"intakes", "quantity", "INTEGER NOT NULL DEFAULT 1"},
     {"intakes", "request_id", "TEXT NOT NULL DEFAULT ''"},
     {"orders", "quantity", "INTEGER NOT NULL DEFAULT 1"},
+    {"event_outbox", "quantity", "INTEGER NOT NULL DEFAULT 1"},
 };
 
 enum Stmt {
@@ -156,9 +158,9 @@ constexpr const char* statement_sql[statement_count] = {
     // Prepared once like the rest: sqlite3_exec would parse them for every commit.
     "BEGIN IMMEDIATE",
     "COMMIT",
-    ("INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-    ("SELECT id, order_id, sale_id, user_id, status, version, reason, external_id, at FROM event_outbox "
+    ("INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at, quantity) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+    ("SELECT id, order_id, sale_id, user_id, status, version, reason, external_id, at, quantity FROM event_outbox "
      "ORDER BY id LIMIT ?1"),
     "DELETE FROM event_outbox WHERE id = ?1",
     "SELECT count(*) FROM event_outbox",
@@ -462,6 +464,7 @@ void SqliteDatabase::record_order(domain::Order order, Done done) {
         bind_text(e, 6, order.reason);
         bind_text(e, 7, order.external_id);
         sqlite3_bind_int64(e, 8, order.updated_at);
+        sqlite3_bind_int64(e, 9, order.quantity);
         return step_done(e);
       },
       std::move(done));
@@ -528,6 +531,7 @@ std::optional<std::vector<OutboxEvent>> SqliteDatabase::take(std::size_t limit) 
       e.reason = column_text(s, 6);
       e.external_id = column_text(s, 7);
       e.at = sqlite3_column_int64(s, 8);
+      e.quantity = sqlite3_column_int64(s, 9);
       events.push_back(std::move(e));
     }
     sqlite3_reset(s);
