@@ -22,6 +22,9 @@ struct SaleRecord {
   std::int64_t remaining = 0;
   std::optional<std::int64_t> remaining_db;
   std::array<std::uint64_t, domain::all_statuses.size()> counts{};  // final counts; zero while live
+  // Final units by status (orders of several units count each); archives made
+  // before units were recorded read their counts (every order was one unit).
+  std::array<std::uint64_t, domain::all_statuses.size()> units{};
   std::optional<domain::TimeMs> settled_since;  // the archiver first saw it settled
   std::optional<domain::TimeMs> archived_at;
 };

@@ -56,6 +56,7 @@ std::string render_archived_stats(const database::SaleRecord& record) {
   out["remaining_db"] = record.remaining_db ? json::value(*record.remaining_db) : json::value(nullptr);
   out["queue_depth"] = 0;
   out["counts"] = counts_object(record.counts);
+  out["units"] = counts_object(record.units);
   out["archived_at"] = time_or_null(record.archived_at);
   return json::serialize(out);
 }

@@ -191,6 +191,30 @@ def test_admin_archive_refuses_an_active_sale_then_archives_a_settled_one(start_
     assert orders_in_record(srv, sale_id) == expected
 
 
+def test_an_archived_sale_keeps_its_units_beside_its_counts(start_server):
+    srv = start_server(SHORT_PAYMENT)
+    sale_id = unique_id("sale")
+    body = {"sale_id": sale_id, "item": "pairs", "stock": 6, "max_per_buyer": 3, "ends_at": from_now(3)}
+    assert srv.create_sale(body).status_code == 201
+    bought = [(f"{sale_id}-pair", 2), (f"{sale_id}-triple", 3), (f"{sale_id}-single", 1)]
+    intakes = [assert_json(srv.buy(sale_id, user, body={"user_id": user, "quantity": q}), 202) for user, q in bought]
+    for intake in intakes:
+        srv.wait_for_status(intake["ticket"], ("CONFIRMED",) + FINAL)
+    srv.pay(intakes[1]["order_id"])  # the triple pays; the pair and the single are cancelled
+    for intake in intakes:
+        srv.wait_for_status(intake["ticket"], FINAL)
+    wait_until(lambda: srv.sale(sale_id)["state"] == "ended", timeout=10, message="the sale to end")
+    live = assert_json(srv.get_stats(sale_id), 200)
+
+    archived = archive_when_recorded(srv, sale_id)
+    stats = assert_json(srv.get_stats(sale_id), 200)
+    assert stats["counts"]["PAID"] == 1 and stats["counts"]["CANCELLED"] == 2, stats
+    assert stats["units"]["PAID"] == 3 and stats["units"]["CANCELLED"] == 3, stats
+    assert stats["units"] == live["units"], (stats, live)  # the numbers the live sale showed
+    assert stats["remaining"] + sum(stats["units"][s] for s in ("PAID",)) == 6, stats
+    assert archived["counts"] == stats["counts"]
+
+
 def test_archive_by_time_leaves_live_sales_alone(start_server):
     srv = start_server(BY_TIME)
     live = srv.new_sale(stock=100)

@@ -577,6 +577,8 @@ flashgate::store::SaleView final_numbers(const Sale& sale, std::int64_t remainin
   view.counts[static_cast<std::size_t>(OrderStatus::paid)] = paid;
   view.counts[static_cast<std::size_t>(OrderStatus::failed)] = failed;
   view.counts[static_cast<std::size_t>(OrderStatus::cancelled)] = cancelled;
+  view.units = view.counts;
+  view.units[static_cast<std::size_t>(OrderStatus::paid)] = 2 * paid;  // the paid orders were of two units
   return view;
 }
 
@@ -613,6 +615,8 @@ TEST_F(PostgresDatabaseTest, ASaleIsSettledThenArchivedOnceWithItsFinalNumbers) 
   EXPECT_EQ(archived->counts[static_cast<std::size_t>(OrderStatus::failed)], 1u);
   EXPECT_EQ(archived->counts[static_cast<std::size_t>(OrderStatus::cancelled)], 1u);
   EXPECT_EQ(archived->counts[static_cast<std::size_t>(OrderStatus::queued)], 0u);
+  EXPECT_EQ(archived->units[static_cast<std::size_t>(OrderStatus::paid)], 10u);
+  EXPECT_EQ(archived->units[static_cast<std::size_t>(OrderStatus::failed)], 1u);
 
   // Again, with other numbers (a worker that read them later): the first stay.
   ASSERT_TRUE(db.archive_sale(final_numbers(sale, 0, 7, 0, 0), 9500));

@@ -254,6 +254,7 @@ TEST_F(ArchiveFile, ArchiveSaleKeepsTheFirstNumbersAndARestartLoadsOnlyLiveSales
   EXPECT_EQ(record->settled_since, 5'000);  // never marked before: archived_at stands in
   EXPECT_EQ(record->remaining, 3);
   EXPECT_EQ(record->counts[static_cast<std::size_t>(OrderStatus::failed)], 2u);
+  EXPECT_EQ(record->units, final_numbers.units);
   EXPECT_EQ(db_->archived_sale_ids(), std::vector<std::string>{"over"});
   EXPECT_EQ(db_->sale_of_order(first.order.order_id), "over");  // a payment of it can be told why
   EXPECT_EQ(db_->sale_of_order("no-such-order"), std::nullopt);

@@ -82,8 +82,13 @@ ALTER TABLE sales ADD COLUMN max_per_buyer bigint NOT NULL DEFAULT 1;
 ALTER TABLE orders ADD COLUMN quantity bigint NOT NULL DEFAULT 1;
 )sql"},
     {6, R"sql(
--- The event sink tells the units of the order with each of its events.
+-- The event sink tells the units of the order with each of its events, and
+-- an archived sale keeps its final units by status beside its counts (NULL
+-- for sales archived before: every order was one unit).
 ALTER TABLE event_outbox ADD COLUMN quantity bigint NOT NULL DEFAULT 1;
+ALTER TABLE sales ADD COLUMN units_queued bigint, ADD COLUMN units_processing bigint,
+  ADD COLUMN units_confirmed bigint, ADD COLUMN units_paid bigint, ADD COLUMN units_failed bigint,
+  ADD COLUMN units_cancelled bigint;
 )sql"},
 };
 

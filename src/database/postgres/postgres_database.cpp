@@ -38,7 +38,8 @@ constexpr const char* select_sale_of_order = "flashgate_select_sale_of_order";
 // The columns a SaleRecord is read from, in read_sale's order.
 #define FLASHGATE_SALE_COLUMNS                                                                                   \
   "sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, settled_since, archived_at, count_queued, " \
-  "count_processing, count_confirmed, count_paid, count_failed, count_cancelled, final_remaining"
+  "count_processing, count_confirmed, count_paid, count_failed, count_cancelled, final_remaining, units_queued, " \
+  "units_processing, units_confirmed, units_paid, units_failed, units_cancelled"
 
 constexpr postgres::PreparedStatement statements[] = {
     {insert_sale,
@@ -94,15 +95,19 @@ constexpr postgres::PreparedStatement statements[] = {
     {archive_sale_row,
      "INSERT INTO sales AS s (sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, final_remaining, "
      "settled_since, archived_at, count_queued, count_processing, count_confirmed, count_paid, count_failed, "
-     "count_cancelled) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $8, $9, $10, $11, $12, $13, $14) "
+     "count_cancelled, units_queued, units_processing, units_confirmed, units_paid, units_failed, units_cancelled) "
+     "VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) "
      "ON CONFLICT (sale_id) DO UPDATE SET remaining_db = excluded.remaining_db, "
      "final_remaining = excluded.final_remaining, "
      "settled_since = COALESCE(s.settled_since, excluded.settled_since), archived_at = excluded.archived_at, "
      "count_queued = excluded.count_queued, count_processing = excluded.count_processing, "
      "count_confirmed = excluded.count_confirmed, count_paid = excluded.count_paid, "
-     "count_failed = excluded.count_failed, count_cancelled = excluded.count_cancelled "
+     "count_failed = excluded.count_failed, count_cancelled = excluded.count_cancelled, "
+     "units_queued = excluded.units_queued, units_processing = excluded.units_processing, "
+     "units_confirmed = excluded.units_confirmed, units_paid = excluded.units_paid, "
+     "units_failed = excluded.units_failed, units_cancelled = excluded.units_cancelled "
      "WHERE s.archived_at IS NULL",
-     14},
+     20},
     {set_settled_since, "UPDATE sales SET settled_since = $2 WHERE sale_id = $1 AND archived_at IS NULL", 2},
     {select_sale, "SELECT " FLASHGATE_SALE_COLUMNS " FROM sales WHERE sale_id = $1", 1},
     {select_sales_after, "SELECT " FLASHGATE_SALE_COLUMNS " FROM sales WHERE sale_id > $1 ORDER BY sale_id LIMIT $2",
@@ -181,6 +186,9 @@ SaleRecord read_sale(const PGresult* result, int row) {
   record.remaining = record.archived_at && final_remaining ? *final_remaining : record.remaining_db.value_or(record.sale.stock);
   for (std::size_t i = 0; i < record.counts.size(); ++i)
     record.counts[i] = static_cast<std::uint64_t>(optional_at(result, row, 9 + static_cast<int>(i)).value_or(0));
+  for (std::size_t i = 0; i < record.units.size(); ++i)
+    record.units[i] = static_cast<std::uint64_t>(optional_at(result, row, 16 + static_cast<int>(i))
+                                                     .value_or(static_cast<std::int64_t>(record.counts[i])));
   return record;
 }
 
@@ -479,6 +487,7 @@ bool PostgresDatabase::archive_sale(const store::SaleView& final_numbers, domain
   params.text(sale.sale_id).text(sale.item).integer(sale.stock).optional(sale.starts_at).optional(sale.ends_at);
   params.integer(sale.created_at).integer(final_numbers.remaining).integer(at);
   for (const auto count : final_numbers.counts) params.integer(static_cast<std::int64_t>(count));
+  for (const auto units : final_numbers.units) params.integer(static_cast<std::int64_t>(units));
   return run("archive_sale",
              [&](PGconn* conn, Result& failure) { return check(params.exec(conn, archive_sale_row), failure); });
 }

@@ -34,7 +34,13 @@ CREATE TABLE IF NOT EXISTS sales (
   count_confirmed  INTEGER NOT NULL DEFAULT 0,
   count_paid       INTEGER NOT NULL DEFAULT 0,
   count_failed     INTEGER NOT NULL DEFAULT 0,
-  count_cancelled  INTEGER NOT NULL DEFAULT 0
+  count_cancelled  INTEGER NOT NULL DEFAULT 0,
+  units_queued     INTEGER,
+  units_processing INTEGER,
+  units_confirmed  INTEGER,
+  units_paid       INTEGER,
+  units_failed     INTEGER,
+  units_cancelled  INTEGER
 );
 -- The memory store's journal: every accepted order, at its latest version.
 CREATE TABLE IF NOT EXISTS intakes (
@@ -114,6 +120,12 @@ constexpr AddedColumn added_columns[] = {
     {"intakes", "request_id", "TEXT NOT NULL DEFAULT ''"},
     {"orders", "quantity", "INTEGER NOT NULL DEFAULT 1"},
     {"event_outbox", "quantity", "INTEGER NOT NULL DEFAULT 1"},
+    {"sales", "units_queued", "INTEGER"},  // an archive's units (NULL: archived before, every order one unit)
+    {"sales", "units_processing", "INTEGER"},
+    {"sales", "units_confirmed", "INTEGER"},
+    {"sales", "units_paid", "INTEGER"},
+    {"sales", "units_failed", "INTEGER"},
+    {"sales", "units_cancelled", "INTEGER"},
 };
 
 enum Stmt {
@@ -141,7 +153,8 @@ enum Stmt {
 // The columns of a SaleRecord, in the order read_sale_record reads them.
 #define FG_SALE_RECORD_COLUMNS                                                                                    \
   "sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, settled_since, archived_at, final_remaining, " \
-  "count_queued, count_processing, count_confirmed, count_paid, count_failed, count_cancelled"
+  "count_queued, count_processing, count_confirmed, count_paid, count_failed, count_cancelled, "                \
+  "units_queued, units_processing, units_confirmed, units_paid, units_failed, units_cancelled"
 
 constexpr const char* statement_sql[statement_count] = {
     "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at, max_per_buyer) "
@@ -167,7 +180,8 @@ constexpr const char* statement_sql[statement_count] = {
     // The commit point of an archive; a second call leaves the first numbers.
     ("UPDATE sales SET archived_at = ?2, final_remaining = ?3, remaining_db = ?3, count_queued = ?4, "
      "count_processing = ?5, count_confirmed = ?6, count_paid = ?7, count_failed = ?8, count_cancelled = ?9, "
-     "settled_since = COALESCE(settled_since, ?2) WHERE sale_id = ?1 AND archived_at IS NULL"),
+     "units_queued = ?10, units_processing = ?11, units_confirmed = ?12, units_paid = ?13, units_failed = ?14, "
+     "units_cancelled = ?15, settled_since = COALESCE(settled_since, ?2) WHERE sale_id = ?1 AND archived_at IS NULL"),
     "SELECT archived_at FROM sales WHERE sale_id = ?1",
     "UPDATE sales SET settled_since = ?2 WHERE sale_id = ?1 AND archived_at IS NULL",
     "SELECT " FG_SALE_RECORD_COLUMNS " FROM sales WHERE sale_id = ?1",
@@ -251,6 +265,9 @@ SaleRecord read_sale_record(sqlite3_stmt* s) {
   r.remaining = r.archived_at && final_remaining ? *final_remaining : r.remaining_db.value_or(r.sale.stock);
   for (std::size_t i = 0; i < r.counts.size(); ++i)
     r.counts[i] = static_cast<std::uint64_t>(sqlite3_column_int64(s, 10 + static_cast<int>(i)));
+  for (std::size_t i = 0; i < r.units.size(); ++i)
+    r.units[i] = static_cast<std::uint64_t>(
+        column_optional(s, 16 + static_cast<int>(i)).value_or(static_cast<std::int64_t>(r.counts[i])));
   return r;
 }
 
@@ -622,6 +639,8 @@ bool SqliteDatabase::archive_sale(const store::SaleView& final_numbers, domain::
     sqlite3_bind_int64(s, 3, final_numbers.remaining);
     for (std::size_t i = 0; i < final_numbers.counts.size(); ++i)
       sqlite3_bind_int64(s, 4 + static_cast<int>(i), static_cast<std::int64_t>(final_numbers.counts[i]));
+    for (std::size_t i = 0; i < final_numbers.units.size(); ++i)
+      sqlite3_bind_int64(s, 10 + static_cast<int>(i), static_cast<std::int64_t>(final_numbers.units[i]));
     if (const int rc = step_done(s); rc != SQLITE_OK) return rc;
     // Archived now or before; a sale the file has no row of is not.
     bool archived = false;
