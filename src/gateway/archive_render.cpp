@@ -28,6 +28,7 @@ json::object sale_object(const domain::Sale& sale, std::int64_t remaining, domai
   out["sale_id"] = sale.sale_id;
   out["item"] = sale.item;
   out["stock"] = sale.stock;
+  out["max_per_buyer"] = sale.max_per_buyer;
   out["remaining"] = remaining;
   out["state"] = domain::to_string(domain::sale_state(sale, remaining, now));
   out["starts_at"] = time_or_null(sale.starts_at);

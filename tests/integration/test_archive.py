@@ -213,6 +213,11 @@ def test_an_archived_sale_keeps_its_units_beside_its_counts(start_server):
     assert stats["units"] == live["units"], (stats, live)  # the numbers the live sale showed
     assert stats["remaining"] + sum(stats["units"][s] for s in ("PAID",)) == 6, stats
     assert archived["counts"] == stats["counts"]
+    # The sale keeps what it allowed: the archive's answer, the 410 and the admin list say it.
+    assert archived["max_per_buyer"] == 3, archived
+    assert assert_error(srv.get_sale(sale_id), 410, "sale_archived")["sale"]["max_per_buyer"] == 3
+    listed = assert_json(list_sales(srv, after=sale_id[:-1], limit=100), 200)
+    assert [s["max_per_buyer"] for s in listed["sales"] if s["sale_id"] == sale_id] == [3], listed
 
 
 def test_archive_by_time_leaves_live_sales_alone(start_server):

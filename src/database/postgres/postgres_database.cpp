@@ -39,7 +39,7 @@ constexpr const char* select_sale_of_order = "flashgate_select_sale_of_order";
 #define FLASHGATE_SALE_COLUMNS                                                                                   \
   "sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, settled_since, archived_at, count_queued, " \
   "count_processing, count_confirmed, count_paid, count_failed, count_cancelled, final_remaining, units_queued, " \
-  "units_processing, units_confirmed, units_paid, units_failed, units_cancelled"
+  "units_processing, units_confirmed, units_paid, units_failed, units_cancelled, max_per_buyer"
 
 constexpr postgres::PreparedStatement statements[] = {
     {insert_sale,
@@ -95,8 +95,9 @@ constexpr postgres::PreparedStatement statements[] = {
     {archive_sale_row,
      "INSERT INTO sales AS s (sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, final_remaining, "
      "settled_since, archived_at, count_queued, count_processing, count_confirmed, count_paid, count_failed, "
-     "count_cancelled, units_queued, units_processing, units_confirmed, units_paid, units_failed, units_cancelled) "
-     "VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) "
+     "count_cancelled, units_queued, units_processing, units_confirmed, units_paid, units_failed, units_cancelled, "
+     "max_per_buyer) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
+     "$19, $20, $21) "
      "ON CONFLICT (sale_id) DO UPDATE SET remaining_db = excluded.remaining_db, "
      "final_remaining = excluded.final_remaining, "
      "settled_since = COALESCE(s.settled_since, excluded.settled_since), archived_at = excluded.archived_at, "
@@ -107,7 +108,7 @@ constexpr postgres::PreparedStatement statements[] = {
      "units_confirmed = excluded.units_confirmed, units_paid = excluded.units_paid, "
      "units_failed = excluded.units_failed, units_cancelled = excluded.units_cancelled "
      "WHERE s.archived_at IS NULL",
-     20},
+     21},
     {set_settled_since, "UPDATE sales SET settled_since = $2 WHERE sale_id = $1 AND archived_at IS NULL", 2},
     {select_sale, "SELECT " FLASHGATE_SALE_COLUMNS " FROM sales WHERE sale_id = $1", 1},
     {select_sales_after, "SELECT " FLASHGATE_SALE_COLUMNS " FROM sales WHERE sale_id > $1 ORDER BY sale_id LIMIT $2",
@@ -189,6 +190,7 @@ SaleRecord read_sale(const PGresult* result, int row) {
   for (std::size_t i = 0; i < record.units.size(); ++i)
     record.units[i] = static_cast<std::uint64_t>(optional_at(result, row, 16 + static_cast<int>(i))
                                                      .value_or(static_cast<std::int64_t>(record.counts[i])));
+  record.sale.max_per_buyer = number_at(result, row, 22);
   return record;
 }
 
@@ -488,6 +490,7 @@ bool PostgresDatabase::archive_sale(const store::SaleView& final_numbers, domain
   params.integer(sale.created_at).integer(final_numbers.remaining).integer(at);
   for (const auto count : final_numbers.counts) params.integer(static_cast<std::int64_t>(count));
   for (const auto units : final_numbers.units) params.integer(static_cast<std::int64_t>(units));
+  params.integer(sale.max_per_buyer);
   return run("archive_sale",
              [&](PGconn* conn, Result& failure) { return check(params.exec(conn, archive_sale_row), failure); });
 }

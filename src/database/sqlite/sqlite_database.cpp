@@ -154,7 +154,7 @@ enum Stmt {
 #define FG_SALE_RECORD_COLUMNS                                                                                    \
   "sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, settled_since, archived_at, final_remaining, " \
   "count_queued, count_processing, count_confirmed, count_paid, count_failed, count_cancelled, "                \
-  "units_queued, units_processing, units_confirmed, units_paid, units_failed, units_cancelled"
+  "units_queued, units_processing, units_confirmed, units_paid, units_failed, units_cancelled, max_per_buyer"
 
 constexpr const char* statement_sql[statement_count] = {
     "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at, max_per_buyer) "
@@ -268,6 +268,7 @@ SaleRecord read_sale_record(sqlite3_stmt* s) {
   for (std::size_t i = 0; i < r.units.size(); ++i)
     r.units[i] = static_cast<std::uint64_t>(
         column_optional(s, 16 + static_cast<int>(i)).value_or(static_cast<std::int64_t>(r.counts[i])));
+  r.sale.max_per_buyer = sqlite3_column_int64(s, 22);
   return r;
 }
 
