@@ -1,7 +1,7 @@
 #pragma once
 // The Redis store's sizes and waits, in one place. The Lua scripts get the
-// ones they use from here too (scripts.cpp fills them into the script text
-// once, at start-up), so the C++ and the Lua cannot disagree.
+// ones they use from here too (script_text.cpp fills them into the script
+// text once, at start-up), so the C++ and the Lua cannot disagree.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +19,9 @@ inline constexpr std::size_t changes_maxlen = 100'000;
 // fg:dropped, the archived sales every process forgets: only a process that
 // slept through this many archives misses one.
 inline constexpr std::size_t dropped_maxlen = 10'000;
+
+// How long the store's constructor waits for a first connection; it goes on trying in the background.
+inline constexpr milliseconds connect_wait{5000};
 
 // --- the change feed's thread ---
 inline constexpr std::size_t feed_read_count = 1000;  // XREAD COUNT, per stream

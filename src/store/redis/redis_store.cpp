@@ -6,6 +6,7 @@
 
 #include "domain/ids.hpp"
 #include "store/redis/redis_keys.hpp"
+#include "store/redis/redis_limits.hpp"
 #include "store/redis/scripts.hpp"
 #include "store/redis/store_replies.hpp"
 
@@ -39,7 +40,7 @@ RedisStore::RedisStore(RedisStoreOptions options)
       feed_(groups_, cache_, sold_out_, service_time_ms_, options_.host, options_.port),
       archive_(client_, feed_),
       ledger_(client_, groups_) {
-  if (!client_.wait_connected(std::chrono::seconds(5)))
+  if (!client_.wait_connected(limits::connect_wait))
     spdlog::warn("redis {}:{} not reachable yet; retrying in the background", options_.host, options_.port);
 }
 

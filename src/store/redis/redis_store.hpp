@@ -13,6 +13,7 @@
 //   outcome_streams      the outcome log         change_feed      the feed's thread, gap detection
 //   sale_archive         drop_sale               sale_ledger      sales, stock, gauges, payment timeouts
 //   redis_limits.hpp     stream lengths, block times and batches, the Lua's too
+//   scripts, archive_scripts   the Lua (script_text fills in its limits)
 #include <atomic>
 #include <chrono>
 #include <cstdint>
