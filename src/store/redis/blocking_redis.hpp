@@ -55,7 +55,7 @@ class BlockingRedis {
   std::string last_failure_;
   redisContext* context_ = nullptr;
   std::atomic<bool> shut_{false};
-  std::mutex mutex_;  // context_'s socket against shutdown() from another thread
+  std::mutex mutex_;  // guards context_'s socket against shutdown() from another thread
   std::condition_variable woken_;
 };
 

@@ -60,7 +60,7 @@ class NearCache {
     Lru::iterator lru;
   };
   struct alignas(64) Shard {
-    mutable std::mutex mutex;
+    mutable std::mutex mutex;  // guards the rest of the shard (polls, script replies and the feed meet here)
     std::size_t capacity = 0;
     std::unordered_map<std::string, Entry> orders;
     Lru lru;
@@ -73,7 +73,7 @@ class NearCache {
 
   std::size_t shard_count_;
   std::unique_ptr<Shard[]> shards_;
-  mutable std::shared_mutex sales_mutex_;  // read by every poll, written by the feed
+  mutable std::shared_mutex sales_mutex_;  // guards sales_: read by every poll, written by the feed
   std::unordered_map<std::string, SaleProgress> sales_;
 };
 

@@ -61,7 +61,7 @@ struct Shared {
   asio::io_context io{1};
   std::atomic<std::size_t> queued{0};  // accepted by command() and not yet answered
   std::atomic<std::size_t> up{0};      // connections that are up
-  std::mutex up_mutex;
+  std::mutex up_mutex;  // guards a rise of `up` against wait_connected()'s check of it: no wake-up is lost
   std::condition_variable up_changed;
 
   void answer(Callback& done, Reply reply) {
@@ -368,7 +368,7 @@ struct RedisClient::Impl {
   std::vector<std::unique_ptr<Connection>> connections;
   std::size_t next = 0;
   bool closing = false;  // client's thread
-  std::mutex inbox_mutex;
+  std::mutex inbox_mutex;  // guards inbox, drain_posted and closed: callers' threads against the client's
   std::vector<Submission> inbox;  // guarded by inbox_mutex
   bool drain_posted = false;      // guarded by inbox_mutex
   bool closed = false;            // guarded by inbox_mutex

@@ -4,19 +4,31 @@
 // worker processes share it. A gateway answers polls from its near-cache,
 // which the change feed keeps fresh. Final outcomes also wait in a stream
 // per sale tag until a worker has written them to PostgreSQL (OutcomeLog).
+//
+// RedisStore answers the gateway itself (intake, status, payment: the hot
+// paths, one call deep) and hands every other concern to an object of its
+// own, one file each:
+//   redis_keys.hpp       the key layout          store_replies    reading the replies
+//   consumer_groups      tags and their groups   queue_consumer   the windows' claim, ack, reclaim
+//   outcome_streams      the outcome log         change_feed      the feed's thread, gap detection
+//   sale_archive         drop_sale               sale_ledger      sales, stock, gauges, payment timeouts
+//   redis_limits.hpp     stream lengths, block times and batches, the Lua's too
+//   scripts, archive_scripts   the Lua (script_text fills in its limits)
 #include <atomic>
-#include <deque>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <set>
-#include <thread>
+#include <chrono>
+#include <cstdint>
+#include <string>
 
-#include "store/redis/blocking_redis.hpp"
-#include "store/redis/near_cache.hpp"
-#include "store/redis/sold_out_book.hpp"
 #include "store/outcome_log.hpp"
+#include "store/redis/change_feed.hpp"
+#include "store/redis/consumer_groups.hpp"
+#include "store/redis/near_cache.hpp"
+#include "store/redis/outcome_streams.hpp"
+#include "store/redis/queue_consumer.hpp"
 #include "store/redis/redis_client.hpp"
+#include "store/redis/sale_archive.hpp"
+#include "store/redis/sale_ledger.hpp"
+#include "store/redis/sold_out_book.hpp"
 #include "store/store.hpp"
 
 namespace flashgate::store::redis {
@@ -41,15 +53,13 @@ class RedisStore final : public Store, public OutcomeLog {
 
   // Tails the change feed into the near-cache and the listeners (gateways, and
   // workers that mirror outcomes to the database).
-  void follow_changes();
-  // A worker's periodic task: first renews the queue entries this process's
-  // windows hold (their backlogs and the orders in hand), however long a
-  // window waits on its order, then hands orders of dead windows (entries
-  // idle past reclaim_after) back to the queue.
-  std::size_t reclaim_abandoned();
+  void follow_changes() { feed_.follow(); }
+  // A worker's periodic task (QueueConsumer::reclaim_abandoned).
+  std::size_t reclaim_abandoned() { return queue_.reclaim_abandoned(); }
   // How often abandoned entries (the queue's, the outcome streams') are looked for.
-  std::chrono::milliseconds reclaim_period() const;
+  std::chrono::milliseconds reclaim_period() const { return groups_.reclaim_period(); }
 
+  // The gateway's calls, answered here.
   void create_sale(const domain::Sale& sale, Callback<SaleView> done) override;
   void get_sale(const std::string& sale_id, Callback<SaleView> done) override;
   using Store::intake;
@@ -57,111 +67,56 @@ class RedisStore final : public Store, public OutcomeLog {
   void get_order(const std::string& sale_id, const std::string& order_id, Callback<OrderView> done) override;
   void pay(const std::string& order_id, const std::string& payment_id, Callback<OrderView> done) override;
   void stop_intake() override { intake_open_ = false; }
-  void on_change(ChangeListener listener) override;
+  void on_change(ChangeListener listener) override { feed_.on_change(std::move(listener)); }
 
-  std::optional<domain::Order> claim(std::chrono::milliseconds wait) override;
+  // The windows' calls.
+  std::optional<domain::Order> claim(std::chrono::milliseconds wait) override { return queue_.claim(wait); }
   bool finish(const std::string& order_id, domain::OrderStatus to, const std::string& reason,
-              const std::string& external_id) override;
-  void hand_back(const std::string& order_id) override;
-  std::size_t cancel_unpaid(domain::TimeMs confirmed_before) override;
-  std::vector<std::pair<std::string, std::int64_t>> remaining_by_sale() override;
-  void set_remaining_db(const std::string& sale_id, std::int64_t remaining) override;
-
-  std::uint64_t queue_depth() override;
+              const std::string& external_id) override {
+    return queue_.finish(order_id, to, reason, external_id);
+  }
+  void hand_back(const std::string& order_id) override { queue_.hand_back(order_id); }
   void record_service_time(std::int64_t ms) override { service_time_ms_ = ms; }
 
-  std::vector<domain::Sale> sales() override;
-  // The sales of fg:sales and those of fg:dropping (an archive cut short).
-  std::vector<SaleView> sale_views() override;
-  // Removes an archived sale's keys: see scripts.hpp for the steps. Resumable:
-  // each step may run again, and a sale already gone is success. Every
-  // process forgets the sale once done (fg:dropped).
-  domain::Result<Empty> drop_sale(const std::string& sale_id) override;
-  void on_sale_dropped(SaleDroppedListener listener) override;
+  // The application's and the periodic tasks' calls.
+  std::size_t cancel_unpaid(domain::TimeMs confirmed_before) override { return ledger_.cancel_unpaid(confirmed_before); }
+  std::vector<std::pair<std::string, std::int64_t>> remaining_by_sale() override { return ledger_.remaining_by_sale(); }
+  void set_remaining_db(const std::string& sale_id, std::int64_t remaining) override {
+    ledger_.set_remaining_db(sale_id, remaining);
+  }
+  std::uint64_t queue_depth() override { return ledger_.queue_depth(); }
+  std::vector<domain::Sale> sales() override { return ledger_.sales(); }
+  std::vector<SaleView> sale_views() override { return ledger_.sale_views(); }
+  domain::Result<Empty> drop_sale(const std::string& sale_id) override { return archive_.drop_sale(sale_id); }
+  void on_sale_dropped(SaleDroppedListener listener) override { feed_.on_sale_dropped(std::move(listener)); }
 
-  // OutcomeLog: the outcome streams, read through the consumer group
-  // "mirror"; entries a dead worker took are claimed after reclaim_after.
-  std::vector<OutcomeLog::Entry> take(std::chrono::milliseconds wait) override;
-  void recorded(const OutcomeLog::Entry& entry) override;
+  // OutcomeLog: the outcome streams (OutcomeStreams).
+  std::vector<OutcomeLog::Entry> take(std::chrono::milliseconds wait) override { return outcomes_.take(wait); }
+  void recorded(const OutcomeLog::Entry& entry) override { outcomes_.recorded(entry); }
   // Outcomes logged and not yet recorded, over every sale.
-  std::uint64_t outcome_backlog();
+  std::uint64_t outcome_backlog() { return outcomes_.backlog(); }
 
   const NearCache& near_cache() const { return cache_; }
   const SoldOutBook& sold_out_book() const { return sold_out_; }
 
  private:
-  struct QueueEntry {
-    std::string stream;
-    std::string entry_id;
-    Reply fields;
-  };
-  OrderView view_of(const domain::Order& order, const SaleProgress& progress) const;
   // Records what a script reply says about an order in the near-cache.
   OrderView remember(const Reply& reply);
-  std::vector<std::string> tags();  // known tags, refreshed from fg:tags
-  bool ensure_group(const std::string& tag);  // the queue's and the outcome stream's; false if not made
-  // XREADGROUP: the entries of `streams` new to the group, up to `count` per
-  // stream, waiting up to `wait`. After a failure nothing, and a short pause.
-  Reply read_new(BlockingRedis& connection, const char* group_name, const std::string& consumer, std::size_t count,
-                 std::chrono::milliseconds wait, const std::vector<std::string>& streams);
-  // XAUTOCLAIM: up to 100 of the stream's entries pending in the group for
-  // longer than reclaim_after, now `consumer`'s; nothing after a failure.
-  Reply claim_idle(const std::string& stream, const char* group_name, const std::string& consumer);
-  // Adds the entries of one stream's XREADGROUP / XAUTOCLAIM answer to `to`.
-  void add_outcomes(const std::string& stream, const Reply& entries, std::vector<OutcomeLog::Entry>& to);
-  // What a window thread keeps between claims: its connection, its name in
-  // the consumer group, entries read and not yet claimed, and the entries of
-  // the orders it claimed, until they are acknowledged. Only this window's
-  // thread touches it (claim, finish and hand_back run there).
-  struct Window {
-    BlockingRedis* connection = nullptr;
-    std::string consumer;
-    std::deque<QueueEntry> backlog;
-    std::map<std::string, QueueEntry> claimed;  // order id -> its entry
-    std::size_t refusals = 0;                    // of the backlog's first entry's claim, in a row
-  };
-  Window& this_window();
-  // Windows' entries, renewed by reclaim_abandoned() while held.
-  void hold(const Window& window, const QueueEntry& entry);
-  void let_go(const QueueEntry& entry);
-  void keep_held();
-  // Acknowledges and deletes the entry of an order the window claimed.
-  void ack(Window& window, const std::string& order_id);
-  // Lets the entry of a claimed order go without deleting it: reclaimed after reclaim_after.
-  void release(Window& window, const std::string& order_id);
-  void tail_loop();
-  // Change streams are trimmed (MAXLEN ~ 100000): a process that fell further
-  // behind (the feed's read positions in `last`) lost changes, so it forgets
-  // what they may have changed. False if Redis could not be asked.
-  bool check_lost_changes(const std::map<std::string, std::string>& last);
-  void follow_sold_out(const std::string& sale_id);
-  // Another sale in fg:sales or fg:dropping has this tag; nullopt if Redis could not say.
-  std::optional<bool> tag_shared(const std::string& sale_id, const std::string& tag);
-  // The near-cache and the sold-out book let the sale go; the listeners hear of it.
-  void forget_sale(const std::string& sale_id);
 
+  // Declared before what uses them: members are destroyed in reverse order
+  // (stop() has joined every thread by then).
   RedisStoreOptions options_;
-  const std::uint64_t instance_;  // unique in the process
   RedisClient client_;
   NearCache cache_;
   SoldOutBook sold_out_;
   std::atomic<bool> intake_open_{true};
-  std::atomic<bool> stopping_{false};
   std::atomic<std::int64_t> service_time_ms_{0};
-  std::mutex mutex_;
-  std::set<std::string> tags_;
-  std::set<std::string> grouped_;  // tags whose queue has our consumer group
-  std::chrono::steady_clock::time_point tags_checked_{};
-  std::mutex held_mutex_;
-  std::map<std::pair<std::string, std::string>, std::string> held_;  // (queue, entry id) -> window's consumer
-  std::vector<ChangeListener> listeners_;
-  std::vector<SaleDroppedListener> dropped_listeners_;
-  std::vector<std::unique_ptr<BlockingRedis>> window_connections_;
-  std::unique_ptr<BlockingRedis> tail_connection_;
-  std::unique_ptr<BlockingRedis> outcome_connection_;  // take()'s, which blocks
-  std::chrono::steady_clock::time_point outcomes_reclaimed_{};
-  std::thread tail_;
-  std::atomic<std::uint64_t> next_window_{0};
+  ConsumerGroups groups_;
+  QueueConsumer queue_;
+  OutcomeStreams outcomes_;
+  ChangeFeed feed_;
+  SaleArchive archive_;
+  SaleLedger ledger_;
 };
 
 }  // namespace flashgate::store::redis

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "store/redis/script_text.hpp"
+
 namespace flashgate::store::redis::scripts {
 namespace {
 
@@ -31,7 +33,7 @@ local function order_reply(outcome, okey, skey)
 end
 local function publish(ckey, okey, skey)
   local fields = with_sale(redis.call('HGETALL', okey), skey)
-  redis.call('XADD', ckey, 'MAXLEN', '~', '100000', '*', unpack(fields))
+  redis.call('XADD', ckey, 'MAXLEN', '~', '@CHANGES_MAXLEN@', '*', unpack(fields))
   return fields
 end
 -- The change feed's entry is also the reply: one read of the order and the sale for both.
@@ -70,12 +72,12 @@ local function release(okey, skey, ukey, hkey)
 end
 )lua";
 
-Script make(const char* body) { return Script(std::string(common) + body); }
+Script make(const char* body) { return Script(with_limits(std::string(common) + body)); }
 
 }  // namespace
 
 const Script& create_sale() {
-  static const Script s(R"lua(
+  static const Script s = plain(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'sale_id', ARGV[1], 'item', ARGV[2], 'stock', ARGV[3], 'starts_at', ARGV[4],
   'ends_at', ARGV[5], 'created_at', ARGV[6], 'remaining', ARGV[3], 'seq', 0, 'started', 0, 'rate', 0, 'rate_at', 0,
@@ -133,7 +135,7 @@ fields[n + 3] = 'rate'; fields[n + 4] = sale[6] or '0'
 fields[n + 5] = 'rate_at'; fields[n + 6] = sale[7] or '0'
 fields[n + 7] = 'rate_since'; fields[n + 8] = sale[9] or '0'
 fields[n + 9] = 'remaining'; fields[n + 10] = tostring(remaining)
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', '100000', '*', unpack(fields))
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', '@CHANGES_MAXLEN@', '*', unpack(fields))
 table.insert(fields, 1, 'accepted')
 return fields
 )lua");
@@ -168,8 +170,8 @@ redis.call('XCLAIM', queue, group, consumer, 0, entry, 'JUSTID')
 redis.call('HINCRBY', skey, 'started', 1)
 local r = redis.call('HMGET', skey, 'rate', 'rate_at', 'rate_since')
 local rate, at, since = tonumber(r[1] or '0'), tonumber(r[2] or '0'), tonumber(r[3] or '0')
-if rate == 0 or since <= 0 or now - at >= 15000 then rate, since = 0, now end
-rate = rate * math.exp(-math.max(0, now - at) / 5000) + 0.2
+if rate == 0 or since <= 0 or now - at >= @RATE_IDLE_RESET_MS@ then rate, since = 0, now end
+rate = rate * math.exp(-math.max(0, now - at) / @RATE_TAU_MS@) + @RATE_STEP@
 redis.call('HSET', skey, 'rate', tostring(rate), 'rate_at', now, 'rate_since', since)
 return publish_and_reply('claimed', KEYS[2], okey, skey)
 )lua");
@@ -179,7 +181,7 @@ return publish_and_reply('claimed', KEYS[2], okey, skey)
 const Script& keep_entries() {
   // The heartbeat of a live worker's windows. The check and the renewal are
   // one step, so an entry another worker has taken back is never taken again.
-  static const Script s(R"lua(
+  static const Script s = plain(R"lua(
 local kept = 0
 for i = 2, #ARGV - 1, 2 do
   local consumer, entry = ARGV[i], ARGV[i + 1]
@@ -235,7 +237,7 @@ const Script& drop_entry() {
   // XACK leaves the entry in the stream: without XDEL the queue (or the
   // outcome stream) would keep every entry ever taken. Nothing reads an
   // acknowledged entry again.
-  static const Script s(R"lua(
+  static const Script s = plain(R"lua(
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return redis.call('XDEL', KEYS[1], ARGV[2])
 )lua");
@@ -282,92 +284,9 @@ return {'cancelled'}
   return s;
 }
 
-const Script& begin_drop() {
-  // The counts of the sale hash are kept by every script that moves an order,
-  // in the same step: all three non-final counts at 0 means no order can move
-  // again (claim, finish, pay and cancel_unpaid all start from one of them).
-  static const Script s(R"lua(
-local skey, sales, dropping, sale_id = KEYS[1], KEYS[2], KEYS[3], ARGV[1]
-if redis.call('EXISTS', skey) == 0 then
-  redis.call('SREM', sales, sale_id)
-  redis.call('SREM', dropping, sale_id)
-  return {'gone'}
-end
-for _, status in ipairs({'QUEUED', 'PROCESSING', 'CONFIRMED'}) do
-  if tonumber(redis.call('HGET', skey, 'c:' .. status) or '0') > 0 then return {'sale_active', status} end
-end
-redis.call('SADD', dropping, sale_id)
-redis.call('SREM', sales, sale_id)
--- Announced now (gateways learn the sale is archived before its keys go) and again once it is gone.
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', '10000', '*', 'sale_id', sale_id)
-return {'dropping'}
-)lua");
-  return s;
-}
-
-const Script& drop_stream_entries() {
-  // Queue entries name only their order: the order's hash says whose it is,
-  // so queues are cleaned before the order hashes go.
-  static const Script s(R"lua(
-local stream, sale_id, prefix, group_name, after, count = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local from = '-'
-if after ~= '' then from = '(' .. after end
-local entries = redis.call('XRANGE', stream, from, '+', 'COUNT', count)
-local last, removed = '', 0
-for _, entry in ipairs(entries) do
-  last = entry[1]
-  local fields, owner, order_id = entry[2], nil, nil
-  for i = 1, #fields - 1, 2 do
-    if fields[i] == 'sale_id' then owner = fields[i + 1] end
-    if fields[i] == 'order_id' then order_id = fields[i + 1] end
-  end
-  if not owner and order_id then owner = redis.call('HGET', prefix .. 'order:' .. order_id, 'sale_id') end
-  if owner == sale_id then
-    if group_name ~= '' then redis.call('XACK', stream, group_name, entry[1]) end
-    removed = removed + redis.call('XDEL', stream, entry[1])
-  end
-end
-return {last, removed}
-)lua");
-  return s;
-}
-
-const Script& drop_orders() {
-  static const Script s(R"lua(
-local sale_id, removed = ARGV[1], 0
-for i = 2, #KEYS do
-  local order = redis.call('HMGET', KEYS[i], 'sale_id', 'order_id')
-  if order[1] == sale_id then
-    if order[2] then redis.call('ZREM', KEYS[1], order[2]) end
-    removed = removed + redis.call('UNLINK', KEYS[i])
-  end
-end
-return removed
-)lua");
-  return s;
-}
-
-const Script& drop_tag() {
-  static const Script s(R"lua(
-redis.call('SREM', KEYS[1], ARGV[1])
-return redis.call('UNLINK', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
-)lua");
-  return s;
-}
-
-const Script& finish_drop() {
-  static const Script s(R"lua(
-redis.call('UNLINK', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[1])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', '10000', '*', 'sale_id', ARGV[1])
-return 1
-)lua");
-  return s;
-}
-
 const Script& set_remaining_db() {
   // A plain HSET after the sale was archived would make its hash again.
-  static const Script s(R"lua(
+  static const Script s = plain(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'remaining_db', ARGV[1])
 return 1
@@ -378,7 +297,7 @@ return 1
 const Script& ensure_groups() {
   // Checked and made in one step: a process that still lists an archived
   // tag must not make its streams again (XGROUP CREATE ... MKSTREAM would).
-  static const Script s(R"lua(
+  static const Script s = plain(R"lua(
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 0 end
 for i, name in ipairs({ARGV[2], ARGV[3]}) do
   local made = redis.pcall('XGROUP', 'CREATE', KEYS[i + 1], name, '0', 'MKSTREAM')
@@ -387,6 +306,13 @@ end
 return 1
 )lua");
   return s;
+}
+
+std::vector<const Script*> all() {
+  return {&create_sale(), &intake(),     &read_order(),          &claim(),       &keep_entries(),
+          &finish(),      &hand_back(),  &drop_entry(),          &pay(),         &cancel_unpaid(),
+          &begin_drop(),  &drop_stream_entries(), &drop_orders(), &drop_tag(),    &finish_drop(),
+          &set_remaining_db(), &ensure_groups()};
 }
 
 }  // namespace flashgate::store::redis::scripts

@@ -18,6 +18,8 @@
 // keys are being removed), fg:dropped (stream: ids of sales removed, for the other processes to forget).
 // Archiving a sale (RedisStore::drop_sale) moves its id from fg:sales to fg:dropping, removes its keys
 // (and its tag's streams if no other sale has that tag) and last its sale hash and its fg:dropping entry.
+#include <vector>
+
 #include "store/redis/redis_reply.hpp"
 
 namespace flashgate::store::redis::scripts {
@@ -73,5 +75,8 @@ const Script& set_remaining_db();
 // KEYS tags queue outcomes; ARGV tag queue_group outcome_group -> 1 if the groups exist (made now or
 // before), 0 if the tag is no longer known (its sales were archived): nothing is made then.
 const Script& ensure_groups();
+
+// Every script above: for the tests that hold them all to one rule.
+std::vector<const Script*> all();
 
 }  // namespace flashgate::store::redis::scripts

@@ -65,7 +65,7 @@ class SoldOutBook {
     domain::Sale window;  // only starts_at, ends_at and max_per_buyer: what the book's answer reads
     std::unordered_map<std::string, std::string> holders;
   };
-  mutable std::mutex mutex_;
+  mutable std::mutex mutex_;  // guards sales_, wanted_ and answered_ (intakes read, the feed writes)
   std::unordered_map<std::string, Sale> sales_;
   std::unordered_set<std::string> wanted_;
   mutable std::uint64_t answered_ = 0;

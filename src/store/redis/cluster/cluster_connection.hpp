@@ -71,7 +71,7 @@ class ClusterConnection {
   const ClusterOptions options_;
   SlotMap map_;
   std::uint64_t maps_read_ = 0;
-  std::mutex links_mutex_;  // links_ against shutdown() from another thread
+  std::mutex links_mutex_;  // guards links_ and shut_ against shutdown() from another thread
   std::map<Endpoint, std::unique_ptr<BlockingRedis>> links_;
   bool shut_ = false;  // under links_mutex_
 };

@@ -1,0 +1,67 @@
+#pragma once
+// The change feed's thread: tails every tag's change stream (and
+// fg:dropped) into the near-cache, the sold-out book and the listeners
+// (gateways, and workers that mirror outcomes to the database). Change
+// streams are trimmed (limits::changes_maxlen), so the thread also looks for
+// changes trimmed before it read them, and forgets what they may have changed.
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/redis/blocking_redis.hpp"
+#include "store/redis/consumer_groups.hpp"
+#include "store/redis/near_cache.hpp"
+#include "store/redis/sold_out_book.hpp"
+#include "store/store.hpp"
+
+namespace flashgate::store::redis {
+
+class ChangeFeed {
+ public:
+  // service_time_ms: the windows' recent service time, for the views the listeners hear.
+  ChangeFeed(ConsumerGroups& groups, NearCache& cache, SoldOutBook& sold_out,
+             const std::atomic<std::int64_t>& service_time_ms, std::string host, std::uint16_t port);
+
+  // Starts the thread.
+  void follow();
+  // Joins it: afterwards no listener is called.
+  void stop();
+
+  void on_change(Store::ChangeListener listener);
+  void on_sale_dropped(Store::SaleDroppedListener listener);
+  // The near-cache and the sold-out book let the sale go; the listeners hear of it.
+  void forget_sale(const std::string& sale_id);
+
+ private:
+  void tail_loop();
+  // The read position of each stream wanted now; a new stream starts at its
+  // end on the first round (`first`), at its beginning after.
+  void track_streams(std::map<std::string, std::string>& last, bool first);
+  // Applies one XREAD answer, moving the read positions in `last`.
+  void apply(const Reply& reply, std::map<std::string, std::string>& last);
+  // A process that fell further behind than a change stream's length (the
+  // feed's read positions in `last`) lost changes, so it forgets what they
+  // may have changed. False if Redis could not be asked.
+  bool check_lost_changes(const std::map<std::string, std::string>& last);
+  void follow_sold_out(const std::string& sale_id);
+
+  ConsumerGroups& groups_;
+  NearCache& cache_;
+  SoldOutBook& sold_out_;
+  const std::atomic<std::int64_t>& service_time_ms_;
+  const std::string host_;
+  const std::uint16_t port_;
+  std::atomic<bool> stopping_{false};
+  std::mutex listeners_mutex_;  // guards listeners_ and dropped_listeners_ (added by any thread, called by the feed's)
+  std::vector<Store::ChangeListener> listeners_;
+  std::vector<Store::SaleDroppedListener> dropped_listeners_;
+  std::unique_ptr<BlockingRedis> connection_;  // the thread's, made by follow()
+  std::thread thread_;
+};
+
+}  // namespace flashgate::store::redis

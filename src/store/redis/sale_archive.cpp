@@ -1,0 +1,99 @@
+#include "store/redis/sale_archive.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+#include <vector>
+
+#include "domain/ids.hpp"
+#include "store/redis/redis_keys.hpp"
+#include "store/redis/redis_limits.hpp"
+#include "store/redis/scripts.hpp"
+#include "store/redis/store_replies.hpp"
+
+namespace flashgate::store::redis {
+
+using domain::Error;
+using domain::ErrorCode;
+
+std::optional<bool> SaleArchive::tag_shared(const std::string& sale_id, const std::string& tag) {
+  for (const char* set : {keys::sales, keys::dropping}) {
+    auto ids = client_.command_sync({"SMEMBERS", set});
+    if (!ids.ok()) return std::nullopt;
+    for (const auto& id : ids.elements)
+      if (id.str != sale_id && domain::sale_tag(id.str) == tag) return true;
+  }
+  return false;
+}
+
+domain::Result<Empty> SaleArchive::drop_sale(const std::string& sale_id) {
+  const std::string tag = domain::sale_tag(sale_id);
+  const auto begun =
+      client_.eval_sync(scripts::begin_drop(), {keys::sale(sale_id), keys::sales, keys::dropping, keys::dropped}, {sale_id});
+  if (!begun.ok()) return error_of(begun);
+  const auto& outcome = outcome_of(begun);
+  if (outcome == "sale_active")
+    return Error{ErrorCode::sale_active, "the sale has orders that are not final (" +
+                                             (begun.elements.size() > 1 ? begun.elements[1].str : std::string()) + ")"};
+  if (outcome == "gone") {
+    feed_.forget_sale(sale_id);
+    return Empty{};
+  }
+  spdlog::info("redis: removing the keys of archived sale {}", sale_id);
+  const auto shared = tag_shared(sale_id, tag);
+  if (!shared) return unreachable();
+  // Holders first: an intake of a holder would otherwise read an order hash
+  // already removed. Then, with the tag shared, the sale's entries in the
+  // tag's streams, while the order hashes still say whose a queue entry is.
+  auto holders = client_.command_sync({"UNLINK", keys::users(sale_id), keys::held(sale_id)});
+  if (!holders.ok()) return error_of(holders);
+  if (*shared)
+    if (auto dropped = drop_stream_entries(sale_id, tag); !dropped) return dropped;
+  if (auto dropped = drop_orders(sale_id, tag); !dropped) return dropped;
+  if (!*shared) {
+    auto dropped = client_.eval_sync(scripts::drop_tag(), {keys::tags, keys::queue(tag), keys::changes(tag),
+                                                           keys::outcomes(tag), keys::confirmed(tag)}, {tag});
+    if (!dropped.ok()) return error_of(dropped);
+  }
+  auto finished =
+      client_.eval_sync(scripts::finish_drop(), {keys::sale(sale_id), keys::dropping, keys::dropped}, {sale_id});
+  if (!finished.ok()) return error_of(finished);
+  feed_.forget_sale(sale_id);
+  return Empty{};
+}
+
+domain::Result<Empty> SaleArchive::drop_stream_entries(const std::string& sale_id, const std::string& tag) {
+  const auto batch = std::to_string(limits::drop_batch);
+  for (const auto& [stream, group] : {std::pair{keys::queue(tag), keys::windows_group},
+                                      std::pair{keys::outcomes(tag), keys::mirror_group},
+                                      std::pair{keys::changes(tag), ""}}) {
+    std::string after;
+    do {
+      auto step =
+          client_.eval_sync(scripts::drop_stream_entries(), {stream}, {sale_id, keys::prefix(tag), group, after, batch});
+      if (!step.ok() || step.elements.size() < 2) return error_of(step);
+      after = step.elements[0].str;
+    } while (!after.empty());
+  }
+  return Empty{};
+}
+
+domain::Result<Empty> SaleArchive::drop_orders(const std::string& sale_id, const std::string& tag) {
+  // SCAN goes over the whole keyspace in steps, and a key of another sale is
+  // only read, never removed.
+  std::string cursor = "0";
+  do {
+    auto page = client_.command_sync(
+        {"SCAN", cursor, "MATCH", keys::prefix(tag) + "order:*", "COUNT", std::to_string(limits::drop_batch)});
+    if (!page.ok() || page.elements.size() < 2) return error_of(page);
+    cursor = page.elements[0].str;
+    std::vector<std::string> script_keys{keys::confirmed(tag)};
+    for (const auto& key : page.elements[1].elements) script_keys.push_back(key.str);
+    if (script_keys.size() == 1) continue;
+    auto removed = client_.eval_sync(scripts::drop_orders(), std::move(script_keys), {sale_id});
+    if (!removed.ok()) return error_of(removed);
+  } while (cursor != "0");
+  return Empty{};
+}
+
+}  // namespace flashgate::store::redis

@@ -1,0 +1,34 @@
+#pragma once
+// Removing an archived sale's keys from Redis (RedisStore::drop_sale), in
+// the steps scripts.hpp lists. Resumable: each step may run again, and a
+// sale already gone is success. Every process forgets the sale once done
+// (fg:dropped, read by each process's change feed).
+#include <optional>
+#include <string>
+
+#include "domain/errors.hpp"
+#include "store/redis/change_feed.hpp"
+#include "store/redis/redis_client.hpp"
+#include "store/store.hpp"
+
+namespace flashgate::store::redis {
+
+class SaleArchive {
+ public:
+  SaleArchive(RedisClient& client, ChangeFeed& feed) : client_(client), feed_(feed) {}
+
+  domain::Result<Empty> drop_sale(const std::string& sale_id);
+
+ private:
+  // Another sale in fg:sales or fg:dropping has this tag; nullopt if Redis could not say.
+  std::optional<bool> tag_shared(const std::string& sale_id, const std::string& tag);
+  // With the tag shared: the sale's entries in the tag's streams go, the rest stays.
+  domain::Result<Empty> drop_stream_entries(const std::string& sale_id, const std::string& tag);
+  // The sale's order hashes, found by their key's prefix.
+  domain::Result<Empty> drop_orders(const std::string& sale_id, const std::string& tag);
+
+  RedisClient& client_;
+  ChangeFeed& feed_;  // forget_sale, once the keys are gone
+};
+
+}  // namespace flashgate::store::redis

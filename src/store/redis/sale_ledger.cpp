@@ -1,0 +1,74 @@
+#include "store/redis/sale_ledger.hpp"
+
+#include <set>
+
+#include "store/redis/redis_keys.hpp"
+#include "store/redis/redis_limits.hpp"
+#include "store/redis/scripts.hpp"
+#include "store/redis/store_replies.hpp"
+
+namespace flashgate::store::redis {
+
+std::vector<domain::Sale> SaleLedger::sales() {
+  std::vector<domain::Sale> all;
+  auto ids = client_.command_sync({"SMEMBERS", keys::sales});
+  for (const auto& id : ids.elements)
+    if (auto view = parse_sale(client_.command_sync({"HGETALL", keys::sale(id.str)}))) all.push_back(view->sale);
+  return all;
+}
+
+std::vector<SaleView> SaleLedger::sale_views() {
+  // Also the sales being removed: an archive cut short (a worker killed) is
+  // found here and finished.
+  std::vector<SaleView> views;
+  std::set<std::string> ids;
+  for (const char* set : {keys::sales, keys::dropping})
+    for (const auto& id : client_.command_sync({"SMEMBERS", set}).elements) ids.insert(id.str);
+  for (const auto& id : ids)
+    if (auto view = parse_sale(client_.command_sync({"HGETALL", keys::sale(id)}))) views.push_back(std::move(*view));
+  return views;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> SaleLedger::remaining_by_sale() {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  auto ids = client_.command_sync({"SMEMBERS", keys::sales});
+  for (const auto& id : ids.elements) {
+    auto remaining = client_.command_sync({"HGET", keys::sale(id.str), "remaining"});
+    if (remaining.type == Reply::Type::string) out.emplace_back(id.str, to_int(remaining.str));
+  }
+  return out;
+}
+
+void SaleLedger::set_remaining_db(const std::string& sale_id, std::int64_t remaining) {
+  client_.eval(scripts::set_remaining_db(), {keys::sale(sale_id)}, {std::to_string(remaining)}, [](Reply) {});
+}
+
+std::uint64_t SaleLedger::queue_depth() {
+  std::uint64_t depth = 0;
+  auto ids = client_.command_sync({"SMEMBERS", keys::sales}, limits::gauge_timeout);
+  const auto counter = "c:" + std::string(domain::to_string(domain::OrderStatus::queued));
+  for (const auto& id : ids.elements) {
+    auto queued = client_.command_sync({"HGET", keys::sale(id.str), counter}, limits::gauge_timeout);
+    if (queued.type == Reply::Type::string) depth += static_cast<std::uint64_t>(to_int(queued.str));
+  }
+  return depth;
+}
+
+std::size_t SaleLedger::cancel_unpaid(domain::TimeMs confirmed_before) {
+  std::size_t cancelled = 0;
+  std::string below = "(";  // exclusive bound (built in two steps: GCC 12 warns falsely on "(" + string)
+  below += std::to_string(confirmed_before);
+  for (const auto& tag : groups_.tags()) {
+    auto due = client_.command_sync(
+        {"ZRANGEBYSCORE", keys::confirmed(tag), "-inf", below, "LIMIT", "0", std::to_string(limits::unpaid_batch)});
+    for (const auto& order : due.elements) {
+      auto reply = client_.eval_sync(
+          scripts::cancel_unpaid(), {keys::order(order.str), keys::changes(tag), keys::confirmed(tag), keys::outcomes(tag)},
+          {keys::prefix(tag), std::to_string(domain::now_ms()), std::to_string(confirmed_before)});
+      if (outcome_of(reply) == "cancelled") ++cancelled;
+    }
+  }
+  return cancelled;
+}
+
+}  // namespace flashgate::store::redis

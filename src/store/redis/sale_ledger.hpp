@@ -1,0 +1,37 @@
+#pragma once
+// The sales as a whole, for the application and the workers' periodic
+// tasks: the list of sales, the remaining stock the database is told of,
+// the queue depth gauge, and the payment timeouts.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "domain/sale.hpp"
+#include "domain/time.hpp"
+#include "store/redis/consumer_groups.hpp"
+#include "store/redis/redis_client.hpp"
+#include "store/store.hpp"
+
+namespace flashgate::store::redis {
+
+class SaleLedger {
+ public:
+  SaleLedger(RedisClient& client, ConsumerGroups& groups) : client_(client), groups_(groups) {}
+
+  std::vector<domain::Sale> sales();
+  // The sales of fg:sales and those of fg:dropping (an archive cut short).
+  std::vector<SaleView> sale_views();
+  std::vector<std::pair<std::string, std::int64_t>> remaining_by_sale();
+  void set_remaining_db(const std::string& sale_id, std::int64_t remaining);
+  std::uint64_t queue_depth();
+  // CONFIRMED orders confirmed before `confirmed_before` are cancelled, a
+  // batch per tag and call; returns how many.
+  std::size_t cancel_unpaid(domain::TimeMs confirmed_before);
+
+ private:
+  RedisClient& client_;
+  ConsumerGroups& groups_;  // the tags whose payment timeouts to look at
+};
+
+}  // namespace flashgate::store::redis
