@@ -10,6 +10,8 @@ std::string_view to_string(OrderStatus s) {
     case OrderStatus::paid: return "PAID";
     case OrderStatus::failed: return "FAILED";
     case OrderStatus::cancelled: return "CANCELLED";
+    case OrderStatus::entered: return "ENTERED";
+    case OrderStatus::not_drawn: return "NOT_DRAWN";
   }
   return "FAILED";
 }
@@ -21,7 +23,8 @@ std::optional<OrderStatus> parse_status(std::string_view s) {
 }
 
 bool is_final(OrderStatus s) {
-  return s == OrderStatus::paid || s == OrderStatus::failed || s == OrderStatus::cancelled;
+  return s == OrderStatus::paid || s == OrderStatus::failed || s == OrderStatus::cancelled ||
+         s == OrderStatus::not_drawn;
 }
 
 bool can_transition(OrderStatus from, OrderStatus to) {
@@ -31,6 +34,8 @@ bool can_transition(OrderStatus from, OrderStatus to) {
     case OrderStatus::processing:
       return to == OrderStatus::confirmed || to == OrderStatus::failed || to == OrderStatus::queued;
     case OrderStatus::confirmed: return to == OrderStatus::paid || to == OrderStatus::cancelled;
+    // No cancel from ENTERED, as none from QUEUED: the draw decides every entrant.
+    case OrderStatus::entered: return to == OrderStatus::queued || to == OrderStatus::not_drawn;
     default: return false;
   }
 }
@@ -45,6 +50,11 @@ std::string hold_key(std::string_view user_id, std::string_view request_id) {
 }
 
 bool releases_unit(OrderStatus s) { return s == OrderStatus::failed || s == OrderStatus::cancelled; }
+
+bool holds_units(OrderStatus s) {
+  return s == OrderStatus::queued || s == OrderStatus::processing || s == OrderStatus::confirmed ||
+         s == OrderStatus::paid;
+}
 
 bool apply_transition(Order& order, OrderStatus to, TimeMs now, std::string_view reason) {
   if (!can_transition(order.status, to)) return false;

@@ -1,6 +1,8 @@
 #pragma once
 // The order life cycle: QUEUED -> PROCESSING -> CONFIRMED -> PAID, with the
-// side exits FAILED (from PROCESSING) and CANCELLED (from CONFIRMED).
+// side exits FAILED (from PROCESSING) and CANCELLED (from CONFIRMED). In a
+// draw sale (domain/draw.hpp) an order starts ENTERED and the draw makes it
+// QUEUED or NOT_DRAWN (final).
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -12,11 +14,13 @@
 
 namespace flashgate::domain {
 
-enum class OrderStatus : std::uint8_t { queued, processing, confirmed, paid, failed, cancelled };
+// The draw's statuses come last: a status's number indexes per-status
+// counts, which the databases keep in columns of the same order.
+enum class OrderStatus : std::uint8_t { queued, processing, confirmed, paid, failed, cancelled, entered, not_drawn };
 
-inline constexpr std::array all_statuses = {OrderStatus::queued,    OrderStatus::processing,
-                                            OrderStatus::confirmed, OrderStatus::paid,
-                                            OrderStatus::failed,    OrderStatus::cancelled};
+inline constexpr std::array all_statuses = {OrderStatus::queued,    OrderStatus::processing, OrderStatus::confirmed,
+                                            OrderStatus::paid,      OrderStatus::failed,     OrderStatus::cancelled,
+                                            OrderStatus::entered,   OrderStatus::not_drawn};
 
 std::string_view to_string(OrderStatus s);
 std::optional<OrderStatus> parse_status(std::string_view s);
@@ -26,6 +30,10 @@ bool is_final(OrderStatus s);
 bool can_transition(OrderStatus from, OrderStatus to);
 // FAILED and CANCELLED give the reserved unit back to the sale.
 bool releases_unit(OrderStatus s);
+// The statuses whose order holds its units: QUEUED, PROCESSING, CONFIRMED and
+// PAID. ENTERED and NOT_DRAWN never held any (the draw reserves units only
+// for the orders it makes QUEUED), so they are neither holding nor releasing.
+bool holds_units(OrderStatus s);
 
 struct Order {
   std::string order_id;

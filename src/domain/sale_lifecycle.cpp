@@ -15,7 +15,7 @@ SaleActivity sale_activity(const Sale& sale, std::int64_t remaining, const Statu
 Error sale_active_error(SaleActivity activity) {
   switch (activity) {
     case SaleActivity::orders_not_final:
-      return {ErrorCode::sale_active, "the sale has orders that are not final yet (QUEUED, PROCESSING or CONFIRMED)"};
+      return {ErrorCode::sale_active, "the sale has orders that are not final yet (ENTERED, QUEUED, PROCESSING or CONFIRMED)"};
     case SaleActivity::open_with_stock:
       return {ErrorCode::sale_active, "the sale has not ended and still has stock"};
     case SaleActivity::settled: break;

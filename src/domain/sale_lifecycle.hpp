@@ -21,7 +21,7 @@ using StatusCounts = std::array<std::uint64_t, all_statuses.size()>;  // indexed
 enum class SaleActivity {
   settled,
   open_with_stock,     // not ended and stock left: intakes may still come
-  orders_not_final,    // some order is QUEUED, PROCESSING or CONFIRMED
+  orders_not_final,    // some order is ENTERED, QUEUED, PROCESSING or CONFIRMED
 };
 
 SaleActivity sale_activity(const Sale& sale, std::int64_t remaining, const StatusCounts& counts, TimeMs now);

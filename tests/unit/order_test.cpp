@@ -20,11 +20,13 @@ using flashgate::domain::to_string;
 
 using Edge = std::pair<OrderStatus, OrderStatus>;
 
-// The contract's diagram, plus PROCESSING -> QUEUED (a window hands an order back).
+// The contract's diagram, plus PROCESSING -> QUEUED (a window hands an order
+// back) and the draw's ENTERED -> QUEUED | NOT_DRAWN.
 const std::set<Edge> allowed_edges = {
     {OrderStatus::queued, OrderStatus::processing},  {OrderStatus::processing, OrderStatus::confirmed},
     {OrderStatus::processing, OrderStatus::failed},  {OrderStatus::processing, OrderStatus::queued},
     {OrderStatus::confirmed, OrderStatus::paid},     {OrderStatus::confirmed, OrderStatus::cancelled},
+    {OrderStatus::entered, OrderStatus::queued},     {OrderStatus::entered, OrderStatus::not_drawn},
 };
 
 Order order_in(OrderStatus status) {
@@ -67,6 +69,16 @@ TEST(Order, EveryOtherTransitionIsRefused) {
           << to_string(from) << " -> " << to_string(to);
 }
 
+TEST(Order, TheDrawMovesAnEntrantToQueuedOrNotDrawn) {
+  EXPECT_TRUE(can_transition(OrderStatus::entered, OrderStatus::queued));
+  EXPECT_TRUE(can_transition(OrderStatus::entered, OrderStatus::not_drawn));
+  // Only the draw decides an entrant: no cancel, no worker picks it up.
+  EXPECT_FALSE(can_transition(OrderStatus::entered, OrderStatus::cancelled));
+  EXPECT_FALSE(can_transition(OrderStatus::entered, OrderStatus::processing));
+  // Nothing enters after the fact.
+  for (OrderStatus from : all_statuses) EXPECT_FALSE(can_transition(from, OrderStatus::entered)) << to_string(from);
+}
+
 TEST(Order, SkippingAStepIsRefused) {
   EXPECT_FALSE(can_transition(OrderStatus::queued, OrderStatus::confirmed));
   EXPECT_FALSE(can_transition(OrderStatus::queued, OrderStatus::paid));
@@ -80,13 +92,15 @@ TEST(Order, StayingInTheSameStatusIsNotATransition) {
 }
 
 TEST(Order, NoTransitionLeavesAFinalStatus) {
-  for (OrderStatus from : {OrderStatus::paid, OrderStatus::failed, OrderStatus::cancelled}) {
+  for (OrderStatus from : {OrderStatus::paid, OrderStatus::failed, OrderStatus::cancelled, OrderStatus::not_drawn}) {
     EXPECT_TRUE(is_final(from));
     for (OrderStatus to : all_statuses) EXPECT_FALSE(can_transition(from, to)) << to_string(from) << " -> " << to_string(to);
   }
 }
 
-TEST(Order, OnlyPaidFailedAndCancelledAreFinal) {
+TEST(Order, OnlyPaidFailedCancelledAndNotDrawnAreFinal) {
+  EXPECT_FALSE(is_final(OrderStatus::entered));
+  EXPECT_TRUE(is_final(OrderStatus::not_drawn));
   EXPECT_FALSE(is_final(OrderStatus::queued));
   EXPECT_FALSE(is_final(OrderStatus::processing));
   EXPECT_FALSE(is_final(OrderStatus::confirmed));
@@ -143,7 +157,8 @@ TEST(Order, RefusedTransitionChangesNothing) {
 }
 
 TEST(Order, ApplyTransitionRefusesLeavingFinalStatuses) {
-  for (OrderStatus final_status : {OrderStatus::paid, OrderStatus::failed, OrderStatus::cancelled}) {
+  for (OrderStatus final_status : {OrderStatus::paid, OrderStatus::failed, OrderStatus::cancelled,
+                                   OrderStatus::not_drawn}) {
     Order o = order_in(final_status);
     for (OrderStatus to : all_statuses) {
       EXPECT_FALSE(apply_transition(o, to, 99'999));
@@ -161,6 +176,17 @@ TEST(Order, OnlyFailedAndCancelledReleaseTheUnit) {
   EXPECT_FALSE(releases_unit(OrderStatus::paid));
   EXPECT_TRUE(releases_unit(OrderStatus::failed));
   EXPECT_TRUE(releases_unit(OrderStatus::cancelled));
+  // An entrant never held a unit, so not being drawn gives none back.
+  EXPECT_FALSE(releases_unit(OrderStatus::entered));
+  EXPECT_FALSE(releases_unit(OrderStatus::not_drawn));
+}
+
+TEST(Order, OnlyOrdersPastTheDrawOrWithoutOneHoldUnits) {
+  using flashgate::domain::holds_units;
+  for (OrderStatus s : all_statuses)
+    EXPECT_EQ(holds_units(s), s == OrderStatus::queued || s == OrderStatus::processing ||
+                                  s == OrderStatus::confirmed || s == OrderStatus::paid)
+        << to_string(s);
 }
 
 TEST(Order, StatusNamesAreTheContractsSpelling) {
@@ -170,6 +196,8 @@ TEST(Order, StatusNamesAreTheContractsSpelling) {
   EXPECT_EQ(to_string(OrderStatus::paid), "PAID");
   EXPECT_EQ(to_string(OrderStatus::failed), "FAILED");
   EXPECT_EQ(to_string(OrderStatus::cancelled), "CANCELLED");
+  EXPECT_EQ(to_string(OrderStatus::entered), "ENTERED");
+  EXPECT_EQ(to_string(OrderStatus::not_drawn), "NOT_DRAWN");
 }
 
 TEST(Order, ToStringAndParseStatusRoundTrip) {

@@ -629,6 +629,24 @@ TEST_F(PostgresDatabaseTest, ASaleIsSettledThenArchivedOnceWithItsFinalNumbers) 
   EXPECT_EQ(again->counts[static_cast<std::size_t>(OrderStatus::paid)], 5u);
 }
 
+// Every status has its columns: the draw's ENTERED and NOT_DRAWN as much as the others.
+TEST_F(PostgresDatabaseTest, ArchiveKeepsTheCountOfEveryStatus) {
+  PostgresDatabase db(url_);
+  const Sale sale{id("drawn"), "lamp", 10, std::nullopt, 1'900'000'000'000, 1'800'000'000'000};
+  ASSERT_TRUE(db.record_sale(sale));
+  auto numbers = final_numbers(sale, 2, 0, 0, 0);
+  for (auto status : flashgate::domain::all_statuses) {
+    numbers.counts[static_cast<std::size_t>(status)] = 10 + static_cast<std::size_t>(status);
+    numbers.units[static_cast<std::size_t>(status)] = 100 + static_cast<std::size_t>(status);
+  }
+  ASSERT_TRUE(db.archive_sale(numbers, 9000));
+  const auto archived = db.find_sale(sale.sale_id);
+  ASSERT_TRUE(archived);
+  EXPECT_EQ(archived->counts, numbers.counts);
+  EXPECT_EQ(archived->units, numbers.units);
+  EXPECT_EQ(archived->remaining, 2);
+}
+
 TEST_F(PostgresDatabaseTest, ArchivingASaleTheFlushNeverRecordedMakesItsRow) {
   PostgresDatabase db(url_);
   const Sale sale{id("unflushed"), "kettle", 2, 1'700'000'000'000, std::nullopt, 1'600'000'000'000};
@@ -688,7 +706,7 @@ TEST_F(PostgresDatabaseTest, OrderCountsCountTheSalesRowsPerStatus) {
   EXPECT_EQ((*counts)[static_cast<std::size_t>(OrderStatus::paid)], 1u);
   EXPECT_EQ((*counts)[static_cast<std::size_t>(OrderStatus::failed)], 2u);
   EXPECT_EQ((*counts)[static_cast<std::size_t>(OrderStatus::cancelled)], 0u);
-  EXPECT_EQ(db.order_counts(id("no-such-sale")), (std::array<std::uint64_t, 6>{}));
+  EXPECT_EQ(db.order_counts(id("no-such-sale")), (std::array<std::uint64_t, flashgate::domain::all_statuses.size()>{}));
 
   // The store has the CONFIRMED order PAID already, its outcome on its way here.
   flashgate::store::SaleView view;

@@ -79,6 +79,13 @@ TEST(SaleSettled, AnyOrderNotFinalKeepsTheSaleActive) {
   }
 }
 
+// A draw's entrant waits for the draw; one not drawn is done with.
+TEST(SaleSettled, AnEntrantKeepsTheSaleActiveANotDrawnOneDoesNot) {
+  EXPECT_EQ(sale_activity(sale_until(end), 0, counts_with(OrderStatus::entered, 1), end + hour),
+            SaleActivity::orders_not_final);
+  EXPECT_TRUE(is_settled(sale_until(end), 0, counts_with(OrderStatus::not_drawn, 500), end + hour));
+}
+
 TEST(SaleSettled, ActiveErrorsSayWhy) {
   auto not_final = sale_active_error(SaleActivity::orders_not_final);
   EXPECT_EQ(not_final.code, ErrorCode::sale_active);
@@ -266,6 +273,23 @@ TEST_F(ArchiveFile, ArchiveSaleKeepsTheFirstNumbersAndARestartLoadsOnlyLiveSales
   EXPECT_EQ(views[0].counts[static_cast<std::size_t>(OrderStatus::queued)], 1u);
   EXPECT_FALSE(get_order("over", first.order.order_id));
   EXPECT_EQ(db_->sale_of_order(first.order.order_id), "over");  // the journal still has it
+}
+
+// Every status has its columns: the draw's ENTERED and NOT_DRAWN as much as the others.
+TEST_F(ArchiveFile, ArchiveKeepsTheCountOfEveryStatus) {
+  sale("drawn", 3);
+  auto final_numbers = view_of("drawn");
+  for (auto status : flashgate::domain::all_statuses) {
+    final_numbers.counts[static_cast<std::size_t>(status)] = 10 + static_cast<std::size_t>(status);
+    final_numbers.units[static_cast<std::size_t>(status)] = 100 + static_cast<std::size_t>(status);
+  }
+  ASSERT_TRUE(db_->archive_sale(final_numbers, 5'000));
+  const auto record = db_->find_sale("drawn");
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->counts, final_numbers.counts);
+  EXPECT_EQ(record->units, final_numbers.units);
+  EXPECT_EQ(record->remaining, 3);
+  EXPECT_EQ(record->archived_at, 5'000);
 }
 
 TEST_F(ArchiveFile, ASaleUnknownToTheFileIsNotArchived) {

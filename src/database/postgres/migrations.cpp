@@ -90,6 +90,12 @@ ALTER TABLE sales ADD COLUMN units_queued bigint, ADD COLUMN units_processing bi
   ADD COLUMN units_confirmed bigint, ADD COLUMN units_paid bigint, ADD COLUMN units_failed bigint,
   ADD COLUMN units_cancelled bigint;
 )sql"},
+    {7, R"sql(
+-- The draw's statuses (issue #26): an archived draw sale's ENTERED and
+-- NOT_DRAWN orders and their units, as the other statuses'.
+ALTER TABLE sales ADD COLUMN count_entered bigint, ADD COLUMN count_not_drawn bigint,
+  ADD COLUMN units_entered bigint, ADD COLUMN units_not_drawn bigint;
+)sql"},
 };
 
 // Indexes of tables that may be big when a new version first meets them

@@ -38,8 +38,11 @@ constexpr const char* select_sale_of_order = "flashgate_select_sale_of_order";
 // The columns a SaleRecord is read from, in read_sale's order.
 #define FLASHGATE_SALE_COLUMNS                                                                                   \
   "sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, settled_since, archived_at, count_queued, " \
-  "count_processing, count_confirmed, count_paid, count_failed, count_cancelled, final_remaining, units_queued, " \
-  "units_processing, units_confirmed, units_paid, units_failed, units_cancelled, max_per_buyer"
+  "count_processing, count_confirmed, count_paid, count_failed, count_cancelled, count_entered, count_not_drawn, "   \
+  "final_remaining, units_queued, units_processing, units_confirmed, units_paid, units_failed, units_cancelled, "    \
+  "units_entered, units_not_drawn, max_per_buyer"
+// One column per status in each block, in OrderStatus's order, read and written by index.
+static_assert(domain::all_statuses.size() == 8, "a new status needs its count_ and units_ columns in sales");
 
 constexpr postgres::PreparedStatement statements[] = {
     {insert_sale,
@@ -95,20 +98,23 @@ constexpr postgres::PreparedStatement statements[] = {
     {archive_sale_row,
      "INSERT INTO sales AS s (sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, final_remaining, "
      "settled_since, archived_at, count_queued, count_processing, count_confirmed, count_paid, count_failed, "
-     "count_cancelled, units_queued, units_processing, units_confirmed, units_paid, units_failed, units_cancelled, "
-     "max_per_buyer) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
-     "$19, $20, $21) "
+     "count_cancelled, count_entered, count_not_drawn, units_queued, units_processing, units_confirmed, units_paid, "
+     "units_failed, units_cancelled, units_entered, units_not_drawn, max_per_buyer) "
+     "VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, "
+     "$22, $23, $24, $25) "
      "ON CONFLICT (sale_id) DO UPDATE SET remaining_db = excluded.remaining_db, "
      "final_remaining = excluded.final_remaining, "
      "settled_since = COALESCE(s.settled_since, excluded.settled_since), archived_at = excluded.archived_at, "
      "count_queued = excluded.count_queued, count_processing = excluded.count_processing, "
      "count_confirmed = excluded.count_confirmed, count_paid = excluded.count_paid, "
      "count_failed = excluded.count_failed, count_cancelled = excluded.count_cancelled, "
+     "count_entered = excluded.count_entered, count_not_drawn = excluded.count_not_drawn, "
      "units_queued = excluded.units_queued, units_processing = excluded.units_processing, "
      "units_confirmed = excluded.units_confirmed, units_paid = excluded.units_paid, "
-     "units_failed = excluded.units_failed, units_cancelled = excluded.units_cancelled "
+     "units_failed = excluded.units_failed, units_cancelled = excluded.units_cancelled, "
+     "units_entered = excluded.units_entered, units_not_drawn = excluded.units_not_drawn "
      "WHERE s.archived_at IS NULL",
-     21},
+     25},
     {set_settled_since, "UPDATE sales SET settled_since = $2 WHERE sale_id = $1 AND archived_at IS NULL", 2},
     {select_sale, "SELECT " FLASHGATE_SALE_COLUMNS " FROM sales WHERE sale_id = $1", 1},
     {select_sales_after, "SELECT " FLASHGATE_SALE_COLUMNS " FROM sales WHERE sale_id > $1 ORDER BY sale_id LIMIT $2",
@@ -183,14 +189,17 @@ SaleRecord read_sale(const PGresult* result, int row) {
   record.remaining_db = optional_at(result, row, 6);
   record.settled_since = optional_at(result, row, 7);
   record.archived_at = optional_at(result, row, 8);
-  const auto final_remaining = optional_at(result, row, 15);
+  // counts, final_remaining, units, max_per_buyer: see FLASHGATE_SALE_COLUMNS.
+  const int final_remaining_column = 9 + static_cast<int>(record.counts.size());
+  const auto final_remaining = optional_at(result, row, final_remaining_column);
   record.remaining = record.archived_at && final_remaining ? *final_remaining : record.remaining_db.value_or(record.sale.stock);
   for (std::size_t i = 0; i < record.counts.size(); ++i)
     record.counts[i] = static_cast<std::uint64_t>(optional_at(result, row, 9 + static_cast<int>(i)).value_or(0));
   for (std::size_t i = 0; i < record.units.size(); ++i)
-    record.units[i] = static_cast<std::uint64_t>(optional_at(result, row, 16 + static_cast<int>(i))
+    record.units[i] = static_cast<std::uint64_t>(optional_at(result, row, final_remaining_column + 1 + static_cast<int>(i))
                                                      .value_or(static_cast<std::int64_t>(record.counts[i])));
-  record.sale.max_per_buyer = number_at(result, row, 22);
+  record.sale.max_per_buyer =
+      number_at(result, row, final_remaining_column + 1 + static_cast<int>(record.units.size()));
   return record;
 }
 

@@ -40,7 +40,11 @@ CREATE TABLE IF NOT EXISTS sales (
   units_confirmed  INTEGER,
   units_paid       INTEGER,
   units_failed     INTEGER,
-  units_cancelled  INTEGER
+  units_cancelled  INTEGER,
+  count_entered    INTEGER NOT NULL DEFAULT 0,
+  count_not_drawn  INTEGER NOT NULL DEFAULT 0,
+  units_entered    INTEGER,
+  units_not_drawn  INTEGER
 );
 -- The memory store's journal: every accepted order, at its latest version.
 CREATE TABLE IF NOT EXISTS intakes (
@@ -126,6 +130,10 @@ constexpr AddedColumn added_columns[] = {
     {"sales", "units_paid", "INTEGER"},
     {"sales", "units_failed", "INTEGER"},
     {"sales", "units_cancelled", "INTEGER"},
+    {"sales", "count_entered", "INTEGER NOT NULL DEFAULT 0"},  // the draw's statuses (issue #26)
+    {"sales", "count_not_drawn", "INTEGER NOT NULL DEFAULT 0"},
+    {"sales", "units_entered", "INTEGER"},
+    {"sales", "units_not_drawn", "INTEGER"},
 };
 
 enum Stmt {
@@ -153,8 +161,11 @@ enum Stmt {
 // The columns of a SaleRecord, in the order read_sale_record reads them.
 #define FG_SALE_RECORD_COLUMNS                                                                                    \
   "sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, settled_since, archived_at, final_remaining, " \
-  "count_queued, count_processing, count_confirmed, count_paid, count_failed, count_cancelled, "                \
-  "units_queued, units_processing, units_confirmed, units_paid, units_failed, units_cancelled, max_per_buyer"
+  "count_queued, count_processing, count_confirmed, count_paid, count_failed, count_cancelled, count_entered, "    \
+  "count_not_drawn, units_queued, units_processing, units_confirmed, units_paid, units_failed, units_cancelled, "   \
+  "units_entered, units_not_drawn, max_per_buyer"
+// One column per status in each block, in OrderStatus's order, read and written by index.
+static_assert(domain::all_statuses.size() == 8, "a new status needs its count_ and units_ columns in sales");
 
 constexpr const char* statement_sql[statement_count] = {
     "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at, max_per_buyer) "
@@ -180,8 +191,9 @@ constexpr const char* statement_sql[statement_count] = {
     // The commit point of an archive; a second call leaves the first numbers.
     ("UPDATE sales SET archived_at = ?2, final_remaining = ?3, remaining_db = ?3, count_queued = ?4, "
      "count_processing = ?5, count_confirmed = ?6, count_paid = ?7, count_failed = ?8, count_cancelled = ?9, "
-     "units_queued = ?10, units_processing = ?11, units_confirmed = ?12, units_paid = ?13, units_failed = ?14, "
-     "units_cancelled = ?15, settled_since = COALESCE(settled_since, ?2) WHERE sale_id = ?1 AND archived_at IS NULL"),
+     "count_entered = ?10, count_not_drawn = ?11, units_queued = ?12, units_processing = ?13, "
+     "units_confirmed = ?14, units_paid = ?15, units_failed = ?16, units_cancelled = ?17, units_entered = ?18, "
+     "units_not_drawn = ?19, settled_since = COALESCE(settled_since, ?2) WHERE sale_id = ?1 AND archived_at IS NULL"),
     "SELECT archived_at FROM sales WHERE sale_id = ?1",
     "UPDATE sales SET settled_since = ?2 WHERE sale_id = ?1 AND archived_at IS NULL",
     "SELECT " FG_SALE_RECORD_COLUMNS " FROM sales WHERE sale_id = ?1",
@@ -267,8 +279,8 @@ SaleRecord read_sale_record(sqlite3_stmt* s) {
     r.counts[i] = static_cast<std::uint64_t>(sqlite3_column_int64(s, 10 + static_cast<int>(i)));
   for (std::size_t i = 0; i < r.units.size(); ++i)
     r.units[i] = static_cast<std::uint64_t>(
-        column_optional(s, 16 + static_cast<int>(i)).value_or(static_cast<std::int64_t>(r.counts[i])));
-  r.sale.max_per_buyer = sqlite3_column_int64(s, 22);
+        column_optional(s, 10 + static_cast<int>(r.counts.size() + i)).value_or(static_cast<std::int64_t>(r.counts[i])));
+  r.sale.max_per_buyer = sqlite3_column_int64(s, 10 + static_cast<int>(r.counts.size() + r.units.size()));
   return r;
 }
 
@@ -641,7 +653,8 @@ bool SqliteDatabase::archive_sale(const store::SaleView& final_numbers, domain::
     for (std::size_t i = 0; i < final_numbers.counts.size(); ++i)
       sqlite3_bind_int64(s, 4 + static_cast<int>(i), static_cast<std::int64_t>(final_numbers.counts[i]));
     for (std::size_t i = 0; i < final_numbers.units.size(); ++i)
-      sqlite3_bind_int64(s, 10 + static_cast<int>(i), static_cast<std::int64_t>(final_numbers.units[i]));
+      sqlite3_bind_int64(s, 4 + static_cast<int>(final_numbers.counts.size() + i),
+                         static_cast<std::int64_t>(final_numbers.units[i]));
     if (const int rc = step_done(s); rc != SQLITE_OK) return rc;
     // Archived now or before; a sale the file has no row of is not.
     bool archived = false;
