@@ -105,7 +105,8 @@ void ArchiveSale::operator()(const ExchangePtr& ex) const {
   if (!admin.pass_or_reply(ex)) return;
   std::string sale_id(ex->request().param("sale_id"));
   if (!domain::is_valid_id(sale_id))
-    return ex->respond(error_response(ErrorCode::invalid_request, "sale_id must be 1-64 characters of [A-Za-z0-9._:-]"));
+    return ex->respond(
+        error_response(ErrorCode::invalid_request, "sale_id must be 1-64 characters of [A-Za-z0-9._:-]"));
   if (!archive || !archive->archive_now()) return ex->respond(error_response(no_database));
   if (!archive->run([archive = archive, ex, sale_id] {
         auto archived = archive->archive_now()(sale_id, domain::now_ms());
@@ -121,7 +122,8 @@ void ListSales::operator()(const ExchangePtr& ex) const {
   std::string decoded_after, decoded_limit;
   std::string after;
   if (auto text = query.get("after", decoded_after)) {
-    if (!domain::is_valid_id(*text)) return ex->respond(error_response(ErrorCode::invalid_request, "after must be a sale_id"));
+    if (!domain::is_valid_id(*text))
+      return ex->respond(error_response(ErrorCode::invalid_request, "after must be a sale_id"));
     after = std::string(*text);
   }
   std::size_t limit = default_list_limit;

@@ -92,10 +92,11 @@ void OrderStatus::long_poll(const ExchangePtr& ex, domain::TicketClaims claims, 
     const std::uint64_t after = since.value_or(current.value().order.version);
     if (current.value().order.version > after || wait.count() == 0) return answer(ex, current.value());
     const auto deadline = std::chrono::steady_clock::now() + wait;
-    const auto waiter = watch.wait(claims.order_id, after, deadline, [this, ex, claims](std::optional<store::OrderView> view) {
-      if (view) return answer(ex, *view);
-      answer_current(ex, claims);
-    });
+    const auto waiter =
+        watch.wait(claims.order_id, after, deadline, [this, ex, claims](std::optional<store::OrderView> view) {
+          if (view) return answer(ex, *view);
+          answer_current(ex, claims);
+        });
     if (waiter == 0) return paced ? answer(ex, current.value()) : ex->respond(too_many_waiting());
     ex->on_abort([this, order_id = claims.order_id, waiter] { watch.cancel(order_id, waiter); });
     // A change between the first look and the registration must not be missed.
@@ -141,9 +142,10 @@ void OrderEvents::operator()(const ExchangePtr& ex) const {
   store.get_order(claims->sale_id, claims->order_id, [this, ex, claims = *claims, last_seen](auto current) {
     if (!current) return archived.order_error(tickets, ex, current.error());
     auto progress = std::make_shared<SseProgress>(SseProgress{last_seen, 0});
-    auto stream = watch.stream(claims.sale_id, claims.order_id, [ex, progress](const std::optional<store::OrderView>& view) {
-      return send_progress(*ex, *progress, view);
-    });
+    auto stream = watch.stream(claims.sale_id, claims.order_id,
+                               [ex, progress](const std::optional<store::OrderView>& view) {
+                                 return send_progress(*ex, *progress, view);
+                               });
     if (!stream) return ex->respond(too_many_waiting());
     Response head;
     head.content_type = "text/event-stream";
