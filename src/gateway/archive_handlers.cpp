@@ -4,7 +4,7 @@
 #include <map>
 
 #include "domain/ids.hpp"
-#include "gateway/api.hpp"
+#include "gateway/handlers.hpp"
 #include "gateway/archive_render.hpp"
 
 namespace flashgate::gateway {
@@ -62,15 +62,13 @@ std::vector<ListedSale> page_of_sales(store::Store& store, std::vector<database:
 
 }  // namespace
 
-void respond_store_error(const ApiContext& api, const ExchangePtr& ex, const domain::Error& error,
-                         const std::string& sale_id) {
+void ArchivedAnswers::store_error(const ExchangePtr& ex, const domain::Error& error, const std::string& sale_id) const {
   const bool about_missing = error.code == ErrorCode::sale_not_found || error.code == ErrorCode::order_not_found;
-  if (!about_missing || !api.archive || !api.archive->is_archived(sale_id)) return ex->respond(error_response(error));
+  if (!about_missing || !archive || !archive->is_archived(sale_id)) return ex->respond(error_response(error));
   // A request about an order: the error alone. About the sale: its final numbers too.
-  if (error.code == ErrorCode::order_not_found || !api.archive->database())
+  if (error.code == ErrorCode::order_not_found || !archive->database())
     return ex->respond(json_response(410, render_sale_archived(nullptr, domain::now_ms())));
-  auto* archive = api.archive;
-  if (!archive->run([archive, ex, sale_id] {
+  if (!archive->run([archive = archive, ex, sale_id] {
         auto record = archive->database()->find_sale(sale_id);
         const bool known = record && record->archived_at;
         ex->respond(json_response(410, render_sale_archived(known ? &*record : nullptr, domain::now_ms())));
@@ -78,23 +76,23 @@ void respond_store_error(const ApiContext& api, const ExchangePtr& ex, const dom
     ex->respond(json_response(410, render_sale_archived(nullptr, domain::now_ms())));
 }
 
-void respond_order_error(const ApiContext& api, const ExchangePtr& ex, const domain::Error& error) {
-  if (error.code != ErrorCode::order_not_found || !api.archive) return ex->respond(error_response(error));
+void ArchivedAnswers::order_error(const domain::TicketCodec& tickets, const ExchangePtr& ex,
+                                  const domain::Error& error) const {
+  if (error.code != ErrorCode::order_not_found || !archive) return ex->respond(error_response(error));
   // Only here is the ticket's sale needed again: opened once more rather
   // than copied into every poll's callback.
   std::string decoded;
   const auto ticket = QueryParams(ex->request().query).get("ticket", decoded);
-  auto claims = ticket ? api.tickets.open(*ticket, domain::now_ms()) : domain::Result<domain::TicketClaims>(error);
+  auto claims = ticket ? tickets.open(*ticket, domain::now_ms()) : domain::Result<domain::TicketClaims>(error);
   if (!claims) return ex->respond(error_response(error));
-  respond_store_error(api, ex, error, claims.value().sale_id);
+  store_error(ex, error, claims.value().sale_id);
 }
 
-void respond_payment_error(const ApiContext& api, const ExchangePtr& ex, const domain::Error& error,
-                           const std::string& order_id) {
-  if (error.code != ErrorCode::order_not_found || !api.archive || !api.archive->database())
+void ArchivedAnswers::payment_error(const ExchangePtr& ex, const domain::Error& error,
+                                    const std::string& order_id) const {
+  if (error.code != ErrorCode::order_not_found || !archive || !archive->database())
     return ex->respond(error_response(error));
-  auto* archive = api.archive;
-  if (!archive->run([archive, ex, error, order_id] {
+  if (!archive->run([archive = archive, ex, error, order_id] {
         auto sale_id = archive->database()->sale_of_order(order_id);
         if (sale_id && archive->is_archived(*sale_id))
           return ex->respond(json_response(410, render_sale_archived(nullptr, domain::now_ms())));
@@ -103,49 +101,46 @@ void respond_payment_error(const ApiContext& api, const ExchangePtr& ex, const d
     ex->respond(error_response(error));
 }
 
-void add_archive_routes(Router& router, ApiContext& api) {
-  router.add("POST", "/api/admin/sales/{sale_id}/archive", [&api](const ExchangePtr& ex) {
-    if (!authorized_or_reply(api, ex)) return;
-    std::string sale_id(ex->request().param("sale_id"));
-    if (!domain::is_valid_id(sale_id))
-      return ex->respond(error_response(ErrorCode::invalid_request, "sale_id must be 1-64 characters of [A-Za-z0-9._:-]"));
-    if (!api.archive || !api.archive->archive_now()) return ex->respond(error_response(no_database));
-    auto* archive = api.archive;
-    if (!archive->run([archive, ex, sale_id] {
-          auto archived = archive->archive_now()(sale_id, domain::now_ms());
-          if (!archived) return ex->respond(error_response(archived.error()));
-          ex->respond(json_response(200, render_archived_sale(archived.value(), domain::now_ms())));
-        }))
-      ex->respond(error_response(too_busy));
-  });
+void ArchiveSale::operator()(const ExchangePtr& ex) const {
+  if (!admin.pass_or_reply(ex)) return;
+  std::string sale_id(ex->request().param("sale_id"));
+  if (!domain::is_valid_id(sale_id))
+    return ex->respond(
+        error_response(ErrorCode::invalid_request, "sale_id must be 1-64 characters of [A-Za-z0-9._:-]"));
+  if (!archive || !archive->archive_now()) return ex->respond(error_response(no_database));
+  if (!archive->run([archive = archive, ex, sale_id] {
+        auto archived = archive->archive_now()(sale_id, domain::now_ms());
+        if (!archived) return ex->respond(error_response(archived.error()));
+        ex->respond(json_response(200, render_archived_sale(archived.value(), domain::now_ms())));
+      }))
+    ex->respond(error_response(too_busy));
+}
 
-  router.add("GET", "/api/admin/sales", [&api](const ExchangePtr& ex) {
-    if (!authorized_or_reply(api, ex)) return;
-    const QueryParams query(ex->request().query);
-    std::string decoded_after, decoded_limit;
-    std::string after;
-    if (auto text = query.get("after", decoded_after)) {
-      if (!domain::is_valid_id(*text))
-        return ex->respond(error_response(ErrorCode::invalid_request, "after must be a sale_id"));
-      after = std::string(*text);
-    }
-    std::size_t limit = default_list_limit;
-    if (auto text = query.get("limit", decoded_limit)) {
-      auto parsed = parse_limit(*text);
-      if (!parsed) return ex->respond(error_response(ErrorCode::invalid_request, "limit must be a whole number from 1 to 1000"));
-      limit = *parsed;
-    }
-    if (!api.archive || !api.archive->database()) return ex->respond(error_response(no_database));
-    auto* archive = api.archive;
-    auto& store = api.store;
-    if (!archive->run([archive, &store, ex, after, limit] {
-          // One more than asked: whether there is a next page.
-          std::optional<std::string> next;
-          auto listed = page_of_sales(store, archive->database()->list_sales(after, limit + 1), after, limit, next);
-          ex->respond(json_response(200, render_sale_list(std::move(listed), next, domain::now_ms())));
-        }))
-      ex->respond(error_response(too_busy));
-  });
+void ListSales::operator()(const ExchangePtr& ex) const {
+  if (!admin.pass_or_reply(ex)) return;
+  const QueryParams query(ex->request().query);
+  std::string decoded_after, decoded_limit;
+  std::string after;
+  if (auto text = query.get("after", decoded_after)) {
+    if (!domain::is_valid_id(*text))
+      return ex->respond(error_response(ErrorCode::invalid_request, "after must be a sale_id"));
+    after = std::string(*text);
+  }
+  std::size_t limit = default_list_limit;
+  if (auto text = query.get("limit", decoded_limit)) {
+    auto parsed = parse_limit(*text);
+    if (!parsed)
+      return ex->respond(error_response(ErrorCode::invalid_request, "limit must be a whole number from 1 to 1000"));
+    limit = *parsed;
+  }
+  if (!archive || !archive->database()) return ex->respond(error_response(no_database));
+  if (!archive->run([archive = archive, &store = store, ex, after, limit] {
+        // One more than asked: whether there is a next page.
+        std::optional<std::string> next;
+        auto listed = page_of_sales(store, archive->database()->list_sales(after, limit + 1), after, limit, next);
+        ex->respond(json_response(200, render_sale_list(std::move(listed), next, domain::now_ms())));
+      }))
+    ex->respond(error_response(too_busy));
 }
 
 }  // namespace flashgate::gateway

@@ -1,7 +1,8 @@
 #pragma once
 // The HTTP/1.1 server: one acceptor, one io_context per thread, connections
-// spread round-robin over them. The only translation unit that instantiates
-// Beast's HTTP machinery.
+// spread round-robin over them, and the graceful stop. What a connection does
+// is in http/ (Connection, EventStreamSession, LingeringClose); Beast's parser
+// only in http/request_parser.cpp.
 #include <chrono>
 #include <cstdint>
 #include <memory>

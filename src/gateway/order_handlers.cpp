@@ -1,11 +1,11 @@
-// POST /api/sales/{id}/orders, GET /api/orders/status
+// POST /api/sales/{id}/orders: the intake
 #include <boost/json/monotonic_resource.hpp>
 
 #include <chrono>
 #include <map>
 
 #include "domain/ids.hpp"
-#include "gateway/api.hpp"
+#include "gateway/handlers.hpp"
 #include "gateway/json_body.hpp"
 #include "gateway/render.hpp"
 
@@ -69,102 +69,79 @@ Response unauthorized_buyer(BuyerAuthMode mode, std::string message) {
   return response;
 }
 
-using OutcomeCounters = std::map<std::string, metrics::Counter*, std::less<>>;
-
-struct IntakeRoute {
-  ApiContext& api;
-  std::shared_ptr<OutcomeCounters> outcomes;
-  metrics::Histogram& store_seconds;
-
-  void count(std::string_view outcome) const {
-    if (auto it = outcomes->find(outcome); it != outcomes->end()) it->second->inc();
-  }
-  void refuse(const ExchangePtr& ex, ErrorCode code, std::string message) const {
-    count(domain::error_name(code));
-    ex->respond(error_response(code, std::move(message)));
-  }
-
-  // `may_refresh`: a token naming a kid we lack may fetch the keys once.
-  void operator()(const ExchangePtr& ex, bool may_refresh = true) const {
-    const std::string sale_id(ex->request().param("sale_id"));
-    if (!domain::is_valid_id(sale_id))
-      return refuse(ex, ErrorCode::invalid_request, "sale_id must be 1-64 characters of [A-Za-z0-9._:-]");
-    // Per address first: a flood of made-up tokens costs a verification each.
-    if (may_refresh && !within_rate_or_reply(api, api.intake_limiter, ex)) return count("too_many_requests");
-    auto verdict = api.buyers.identify(ex->request());
-    using Kind = BuyerIdentity::Verdict::Kind;
-    if (verdict.kind == Kind::unknown_key) {
-      if (may_refresh)
-        return api.buyers.keys()->refresh_for_unknown_kid([route = *this, ex](bool) { route(ex, false); });
-      verdict = {Kind::refused, {}, "the bearer token was refused: it names a key the shop's login does not have"};
-    }
-    if (verdict.kind == Kind::refused) {
-      count(domain::error_name(ErrorCode::unauthorized_buyer));
-      return ex->respond(unauthorized_buyer(api.buyers.mode(), std::move(verdict.why)));
-    }
-    const bool known = verdict.kind == Kind::buyer;
-    auto body = parse_intake_body(ex->request().body, !known);
-    if (!body) return refuse(ex, body.error().code, body.error().message);
-    if (known && body.value().user_id && *body.value().user_id != verdict.user_id)
-      return refuse(ex, ErrorCode::user_mismatch, "user_id is not the buyer the credentials name");
-    store::IntakeRequest request{known ? std::move(verdict.user_id) : std::move(*body.value().user_id),
-                                 body.value().quantity, std::move(body.value().request_id)};
-    if (known && !within_rate_or_reply(api, api.buyer_limiter, ex, request.user_id)) return count("too_many_requests");
-    const auto started = std::chrono::steady_clock::now();
-    api.store.intake(sale_id, request, [route = *this, ex, started](auto outcome) {
-      route.store_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-      if (!outcome) {
-        auto error = outcome.error();
-        // Read from the request only here: the accepted path copies no sale id.
-        if (error.code == ErrorCode::sale_not_found && route.api.archive &&
-            route.api.archive->is_archived(std::string(ex->request().param("sale_id"))))
-          error = {ErrorCode::sale_archived, "the sale is over and archived"};
-        route.count(domain::error_name(error.code));
-        return ex->respond(error_response(error));
-      }
-      const auto& view = outcome.value().view;
-      // The order is the user's own (found by, or made for, this user): its user id is theirs.
-      const std::string ticket =
-          route.api.tickets.seal(view.order.order_id, view.order.sale_id, view.order.user_id, domain::now_ms());
-      route.count(outcome.value().created ? "accepted" : "repeat");
-      ex->respond(json_response(outcome.value().created ? 202 : 200, render_intake(view, ticket)));
-    });
-  }
-};
-
 }  // namespace
 
-// A forged or stale ticket costs the server a decryption, nothing more.
-std::optional<domain::TicketClaims> ticket_or_reply(const ApiContext& api, const ExchangePtr& ex,
-                                                    const QueryParams& query) {
-  std::string decoded;
-  const auto ticket = query.get("ticket", decoded);
-  if (!ticket || ticket->empty()) {
-    ex->respond(error_response(ErrorCode::invalid_request, "the ticket query parameter is required"));
-    return std::nullopt;
-  }
-  auto claims = api.tickets.open(*ticket, domain::now_ms());
-  if (!claims) {
-    ex->respond(error_response(claims.error()));
-    return std::nullopt;
-  }
-  return std::move(claims).value();
+// Every outcome's counter made once, so that counting on the hot path is one atomic add.
+struct IntakeMetrics::Outcomes {
+  std::map<std::string, metrics::Counter*, std::less<>> counters;
+};
+
+IntakeMetrics::IntakeMetrics(metrics::Registry& registry) {
+  auto outcomes = std::make_shared<Outcomes>();
+  const auto add = [&](std::string name) {
+    outcomes->counters[name] =
+        &registry.counter("flashgate_intake_total", "Intake requests by outcome", "outcome=\"" + name + "\"");
+  };
+  for (std::string_view outcome : {"accepted", "repeat"}) add(std::string(outcome));
+  for (int code = 0; code <= static_cast<int>(ErrorCode::internal); ++code)
+    add(std::string(domain::error_name(static_cast<ErrorCode>(code))));
+  outcomes_ = std::move(outcomes);
+  store_seconds_ = &registry.histogram("flashgate_store_seconds", "Time of a Store call, by operation", "op=\"intake\"",
+                                       {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2});
 }
 
-void add_order_routes(Router& router, ApiContext& api) {
-  // Every outcome's counter made once, so that counting on the hot path is one atomic add.
-  auto outcomes = std::make_shared<OutcomeCounters>();
-  for (std::string_view outcome : {"accepted", "repeat"})
-    (*outcomes)[std::string(outcome)] = &api.metrics.counter("flashgate_intake_total", "Intake requests by outcome",
-                                                             "outcome=\"" + std::string(outcome) + "\"");
-  for (int code = 0; code <= static_cast<int>(ErrorCode::internal); ++code) {
-    const std::string name(domain::error_name(static_cast<ErrorCode>(code)));
-    (*outcomes)[name] =
-        &api.metrics.counter("flashgate_intake_total", "Intake requests by outcome", "outcome=\"" + name + "\"");
+void IntakeMetrics::count(std::string_view outcome) const {
+  if (auto it = outcomes_->counters.find(outcome); it != outcomes_->counters.end()) it->second->inc();
+}
+
+void Intake::refuse(const ExchangePtr& ex, ErrorCode code, std::string message) const {
+  metrics.count(domain::error_name(code));
+  ex->respond(error_response(code, std::move(message)));
+}
+
+void Intake::handle(const ExchangePtr& ex, bool may_refresh) const {
+  const std::string sale_id(ex->request().param("sale_id"));
+  if (!domain::is_valid_id(sale_id))
+    return refuse(ex, ErrorCode::invalid_request, "sale_id must be 1-64 characters of [A-Za-z0-9._:-]");
+  // Per address first: a flood of made-up tokens costs a verification each.
+  if (may_refresh && !address_rate.pass_or_reply(ex)) return metrics.count("too_many_requests");
+  auto verdict = buyers.identify(ex->request());
+  using Kind = BuyerIdentity::Verdict::Kind;
+  if (verdict.kind == Kind::unknown_key) {
+    if (may_refresh) return buyers.keys()->refresh_for_unknown_kid([this, ex](bool) { handle(ex, false); });
+    verdict = {Kind::refused, {}, "the bearer token was refused: it names a key the shop's login does not have"};
   }
-  auto& store_seconds = api.metrics.histogram("flashgate_store_seconds", "Time of a Store call, by operation",
-                                              "op=\"intake\"", {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2});
-  router.add("POST", "/api/sales/{sale_id}/orders", IntakeRoute{api, outcomes, store_seconds});
+  if (verdict.kind == Kind::refused) {
+    metrics.count(domain::error_name(ErrorCode::unauthorized_buyer));
+    return ex->respond(unauthorized_buyer(buyers.mode(), std::move(verdict.why)));
+  }
+  const bool known = verdict.kind == Kind::buyer;
+  auto body = parse_intake_body(ex->request().body, !known);
+  if (!body) return refuse(ex, body.error().code, body.error().message);
+  if (known && body.value().user_id && *body.value().user_id != verdict.user_id)
+    return refuse(ex, ErrorCode::user_mismatch, "user_id is not the buyer the credentials name");
+  store::IntakeRequest request{known ? std::move(verdict.user_id) : std::move(*body.value().user_id),
+                               body.value().quantity, std::move(body.value().request_id)};
+  if (known && !within_rate_or_reply(buyer_limiter, ex, request.user_id)) return metrics.count("too_many_requests");
+  const auto started = std::chrono::steady_clock::now();
+  store.intake(sale_id, request, [this, ex, started](auto outcome) {
+    metrics.store_took(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (!outcome) {
+      auto error = outcome.error();
+      // Read from the request only here: the accepted path copies no sale id.
+      if (error.code == ErrorCode::sale_not_found && archived.archive &&
+          archived.archive->is_archived(std::string(ex->request().param("sale_id"))))
+        error = {ErrorCode::sale_archived, "the sale is over and archived"};
+      metrics.count(domain::error_name(error.code));
+      return ex->respond(error_response(error));
+    }
+    const auto& view = outcome.value().view;
+    // The order is the user's own (found by, or made for, this user): its user id is theirs.
+    const std::string ticket =
+        tickets.seal(view.order.order_id, view.order.sale_id, view.order.user_id, domain::now_ms());
+    metrics.count(outcome.value().created ? "accepted" : "repeat");
+    ex->respond(json_response(outcome.value().created ? 202 : 200, render_intake(view, ticket)));
+  });
 }
 
 }  // namespace flashgate::gateway

@@ -3,7 +3,7 @@
 
 #include "domain/ids.hpp"
 #include "domain/secrets.hpp"
-#include "gateway/api.hpp"
+#include "gateway/handlers.hpp"
 #include "gateway/json_body.hpp"
 
 namespace flashgate::gateway {
@@ -58,21 +58,19 @@ std::string lower(std::string_view text) {
 
 }  // namespace
 
-void add_payment_routes(Router& router, ApiContext& api) {
-  router.add("POST", "/api/payments/notify", [&api](const ExchangePtr& ex) {
-    const auto& request = ex->request();
-    // The signature is checked over the raw bytes before anything in them is believed.
-    const auto expected = domain::hmac_sha256_hex(api.payment_secret, request.body);
-    if (!domain::constant_time_equal(lower(request.header("x-signature")), expected))
-      return ex->respond(error_response(ErrorCode::bad_signature, "the X-Signature header does not match the body"));
-    auto notification = parse_notification(request.body);
-    if (!notification) return ex->respond(error_response(notification.error()));
-    api.store.pay(notification.value().order_id, notification.value().payment_id,
-                  [&api, ex, order_id = notification.value().order_id](domain::Result<store::OrderView> paid) {
-                    if (!paid) return respond_payment_error(api, ex, paid.error(), order_id);
-                    ex->respond(json_response(200, R"({"ok":true})"));
-                  });
-  });
+void PaymentNotify::operator()(const ExchangePtr& ex) const {
+  const auto& request = ex->request();
+  // The signature is checked over the raw bytes before anything in them is believed.
+  const auto expected = domain::hmac_sha256_hex(secret, request.body);
+  if (!domain::constant_time_equal(lower(request.header("x-signature")), expected))
+    return ex->respond(error_response(ErrorCode::bad_signature, "the X-Signature header does not match the body"));
+  auto notification = parse_notification(request.body);
+  if (!notification) return ex->respond(error_response(notification.error()));
+  store.pay(notification.value().order_id, notification.value().payment_id,
+            [archived = archived, ex, order_id = notification.value().order_id](domain::Result<store::OrderView> paid) {
+              if (!paid) return archived.payment_error(ex, paid.error(), order_id);
+              ex->respond(json_response(200, R"({"ok":true})"));
+            });
 }
 
 }  // namespace flashgate::gateway

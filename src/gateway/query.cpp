@@ -1,7 +1,5 @@
 
-#include <algorithm>
-
-#include "gateway/api.hpp"
+#include "gateway/query.hpp"
 
 namespace flashgate::gateway {
 
@@ -78,36 +76,6 @@ std::optional<std::string_view> QueryParams::get(std::string_view name, std::str
     return std::string_view(decoded);
   }
   return std::nullopt;
-}
-
-std::string client_address(const ApiContext& api, const Request& request) {
-  const auto trusted = [&api](std::string_view address) {
-    return std::find(api.trusted_proxies.begin(), api.trusted_proxies.end(), address) != api.trusted_proxies.end();
-  };
-  if (!trusted(request.client_address)) return request.client_address;
-  // The rightmost address that is not one of our proxies is the client.
-  std::string_view forwarded = request.header("x-forwarded-for");
-  while (!forwarded.empty()) {
-    const auto comma = forwarded.rfind(',');
-    std::string_view hop = comma == std::string_view::npos ? forwarded : forwarded.substr(comma + 1);
-    while (!hop.empty() && hop.front() == ' ') hop.remove_prefix(1);
-    while (!hop.empty() && hop.back() == ' ') hop.remove_suffix(1);
-    if (!hop.empty() && !trusted(hop)) return std::string(hop);
-    if (comma == std::string_view::npos) break;
-    forwarded = forwarded.substr(0, comma);
-  }
-  return request.client_address;
-}
-
-bool within_rate_or_reply(const ApiContext& api, RateLimiter& limiter, const ExchangePtr& ex) {
-  return within_rate_or_reply(api, limiter, ex, client_address(api, ex->request()));
-}
-
-bool within_rate_or_reply(const ApiContext&, RateLimiter& limiter, const ExchangePtr& ex, const std::string& key) {
-  std::int64_t retry_after_s = 1;
-  if (limiter.allow(key, retry_after_s)) return true;
-  ex->respond(retry_response(domain::ErrorCode::too_many_requests, "too many requests; retry later", retry_after_s));
-  return false;
 }
 
 }  // namespace flashgate::gateway

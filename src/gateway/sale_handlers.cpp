@@ -1,7 +1,6 @@
 // POST /api/admin/sales, GET /api/sales/{id}, GET /api/admin/sales/{id}/stats
 #include "domain/ids.hpp"
-#include "domain/secrets.hpp"
-#include "gateway/api.hpp"
+#include "gateway/handlers.hpp"
 #include "gateway/archive_render.hpp"
 #include "gateway/json_body.hpp"
 #include "gateway/render.hpp"
@@ -9,18 +8,6 @@
 namespace flashgate::gateway {
 
 using domain::ErrorCode;
-
-bool authorized_or_reply(const ApiContext& api, const ExchangePtr& ex) {
-  constexpr std::string_view scheme = "Bearer ";
-  const auto header = ex->request().header("authorization");
-  if (header.size() > scheme.size() && header.substr(0, scheme.size()) == scheme &&
-      domain::constant_time_equal(header.substr(scheme.size()), api.admin_token))
-    return true;
-  Response r = error_response(ErrorCode::unauthorized, "a valid admin bearer token is required");
-  r.headers.emplace_back("WWW-Authenticate", "Bearer");
-  ex->respond(std::move(r));
-  return false;
-}
 
 namespace {
 
@@ -76,48 +63,47 @@ domain::Result<domain::Sale> parse_new_sale(std::string_view text) {
 
 }  // namespace
 
-void add_sale_routes(Router& router, ApiContext& api) {
-  router.add("POST", "/api/admin/sales", [&api](const ExchangePtr& ex) {
-    if (!authorized_or_reply(api, ex)) return;
-    auto sale = parse_new_sale(ex->request().body);
-    if (!sale) return ex->respond(error_response(sale.error()));
-    // An archived sale's id stays taken: its orders are still in the database.
-    if (api.archive && api.archive->is_archived(sale.value().sale_id))
-      return ex->respond(error_response(ErrorCode::sale_exists, "a sale with this id exists (archived)"));
-    api.store.create_sale(sale.value(), [ex](domain::Result<store::SaleView> created) {
-      if (!created) return ex->respond(error_response(created.error()));
-      ex->respond(json_response(201, render_sale(created.value(), domain::now_ms())));
-    });
+void CreateSale::operator()(const ExchangePtr& ex) const {
+  if (!admin.pass_or_reply(ex)) return;
+  auto sale = parse_new_sale(ex->request().body);
+  if (!sale) return ex->respond(error_response(sale.error()));
+  // An archived sale's id stays taken: its orders are still in the database.
+  if (archived.archive && archived.archive->is_archived(sale.value().sale_id))
+    return ex->respond(error_response(ErrorCode::sale_exists, "a sale with this id exists (archived)"));
+  store.create_sale(sale.value(), [ex](domain::Result<store::SaleView> created) {
+    if (!created) return ex->respond(error_response(created.error()));
+    ex->respond(json_response(201, render_sale(created.value(), domain::now_ms())));
   });
+}
 
-  router.add("GET", "/api/sales/{sale_id}", [&api](const ExchangePtr& ex) {
-    std::string sale_id;
-    if (!sale_id_or_reply(ex, sale_id)) return;
-    // The id is read from the request again only if the store lacks the sale:
-    // a look-up of a live sale copies nothing more than before.
-    api.store.get_sale(sale_id, [&api, ex](domain::Result<store::SaleView> sale) {
-      if (!sale) return respond_store_error(api, ex, sale.error(), std::string(ex->request().param("sale_id")));
-      ex->respond(json_response(200, render_sale(sale.value(), domain::now_ms())));
-    });
+void GetSale::operator()(const ExchangePtr& ex) const {
+  std::string sale_id;
+  if (!sale_id_or_reply(ex, sale_id)) return;
+  // The id is read from the request again only if the store lacks the sale:
+  // a look-up of a live sale copies nothing more than before.
+  store.get_sale(sale_id, [archived = archived, ex](domain::Result<store::SaleView> sale) {
+    if (!sale) return archived.store_error(ex, sale.error(), std::string(ex->request().param("sale_id")));
+    ex->respond(json_response(200, render_sale(sale.value(), domain::now_ms())));
   });
+}
 
-  router.add("GET", "/api/admin/sales/{sale_id}/stats", [&api](const ExchangePtr& ex) {
-    if (!authorized_or_reply(api, ex)) return;
-    std::string sale_id;
-    if (!sale_id_or_reply(ex, sale_id)) return;
-    api.store.get_sale(sale_id, [&api, ex, sale_id](domain::Result<store::SaleView> sale) {
-      if (sale) return ex->respond(json_response(200, render_stats(sale.value())));
-      if (!api.archive || !api.archive->is_archived(sale_id) || !api.archive->database())
-        return respond_store_error(api, ex, sale.error(), sale_id);
-      // Archived: the database's final numbers.
-      if (!api.archive->run([&api, ex, sale_id] {
-            auto record = api.archive->database()->find_sale(sale_id);
-            if (!record || !record->archived_at)
-              return ex->respond(error_response(ErrorCode::unavailable, "the database could not be read"));
-            ex->respond(json_response(200, render_archived_stats(*record)));
-          }))
-        ex->respond(error_response(ErrorCode::unavailable, "too many admin requests at once; retry shortly"));
-    });
+void SaleStats::operator()(const ExchangePtr& ex) const {
+  if (!admin.pass_or_reply(ex)) return;
+  std::string sale_id;
+  if (!sale_id_or_reply(ex, sale_id)) return;
+  store.get_sale(sale_id, [archived = archived, ex, sale_id](domain::Result<store::SaleView> sale) {
+    if (sale) return ex->respond(json_response(200, render_stats(sale.value())));
+    auto* archive = archived.archive;
+    if (!archive || !archive->is_archived(sale_id) || !archive->database())
+      return archived.store_error(ex, sale.error(), sale_id);
+    // Archived: the database's final numbers.
+    if (!archive->run([archive, ex, sale_id] {
+          auto record = archive->database()->find_sale(sale_id);
+          if (!record || !record->archived_at)
+            return ex->respond(error_response(ErrorCode::unavailable, "the database could not be read"));
+          ex->respond(json_response(200, render_archived_stats(*record)));
+        }))
+      ex->respond(error_response(ErrorCode::unavailable, "too many admin requests at once; retry shortly"));
   });
 }
 

@@ -264,6 +264,63 @@ std::vector<std::unique_ptr<Client>> connect_many(std::uint16_t port, std::size_
   return clients;
 }
 
+// A stream's client may send bytes (a pipelined request nobody will answer)
+// before it hangs up: the hang-up is still heard, and the stream's waiter freed.
+TEST(HttpServer, AStreamsClientThatSendsBytesAndThenHangsUpIsHeardOf) {
+  std::promise<void> aborted;
+  std::shared_ptr<flashgate::gateway::Exchange> streaming;  // never ended
+  Router router;
+  router.add("GET", "/stream", [&](const ExchangePtr& ex) {
+    streaming = ex;
+    ex->start_stream(event_stream_head());
+    ex->on_abort([&aborted] { aborted.set_value(); });
+  });
+  Server server(std::move(router));
+  {
+    Client client(server.http.port());
+    client.send(get_stream);
+    client.read_answers(1, "\r\n\r\n");  // the head: the stream has its own session now
+    client.send("GET /next HTTP/1.1\r\nHost: t\r\n\r\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(aborted.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  server.http.stop();
+  streaming.reset();
+}
+
+// The connection's slot goes with its socket to the stream: a second
+// connection of the same client is refused while the stream lasts, and
+// served once it has ended.
+TEST(HttpServer, AStreamKeepsItsConnectionsSlotUntilItEnds) {
+  std::promise<ExchangePtr> started;
+  Router router = ok_router();
+  router.add("GET", "/stream", [&](const ExchangePtr& ex) {
+    ex->start_stream(event_stream_head());
+    started.set_value(ex);
+  });
+  ServerLimits limits;
+  limits.connections_per_client = 1;
+  Server server(std::move(router), limits);
+  Client streamer(server.http.port());
+  streamer.send(get_stream);
+  streamer.read_answers(1, "\r\n\r\n");
+  auto stream = started.get_future().get();
+  {
+    auto refused = connect_many(server.http.port(), 1);
+    EXPECT_EQ(served_among(refused), 0u);
+  }
+  stream->stream_end();
+  stream.reset();
+  EXPECT_EQ(streamer.read_to_end(), "");  // returns: the stream's connection has closed
+  std::size_t served = 0;
+  for (int attempt = 0; attempt < 200 && served == 0; ++attempt) {
+    auto clients = connect_many(server.http.port(), 1);
+    served = served_among(clients);
+    if (served == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(served, 1u);
+}
+
 TEST(HttpServer, APeerIsBoundedPerClient) {
   ServerLimits limits;
   limits.connections_per_client = 3;
