@@ -198,9 +198,14 @@ struct ClusterClient::Impl {
     wake.notify_all();
   }
 
-  // A MOVED is newer news than a map read from a node that has not heard yet.
+  // A MOVED is newer news than a map read from a node that has not heard yet:
+  // kept to be applied again to the next map read.
   void note_move(std::uint16_t slot, const Endpoint& master) {
     moves_since_read.emplace_back(slot, master);
+    apply_move(slot, master);
+  }
+
+  void apply_move(std::uint16_t slot, const Endpoint& master) {
     const Endpoint* now = map.master_of(slot);
     if (now == nullptr || *now != master) map.move_slot(slot, master, ++versions);
   }
@@ -314,7 +319,7 @@ struct ClusterClient::Impl {
       ++versions;
       ++readings;
       map = std::move(*parsed.map);
-      for (const auto& [slot, master] : moves_since_read) note_move(slot, master);
+      for (const auto& [slot, master] : moves_since_read) apply_move(slot, master);
       moves_since_read.clear();
       install_nodes(lock);
       return true;
