@@ -68,7 +68,8 @@ void deliver(Call& call, Reply reply) {
 }
 
 // One master's RedisClient. in_flight (under Impl::mutex) counts the commands
-// sent to it and not answered: a node with some is never retired.
+// sent to it and not answered, and the senders still at it: a node with some
+// is never retired.
 struct Node {
   std::unique_ptr<RedisClient> client;
   std::mutex sending;  // keeps ASKING and its command together on the one connection
@@ -122,13 +123,19 @@ struct ClusterClient::Impl {
       }
       target = *master;
       node = &node_for(target);
-      ++node->in_flight;
+      // One for the command, one for this sender: the reply may come (and its
+      // count go) before the sender is done with the node.
+      node->in_flight += 2;
     }
-    std::lock_guard sending(node->sending);
-    if (asking) node->client->command({"ASKING"}, [](Reply) {});
-    node->client->command(call->args, [this, call, node, target](Reply reply) {
-      on_reply(call, *node, target, std::move(reply));
-    });
+    {
+      std::lock_guard sending(node->sending);
+      if (asking) node->client->command({"ASKING"}, [](Reply) {});
+      node->client->command(call->args, [this, call, node, target](Reply reply) {
+        on_reply(call, *node, target, std::move(reply));
+      });
+    }
+    std::lock_guard lock(mutex);
+    --node->in_flight;
   }
 
   void on_reply(const CallPtr& call, Node& node, const Endpoint& target, Reply reply) {
