@@ -67,7 +67,7 @@ WorkerParts::WorkerParts(const Config& config, Backends& backends, metrics::Regi
     settings.breaker_failures = static_cast<int>(config.sink_breaker_failures);
     settings.breaker_pause = std::chrono::milliseconds(config.sink_breaker_pause_ms);
   }
-  windows.emplace(store, database, metrics, settings);
+  windows.emplace(store, store, database, metrics, settings);
   stock_flush.emplace(store, database, std::chrono::milliseconds(config.stock_flush_ms));
   unpaid_cancellation.emplace(store, std::chrono::milliseconds(config.payment_timeout_ms));
   if (archiver) archive_rounds.emplace(*archiver, config.archive_after_ms);
