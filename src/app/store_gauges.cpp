@@ -28,7 +28,9 @@ StoreGauges::StoreGauges(store::OrderDesk& desk, store::StockLedger& ledger, met
     : desk_(desk),
       ledger_(ledger), read_at_scrape_(read_at_scrape), outcome_backlog_(std::move(outcome_backlog)) {
   metrics.gauge("flashgate_queue_depth", "Orders waiting for a window",
-                [this] { return static_cast<double>(read_at_scrape_ ? ledger_.queue_depth() : current().queue_depth); });
+                [this] {
+                  return static_cast<double>(read_at_scrape_ ? ledger_.queue_depth() : current().queue_depth);
+                });
   metrics.gauges("flashgate_sale_orders", "Orders of each sale by status",
                  [this] { return sale_values(current(), SaleValue::orders); });
   metrics.gauges("flashgate_sale_remaining", "Remaining stock of each sale",

@@ -4,7 +4,7 @@
 // point; the order of an archive is
 //   1. the system of record holds every order of the sale in its final status,
 //   2. OrderDatabase::archive_sale writes the final numbers and archived_at,
-//   3. Store::drop_sale removes the sale and its orders from the store.
+//   3. StockLedger::drop_sale removes the sale and its orders from the store.
 // A crash between 2 and 3 is finished by the next round, which drops every
 // sale the database says archived and the store still holds.
 #include <chrono>

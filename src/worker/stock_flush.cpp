@@ -2,7 +2,8 @@
 
 namespace flashgate::worker {
 
-StockFlush::StockFlush(store::StockLedger& ledger, database::OrderDatabase& database, std::chrono::milliseconds interval)
+StockFlush::StockFlush(store::StockLedger& ledger, database::OrderDatabase& database,
+                       std::chrono::milliseconds interval)
     : ledger_(ledger), database_(database), interval_(interval) {}
 
 bool StockFlush::flush() {

@@ -39,7 +39,8 @@ struct InProcessApp {
   gateway::ApiContext api{store,          store,        tickets, admin_token, payment_secret, metrics, watch,
                           intake_limiter, poll_limiter, pacer,   {},          buyers,         buyer_limiter};
   gateway::Router router;
-  worker::Windows windows{store, store, database, metrics, worker::WindowSettings{1, std::chrono::milliseconds(0), 0.0}};
+  worker::Windows windows{store, store, database, metrics,
+                          worker::WindowSettings{1, std::chrono::milliseconds(0), 0.0}};
   gateway::ServerLimits limits;
 
   InProcessApp() {
