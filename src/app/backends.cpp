@@ -3,10 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <future>
 #include <stdexcept>
 
+#include "app/backend_gauges.hpp"
 #include "database/postgres/postgres_database.hpp"
+#include "database/sqlite/sqlite_database.hpp"
 #include "store/memory/memory_store.hpp"
+#include "store/redis/redis_store.hpp"
 
 namespace flashgate::app {
 namespace {
@@ -36,48 +40,27 @@ store::redis::RedisStoreOptions redis_options(const Config& config) {
 
 }  // namespace
 
+Backends::Backends() = default;
+Backends::Backends(Backends&&) noexcept = default;
+Backends& Backends::operator=(Backends&&) noexcept = default;
+Backends::~Backends() = default;
+
+void Backends::start() {
+  if (redis_) redis_->follow_changes();
+}
+
+void Backends::drain_intakes() {
+  if (!sqlite_) return;
+  std::promise<void> drained;
+  sqlite_->barrier([&drained](bool) { drained.set_value(); });
+  drained.get_future().wait();
+}
+
 void Backends::close() {
-  if (redis) redis->stop();
-  if (sqlite) sqlite->close();
+  if (gauges_) gauges_->stop();
+  if (redis_) redis_->stop();
+  if (sqlite_) sqlite_->close();
 }
-
-namespace {
-
-// The commit histograms are observed by the writer thread from its first
-// transaction on, so they exist before the database is opened.
-database::SqliteDatabase::CommitObserver commit_histograms(metrics::Registry& metrics) {
-  auto& batch = metrics.histogram("flashgate_db_commit_jobs", "Writes per group-commit transaction", "",
-                                  {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096});
-  auto& commit = metrics.histogram("flashgate_db_commit_seconds", "Time of a group-commit transaction, fsync included",
-                                   "", {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2});
-  return [&batch, &commit](std::size_t jobs, double seconds) {
-    batch.observe(static_cast<double>(jobs));
-    commit.observe(seconds);
-  };
-}
-
-void add_sqlite_gauges(metrics::Registry& metrics, database::SqliteDatabase* sqlite) {
-  metrics.gauge("flashgate_db_transactions", "Group-commit transactions written",
-                [sqlite] { return static_cast<double>(sqlite->transactions_committed()); });
-  metrics.gauge("flashgate_db_jobs", "Writes committed in group-commit transactions",
-                [sqlite] { return static_cast<double>(sqlite->jobs_committed()); });
-  metrics.gauge("flashgate_db_write_failures", "Group-commit transactions that failed",
-                [sqlite] { return static_cast<double>(sqlite->write_failures()); });
-}
-
-// Counters the gateway keeps in memory: read at the scrape, no Redis call.
-void add_redis_gauges(metrics::Registry& metrics, store::redis::RedisStore* redis) {
-  metrics.gauge("flashgate_near_cache_hits", "Polls answered from the gateway's memory",
-                [redis] { return static_cast<double>(redis->near_cache().hits()); });
-  metrics.gauge("flashgate_near_cache_misses", "Polls that had to read the store",
-                [redis] { return static_cast<double>(redis->near_cache().misses()); });
-  metrics.gauge("flashgate_intake_sold_out_from_memory", "Buyers a gateway told sold out without asking Redis",
-                [redis] { return static_cast<double>(redis->sold_out_book().answered()); });
-  metrics.gauge("flashgate_near_cache_orders", "Status objects held by the near-cache",
-                [redis] { return static_cast<double>(redis->near_cache().size()); });
-}
-
-}  // namespace
 
 Backends open_backends(const Config& config, metrics::Registry& metrics) {
   Backends b;
@@ -94,41 +77,50 @@ Backends open_backends(const Config& config, metrics::Registry& metrics) {
 
   // The memory store journals into SQLite: the database's file, or one in the data dir.
   if (sqlite_url || memory) {
-    b.sqlite = std::make_unique<database::SqliteDatabase>(
-        sqlite_url ? url.substr(7) : config.data_dir + "/flashgate.db", commit_histograms(metrics),
+    b.sqlite_ = std::make_unique<database::SqliteDatabase>(
+        sqlite_url ? url.substr(7) : config.data_dir + "/flashgate.db", sqlite_commit_histograms(metrics),
         database::SqliteFeatures{.event_outbox = events && memory, .order_rows_from_journal = memory && sqlite_url});
-    add_sqlite_gauges(metrics, b.sqlite.get());
+    add_sqlite_gauges(*b.sqlite_, metrics);
   }
   if (postgres_url && (memory || config.role != "gateway")) {
-    auto postgres = std::make_unique<database::PostgresDatabase>(
+    b.postgres_ = std::make_unique<database::PostgresDatabase>(
         url, static_cast<std::size_t>(config.db_pool), database::PostgresDatabase::default_acquire_timeout,
         events && !memory);
-    b.postgres = postgres.get();
-    b.remote_database = std::move(postgres);
   } else if (postgres_url) {
     // A Redis gateway takes no order through the database; it reads it only
     // for archived sales (the ids at start, their numbers and stats) and runs
     // the admin archive call. Without it those answer 503 and the rest works.
     try {
-      auto postgres = std::make_unique<database::PostgresDatabase>(url, 2);
-      b.postgres = postgres.get();
-      b.remote_database = std::move(postgres);
+      b.postgres_ = std::make_unique<database::PostgresDatabase>(url, 2);
     } catch (const std::exception& e) {
       spdlog::warn("{}; this gateway answers requests about archived sales with 503", e.what());
     }
   }
-  b.database = b.remote_database ? b.remote_database.get() : b.sqlite.get();
-  if (events) b.event_outbox = memory ? static_cast<database::EventOutbox*>(b.sqlite.get()) : b.postgres;
+  if (auto* postgres = b.postgres_.get()) {
+    b.database = postgres;
+    // Outcomes reach PostgreSQL in the background (the outcome mirror): a
+    // sale is archived only once every final status is there.
+    b.outcomes_mirrored = true;
+    b.outcomes_recorded = [postgres](const store::SaleView& view) { return postgres->holds_final_orders(view); };
+  } else {
+    b.database = b.sqlite_.get();
+  }
+  if (events) b.event_outbox = memory ? static_cast<database::EventOutbox*>(b.sqlite_.get()) : b.postgres_.get();
 
   if (memory) {
-    auto store = std::make_unique<store::MemoryStore>(*b.sqlite);
-    store->restore(b.sqlite->load());
-    b.store = std::move(store);
+    auto store = std::make_unique<store::MemoryStore>(*b.sqlite_);
+    store->restore(b.sqlite_->load());
+    b.gauges_ = add_memory_store_gauges(*store, metrics);
+    b.store_ = std::move(store);
   } else {
     auto store = std::make_unique<store::redis::RedisStore>(redis_options(config));
-    b.redis = store.get();
-    b.store = std::move(store);
-    add_redis_gauges(metrics, b.redis);
+    b.redis_ = store.get();
+    b.outcome_log = store.get();
+    b.queue_reclaim = store.get();
+    // Workers share the Redis store: they take turns on PostgreSQL's locks.
+    b.locks = b.postgres_.get();
+    b.gauges_ = add_redis_store_gauges(*store, metrics);
+    b.store_ = std::move(store);
   }
   return b;
 }

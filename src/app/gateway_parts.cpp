@@ -3,7 +3,7 @@
 namespace flashgate::app {
 namespace {
 
-gateway::OrderWatch::Lookup order_lookup(store::Store& store) {
+gateway::OrderWatch::Lookup order_lookup(store::OrderDesk& store) {
   return [&store](const std::string& sale_id, const std::string& order_id, auto done) {
     store.get_order(sale_id, order_id, [done = std::move(done)](domain::Result<store::OrderView> view) {
       done(view ? std::optional(view.value()) : std::nullopt);
@@ -53,10 +53,9 @@ GatewayParts::GatewayParts(const Config& config, store::Store& store, const doma
                     gateway::RateLimiter::Keys::names),
       intake_limiter(config.intake_rate, config.intake_burst),
       poll_limiter(config.poll_rate, config.poll_burst),
-      api{store,         tickets,     config.admin_token,           config.payment_secret,
-          metrics,       watch,       intake_limiter,               poll_limiter,
-          pacer,         split_list(config.trust_proxy), buyers,    buyer_limiter,
-          &sale_archive},
+      api{store,   store,  tickets,        config.admin_token, config.payment_secret,
+          metrics, watch,  intake_limiter, poll_limiter,       pacer,
+          split_list(config.trust_proxy), buyers, buyer_limiter, &sale_archive},
       server(router, metrics, server_limits(config)) {
   store.on_change([this](const store::OrderView& view) { watch.changed(view); });
   metrics.gauge("flashgate_long_poll_waiters", "Long polls waiting for a change",

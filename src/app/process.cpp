@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <future>
 #include <thread>
 
 #include "app/keys.hpp"
@@ -50,17 +49,13 @@ worker::ArchiverSettings archiver_settings(const Config& config, const Backends&
   worker::ArchiverSettings settings;
   settings.archive_after_ms = config.archive_after_ms;
   settings.archived = [&sale_archive](const std::string& sale_id) { sale_archive.add(sale_id); };
-  if (auto* postgres = backends.postgres) {
-    // Outcomes reach PostgreSQL in the background (the outcome mirror):
-    // a sale is archived only once every final status is there.
-    settings.outcomes_recorded = [postgres](const store::SaleView& view) { return postgres->holds_final_orders(view); };
-    // Workers share the Redis store: one runs the round, and one process
-    // (a worker or a gateway's admin call) archives at a time.
-    if (backends.redis) {
-      settings.leadership = [postgres] { return postgres->hold_archive_lock(); };
-      settings.lock_archive = [postgres](std::chrono::milliseconds wait) { return postgres->lock_archive(wait); };
-      settings.unlock_archive = [postgres] { postgres->unlock_archive(); };
-    }
+  settings.outcomes_recorded = backends.outcomes_recorded;
+  // Processes share the store: one worker runs the round, and one process
+  // (a worker or a gateway's admin call) archives at a time.
+  if (auto* locks = backends.locks) {
+    settings.leadership = [locks] { return locks->hold_archive_lock(); };
+    settings.lock_archive = [locks](std::chrono::milliseconds wait) { return locks->lock_archive(wait); };
+    settings.unlock_archive = [locks] { locks->unlock_archive(); };
   }
   return settings;
 }
@@ -77,11 +72,7 @@ Process::Process(Config config)
       tickets_(load_ticket_keys(config_.ticket_keys, config_.data_dir), config_.ticket_ttl_ms),
       buyers_(or_start_error([this] { return buyer_identity(config_); })),
       backends_(or_start_error([this] { return open_backends(config_, metrics_); })) {
-  store::Store& store = *backends_.store;
-  auto* redis = backends_.redis;
-  store_gauges_.emplace(store, metrics_, /*read_at_scrape=*/!redis,
-                        redis ? std::function<std::uint64_t()>([redis] { return redis->outcome_backlog(); })
-                              : std::function<std::uint64_t()>());
+  store::Store& store = backends_.store();
   // Archived sales as this process knows them; archive-now where it has an archiver.
   sale_archive_.emplace(backends_.database, [this](const std::string& sale_id, domain::TimeMs now) {
     if (!archiver_) return domain::Result<database::SaleRecord>(domain::Error{
@@ -91,7 +82,7 @@ Process::Process(Config config)
   sale_archive_->load();
   store.on_sale_dropped([this](const std::string& sale_id) {
     sale_archive_->add(sale_id);
-    store_gauges_->forget_sale(sale_id);
+    backends_.gauges().forget_sale(sale_id);
   });
   if (backends_.database)
     archiver_.emplace(store, *backends_.database, metrics_, archiver_settings(config_, backends_, *sale_archive_));
@@ -121,11 +112,9 @@ void Process::add_components() {
   auto& w = *worker_;
   auto& g = *gateway_;
   lifecycle_.add({"backends",
-                  [this] {
-                    if (backends_.redis) backends_.redis->follow_changes();  // every listener is in place
-                  },
+                  [this] { backends_.start(); },  // every listener is in place
                   [this] { backends_.close(); }});
-  lifecycle_.add({"store gauges", {}, [this] { store_gauges_->stop(); }, {"backends"}});
+  lifecycle_.add({"store gauges", {}, [this] { backends_.gauges().stop(); }, {"backends"}});
 
   // What the windows hand their work to, or renew it with: it runs as long as they do.
   std::vector<std::string> windows_need = {"backends"};
@@ -167,13 +156,9 @@ void Process::add_components() {
   // First to stop: no new intake while the windows finish what was taken.
   lifecycle_.add({"intake", {},
                   [this, &g] {
-                    backends_.store->stop_intake();
-                    g.watch.close_all();  // long polls answer with their current status
-                    if (backends_.sqlite) {
-                      std::promise<void> drained;
-                      backends_.sqlite->barrier([&drained](bool) { drained.set_value(); });
-                      drained.get_future().wait();  // intakes in flight get their answer
-                    }
+                    backends_.store().stop_intake();
+                    g.watch.close_all();          // long polls answer with their current status
+                    backends_.drain_intakes();    // intakes in flight get their answer
                   },
                   {"http server", "backends"}});
 }

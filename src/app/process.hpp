@@ -10,7 +10,6 @@
 #include "app/config.hpp"
 #include "app/gateway_parts.hpp"
 #include "app/lifecycle.hpp"
-#include "app/store_gauges.hpp"
 #include "app/worker_parts.hpp"
 #include "domain/ticket.hpp"
 #include "gateway/buyer_identity.hpp"
@@ -55,7 +54,6 @@ class Process {
   std::unique_ptr<gateway::BuyerIdentity> buyers_;
   metrics::Registry metrics_;
   Backends backends_;
-  std::optional<StoreGauges> store_gauges_;
   // Where this process archives: a worker in rounds, any process with the
   // order database on the admin call. Declared before the set that calls it.
   std::optional<worker::Archiver> archiver_;

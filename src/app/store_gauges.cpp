@@ -23,11 +23,14 @@ metrics::Registry::LabelledValues sale_values(const StoreGauges::Snapshot& snaps
 
 }  // namespace
 
-StoreGauges::StoreGauges(store::Store& store, metrics::Registry& metrics, bool read_at_scrape,
-                         std::function<std::uint64_t()> outcome_backlog)
-    : store_(store), read_at_scrape_(read_at_scrape), outcome_backlog_(std::move(outcome_backlog)) {
+StoreGauges::StoreGauges(store::OrderDesk& desk, store::StockLedger& ledger, metrics::Registry& metrics,
+                         bool read_at_scrape, std::function<std::uint64_t()> outcome_backlog)
+    : desk_(desk),
+      ledger_(ledger), read_at_scrape_(read_at_scrape), outcome_backlog_(std::move(outcome_backlog)) {
   metrics.gauge("flashgate_queue_depth", "Orders waiting for a window",
-                [this] { return static_cast<double>(read_at_scrape_ ? store_.queue_depth() : current().queue_depth); });
+                [this] {
+                  return static_cast<double>(read_at_scrape_ ? ledger_.queue_depth() : current().queue_depth);
+                });
   metrics.gauges("flashgate_sale_orders", "Orders of each sale by status",
                  [this] { return sale_values(current(), SaleValue::orders); });
   metrics.gauges("flashgate_sale_remaining", "Remaining stock of each sale",
@@ -66,13 +69,13 @@ StoreGauges::Snapshot StoreGauges::current() {
 // Blocking: on the timer's thread, or at a scrape of a store that answers at once.
 StoreGauges::Snapshot StoreGauges::gather() {
   Snapshot snapshot;
-  snapshot.queue_depth = store_.queue_depth();
+  snapshot.queue_depth = ledger_.queue_depth();
   if (outcome_backlog_) snapshot.outcome_backlog = outcome_backlog_();
-  for (const auto& sale : store_.sales()) {
+  for (const auto& sale : ledger_.sales()) {
     // Shared: a late answer after the wait gave up must still have somewhere to go.
     auto answer = std::make_shared<std::promise<std::optional<store::SaleView>>>();
     auto future = answer->get_future();
-    store_.get_sale(sale.sale_id, [answer](domain::Result<store::SaleView> view) {
+    desk_.get_sale(sale.sale_id, [answer](domain::Result<store::SaleView> view) {
       answer->set_value(view ? std::optional(view.value()) : std::nullopt);
     });
     if (future.wait_for(std::chrono::seconds(1)) != std::future_status::ready) continue;

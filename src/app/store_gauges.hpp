@@ -1,7 +1,8 @@
 #pragma once
-// The gauges read from the store: queue depth, and orders, remaining stock and
-// queue tail per sale. A scrape must never wait on an I/O thread: the memory
-// store answers from memory, so it is read at the scrape; a Redis store is
+// The gauges every store has: queue depth, and orders, remaining stock and
+// queue tail per sale; made by each backend's gauges (app/backend_gauges.hpp),
+// which says how it can be read. A scrape must never wait on an I/O thread: a
+// store that answers from memory is read at the scrape; another (Redis) is
 // read by a timer thread of its own once a second, and a scrape answers the
 // last values it gathered (a Redis that hangs delays the gauges, not /metrics).
 #include <functional>
@@ -12,7 +13,8 @@
 #include <vector>
 
 #include "metrics/registry.hpp"
-#include "store/store.hpp"
+#include "store/order_desk.hpp"
+#include "store/stock_ledger.hpp"
 #include "worker/periodic.hpp"
 
 namespace flashgate::app {
@@ -21,7 +23,8 @@ class StoreGauges {
  public:
   // read_at_scrape: the store answers from memory (no network, no disk).
   // outcome_backlog, where there is one: final outcomes not yet in the database.
-  StoreGauges(store::Store& store, metrics::Registry& metrics, bool read_at_scrape,
+  // The ledger lists the sales and the queue depth; the desk reads each sale.
+  StoreGauges(store::OrderDesk& desk, store::StockLedger& ledger, metrics::Registry& metrics, bool read_at_scrape,
               std::function<std::uint64_t()> outcome_backlog = {});
   ~StoreGauges();
   StoreGauges(const StoreGauges&) = delete;
@@ -41,7 +44,8 @@ class StoreGauges {
   Snapshot gather();
   Snapshot current();
 
-  store::Store& store_;
+  store::OrderDesk& desk_;
+  store::StockLedger& ledger_;
   const bool read_at_scrape_;
   const std::function<std::uint64_t()> outcome_backlog_;
   std::mutex mutex_;  // guards last_

@@ -27,10 +27,10 @@ bool runs_windows(const Config& config, const Backends& backends) {
 WorkerParts::WorkerParts(const Config& config, Backends& backends, metrics::Registry& metrics,
                          worker::Archiver* archiver) {
   if (!runs_windows(config, backends)) return;
-  store::Store& store = *backends.store;
+  store::Store& store = backends.store();
   database::OrderDatabase& database = *backends.database;
-  if (backends.remote_database) {
-    store::OutcomeLog* outcomes = backends.redis;
+  if (backends.outcomes_mirrored) {
+    store::OutcomeLog* outcomes = backends.outcome_log;
     if (!outcomes) {
       listened_outcomes.emplace();
       store.on_change([this](const store::OrderView& view) { listened_outcomes->changed(view); });
@@ -50,7 +50,7 @@ WorkerParts::WorkerParts(const Config& config, Backends& backends, metrics::Regi
     settings.sink = sink_settings(config, config.event_sink);
     // Distributed: one worker delivers at a time, the one holding the lock.
     sink::EventDelivery::Leadership leadership;
-    if (backends.redis) leadership = [postgres = backends.postgres] { return postgres->hold_delivery_lock(); };
+    if (auto* locks = backends.locks) leadership = [locks] { return locks->hold_delivery_lock(); };
     try {
       event_delivery = std::make_unique<sink::EventDelivery>(*backends.event_outbox, metrics, std::move(settings),
                                                              std::move(leadership));
@@ -67,11 +67,11 @@ WorkerParts::WorkerParts(const Config& config, Backends& backends, metrics::Regi
     settings.breaker_failures = static_cast<int>(config.sink_breaker_failures);
     settings.breaker_pause = std::chrono::milliseconds(config.sink_breaker_pause_ms);
   }
-  windows.emplace(store, database, metrics, settings);
+  windows.emplace(store, store, database, metrics, settings);
   stock_flush.emplace(store, database, std::chrono::milliseconds(config.stock_flush_ms));
   unpaid_cancellation.emplace(store, std::chrono::milliseconds(config.payment_timeout_ms));
   if (archiver) archive_rounds.emplace(*archiver, config.archive_after_ms);
-  if (backends.redis) reclaim.emplace(*backends.redis);
+  if (backends.queue_reclaim) reclaim.emplace(*backends.queue_reclaim);
 }
 
 }  // namespace flashgate::app

@@ -10,7 +10,7 @@
 
 #include "domain/order.hpp"
 #include "domain/sale.hpp"
-#include "store/store.hpp"
+#include "store/views.hpp"
 
 namespace flashgate::database {
 

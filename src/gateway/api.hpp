@@ -15,12 +15,14 @@
 #include "gateway/router.hpp"
 #include "gateway/sale_archive.hpp"
 #include "metrics/registry.hpp"
-#include "store/store.hpp"
+#include "store/order_desk.hpp"
+#include "store/stock_ledger.hpp"
 
 namespace flashgate::gateway {
 
 struct ApiContext {
-  store::Store& store;
+  store::OrderDesk& store;
+  store::StockLedger& ledger;  // the admin's list of sales (a blocking read, on the archive's thread)
   const domain::TicketCodec& tickets;
   std::string admin_token;
   std::string payment_secret;

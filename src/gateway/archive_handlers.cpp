@@ -31,14 +31,14 @@ std::optional<std::size_t> parse_limit(std::string_view text) {
 // with the store's views of the live ones. A live sale the database does
 // not know yet (a Redis deployment records a sale with the next stock flush)
 // is listed from the store. `next`: the last id when there may be more.
-std::vector<ListedSale> page_of_sales(store::Store& store, std::vector<database::SaleRecord> records,
+std::vector<ListedSale> page_of_sales(store::StockLedger& ledger, std::vector<database::SaleRecord> records,
                                       const std::string& after, std::size_t limit, std::optional<std::string>& next) {
   std::map<std::string, ListedSale> page;
   for (auto& record : records) {
     std::string id = record.sale.sale_id;
     page.emplace(std::move(id), ListedSale{std::move(record), std::nullopt});
   }
-  for (auto& view : store.sale_views()) {
+  for (auto& view : ledger.sale_views()) {
     if (view.sale.sale_id <= after) continue;
     auto it = page.find(view.sale.sale_id);
     if (it == page.end()) {
@@ -134,10 +134,10 @@ void ListSales::operator()(const ExchangePtr& ex) const {
     limit = *parsed;
   }
   if (!archive || !archive->database()) return ex->respond(error_response(no_database));
-  if (!archive->run([archive = archive, &store = store, ex, after, limit] {
+  if (!archive->run([archive = archive, &ledger = ledger, ex, after, limit] {
         // One more than asked: whether there is a next page.
         std::optional<std::string> next;
-        auto listed = page_of_sales(store, archive->database()->list_sales(after, limit + 1), after, limit, next);
+        auto listed = page_of_sales(ledger, archive->database()->list_sales(after, limit + 1), after, limit, next);
         ex->respond(json_response(200, render_sale_list(std::move(listed), next, domain::now_ms())));
       }))
     ex->respond(error_response(too_busy));

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "database/order_database.hpp"
-#include "store/store.hpp"
+#include "store/views.hpp"
 
 namespace flashgate::gateway {
 

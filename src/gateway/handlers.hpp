@@ -19,7 +19,8 @@
 #include "gateway/rate_limiter.hpp"
 #include "gateway/sale_archive.hpp"
 #include "metrics/registry.hpp"
-#include "store/store.hpp"
+#include "store/order_desk.hpp"
+#include "store/stock_ledger.hpp"
 
 namespace flashgate::gateway {
 
@@ -69,20 +70,20 @@ struct ArchivedAnswers {
 
 struct CreateSale {  // POST /api/admin/sales
   AdminGate admin;
-  store::Store& store;
+  store::OrderDesk& store;
   ArchivedAnswers archived;
   void operator()(const ExchangePtr& ex) const;
 };
 
 struct GetSale {  // GET /api/sales/{sale_id}
-  store::Store& store;
+  store::OrderDesk& store;
   ArchivedAnswers archived;
   void operator()(const ExchangePtr& ex) const;
 };
 
 struct SaleStats {  // GET /api/admin/sales/{sale_id}/stats
   AdminGate admin;
-  store::Store& store;
+  store::OrderDesk& store;
   ArchivedAnswers archived;
   void operator()(const ExchangePtr& ex) const;
 };
@@ -103,7 +104,7 @@ class IntakeMetrics {
 };
 
 struct Intake {  // POST /api/sales/{sale_id}/orders
-  store::Store& store;
+  store::OrderDesk& store;
   const domain::TicketCodec& tickets;
   const BuyerIdentity& buyers;
   RateGate address_rate;
@@ -119,7 +120,7 @@ struct Intake {  // POST /api/sales/{sale_id}/orders
 };
 
 struct OrderStatus {  // GET /api/orders/status: poll, paced poll and long poll
-  store::Store& store;
+  store::OrderDesk& store;
   const domain::TicketCodec& tickets;
   RateGate rate;
   PollPacer& pacer;
@@ -135,7 +136,7 @@ struct OrderStatus {  // GET /api/orders/status: poll, paced poll and long poll
 };
 
 struct OrderEvents {  // GET /api/orders/events: server-sent events
-  store::Store& store;
+  store::OrderDesk& store;
   const domain::TicketCodec& tickets;
   RateGate rate;
   OrderWatch& watch;
@@ -147,7 +148,7 @@ struct OrderEvents {  // GET /api/orders/events: server-sent events
 
 struct PaymentNotify {  // POST /api/payments/notify
   std::string_view secret;  // the provider's HMAC key
-  store::Store& store;
+  store::OrderDesk& store;
   ArchivedAnswers archived;
   void operator()(const ExchangePtr& ex) const;
 };
@@ -160,7 +161,7 @@ struct ArchiveSale {  // POST /api/admin/sales/{sale_id}/archive
 
 struct ListSales {  // GET /api/admin/sales
   AdminGate admin;
-  store::Store& store;
+  store::StockLedger& ledger;
   SaleArchive* archive;
   void operator()(const ExchangePtr& ex) const;
 };

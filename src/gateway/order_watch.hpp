@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "store/store.hpp"
+#include "store/views.hpp"
 
 namespace flashgate::gateway {
 

@@ -2,7 +2,7 @@
 // JSON shapes of the API: pure functions from views to text.
 #include <string>
 
-#include "store/store.hpp"
+#include "store/views.hpp"
 
 namespace flashgate::gateway {
 

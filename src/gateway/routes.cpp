@@ -42,7 +42,7 @@ void add_api_routes(Router& router, ApiContext& api) {
     {"GET", "/api/orders/events", kept(OrderEvents{store, tickets, poll_rate, api.watch, archived})},
     {"POST", "/api/payments/notify", kept(PaymentNotify{api.payment_secret, store, archived})},
     {"POST", "/api/admin/sales/{sale_id}/archive", kept(ArchiveSale{admin, api.archive})},
-    {"GET", "/api/admin/sales", kept(ListSales{admin, store, api.archive})},
+    {"GET", "/api/admin/sales", kept(ListSales{admin, api.ledger, api.archive})},
     {"GET", "/", kept(AssetPage{"/index.html"})},
     {"GET", "/openapi.yaml", kept(AssetPage{"/openapi.yaml"})},
     {"GET", "/flashgate-client.js", kept(AssetPage{"/flashgate-client.js"})},

@@ -1,17 +1,17 @@
 #pragma once
-// The Redis queue's reclaim (fg-reclaim): renews the entries this worker's
+// A shared queue's reclaim (fg-reclaim): renews the entries this worker's
 // windows hold and hands back to the queue the orders of windows that died
-// (RedisStore::reclaim_abandoned), every RedisStore::reclaim_period.
+// (QueueReclaim::reclaim_abandoned), every QueueReclaim::reclaim_period.
 #include <optional>
 
-#include "store/redis/redis_store.hpp"
+#include "store/queue_reclaim.hpp"
 #include "worker/periodic.hpp"
 
 namespace flashgate::worker {
 
 class AbandonedReclaim {
  public:
-  explicit AbandonedReclaim(store::redis::RedisStore& store) : store_(store) {}
+  explicit AbandonedReclaim(store::QueueReclaim& store) : store_(store) {}
   AbandonedReclaim(const AbandonedReclaim&) = delete;
   AbandonedReclaim& operator=(const AbandonedReclaim&) = delete;
 
@@ -19,7 +19,7 @@ class AbandonedReclaim {
   void stop();
 
  private:
-  store::redis::RedisStore& store_;
+  store::QueueReclaim& store_;
   std::optional<Periodic> thread_;
 };
 

@@ -14,24 +14,24 @@ namespace {
 
 const domain::Error database_unavailable{ErrorCode::unavailable, "the database could not be written; try again shortly"};
 
-std::optional<store::SaleView> find_view(store::Store& store, const std::string& sale_id) {
-  for (auto& view : store.sale_views())
+std::optional<store::SaleView> find_view(store::StockLedger& ledger, const std::string& sale_id) {
+  for (auto& view : ledger.sale_views())
     if (view.sale.sale_id == sale_id) return std::move(view);
   return std::nullopt;
 }
 
 }  // namespace
 
-Archiver::Archiver(store::Store& store, database::OrderDatabase& database, metrics::Registry& metrics,
+Archiver::Archiver(store::StockLedger& ledger, database::OrderDatabase& database, metrics::Registry& metrics,
                    ArchiverSettings settings)
-    : store_(store),
+    : ledger_(ledger),
       database_(database),
       settings_(std::move(settings)),
       archived_total_(metrics.counter("flashgate_sales_archived_total",
                                       "Sales archived: their orders left the store, the database keeps them")) {}
 
 domain::Result<store::Empty> Archiver::drop(const std::string& sale_id) {
-  auto dropped = store_.drop_sale(sale_id);
+  auto dropped = ledger_.drop_sale(sale_id);
   if (!dropped) spdlog::warn("archive of sale {}: the store kept it ({}); the next round tries again", sale_id,
                              dropped.error().message);
   settled_since_.erase(sale_id);
@@ -72,7 +72,7 @@ domain::Result<database::SaleRecord> Archiver::archive_now(const std::string& sa
   // Looked at twice: first to answer 404 and 409 without waiting for the
   // lock, then under it, since another process may have archived it meanwhile.
   const auto settled_view = [&]() -> domain::Result<store::SaleView> {
-    auto view = find_view(store_, sale_id);
+    auto view = find_view(ledger_, sale_id);
     if (!view) {
       auto record = database_.find_sale(sale_id);
       if (record && record->archived_at) return domain::Error{ErrorCode::sale_archived, ""};
@@ -131,7 +131,7 @@ void Archiver::run_round(domain::TimeMs now) {
       if (exclusive == Exclusive::held) archiver.unlock_archive();
     }
   } release{*this, exclusive};
-  auto views = store_.sale_views();
+  auto views = ledger_.sale_views();
   std::set<std::string> held;
   for (const auto& view : views) held.insert(view.sale.sale_id);
   // Archives a crash or a dead worker left between the database and the store.

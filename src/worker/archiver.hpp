@@ -4,7 +4,7 @@
 // point; the order of an archive is
 //   1. the system of record holds every order of the sale in its final status,
 //   2. OrderDatabase::archive_sale writes the final numbers and archived_at,
-//   3. Store::drop_sale removes the sale and its orders from the store.
+//   3. StockLedger::drop_sale removes the sale and its orders from the store.
 // A crash between 2 and 3 is finished by the next round, which drops every
 // sale the database says archived and the store still holds.
 #include <chrono>
@@ -19,7 +19,7 @@
 #include "domain/errors.hpp"
 #include "domain/time.hpp"
 #include "metrics/registry.hpp"
-#include "store/store.hpp"
+#include "store/stock_ledger.hpp"
 
 namespace flashgate::worker {
 
@@ -44,7 +44,7 @@ struct ArchiverSettings {
 
 class Archiver {
  public:
-  Archiver(store::Store& store, database::OrderDatabase& database, metrics::Registry& metrics,
+  Archiver(store::StockLedger& ledger, database::OrderDatabase& database, metrics::Registry& metrics,
            ArchiverSettings settings);
 
   // One round of the periodic task: finishes interrupted archives, records
@@ -71,7 +71,7 @@ class Archiver {
   bool lock_archive(std::chrono::milliseconds wait);
   void unlock_archive();
 
-  store::Store& store_;
+  store::StockLedger& ledger_;
   database::OrderDatabase& database_;
   ArchiverSettings settings_;
   metrics::Counter& archived_total_;

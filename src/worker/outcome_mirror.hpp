@@ -14,7 +14,7 @@
 
 #include "database/order_database.hpp"
 #include "store/outcome_log.hpp"
-#include "store/store.hpp"
+#include "store/views.hpp"
 
 namespace flashgate::worker {
 

@@ -2,15 +2,16 @@
 
 namespace flashgate::worker {
 
-StockFlush::StockFlush(store::Store& store, database::OrderDatabase& database, std::chrono::milliseconds interval)
-    : store_(store), database_(database), interval_(interval) {}
+StockFlush::StockFlush(store::StockLedger& ledger, database::OrderDatabase& database,
+                       std::chrono::milliseconds interval)
+    : ledger_(ledger), database_(database), interval_(interval) {}
 
 bool StockFlush::flush() {
-  for (const auto& sale : store_.sales())
+  for (const auto& sale : ledger_.sales())
     if (!recorded_.contains(sale.sale_id) && database_.record_sale(sale)) recorded_.insert(sale.sale_id);
-  auto remaining = store_.remaining_by_sale();
+  auto remaining = ledger_.remaining_by_sale();
   if (remaining.empty() || !database_.flush_stock(remaining)) return false;
-  for (const auto& [sale_id, value] : remaining) store_.set_remaining_db(sale_id, value);
+  for (const auto& [sale_id, value] : remaining) ledger_.set_remaining_db(sale_id, value);
   return true;
 }
 

@@ -10,14 +10,14 @@
 #include <string>
 
 #include "database/order_database.hpp"
-#include "store/store.hpp"
+#include "store/stock_ledger.hpp"
 #include "worker/periodic.hpp"
 
 namespace flashgate::worker {
 
 class StockFlush {
  public:
-  StockFlush(store::Store& store, database::OrderDatabase& database, std::chrono::milliseconds interval);
+  StockFlush(store::StockLedger& ledger, database::OrderDatabase& database, std::chrono::milliseconds interval);
   StockFlush(const StockFlush&) = delete;
   StockFlush& operator=(const StockFlush&) = delete;
 
@@ -33,7 +33,7 @@ class StockFlush {
   void stop();
 
  private:
-  store::Store& store_;
+  store::StockLedger& ledger_;
   database::OrderDatabase& database_;
   const std::chrono::milliseconds interval_;
   std::set<std::string> recorded_;  // sales the database is known to have

@@ -6,15 +6,15 @@
 
 namespace flashgate::worker {
 
-UnpaidCancellation::UnpaidCancellation(store::Store& store, std::chrono::milliseconds payment_timeout)
-    : store_(store), timeout_(payment_timeout) {}
+UnpaidCancellation::UnpaidCancellation(store::StockLedger& ledger, std::chrono::milliseconds payment_timeout)
+    : ledger_(ledger), timeout_(payment_timeout) {}
 
 std::chrono::milliseconds UnpaidCancellation::sweep_interval(std::chrono::milliseconds payment_timeout) {
   return std::clamp(payment_timeout / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
 }
 
 std::size_t UnpaidCancellation::sweep(domain::TimeMs now) {
-  const auto cancelled = store_.cancel_unpaid(now - timeout_.count());
+  const auto cancelled = ledger_.cancel_unpaid(now - timeout_.count());
   if (cancelled) spdlog::info("payment timeout: {} orders cancelled", cancelled);
   return cancelled;
 }

@@ -7,14 +7,14 @@
 #include <optional>
 
 #include "domain/time.hpp"
-#include "store/store.hpp"
+#include "store/stock_ledger.hpp"
 #include "worker/periodic.hpp"
 
 namespace flashgate::worker {
 
 class UnpaidCancellation {
  public:
-  UnpaidCancellation(store::Store& store, std::chrono::milliseconds payment_timeout);
+  UnpaidCancellation(store::StockLedger& ledger, std::chrono::milliseconds payment_timeout);
   UnpaidCancellation(const UnpaidCancellation&) = delete;
   UnpaidCancellation& operator=(const UnpaidCancellation&) = delete;
 
@@ -32,7 +32,7 @@ class UnpaidCancellation {
   void stop();
 
  private:
-  store::Store& store_;
+  store::StockLedger& ledger_;
   const std::chrono::milliseconds timeout_;
   std::optional<Periodic> thread_;
 };

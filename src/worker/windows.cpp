@@ -9,9 +9,10 @@ namespace flashgate::worker {
 
 using domain::OrderStatus;
 
-Windows::Windows(store::Store& store, database::OrderDatabase& database, metrics::Registry& metrics,
-                 WindowSettings settings)
-    : store_(store),
+Windows::Windows(store::WorkQueue& queue, store::StockLedger& sales, database::OrderDatabase& database,
+                 metrics::Registry& metrics, WindowSettings settings)
+    : queue_(queue),
+      sales_(sales),
       database_(database),
       settings_(settings),
       confirmed_(metrics.counter("flashgate_window_orders_total", "Orders finished by windows", "result=\"confirmed\"")),
@@ -64,7 +65,7 @@ void Windows::run() {
       pause(std::chrono::milliseconds(20));
       continue;
     }
-    auto order = store_.claim(std::chrono::milliseconds(100));
+    auto order = queue_.claim(std::chrono::milliseconds(100));
     if (!order) {
       if (breaker_) breaker_->release(permit);
       continue;
@@ -75,7 +76,7 @@ void Windows::run() {
     const auto elapsed = std::chrono::steady_clock::now() - started;
     busy_.fetch_sub(1);
     service_seconds_.observe(std::chrono::duration<double>(elapsed).count());
-    store_.record_service_time(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+    queue_.record_service_time(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
   }
 }
 
@@ -95,7 +96,7 @@ bool Windows::pause(std::chrono::milliseconds wait) {
 std::string Windows::item_of(const std::string& sale_id) {
   std::lock_guard lock(items_mutex_);
   if (auto it = items_.find(sale_id); it != items_.end()) return it->second;
-  for (const auto& sale : store_.sales()) items_[sale.sale_id] = sale.item;
+  for (const auto& sale : sales_.sales()) items_[sale.sale_id] = sale.item;
   const auto it = items_.find(sale_id);
   return it != items_.end() ? it->second : std::string();
 }
@@ -178,7 +179,7 @@ void Windows::process(domain::Order order, Permit permit) {
   std::string reason;
   if (settings_.order_sink) {
     auto answer = ask_order_sink(order, permit);
-    if (!answer) return store_.hand_back(order.order_id);  // shutting down: the next start asks again
+    if (!answer) return queue_.hand_back(order.order_id);  // shutting down: the next start asks again
     outcome = answer->status;
     reason = std::move(answer->reason);
     order.external_id = std::move(answer->external_id);
@@ -194,11 +195,11 @@ void Windows::process(domain::Order order, Permit permit) {
   for (int attempt = 0; outcome == OrderStatus::confirmed && !database_.create_order(order); ++attempt) {
     retries_.inc();
     spdlog::warn("window: order {} not created yet, retrying", order.order_id);
-    if (!backoff(attempt)) return store_.hand_back(order.order_id);
+    if (!backoff(attempt)) return queue_.hand_back(order.order_id);
   }
-  for (int attempt = 0; !store_.finish(order.order_id, outcome, reason, order.external_id); ++attempt) {
+  for (int attempt = 0; !queue_.finish(order.order_id, outcome, reason, order.external_id); ++attempt) {
     retries_.inc();
-    if (!backoff(attempt)) return store_.hand_back(order.order_id);
+    if (!backoff(attempt)) return queue_.hand_back(order.order_id);
   }
   (outcome == OrderStatus::confirmed ? confirmed_ : failed_).inc();
 }

@@ -14,7 +14,8 @@
 #include "metrics/registry.hpp"
 #include "sink/circuit_breaker.hpp"
 #include "sink/order_sink.hpp"
-#include "store/store.hpp"
+#include "store/stock_ledger.hpp"
+#include "store/work_queue.hpp"
 
 namespace flashgate::worker {
 
@@ -32,8 +33,9 @@ struct WindowSettings {
 
 class Windows {
  public:
-  Windows(store::Store& store, database::OrderDatabase& database, metrics::Registry& metrics,
-          WindowSettings settings);
+  // `sales`: only for the items of sales (the shop's order requests name them).
+  Windows(store::WorkQueue& queue, store::StockLedger& sales, database::OrderDatabase& database,
+          metrics::Registry& metrics, WindowSettings settings);
   ~Windows();
   void start();
   // Finishes the orders in hand (or hands them back) and joins the threads.
@@ -60,7 +62,8 @@ class Windows {
   std::optional<Permit> wait_for_permit(std::chrono::steady_clock::time_point deadline);
   std::string item_of(const std::string& sale_id);
 
-  store::Store& store_;
+  store::WorkQueue& queue_;
+  store::StockLedger& sales_;
   database::OrderDatabase& database_;
   WindowSettings settings_;
   metrics::Counter& confirmed_;

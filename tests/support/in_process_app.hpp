@@ -36,10 +36,11 @@ struct InProcessApp {
   gateway::PollPacer pacer;
   gateway::BuyerIdentity buyers{gateway::BuyerIdentitySettings{}, nullptr};  // none: the body's user_id
   gateway::RateLimiter buyer_limiter{0, 1};
-  gateway::ApiContext api{store, tickets, admin_token, payment_secret, metrics, watch,
-                          intake_limiter, poll_limiter, pacer, {}, buyers, buyer_limiter};
+  gateway::ApiContext api{store,          store,        tickets, admin_token, payment_secret, metrics, watch,
+                          intake_limiter, poll_limiter, pacer,   {},          buyers,         buyer_limiter};
   gateway::Router router;
-  worker::Windows windows{store, database, metrics, worker::WindowSettings{1, std::chrono::milliseconds(0), 0.0}};
+  worker::Windows windows{store, store, database, metrics,
+                          worker::WindowSettings{1, std::chrono::milliseconds(0), 0.0}};
   gateway::ServerLimits limits;
 
   InProcessApp() {

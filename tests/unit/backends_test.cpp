@@ -8,6 +8,7 @@
 #include <random>
 
 #include "app/backends.hpp"
+#include "database/sqlite/sqlite_database.hpp"
 #include "domain/time.hpp"
 
 namespace {
@@ -65,14 +66,38 @@ TEST_F(BackendsDir, TheRestartsOwnWritesAreObservedLikeEveryOther) {
   config.data_dir = dir_.string();
   flashgate::metrics::Registry metrics;
   auto backends = flashgate::app::open_backends(config, metrics);
-  std::promise<void> drained;
-  backends.sqlite->barrier([&drained](bool) { drained.set_value(); });
-  drained.get_future().wait();
+  backends.drain_intakes();
 
-  EXPECT_GE(backends.sqlite->transactions_committed(), 1u) << "the restart re-queues its PROCESSING orders";
   const auto text = metrics.render();
+  EXPECT_GE(sample(text, "flashgate_db_transactions"), 1) << "the restart re-queues its PROCESSING orders";
   EXPECT_EQ(sample(text, "flashgate_db_commit_jobs_count"), sample(text, "flashgate_db_transactions")) << text;
   EXPECT_EQ(sample(text, "flashgate_db_commit_seconds_count"), sample(text, "flashgate_db_transactions")) << text;
+  backends.close();
+}
+
+// Each backend registers its own gauges (issue #24): the memory store's, read
+// at the scrape, beside its journal's; none of Redis's.
+TEST_F(BackendsDir, TheMemoryStoreAndItsJournalRegisterTheirOwnGauges) {
+  flashgate::app::Config config;
+  config.data_dir = dir_.string();
+  flashgate::metrics::Registry metrics;
+  auto backends = flashgate::app::open_backends(config, metrics);
+  std::promise<void> created;
+  backends.store().create_sale(
+      flashgate::domain::Sale{sale_id, "Item", 10, std::nullopt, std::nullopt, flashgate::domain::now_ms()},
+      [&created](auto) { created.set_value(); });
+  created.get_future().wait();
+
+  const auto text = metrics.render();
+  EXPECT_EQ(sample(text, "flashgate_queue_depth"), 0) << text;
+  EXPECT_NE(text.find("\nflashgate_sale_remaining{sale=\"s1\"} 10\n"), std::string::npos)
+      << "read at the scrape, not a second later: " << text;
+  EXPECT_GE(sample(text, "flashgate_db_transactions"), 0) << text;
+  EXPECT_EQ(text.find("flashgate_near_cache"), std::string::npos) << text;
+  EXPECT_EQ(text.find("flashgate_outcomes_unwritten"), std::string::npos) << text;
+  EXPECT_EQ(backends.outcome_log, nullptr) << "outcomes are heard from the desk's listeners";
+  EXPECT_EQ(backends.queue_reclaim, nullptr) << "one process takes from the queue";
+  EXPECT_EQ(backends.locks, nullptr);
   backends.close();
 }
 
@@ -99,8 +124,8 @@ TEST_F(RedisBackendsTest, NoListenerRunsOnceTheBackendsAreClosed) {
   flashgate::metrics::Registry metrics;
   auto backends = flashgate::app::open_backends(config, metrics);
   std::atomic<int> heard{0};
-  backends.store->on_change([&heard](const flashgate::store::OrderView&) { heard.fetch_add(1); });
-  backends.redis->follow_changes();
+  backends.store().on_change([&heard](const flashgate::store::OrderView&) { heard.fetch_add(1); });
+  backends.start();
 
   // Another process's store, writing changes.
   flashgate::store::redis::RedisStoreOptions o;
@@ -126,6 +151,31 @@ TEST_F(RedisBackendsTest, NoListenerRunsOnceTheBackendsAreClosed) {
   for (int i = 0; i < 20; ++i) buy();
   std::this_thread::sleep_for(700ms);  // more than a feed read's block time
   EXPECT_EQ(heard.load(), at_close) << "a listener ran after close()";
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(RedisBackendsTest, TheRedisStoreRegistersItsOwnGaugesAndNoJournals) {
+  flashgate::app::Config config;
+  config.store = "redis://127.0.0.1:" + std::to_string(port_);
+  config.database = "postgresql://127.0.0.1:1/unused";  // a gateway does without it
+  config.role = "gateway";
+  flashgate::metrics::Registry metrics;
+  auto backends = flashgate::app::open_backends(config, metrics);
+
+  const auto text = metrics.render();
+  for (const std::string name : {"flashgate_near_cache_hits", "flashgate_near_cache_misses",
+                                 "flashgate_intake_sold_out_from_memory", "flashgate_near_cache_orders",
+                                 "flashgate_queue_depth", "flashgate_outcomes_unwritten"})
+    EXPECT_GE(sample(text, name), 0) << name << " missing:\n" << text;
+  EXPECT_EQ(text.find("flashgate_db_"), std::string::npos) << "no journal under Redis:\n" << text;
+  EXPECT_NE(backends.outcome_log, nullptr) << "Redis keeps its own outcome log";
+  EXPECT_NE(backends.queue_reclaim, nullptr) << "the queue is shared between processes";
+  EXPECT_EQ(backends.locks, nullptr) << "no PostgreSQL to take turns on";
+  EXPECT_EQ(backends.database, nullptr);
+  backends.close();
 }
 
 }  // namespace

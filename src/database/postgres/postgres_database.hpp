@@ -10,13 +10,14 @@
 #include <mutex>
 #include <string>
 
+#include "database/deployment_locks.hpp"
 #include "database/event_outbox.hpp"
 #include "database/order_database.hpp"
 #include "database/postgres/connection_pool.hpp"
 
 namespace flashgate::database {
 
-class PostgresDatabase final : public OrderDatabase, public EventOutbox {
+class PostgresDatabase final : public OrderDatabase, public EventOutbox, public DeploymentLocks {
  public:
   static constexpr std::size_t default_pool_size = 4;
   static constexpr std::chrono::milliseconds default_acquire_timeout{5000};
@@ -71,9 +72,9 @@ class PostgresDatabase final : public OrderDatabase, public EventOutbox {
   // advisory lock on a connection of its own, so exactly one worker of the
   // deployment delivers, and a dead worker's lock goes with its connection.
   // Called by the delivery loop before each round.
-  bool hold_delivery_lock();
+  bool hold_delivery_lock() override;
   // The same for the archiver's periodic round: one worker of the deployment runs it.
-  bool hold_archive_lock();
+  bool hold_archive_lock() override;
   // The archive lock proper, taken around each archive (the store's keys
   // removed, the database's row written) by whichever process archives: the
   // worker whose round it is, or a gateway's admin call. The round's
@@ -81,8 +82,8 @@ class PostgresDatabase final : public OrderDatabase, public EventOutbox {
   // what an admin call waits for. True once taken, within `wait` (tried again
   // every 50 ms); release it with unlock_archive. Not reentrant: callers take
   // turns (the Archiver's mutex).
-  bool lock_archive(std::chrono::milliseconds wait);
-  void unlock_archive();
+  bool lock_archive(std::chrono::milliseconds wait) override;
+  void unlock_archive() override;
 
   // host:port/dbname: what logs may say about this database (never the password).
   const std::string& describe() const { return pool_.settings().describe(); }

@@ -27,7 +27,7 @@ class MemoryStore final : public Store {
 
   void create_sale(const domain::Sale& sale, Callback<SaleView> done) override;
   void get_sale(const std::string& sale_id, Callback<SaleView> done) override;
-  using Store::intake;
+  using OrderDesk::intake;
   void intake(const std::string& sale_id, const IntakeRequest& request, Callback<IntakeOutcome> done) override;
   void get_order(const std::string& sale_id, const std::string& order_id, Callback<OrderView> done) override;
   void pay(const std::string& order_id, const std::string& payment_id, Callback<OrderView> done) override;

@@ -34,12 +34,12 @@ void ChangeFeed::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void ChangeFeed::on_change(Store::ChangeListener listener) {
+void ChangeFeed::on_change(OrderDesk::ChangeListener listener) {
   std::lock_guard lock(listeners_mutex_);
   listeners_.push_back(std::move(listener));
 }
 
-void ChangeFeed::on_sale_dropped(Store::SaleDroppedListener listener) {
+void ChangeFeed::on_sale_dropped(StockLedger::SaleDroppedListener listener) {
   std::lock_guard lock(listeners_mutex_);
   dropped_listeners_.push_back(std::move(listener));
 }
@@ -47,7 +47,7 @@ void ChangeFeed::on_sale_dropped(Store::SaleDroppedListener listener) {
 void ChangeFeed::forget_sale(const std::string& sale_id) {
   cache_.forget_sale(sale_id);
   sold_out_.forget(sale_id);
-  std::vector<Store::SaleDroppedListener> listeners;
+  std::vector<StockLedger::SaleDroppedListener> listeners;
   {
     std::lock_guard lock(listeners_mutex_);
     listeners = dropped_listeners_;
@@ -132,7 +132,7 @@ void ChangeFeed::apply(const Reply& reply, std::map<std::string, std::string>& l
       // hear of every change, in the feed's order.
       cache_.update(parsed.order, parsed.progress);
       const auto view = view_of(parsed.order, cache_.progress(parsed.order.sale_id), service_time_ms_.load());
-      std::vector<Store::ChangeListener> listeners;
+      std::vector<OrderDesk::ChangeListener> listeners;
       {
         std::lock_guard lock(listeners_mutex_);
         listeners = listeners_;

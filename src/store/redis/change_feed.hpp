@@ -17,7 +17,8 @@
 #include "store/redis/consumer_groups.hpp"
 #include "store/redis/near_cache.hpp"
 #include "store/redis/sold_out_book.hpp"
-#include "store/store.hpp"
+#include "store/order_desk.hpp"
+#include "store/stock_ledger.hpp"
 
 namespace flashgate::store::redis {
 
@@ -32,8 +33,8 @@ class ChangeFeed {
   // Joins it: afterwards no listener is called.
   void stop();
 
-  void on_change(Store::ChangeListener listener);
-  void on_sale_dropped(Store::SaleDroppedListener listener);
+  void on_change(OrderDesk::ChangeListener listener);
+  void on_sale_dropped(StockLedger::SaleDroppedListener listener);
   // The near-cache and the sold-out book let the sale go; the listeners hear of it.
   void forget_sale(const std::string& sale_id);
 
@@ -58,8 +59,8 @@ class ChangeFeed {
   const std::uint16_t port_;
   std::atomic<bool> stopping_{false};
   std::mutex listeners_mutex_;  // guards listeners_ and dropped_listeners_ (added by any thread, called by the feed's)
-  std::vector<Store::ChangeListener> listeners_;
-  std::vector<Store::SaleDroppedListener> dropped_listeners_;
+  std::vector<OrderDesk::ChangeListener> listeners_;
+  std::vector<StockLedger::SaleDroppedListener> dropped_listeners_;
   std::unique_ptr<BlockingRedis> connection_;  // the thread's, made by follow()
   std::thread thread_;
 };

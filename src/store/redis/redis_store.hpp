@@ -20,6 +20,7 @@
 #include <string>
 
 #include "store/outcome_log.hpp"
+#include "store/queue_reclaim.hpp"
 #include "store/redis/change_feed.hpp"
 #include "store/redis/consumer_groups.hpp"
 #include "store/redis/near_cache.hpp"
@@ -42,7 +43,7 @@ struct RedisStoreOptions {
   std::string consumer_prefix;                      // names this process's windows in the consumer group
 };
 
-class RedisStore final : public Store, public OutcomeLog {
+class RedisStore final : public Store, public OutcomeLog, public QueueReclaim {
  public:
   explicit RedisStore(RedisStoreOptions options);
   ~RedisStore() override;
@@ -55,14 +56,14 @@ class RedisStore final : public Store, public OutcomeLog {
   // workers that mirror outcomes to the database).
   void follow_changes() { feed_.follow(); }
   // A worker's periodic task (QueueConsumer::reclaim_abandoned).
-  std::size_t reclaim_abandoned() { return queue_.reclaim_abandoned(); }
+  std::size_t reclaim_abandoned() override { return queue_.reclaim_abandoned(); }
   // How often abandoned entries (the queue's, the outcome streams') are looked for.
-  std::chrono::milliseconds reclaim_period() const { return groups_.reclaim_period(); }
+  std::chrono::milliseconds reclaim_period() const override { return groups_.reclaim_period(); }
 
   // The gateway's calls, answered here.
   void create_sale(const domain::Sale& sale, Callback<SaleView> done) override;
   void get_sale(const std::string& sale_id, Callback<SaleView> done) override;
-  using Store::intake;
+  using OrderDesk::intake;
   void intake(const std::string& sale_id, const IntakeRequest& request, Callback<IntakeOutcome> done) override;
   void get_order(const std::string& sale_id, const std::string& order_id, Callback<OrderView> done) override;
   void pay(const std::string& order_id, const std::string& payment_id, Callback<OrderView> done) override;
