@@ -141,13 +141,10 @@ Reply BlockingRedis::command(const std::vector<std::string>& args, milliseconds 
 Reply BlockingRedis::eval(const Script& script, const std::vector<std::string>& keys,
                           const std::vector<std::string>& args, milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
-  std::vector<std::string> call{"EVALSHA", script.sha1, std::to_string(keys.size())};
-  call.insert(call.end(), keys.begin(), keys.end());
-  call.insert(call.end(), args.begin(), args.end());
+  std::vector<std::string> call = evalsha_call(script, keys, args);
   Reply reply = command(call, timeout);
-  if (reply.type != Reply::Type::error || !reply.str.starts_with("NOSCRIPT")) return reply;
-  call[0] = "EVAL";
-  call[1] = script.source;
+  if (!is_noscript(reply)) return reply;
+  as_eval(call, script);
   return command(call, std::chrono::duration_cast<milliseconds>(std::max(Clock::duration{}, deadline - Clock::now())));
 }
 

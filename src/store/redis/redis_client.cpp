@@ -399,19 +399,11 @@ void RedisClient::command(std::vector<std::string> args, Callback done) {
 
 void RedisClient::eval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
                        Callback done) {
-  std::vector<std::string> call;
-  call.reserve(3 + keys.size() + args.size());
-  call.push_back("EVALSHA");
-  call.push_back(script.sha1);
-  call.push_back(std::to_string(keys.size()));
-  std::move(keys.begin(), keys.end(), std::back_inserter(call));
-  std::move(args.begin(), args.end(), std::back_inserter(call));
+  std::vector<std::string> call = evalsha_call(script, std::move(keys), std::move(args));
   auto fallback = std::make_shared<std::vector<std::string>>(call);
-  (*fallback)[0] = "EVAL";
-  (*fallback)[1] = script.source;
+  as_eval(*fallback, script);
   command(std::move(call), [this, fallback, done = std::move(done)](Reply reply) mutable {
-    if (reply.type == Reply::Type::error && reply.str.starts_with("NOSCRIPT"))
-      return command(std::move(*fallback), std::move(done));
+    if (is_noscript(reply)) return command(std::move(*fallback), std::move(done));
     done(std::move(reply));
   });
 }

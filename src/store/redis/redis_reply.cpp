@@ -5,6 +5,7 @@
 #include <array>
 #include <bit>
 #include <cstdint>
+#include <iterator>
 
 namespace flashgate::store::redis {
 
@@ -117,5 +118,24 @@ std::string sha1_hex(std::string_view data) {
     for (int shift = 28; shift >= 0; shift -= 4) hex += digits[(word >> shift) & 0xf];
   return hex;
 }
+
+std::vector<std::string> evalsha_call(const Script& script, std::vector<std::string> keys,
+                                      std::vector<std::string> args) {
+  std::vector<std::string> call;
+  call.reserve(3 + keys.size() + args.size());
+  call.push_back("EVALSHA");
+  call.push_back(script.sha1);
+  call.push_back(std::to_string(keys.size()));
+  std::move(keys.begin(), keys.end(), std::back_inserter(call));
+  std::move(args.begin(), args.end(), std::back_inserter(call));
+  return call;
+}
+
+void as_eval(std::vector<std::string>& call, const Script& script) {
+  call[0] = "EVAL";
+  call[1] = script.source;
+}
+
+bool is_noscript(const Reply& reply) { return reply.type == Reply::Type::error && reply.str.starts_with("NOSCRIPT"); }
 
 }  // namespace flashgate::store::redis

@@ -40,4 +40,13 @@ struct Script {
   explicit Script(std::string lua) : source(std::move(lua)), sha1(sha1_hex(source)) {}
 };
 
+// Every client runs a script the same way: EVALSHA, and on NOSCRIPT (the
+// script did not run, so it cannot run twice) the same call again as EVAL,
+// which also loads it.
+std::vector<std::string> evalsha_call(const Script& script, std::vector<std::string> keys,
+                                      std::vector<std::string> args);
+// Turns an evalsha_call into its EVAL form.
+void as_eval(std::vector<std::string>& call, const Script& script);
+bool is_noscript(const Reply& reply);
+
 }  // namespace flashgate::store::redis

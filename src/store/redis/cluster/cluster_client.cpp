@@ -457,28 +457,14 @@ void ClusterClient::eval(const Script& script, std::vector<std::string> keys, st
   const CommonSlot where = common_slot(keys);
   if (where.kind != CommonSlot::Kind::same) {
     auto call = std::make_shared<Call>(Call{{}, 0, std::move(done), 0});
-    if (where.kind == CommonSlot::Kind::no_keys)
-      return impl_->answer_later(call, Reply::error("ERR a script without keys has no slot to run in"));
-    return impl_->answer_later(
-        call, Reply::error("CROSSSLOT keys of one script in different slots: '" + keys.front() + "' (slot " +
-                           std::to_string(where.slot) + ") and '" + keys[where.crossing_key] + "' (slot " +
-                           std::to_string(where.crossing_slot) + ")"));
+    return impl_->answer_later(call, Reply::error(script_slot_refusal(where, keys)));
   }
-  std::vector<std::string> call;
-  call.reserve(3 + keys.size() + args.size());
-  call.push_back("EVALSHA");
-  call.push_back(script.sha1);
-  call.push_back(std::to_string(keys.size()));
-  std::move(keys.begin(), keys.end(), std::back_inserter(call));
-  std::move(args.begin(), args.end(), std::back_inserter(call));
+  std::vector<std::string> call = evalsha_call(script, std::move(keys), std::move(args));
   auto fallback = std::make_shared<std::vector<std::string>>(call);
-  (*fallback)[0] = "EVAL";
-  (*fallback)[1] = script.source;
-  // NOSCRIPT means it did not run: the EVAL cannot run it twice.
+  as_eval(*fallback, script);
   command_for_slot(where.slot, std::move(call),
                    [this, slot = where.slot, fallback, done = std::move(done)](Reply reply) mutable {
-                     if (reply.type == Reply::Type::error && reply.str.starts_with("NOSCRIPT"))
-                       return command_for_slot(slot, std::move(*fallback), std::move(done));
+                     if (is_noscript(reply)) return command_for_slot(slot, std::move(*fallback), std::move(done));
                      done(std::move(reply));
                    });
 }

@@ -157,19 +157,12 @@ Reply ClusterConnection::command_for_slot(std::uint16_t slot, const std::vector<
 Reply ClusterConnection::eval(const Script& script, const std::vector<std::string>& keys,
                               const std::vector<std::string>& args, milliseconds timeout) {
   const CommonSlot where = common_slot(keys);
-  if (where.kind == CommonSlot::Kind::no_keys) return Reply::error("ERR a script without keys has no slot to run in");
-  if (where.kind == CommonSlot::Kind::crossing)
-    return Reply::error("CROSSSLOT keys of one script in different slots: '" + keys.front() + "' (slot " +
-                        std::to_string(where.slot) + ") and '" + keys[where.crossing_key] + "' (slot " +
-                        std::to_string(where.crossing_slot) + ")");
+  if (where.kind != CommonSlot::Kind::same) return Reply::error(script_slot_refusal(where, keys));
   const auto deadline = Clock::now() + timeout;
-  std::vector<std::string> call{"EVALSHA", script.sha1, std::to_string(keys.size())};
-  call.insert(call.end(), keys.begin(), keys.end());
-  call.insert(call.end(), args.begin(), args.end());
+  std::vector<std::string> call = evalsha_call(script, keys, args);
   Reply reply = command_for_slot(where.slot, call, timeout);
-  if (reply.type != Reply::Type::error || !reply.str.starts_with("NOSCRIPT")) return reply;
-  call[0] = "EVAL";
-  call[1] = script.source;
+  if (!is_noscript(reply)) return reply;
+  as_eval(call, script);
   return command_for_slot(where.slot, call, left(deadline));
 }
 

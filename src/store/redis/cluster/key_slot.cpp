@@ -57,4 +57,11 @@ CommonSlot common_slot(std::span<const std::string> keys) {
   return result;
 }
 
+std::string script_slot_refusal(const CommonSlot& where, std::span<const std::string> keys) {
+  if (where.kind == CommonSlot::Kind::no_keys) return "ERR a script without keys has no slot to run in";
+  return "CROSSSLOT keys of one script in different slots: '" + keys.front() + "' (slot " +
+         std::to_string(where.slot) + ") and '" + keys[where.crossing_key] + "' (slot " +
+         std::to_string(where.crossing_slot) + ")";
+}
+
 }  // namespace flashgate::store::redis::cluster

@@ -34,4 +34,8 @@ struct CommonSlot {
 
 CommonSlot common_slot(std::span<const std::string> keys);
 
+// Why a script over `keys` has no slot to run in (no keys, or keys crossing
+// slots as `where` says), in the words of the error reply the clients give.
+std::string script_slot_refusal(const CommonSlot& where, std::span<const std::string> keys);
+
 }  // namespace flashgate::store::redis::cluster
