@@ -17,8 +17,15 @@ Two deployments, chosen by $FLASHGATE_TEST_DEPLOYMENT:
   the test sets them), so a restart on the same data dir keeps them, as the
   key file does in the embedded deployment. Tests marked `embedded_only` are
   skipped in this mode.
+- cluster: as distributed, but `--store redis-cluster://...`: each data dir
+  leases a Redis Cluster of 3 masters (scripts/testenv/redis-cluster with
+  CLUSTER_REPLICAS=0). A cluster takes seconds to form, so a test's clusters
+  are emptied (FLUSHALL on every master) when its servers have stopped and
+  lent to the next test; every test still starts on an empty store.
+  `distributed()` is true here too; `redis_cluster()` tells the two apart.
 """
 
+import atexit
 import datetime as dt
 import hashlib
 import hmac
@@ -28,6 +35,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -65,12 +73,13 @@ RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:
 
 STARTED_SERVERS = []  # every Server of the session, for the failure report
 
-DEPLOYMENTS = ("embedded", "distributed")
+DEPLOYMENTS = ("embedded", "distributed", "cluster")
 DEPLOYMENT = (os.environ.get("FLASHGATE_TEST_DEPLOYMENT") or "embedded").strip().lower()
 if DEPLOYMENT not in DEPLOYMENTS:
     raise RuntimeError(f"FLASHGATE_TEST_DEPLOYMENT must be one of {DEPLOYMENTS}, not {DEPLOYMENT!r}")
 
 REDIS_SCRIPT = REPO / "scripts" / "testenv" / "redis"
+REDIS_CLUSTER_SCRIPT = REPO / "scripts" / "testenv" / "redis-cluster"
 POSTGRES_SCRIPT = REPO / "scripts" / "testenv" / "postgres"
 PG_BIN = Path(os.environ.get("FLASHGATE_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -89,8 +98,13 @@ def free_port():
 
 
 def distributed():
-    """True when the suite runs against the distributed deployment (Redis + PostgreSQL)."""
-    return DEPLOYMENT == "distributed"
+    """True when the suite runs against a distributed deployment (Redis or Redis Cluster, and PostgreSQL)."""
+    return DEPLOYMENT in ("distributed", "cluster")
+
+
+def redis_cluster():
+    """True when the distributed deployment under test stores in a Redis Cluster."""
+    return DEPLOYMENT == "cluster"
 
 
 def new_ticket_key():
@@ -709,9 +723,10 @@ def pid_alive(pid):
     return state != "Z"
 
 
-def run_script(cmd, timeout=90):
+def run_script(cmd, timeout=90, env=None):
     """Run a helper script; returns its stdout (raises with its stderr when it fails)."""
-    result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout,
+                            stdin=subprocess.DEVNULL, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd))} exited {result.returncode}\n{result.stderr[-3000:]}")
     return result.stdout
@@ -790,6 +805,197 @@ class RedisServer:
         except OSError:
             return "(no redis.log)"
 
+    def used_memory(self):
+        """INFO memory's used_memory, in bytes."""
+        return info_field(self.cli("INFO", "memory"), "used_memory")
+
+
+def info_field(info, name):
+    for line in info.splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split(":", 1)[1])
+    raise AssertionError(f"no {name} in INFO: {info[:200]!r}")
+
+
+def key_slot(key):
+    """Redis Cluster's slot of a key: CRC16/XMODEM of its hash tag (or of the whole key) modulo 16384."""
+    opening = key.find("{")
+    if opening >= 0:
+        closing = key.find("}", opening + 1)
+        if closing > opening + 1:
+            key = key[opening + 1 : closing]
+    crc = 0
+    for byte in key.encode():
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc % 16384
+
+
+class RedisCluster:
+    """A throw-away Redis Cluster on loopback (scripts/testenv/redis-cluster): `masters` masters,
+    each with `replicas` (0 or 1) replicas; every node AOF with an fsync per write."""
+
+    def __init__(self, masters=3, replicas=0, node_timeout_ms=None, directory=None):
+        self.masters_wanted = masters
+        self.replicas = replicas
+        self.node_timeout_ms = node_timeout_ms
+        self.dir = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="flashgate-rc-"))
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.ports = []  # every node's, masters and replicas
+
+    @property
+    def url(self):
+        return "redis-cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports)
+
+    @property
+    def log_path(self):
+        return self.dir / str(self.ports[0]) / "redis.log"
+
+    def _script_env(self):
+        env = {**os.environ, "CLUSTER_REPLICAS": str(self.replicas)}
+        if self.node_timeout_ms:
+            env["CLUSTER_NODE_TIMEOUT"] = str(self.node_timeout_ms)
+        return env
+
+    def start(self):
+        count = self.masters_wanted * (1 + self.replicas)
+        for _attempt in range(3):
+            ports = set()
+            while len(ports) < 2 * count:
+                ports.add(free_port())
+            ports = sorted(ports)
+            self.ports = ports[:count]
+            nodes = [f"{port}:{bus}" for port, bus in zip(ports[:count], ports[count:])]
+            result = subprocess.run([str(REDIS_CLUSTER_SCRIPT), "start", str(self.dir), *nodes],
+                                    env=self._script_env(), capture_output=True, text=True, timeout=90,
+                                    stdin=subprocess.DEVNULL)
+            if result.returncode == 0:
+                return self
+            self.stop()
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir.mkdir(parents=True)
+        raise RuntimeError(f"the Redis Cluster did not start\n{result.stderr[-3000:]}")
+
+    def stop(self):
+        run_script([REDIS_CLUSTER_SCRIPT, "stop", self.dir], timeout=60)
+
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def kill_node(self, port):
+        """SIGKILL one node, as a crash would."""
+        run_script([REDIS_CLUSTER_SCRIPT, "kill", self.dir, port], timeout=30)
+
+    def revive_node(self, port):
+        run_script([REDIS_CLUSTER_SCRIPT, "revive", self.dir, port], env=self._script_env(), timeout=30)
+
+    def node_cli(self, port, *args, timeout=10):
+        result = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), *map(str, args)],
+                                capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        return result.stdout
+
+    def live_port(self):
+        for port in self.ports:
+            if self.node_cli(port, "PING").strip() == "PONG":
+                return port
+        raise RuntimeError("no node of the cluster answers")
+
+    def cli(self, *args, timeout=10):
+        """A command sent to the master of its key (redis-cli -c follows MOVED)."""
+        result = subprocess.run(["redis-cli", "-c", "-h", "127.0.0.1", "-p", str(self.live_port()), *map(str, args)],
+                                capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        return result.stdout
+
+    def nodes(self):
+        """CLUSTER NODES as dicts: id, port, flags (a set), master (id or '-'), slots [(first, last)]."""
+        nodes = []
+        for line in self.node_cli(self.live_port(), "CLUSTER", "NODES").splitlines():
+            fields = line.split()
+            if len(fields) < 8:
+                continue
+            slots = []
+            for item in fields[8:]:
+                if item.startswith("["):
+                    continue  # a slot being migrated
+                first, _, last = item.partition("-")
+                slots.append((int(first), int(last or first)))
+            nodes.append({"id": fields[0], "port": int(fields[1].split(":")[1].split("@")[0]),
+                          "flags": set(fields[2].split(",")), "master": fields[3], "slots": slots})
+        return nodes
+
+    def master_ports(self):
+        """The ports of the masters that serve slots and are not failed."""
+        return [n["port"] for n in self.nodes() if "master" in n["flags"] and "fail" not in n["flags"] and n["slots"]]
+
+    def master_of_slot(self, slot):
+        for n in self.nodes():
+            if "master" in n["flags"] and "fail" not in n["flags"]:
+                if any(first <= slot <= last for first, last in n["slots"]):
+                    return n
+        return None
+
+    def is_ok(self):
+        return all("cluster_state:ok" in self.node_cli(p, "CLUSTER", "INFO") for p in self.master_ports())
+
+    def flush(self):
+        for port in self.master_ports():
+            if self.node_cli(port, "FLUSHALL").strip() != "OK":
+                raise RuntimeError(f"FLUSHALL on the cluster node {port} failed")
+
+    def used_memory(self):
+        """used_memory summed over the masters, in bytes."""
+        return sum(info_field(self.node_cli(port, "INFO", "memory"), "used_memory") for port in self.master_ports())
+
+    def commandstats(self, command):
+        """{master port: calls} of a command (INFO commandstats, e.g. 'evalsha')."""
+        calls = {}
+        for port in self.master_ports():
+            calls[port] = 0
+            for line in self.node_cli(port, "INFO", "commandstats").splitlines():
+                if line.startswith(f"cmdstat_{command}:"):
+                    calls[port] = int(line.split("calls=")[1].split(",")[0])
+        return calls
+
+    def is_running(self):
+        return all((self.dir / str(port) / "redis.pid").exists() for port in self.ports)
+
+    def pid(self):
+        pytest.skip("pauses or kills a single Redis; the cluster's failovers are tested on their own")
+
+    def crash(self):
+        pytest.skip("pauses or kills a single Redis; the cluster's failovers are tested on their own")
+
+
+_IDLE_CLUSTERS = []  # emptied clusters waiting for the next test
+_ALL_CLUSTERS = []
+
+
+def lease_cluster():
+    if _IDLE_CLUSTERS:
+        return _IDLE_CLUSTERS.pop()
+    cluster = RedisCluster().start()
+    _ALL_CLUSTERS.append(cluster)
+    return cluster
+
+
+def give_back_cluster(cluster):
+    try:
+        cluster.flush()
+    except (RuntimeError, subprocess.SubprocessError):
+        cluster.remove()  # something broke it: the next test gets a new one
+        _ALL_CLUSTERS.remove(cluster)
+        return
+    _IDLE_CLUSTERS.append(cluster)
+
+
+@atexit.register
+def _remove_clusters():
+    for cluster in _ALL_CLUSTERS:
+        cluster.remove()
+
 
 def postgres_home():
     """A fresh dir for a PostgreSQL cluster, reachable by the postgres user (the server refuses root)."""
@@ -850,7 +1056,8 @@ class DistributedBackend:
 
     def __init__(self, data_dir):
         self.data_dir = Path(data_dir)
-        self.redis = RedisServer(self.data_dir / "redis")
+        # A Redis Cluster is leased on the first start (ServerPool._make) and given back at the pool's end.
+        self.redis = None if redis_cluster() else RedisServer(self.data_dir / "redis")
         self.ticket_keys = new_ticket_key()
 
 
@@ -910,7 +1117,9 @@ class ServerPool:
             pytest.fail("the distributed deployment needs the session's PostgreSQL (conftest.py)", pytrace=False)
         data_dir.mkdir(parents=True, exist_ok=True)
         backend = backend_for(data_dir)
-        if not backend.redis.is_running():
+        if backend.redis is None:
+            backend.redis = lease_cluster()
+        elif not backend.redis.is_running():
             backend.redis.start()
         if backend not in self.backends:
             self.backends.append(backend)
@@ -925,6 +1134,8 @@ class ServerPool:
         if server in self.servers:
             self.servers.remove(server)
         backend = server.backend
+        if redis_cluster():
+            return code  # the cluster stays up for a restart on this data dir, until stop_all
         if backend is not None and not any(s.backend is backend and s.is_running() for s in self.servers):
             backend.redis.stop()  # a later start on this data dir starts it again, data kept (AOF)
         return code
@@ -933,5 +1144,9 @@ class ServerPool:
         while self.servers:
             self.stop(self.servers[-1])
         for backend in self.backends:
-            backend.redis.stop()
+            if redis_cluster():
+                give_back_cluster(backend.redis)
+                backend.redis = None
+            else:
+                backend.redis.stop()
         self.backends.clear()
