@@ -321,6 +321,71 @@ describe('the demo page', () => {
     await context.close();
   });
 
+  test('a draw sale: the waiting room counts down to the draw, then shows what the draw decided', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const saleId = uid('draw');
+    // Entry is open now (the prequeue began before the start); the draw is at the end of the window.
+    const sale = await server.createSale({
+      sale_id: saleId, item: 'Lumen Limited Edition Watch', stock: 1,
+      starts_at: inSeconds(4), admission: 'draw', draw_window: 4, prequeue: 600,
+    });
+    assert.equal(sale.admission, 'draw');
+    const drawAt = Date.parse(sale.draw_at);
+
+    const { context, page, errors } = await newPage();
+    await page.goto(`${server.base}/?sale=${saleId}`);
+    await waitText(page, '#sale-item', /Lumen/);
+    await waitText(page, '#countdown-label', /draw in/i);
+    await waitText(page, '#countdown-sub', /among everyone who entered/);
+    await page.fill('#user-id', uid('entrant'));
+    await waitText(page, '#buy-label', /Enter the draw/);
+    await page.waitForSelector('#buy:not([disabled])');
+
+    const intake = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/api/sales/${saleId}/orders`));
+    await page.click('#buy');
+    const response = await intake;
+    assert.equal(response.status(), 202);
+    const entry = await response.json();
+    assert.equal(entry.status, 'ENTERED');
+    assert.equal(Date.parse(entry.draw_at), drawAt, 'the entry names the time of the draw');
+    await waitText(page, '#status', /ENTERED/);
+    await waitText(page, '#status-headline', /in the draw/i);
+    await waitText(page, '#buy-label', /in the draw/i);
+    assert.ok(await page.isDisabled('#buy'), 'one entry per buyer');
+    if (Date.now() < drawAt - 1000) {
+      await waitText(page, '#position', /^\d+s$/);  // the ring counts down to the draw
+      await shot(page, '05-draw-entered.png');
+    }
+
+    // A rival for the one unit, through the API.
+    const rival = await server.order(saleId, uid('rival'));
+    assert.equal(rival.status, 202, JSON.stringify(rival.body));
+    assert.equal(rival.body.status, 'ENTERED');
+
+    // The draw decides; the page shows it without a reload, as the API says.
+    const shown = await waitText(page, '#status', /^(QUEUED|PROCESSING|CONFIRMED|NOT_DRAWN)$/);
+    const decided = async (statusUrl) => {  // a path with the ticket in its query
+      for (const deadline = Date.now() + UI_TIMEOUT_MS; ; await new Promise((r) => setTimeout(r, 100))) {
+        const res = await server.api('GET', statusUrl);
+        if (res.status !== 200 || res.body.status !== 'ENTERED' || Date.now() > deadline) return res;
+      }
+    };
+    const mine = await decided(entry.status_url);
+    const theirs = await decided(rival.body.status_url);
+    assert.equal(mine.status, 200, JSON.stringify(mine.body));
+    const drawn = [mine.body.status, theirs.body.status].filter((st) => st !== 'NOT_DRAWN');
+    assert.equal(drawn.length, 1, `exactly one of the two entrants is drawn for the one unit: ${mine.body.status}, ${theirs.body.status}`);
+    if (mine.body.status === 'NOT_DRAWN') {
+      assert.equal(shown, 'NOT_DRAWN');
+      await waitText(page, '#status-headline', /Not drawn/);
+      await waitText(page, '#live-mode', /Final/);
+    } else {
+      await waitText(page, '#status', /CONFIRMED/);
+    }
+    await shot(page, '06-draw-result.png');
+    assert.deepEqual(errors, [], 'no script errors on the page');
+    await context.close();
+  });
+
   test('without EventSource the page falls back to polling the status', { timeout: TEST_TIMEOUT_MS }, async () => {
     const saleId = uid('polling');
     await server.createSale({ sale_id: saleId, item: 'Halo Desk Lamp', stock: 10 });

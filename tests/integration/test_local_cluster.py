@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from flashgate_harness import REPO, flashgate_bin, free_port
+from flashgate_harness import REPO, flashgate_bin, free_port, port_is_free
 
 pytestmark = pytest.mark.embedded_only(reason="starts its own cluster; it runs once, in the embedded pass")
 
@@ -47,12 +47,14 @@ def run(cmd, timeout, env=None):
 
 
 @pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed (scripts/setup installs nginx-light)")
-def test_run_local_cluster_check_serves_through_nginx_and_stops_everything():
+@pytest.mark.parametrize("redis", ["one Redis", "--redis-cluster"])
+def test_run_local_cluster_check_serves_through_nginx_and_stops_everything(redis):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLASHGATE_")}
     env["FLASHGATE_BIN"] = str(flashgate_bin())
     before = set((REPO / "data").glob("cluster-check.*"))
+    flags = ["--check"] + (["--redis-cluster"] if redis == "--redis-cluster" else [])
     try:
-        result = run([SCRIPT, "--check"], CHECK_TIMEOUT, env=env)
+        result = run([SCRIPT, *flags], CHECK_TIMEOUT, env=env)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"run-local-cluster --check still running after {CHECK_TIMEOUT}s\n{e.stdout}\n{e.stderr}")
     output = result.stdout + result.stderr
@@ -74,6 +76,14 @@ def test_run_local_cluster_check_serves_through_nginx_and_stops_everything():
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower(), (
             f"pid {pid} still running after the check"
         )
+    store = re.search(r"run-local-cluster: redis (\S+)", output).group(1)
+    if redis == "--redis-cluster":
+        nodes = store.removeprefix("redis-cluster://").split(",")
+        assert store.startswith("redis-cluster://") and len(nodes) == 6, store
+        for node in nodes:  # every node stopped with the rest
+            assert port_is_free(int(node.rsplit(":", 1)[1])), f"a Redis Cluster node still listens on {node}"
+    else:
+        assert store.startswith("redis://"), store
 
 
 def raise_descriptor_limit(need):
