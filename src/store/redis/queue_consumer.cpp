@@ -184,9 +184,22 @@ bool QueueConsumer::finish(const std::string& order_id, domain::OrderStatus to, 
   if (outcome_of(reply) == "done") {
     auto parsed = parse_order(reply.elements, 1);
     cache_.update(parsed.order, parsed.progress);
+  } else if (!final_already(order_id)) {
+    // Skipped and not final: QUEUED again (a failover lost the claim, or a
+    // reclaim took it back). The entry is its way back into a window: let go
+    // of, not deleted (reclaimed once idle, or read anew if never delivered).
+    release(this_window(), order_id);
+    return true;
   }
   ack(this_window(), order_id);
   return true;
+}
+
+bool QueueConsumer::final_already(const std::string& order_id) {
+  const auto status = client_.command_sync({"HGET", keys::order(order_id), "status"});
+  if (status.type != Reply::Type::string) return status.type == Reply::Type::nil && status.ok();  // gone: archived
+  const auto parsed = domain::parse_status(status.str);
+  return parsed && domain::is_final(*parsed);
 }
 
 void QueueConsumer::hand_back(const std::string& order_id) {

@@ -75,6 +75,8 @@ class QueueConsumer {
   void ack(Window& window, const std::string& order_id);
   // Lets the entry of a claimed order go without deleting it: reclaimed after reclaim_after.
   void release(Window& window, const std::string& order_id);
+  // The order is in a final status (or gone); false if not, or if Redis could not say.
+  bool final_already(const std::string& order_id);
 
   RedisLink& client_;
   ConsumerGroups& groups_;
