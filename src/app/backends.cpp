@@ -2,43 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
-#include <charconv>
 #include <future>
 #include <stdexcept>
 
 #include "app/backend_gauges.hpp"
+#include "app/redis_store_options.hpp"
 #include "database/postgres/postgres_database.hpp"
 #include "database/sqlite/sqlite_database.hpp"
 #include "store/memory/memory_store.hpp"
 #include "store/redis/redis_store.hpp"
 
 namespace flashgate::app {
-namespace {
-
-store::redis::RedisStoreOptions redis_options(const Config& config) {
-  constexpr std::string_view scheme = "redis://";
-  std::string_view rest(config.store);
-  if (rest.substr(0, scheme.size()) != scheme) throw std::runtime_error("store must be memory or redis://HOST:PORT");
-  rest.remove_prefix(scheme.size());
-  if (const auto slash = rest.find('/'); slash != std::string_view::npos) rest = rest.substr(0, slash);
-  store::redis::RedisStoreOptions options;
-  const auto colon = rest.rfind(':');
-  options.host = std::string(rest.substr(0, colon));
-  if (colon != std::string_view::npos) {
-    unsigned port = 0;
-    const auto text = rest.substr(colon + 1);
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-    if (ec != std::errc{} || end != text.data() + text.size() || port == 0 || port > 65535)
-      throw std::runtime_error("store: redis://HOST:PORT has a bad port");
-    options.port = static_cast<std::uint16_t>(port);
-  }
-  if (options.host.empty()) options.host = "127.0.0.1";
-  options.reclaim_after = std::chrono::milliseconds(config.reclaim_after_ms);
-  options.near_cache_orders = static_cast<std::size_t>(config.near_cache_orders);
-  return options;
-}
-
-}  // namespace
 
 Backends::Backends() = default;
 Backends::Backends(Backends&&) noexcept = default;
@@ -113,7 +87,7 @@ Backends open_backends(const Config& config, metrics::Registry& metrics) {
     b.gauges_ = add_memory_store_gauges(*store, metrics);
     b.store_ = std::move(store);
   } else {
-    auto store = std::make_unique<store::redis::RedisStore>(redis_options(config));
+    auto store = std::make_unique<store::redis::RedisStore>(redis_store_options(config));
     b.redis_ = store.get();
     b.outcome_log = store.get();
     b.queue_reclaim = store.get();

@@ -30,6 +30,8 @@ struct Config {
   std::int64_t stock_flush_ms = 1000;
   std::int64_t reclaim_after_ms = 30'000;
   std::int64_t near_cache_orders = 1'000'000;
+  std::int64_t redis_wait_replicas = -1;  // -1: 1 if every Redis master has a replica, else 0
+  std::int64_t redis_wait_timeout_ms = 1000;
   std::int64_t db_pool = 4;
   std::int64_t max_waiters = 10'000;
   std::int64_t max_streams = 50'000;

@@ -16,6 +16,7 @@
 
 #include "domain/ids.hpp"
 #include "redis_store_fixture.hpp"
+#include "store/redis/redis_limits.hpp"
 #include "store/redis/redis_store.hpp"
 
 namespace {
@@ -323,6 +324,27 @@ TEST_F(RedisArchiveTest, AnArchiveCutShortIsListedAndFinishedByTheNextCall) {
   EXPECT_EQ(dump(expected_left), live_values);
   EXPECT_FALSE(lists(*store, archived));
   EXPECT_TRUE(members("fg:dropping").empty());
+}
+
+// The archive writes fg:dropped itself (no script touches a global key, for
+// a Redis Cluster), trimmed to limits::dropped_maxlen as a script would.
+TEST_F(RedisArchiveTest, TheArchivedSalesStreamIsTrimmedToItsNamedLength) {
+  namespace limits = flashgate::store::redis::limits;
+  const auto node = admin_->command_sync({"CONFIG", "GET", "stream-node-max-entries"});
+  ASSERT_EQ(node.elements.size(), 2u) << describe(node);
+  const std::size_t node_entries = std::stoul(node.elements[1].str);
+  // Past the named length by ten nodes: an approximate trim removes whole nodes.
+  const auto filled = admin_->command_sync(
+      {"EVAL", "for i = 1, tonumber(ARGV[1]) do redis.call('XADD', KEYS[1], '*', 'f', 'v') end return 1", "1",
+       "fg:dropped", std::to_string(limits::dropped_maxlen + 10 * node_entries)});
+  ASSERT_TRUE(filled.ok()) << describe(filled);
+  auto store = make_store("worker");
+  const auto archived = key("archived");
+  create_sale(*store, archived);
+  ASSERT_TRUE(store->drop_sale(archived));
+  const auto left = static_cast<std::size_t>(admin_->command_sync({"XLEN", "fg:dropped"}).integer);
+  EXPECT_GE(left, limits::dropped_maxlen);
+  EXPECT_LT(left, limits::dropped_maxlen + node_entries);
 }
 
 TEST_F(RedisArchiveTest, EveryProcessForgetsTheSaleAndStopsMakingItsStreams) {

@@ -33,6 +33,36 @@ using namespace cluster_fixture_names;
 
 inline const fs::path testenv_redis_cluster = fs::path(FLASHGATE_SOURCE_DIR) / "scripts/testenv/redis-cluster";
 
+// Starts a cluster of `node_count` nodes in `dir` on free ports: the
+// command that starts it (again, after a node was killed), or "" on failure.
+inline std::string start_test_cluster(const fs::path& dir, int node_count, std::vector<std::uint16_t>& ports_out) {
+  // Twice as many distinct ports: each node's own and its cluster bus's.
+  std::set<std::uint16_t> taken;
+  while (taken.size() < 2 * static_cast<std::size_t>(node_count)) taken.insert(free_port());
+  const std::vector<std::uint16_t> ports(taken.begin(), taken.end());
+  std::string cmd = testenv_redis_cluster.string() + " start " + dir.string();
+  ports_out.clear();
+  for (int i = 0; i < node_count; ++i) {
+    ports_out.push_back(ports[i]);
+    cmd += ' ';
+    cmd += std::to_string(ports[i]);
+    cmd += ':';
+    cmd += std::to_string(ports[node_count + i]);
+  }
+  if (std::system(cmd.c_str()) != 0) {
+    ADD_FAILURE() << cmd;
+    return "";
+  }
+  return cmd;
+}
+
+inline void stop_test_cluster(const fs::path& dir) {
+  const std::string cmd = testenv_redis_cluster.string() + " stop " + dir.string();
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
 // With the steps of a slot migration and a failover, done by hand as an
 // operator (or redis-cli --cluster) would.
 class RedisClusterTest : public ::testing::Test {
@@ -41,32 +71,15 @@ class RedisClusterTest : public ::testing::Test {
 
   static void SetUpTestSuite() {
     dir_ = fs::temp_directory_path() / ("flashgate-redis-cluster-test-" + std::to_string(::getpid()));
-    // Twelve distinct ports: each node's own and its cluster bus's.
-    std::set<std::uint16_t> taken;
-    while (taken.size() < 2 * node_count) taken.insert(free_port());
-    const std::vector<std::uint16_t> ports(taken.begin(), taken.end());
-    std::string& cmd = start_command_;
-    cmd = testenv_redis_cluster.string() + " start " + dir_.string();
-    ports_.clear();
-    for (int i = 0; i < node_count; ++i) {
-      ports_.push_back(ports[i]);
-      cmd += ' ';
-      cmd += std::to_string(ports[i]);
-      cmd += ':';
-      cmd += std::to_string(ports[node_count + i]);
-    }
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    ready_ = true;
+    start_command_ = start_test_cluster(dir_, node_count, ports_);
+    ready_ = !start_command_.empty();
   }
 
   void SetUp() override { ASSERT_TRUE(ready_) << "the Redis Cluster did not start (scripts/testenv/redis-cluster)"; }
 
   static void TearDownTestSuite() {
     admins_.clear();
-    const std::string cmd = testenv_redis_cluster.string() + " stop " + dir_.string();
-    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    stop_test_cluster(dir_);
     ready_ = false;
   }
 

@@ -275,6 +275,35 @@ TEST_F(RedisQueueTest, AnEntryTakenBackFromAStalledWorkerIsNotClaimedFromItsStal
   EXPECT_EQ(status_of(orders[1]), "CONFIRMED") << "orphaned";
 }
 
+// A failover can lose a claim (the promoted replica had not heard of it yet:
+// claims do not wait for a replica): the order is QUEUED again there while
+// the window still works on it. Its finish then finds it not PROCESSING and
+// must not delete the queue entry, the order's only way back into a window.
+TEST_F(RedisQueueTest, AFinishOfAnOrderQueuedAgainByAFailoverLeavesItsEntryForTheNextClaim) {
+  auto store = worker_store("w", 500ms);
+  WindowThread window;
+  const auto sale_id = key("sale");
+  create_sale(*store, sale_id, 5);
+  const auto order_id = intake(*store, sale_id, "alice");
+  auto claimed = window.run([&] { return claim_within(*store, patience); });
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(status_of(order_id), "PROCESSING");
+  // What the promoted replica says: the claim never happened.
+  const auto sale_key = prefix_of_order(order_id) + "sale:" + sale_id;
+  ASSERT_TRUE(admin_->command_sync({"HSET", prefix_of_order(order_id) + "order:" + order_id, "status", "QUEUED"}).ok());
+  ASSERT_TRUE(admin_->command_sync({"HINCRBY", sale_key, "c:PROCESSING", "-1"}).ok());
+  ASSERT_TRUE(admin_->command_sync({"HINCRBY", sale_key, "c:QUEUED", "1"}).ok());
+
+  EXPECT_TRUE(window.run([&] { return store->finish(order_id, OrderStatus::confirmed, "", ""); }));
+  EXPECT_EQ(status_of(order_id), "QUEUED");
+  for (auto start = Clock::now(); status_of(order_id) != "CONFIRMED" && since(start) < patience;) {
+    store->reclaim_abandoned();
+    if (auto again = window.run([&] { return store->claim(100ms); }))
+      window.run([&] { return store->finish(again->order_id, OrderStatus::confirmed, "", ""); });
+  }
+  EXPECT_EQ(status_of(order_id), "CONFIRMED") << "the order lost its queue entry and no window takes it";
+}
+
 // A live worker keeps what its windows hold (the order in hand and the
 // backlog) however long a window waits (PostgreSQL down): its periodic
 // reclaim task renews them. Once it dies they are taken back.

@@ -1,6 +1,8 @@
 // The Store contract: what every Store implementation must do, run against
 // each of them: the memory store over its real SQLite journal, and the Redis
-// store against a real redis-server (scripts/testenv/redis). The order rules
+// store against a real redis-server (scripts/testenv/redis) and against a real
+// Redis Cluster of 3 masters and 3 replicas (scripts/testenv/redis-cluster),
+// where every intake, payment and finish also waits for a replica (WAIT). The order rules
 // exist twice, in C++ (MemoryStore) and in Lua (store/redis/scripts.cpp);
 // these cases hold the two to one another, refusal texts included, which
 // come from the domain (domain::refusal). What only one store has is tested
@@ -39,6 +41,7 @@
 #include "database/sqlite/sqlite_database.hpp"
 #include "domain/errors.hpp"
 #include "domain/ids.hpp"
+#include "redis_cluster_fixture.hpp"
 #include "redis_server_fixture.hpp"
 #include "store/memory/memory_store.hpp"
 #include "store/redis/redis_store.hpp"
@@ -162,6 +165,82 @@ class RedisBackend final : public Backend {
   std::unique_ptr<RedisStore> store_;
 };
 
+// One Redis Cluster for the cluster cases of a run, its masters emptied before each case.
+class SharedCluster {
+ public:
+  static const std::vector<std::uint16_t>& ports() {
+    if (ports_.empty() && !failed_) {
+      dir_ = own_redis_dir("flashgate-store-contract-cluster-");
+      std::vector<std::uint16_t> ports;
+      failed_ = start_test_cluster(dir_, 6, ports).empty();
+      if (!failed_) ports_ = ports;
+    }
+    return ports_;
+  }
+  static void stop() {
+    if (ports_.empty()) return;
+    stop_test_cluster(dir_);
+    ports_.clear();
+  }
+
+ private:
+  inline static fs::path dir_;
+  inline static std::vector<std::uint16_t> ports_;
+  inline static bool failed_ = false;
+};
+
+class ClusterBackend final : public Backend {
+ public:
+  static std::unique_ptr<Backend> open() {
+    const auto& ports = SharedCluster::ports();
+    if (ports.empty()) return nullptr;
+    for (const auto port : masters(ports)) {
+      BlockingRedis admin("127.0.0.1", port);
+      const auto flushed = admin.command({"FLUSHALL"});
+      if (!flushed.ok()) {
+        ADD_FAILURE() << "FLUSHALL on " << port << ": " << describe(flushed);
+        return nullptr;
+      }
+    }
+    return std::unique_ptr<Backend>(new ClusterBackend(ports));
+  }
+  Store& store() override { return *store_; }
+  void close() override { store_->stop(); }
+
+ private:
+  explicit ClusterBackend(const std::vector<std::uint16_t>& ports) {
+    RedisStoreOptions o;
+    // Two seeds of six: the rest is learnt from them.
+    o.cluster_seeds = {{"127.0.0.1", ports[0]}, {"127.0.0.1", ports[1]}};
+    o.consumer_prefix = numbered("contract-cluster-", ::getpid());
+    store_ = std::make_unique<RedisStore>(o);
+    EXPECT_EQ(store_->wait_replicas(), 1) << "every master has a replica: each write waits for one";
+    store_->follow_changes();
+    wait_for_the_feeds_first_pass(masters(ports));
+  }
+  // The masters now (a failover elsewhere may have swapped roles).
+  static std::vector<std::uint16_t> masters(const std::vector<std::uint16_t>& ports) {
+    flashgate::store::redis::cluster::ClusterOptions options;
+    for (const auto port : ports) options.seeds.push_back({"127.0.0.1", port});
+    flashgate::store::redis::cluster::ClusterConnection probe(options);
+    EXPECT_TRUE(probe.refresh());
+    std::vector<std::uint16_t> out;
+    for (const auto& shard : probe.slot_map().shards()) out.push_back(shard.master.port);
+    return out;
+  }
+  // As RedisBackend's: the feed's XREAD shows on a master once its first pass is done.
+  static void wait_for_the_feeds_first_pass(const std::vector<std::uint16_t>& masters) {
+    for (const auto start = Clock::now(); Clock::now() - start < 10s; std::this_thread::sleep_for(10ms))
+      for (const auto port : masters) {
+        BlockingRedis admin("127.0.0.1", port);
+        const auto clients = admin.command({"CLIENT", "LIST"});
+        if (clients.ok() && clients.str.find(" cmd=xread ") != std::string::npos) return;
+      }
+    ADD_FAILURE() << "the cluster store's change feed never started reading";
+  }
+  std::unique_ptr<RedisStore> store_;
+};
+
 // Where an order a window handed back lines up again. The memory store puts
 // it first (it was first before: a window shutting down keeps its place);
 // the Redis store appends a new entry to the sale's queue stream, which has
@@ -195,7 +274,10 @@ class StoreContract : public ::testing::TestWithParam<StoreKind>, protected Stor
     if (backend_) backend_->close();
     store = nullptr;
   }
-  static void TearDownTestSuite() { SharedRedis::stop(); }
+  static void TearDownTestSuite() {
+    SharedRedis::stop();
+    SharedCluster::stop();
+  }
 
   bool hands_back_first_in_line() const { return GetParam().hand_back == HandBack::first_in_line; }
 
@@ -1306,5 +1388,9 @@ INSTANTIATE_TEST_SUITE_P(Redis, StoreContract,
                          ::testing::Values(StoreKind{"redis", [] { return RedisBackend::open(); },
                                                      HandBack::behind_the_queue}),
                          [](const auto&) { return std::string("redis_server"); });
+INSTANTIATE_TEST_SUITE_P(RedisCluster, StoreContract,
+                         ::testing::Values(StoreKind{"redis cluster", [] { return ClusterBackend::open(); },
+                                                     HandBack::behind_the_queue}),
+                         [](const auto&) { return std::string("redis_cluster"); });
 
 }  // namespace

@@ -10,19 +10,11 @@ const Script& begin_drop() {
   // in the same step: all three non-final counts at 0 means no order can move
   // again (claim, finish, pay and cancel_unpaid all start from one of them).
   static const Script s = plain(R"lua(
-local skey, sales, dropping, sale_id = KEYS[1], KEYS[2], KEYS[3], ARGV[1]
-if redis.call('EXISTS', skey) == 0 then
-  redis.call('SREM', sales, sale_id)
-  redis.call('SREM', dropping, sale_id)
-  return {'gone'}
-end
+local skey = KEYS[1]
+if redis.call('EXISTS', skey) == 0 then return {'gone'} end
 for _, status in ipairs({'QUEUED', 'PROCESSING', 'CONFIRMED'}) do
   if tonumber(redis.call('HGET', skey, 'c:' .. status) or '0') > 0 then return {'sale_active', status} end
 end
-redis.call('SADD', dropping, sale_id)
-redis.call('SREM', sales, sale_id)
--- Announced now (gateways learn the sale is archived before its keys go) and again once it is gone.
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', '@DROPPED_MAXLEN@', '*', 'sale_id', sale_id)
 return {'dropping'}
 )lua");
   return s;
@@ -72,18 +64,14 @@ return removed
 
 const Script& drop_tag() {
   static const Script s = plain(R"lua(
-redis.call('SREM', KEYS[1], ARGV[1])
-return redis.call('UNLINK', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+return redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 )lua");
   return s;
 }
 
 const Script& finish_drop() {
   static const Script s = plain(R"lua(
-redis.call('UNLINK', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[1])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', '@DROPPED_MAXLEN@', '*', 'sale_id', ARGV[1])
-return 1
+return redis.call('UNLINK', KEYS[1])
 )lua");
   return s;
 }

@@ -11,17 +11,18 @@
 #include <string>
 #include <vector>
 
+#include "store/redis/redis_link.hpp"
 #include "store/redis/redis_reply.hpp"
 
 struct redisContext;  // hiredis
 
 namespace flashgate::store::redis {
 
-class BlockingRedis {
+class BlockingRedis final : public BlockingLink {
  public:
   BlockingRedis(std::string host, std::uint16_t port,
                 std::chrono::milliseconds connect_timeout = std::chrono::seconds(2));
-  ~BlockingRedis();
+  ~BlockingRedis() override;
   BlockingRedis(const BlockingRedis&) = delete;
   BlockingRedis& operator=(const BlockingRedis&) = delete;
 
@@ -31,7 +32,13 @@ class BlockingRedis {
   // A failed link answers a CONNECTION error and is dropped; the command may
   // or may not have run.
   Reply command(const std::vector<std::string>& args,
-                std::chrono::milliseconds timeout = std::chrono::seconds(5));
+                std::chrono::milliseconds timeout = std::chrono::seconds(5)) override;
+  // One server: the key names nothing but itself, and every key is in slot 0.
+  Reply command_for_key(std::string_view, const std::vector<std::string>& args,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(5)) override {
+    return command(args, timeout);
+  }
+  std::uint16_t slot_of(std::string_view) const override { return 0; }
   // EVALSHA, then EVAL on NOSCRIPT (which means the script did not run).
   Reply eval(const Script& script, const std::vector<std::string>& keys, const std::vector<std::string>& args,
              std::chrono::milliseconds timeout = std::chrono::seconds(5));
@@ -40,7 +47,7 @@ class BlockingRedis {
 
   // From any thread: wakes a command blocked here and fails every later one
   // with "CONNECTION shut down". For stopping a worker without waiting out its BLOCK.
-  void shutdown();
+  void shutdown() override;
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -12,16 +12,15 @@
 namespace flashgate::store::redis {
 
 ChangeFeed::ChangeFeed(ConsumerGroups& groups, NearCache& cache, SoldOutBook& sold_out,
-                       const std::atomic<std::int64_t>& service_time_ms, std::string host, std::uint16_t port)
+                       const std::atomic<std::int64_t>& service_time_ms, BlockingLinkMaker open_connection)
     : groups_(groups),
       cache_(cache),
       sold_out_(sold_out),
       service_time_ms_(service_time_ms),
-      host_(std::move(host)),
-      port_(port) {}
+      open_connection_(std::move(open_connection)) {}
 
 void ChangeFeed::follow() {
-  connection_ = std::make_unique<BlockingRedis>(host_, port_);
+  connection_ = open_connection_();
   thread_ = std::thread([this] {
     platform::name_this_thread("fg-redis-feed");
     tail_loop();
@@ -80,16 +79,13 @@ void ChangeFeed::tail_loop() {
       std::this_thread::sleep_for(limits::feed_idle_pause);
       continue;
     }
-    std::vector<std::string> args{"XREAD", "COUNT", std::to_string(limits::feed_read_count),
-                                  "BLOCK", std::to_string(limits::feed_block.count()), "STREAMS"};
-    for (const auto& entry : last) args.push_back(entry.first);
-    for (const auto& entry : last) args.push_back(entry.second);
-    auto reply = connection_->command(args, limits::feed_read_timeout);
-    if (!reply.ok()) {
-      if (!stopping_) std::this_thread::sleep_for(limits::feed_retry_pause);
-      continue;
-    }
-    apply(reply, last);
+    // Split by slot on a Redis Cluster (stream_reads.hpp): the slots read
+    // are applied even when another failed, their positions move on.
+    const std::vector<std::pair<std::string, std::string>> positions(last.begin(), last.end());
+    const auto read = reads_.read(*connection_, {"XREAD", "COUNT", std::to_string(limits::feed_read_count)},
+                                  limits::feed_block, limits::feed_read_timeout - limits::feed_block, positions);
+    apply(read.streams, last);
+    if (read.first_error.type != Reply::Type::nil && !stopping_) std::this_thread::sleep_for(limits::feed_retry_pause);
   }
 }
 
@@ -149,7 +145,7 @@ bool ChangeFeed::check_lost_changes(const std::map<std::string, std::string>& la
     // Only trimming removes entries from a change stream: if it removed any,
     // and the oldest entry left is past what this process has read, the
     // entries in between are gone unread.
-    auto info = connection_->command({"XINFO", "STREAM", position->first});
+    auto info = connection_->command_for_key(position->first, {"XINFO", "STREAM", position->first});
     if (info.connection_failed()) return false;  // (a stream not written yet answers an error: nothing lost)
     long long added = 0, length = 0;
     std::string oldest;

@@ -13,10 +13,11 @@
 #include <thread>
 #include <vector>
 
-#include "store/redis/blocking_redis.hpp"
 #include "store/redis/consumer_groups.hpp"
 #include "store/redis/near_cache.hpp"
+#include "store/redis/redis_link.hpp"
 #include "store/redis/sold_out_book.hpp"
+#include "store/redis/stream_reads.hpp"
 #include "store/order_desk.hpp"
 #include "store/stock_ledger.hpp"
 
@@ -24,9 +25,10 @@ namespace flashgate::store::redis {
 
 class ChangeFeed {
  public:
-  // service_time_ms: the windows' recent service time, for the views the listeners hear.
+  // service_time_ms: the windows' recent service time, for the views the
+  // listeners hear; open_connection makes the thread's blocking connection.
   ChangeFeed(ConsumerGroups& groups, NearCache& cache, SoldOutBook& sold_out,
-             const std::atomic<std::int64_t>& service_time_ms, std::string host, std::uint16_t port);
+             const std::atomic<std::int64_t>& service_time_ms, BlockingLinkMaker open_connection);
 
   // Starts the thread.
   void follow();
@@ -55,13 +57,13 @@ class ChangeFeed {
   NearCache& cache_;
   SoldOutBook& sold_out_;
   const std::atomic<std::int64_t>& service_time_ms_;
-  const std::string host_;
-  const std::uint16_t port_;
+  const BlockingLinkMaker open_connection_;
   std::atomic<bool> stopping_{false};
   std::mutex listeners_mutex_;  // guards listeners_ and dropped_listeners_ (added by any thread, called by the feed's)
   std::vector<OrderDesk::ChangeListener> listeners_;
   std::vector<StockLedger::SaleDroppedListener> dropped_listeners_;
-  std::unique_ptr<BlockingRedis> connection_;  // the thread's, made by follow()
+  std::unique_ptr<BlockingLink> connection_;  // the thread's, made by follow()
+  StreamReads reads_;                         // the thread's
   std::thread thread_;
 };
 

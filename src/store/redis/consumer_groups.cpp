@@ -9,7 +9,7 @@
 
 namespace flashgate::store::redis {
 
-ConsumerGroups::ConsumerGroups(RedisClient& client, std::chrono::milliseconds reclaim_after)
+ConsumerGroups::ConsumerGroups(RedisLink& client, std::chrono::milliseconds reclaim_after)
     : client_(client), reclaim_after_(reclaim_after) {}
 
 std::vector<std::string> ConsumerGroups::tags() {
@@ -42,8 +42,8 @@ bool ConsumerGroups::ensure(const std::string& tag) {
     if (grouped_.contains(tag)) return true;
   }
   // From "0": an outcome logged before its group existed is read all the same.
-  const auto reply = client_.eval_sync(scripts::ensure_groups(), {keys::tags, keys::queue(tag), keys::outcomes(tag)},
-                                       {tag, keys::windows_group, keys::mirror_group});
+  const auto reply = client_.eval_sync(scripts::ensure_groups(), {keys::queue(tag), keys::outcomes(tag)},
+                                       {keys::windows_group, keys::mirror_group});
   const bool made = reply.type == Reply::Type::integer && reply.integer == 1;
   if (made) {
     std::lock_guard lock(mutex_);
@@ -57,16 +57,18 @@ void ConsumerGroups::forget_all() {
   grouped_.clear();
 }
 
-Reply ConsumerGroups::read_new(BlockingRedis& connection, const char* group, const std::string& consumer,
-                               std::size_t count, std::chrono::milliseconds wait,
+Reply ConsumerGroups::read_new(BlockingLink& connection, StreamReads& reads, const char* group,
+                               const std::string& consumer, std::size_t count, std::chrono::milliseconds wait,
                                const std::vector<std::string>& streams) {
-  std::vector<std::string> args{"XREADGROUP", "GROUP", group, consumer, "COUNT", std::to_string(count),
-                                "BLOCK",      std::to_string(wait.count()), "STREAMS"};
-  args.insert(args.end(), streams.begin(), streams.end());
-  args.insert(args.end(), streams.size(), ">");
-  auto reply = connection.command(args, wait + limits::group_read_grace);
-  if (reply.ok()) return reply;
-  if (reply.str.rfind("NOGROUP", 0) == 0) forget_all();
+  const std::vector<std::string> head{"XREADGROUP", "GROUP", group, consumer, "COUNT", std::to_string(count)};
+  std::vector<std::pair<std::string, std::string>> positions;
+  positions.reserve(streams.size());
+  for (const auto& stream : streams) positions.emplace_back(stream, ">");
+  auto read = reads.read(connection, head, wait, limits::group_read_grace, positions);
+  if (read.first_error.type == Reply::Type::nil) return std::move(read.streams);
+  if (read.first_error.str.rfind("NOGROUP", 0) == 0) forget_all();
+  // What other slots gave is this consumer's now (pending under its name): kept.
+  if (!read.streams.elements.empty()) return std::move(read.streams);
   if (!stopping_) std::this_thread::sleep_for(limits::group_read_retry_pause);
   return {};
 }

@@ -10,15 +10,15 @@
 #include <string>
 #include <vector>
 
-#include "store/redis/blocking_redis.hpp"
-#include "store/redis/redis_client.hpp"
+#include "store/redis/redis_link.hpp"
+#include "store/redis/stream_reads.hpp"
 
 namespace flashgate::store::redis {
 
 class ConsumerGroups {
  public:
   // reclaim_after: how long an entry stays pending before it counts as abandoned.
-  ConsumerGroups(RedisClient& client, std::chrono::milliseconds reclaim_after);
+  ConsumerGroups(RedisLink& client, std::chrono::milliseconds reclaim_after);
 
   // The known tags, read again from fg:tags at most every tags_refresh_period.
   std::vector<std::string> tags();
@@ -29,8 +29,9 @@ class ConsumerGroups {
   void forget_all();
 
   // XREADGROUP: the entries of `streams` new to the group, up to `count` per
-  // stream, waiting up to `wait`. After a failure nothing, and a short pause.
-  Reply read_new(BlockingRedis& connection, const char* group, const std::string& consumer, std::size_t count,
+  // stream, waiting up to `wait`, split by slot (`reads`: the caller's own).
+  // After a failure nothing, and a short pause.
+  Reply read_new(BlockingLink& connection, StreamReads& reads, const char* group, const std::string& consumer, std::size_t count,
                  std::chrono::milliseconds wait, const std::vector<std::string>& streams);
   // XAUTOCLAIM: up to idle_claim_count of the stream's entries pending in the
   // group for longer than reclaim_after, now `consumer`'s; nothing after a failure.
@@ -42,7 +43,7 @@ class ConsumerGroups {
   void stop() { stopping_ = true; }
 
  private:
-  RedisClient& client_;
+  RedisLink& client_;
   const std::chrono::milliseconds reclaim_after_;
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;  // guards tags_, grouped_ and tags_checked_

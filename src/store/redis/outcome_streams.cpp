@@ -9,12 +9,11 @@
 
 namespace flashgate::store::redis {
 
-OutcomeStreams::OutcomeStreams(RedisClient& client, ConsumerGroups& groups, std::string host, std::uint16_t port,
+OutcomeStreams::OutcomeStreams(RedisLink& client, ConsumerGroups& groups, BlockingLinkMaker open_connection,
                                std::string consumer_prefix)
     : client_(client),
       groups_(groups),
-      host_(std::move(host)),
-      port_(port),
+      open_connection_(std::move(open_connection)),
       consumer_(std::move(consumer_prefix) + "-mirror") {}
 
 void OutcomeStreams::stop() {
@@ -38,11 +37,11 @@ std::vector<OutcomeLog::Entry> OutcomeStreams::take(std::chrono::milliseconds wa
       add(keys::outcomes(tag), groups_.claim_idle(keys::outcomes(tag), keys::mirror_group, consumer_), taken);
     if (!taken.empty()) return taken;
   }
-  if (!connection_) connection_ = std::make_unique<BlockingRedis>(host_, port_);
+  if (!connection_) connection_ = open_connection_();
   std::vector<std::string> streams;
   for (const auto& tag : known) streams.push_back(keys::outcomes(tag));
   const auto reply =
-      groups_.read_new(*connection_, keys::mirror_group, consumer_, limits::outcome_read_count, wait, streams);
+      groups_.read_new(*connection_, reads_, keys::mirror_group, consumer_, limits::outcome_read_count, wait, streams);
   for (const auto& stream : reply.elements)
     if (stream.elements.size() >= 2) add(stream.elements[0].str, stream.elements[1], taken);
   return taken;

@@ -10,17 +10,17 @@
 #include <vector>
 
 #include "store/outcome_log.hpp"
-#include "store/redis/blocking_redis.hpp"
 #include "store/redis/consumer_groups.hpp"
-#include "store/redis/redis_client.hpp"
+#include "store/redis/redis_link.hpp"
+#include "store/redis/stream_reads.hpp"
 
 namespace flashgate::store::redis {
 
 class OutcomeStreams {
  public:
-  // consumer_prefix names this process in the group; host and port are
-  // those of take()'s own connection, which blocks.
-  OutcomeStreams(RedisClient& client, ConsumerGroups& groups, std::string host, std::uint16_t port,
+  // consumer_prefix names this process in the group; open_connection makes
+  // take()'s own connection, which blocks.
+  OutcomeStreams(RedisLink& client, ConsumerGroups& groups, BlockingLinkMaker open_connection,
                  std::string consumer_prefix);
 
   // OutcomeLog's calls. take() is one taker's (not thread-safe, as OutcomeLog says).
@@ -36,13 +36,13 @@ class OutcomeStreams {
   // Adds the entries of one stream's XREADGROUP / XAUTOCLAIM answer to `to`.
   void add(const std::string& stream, const Reply& entries, std::vector<OutcomeLog::Entry>& to);
 
-  RedisClient& client_;
+  RedisLink& client_;
   ConsumerGroups& groups_;
-  const std::string host_;
-  const std::uint16_t port_;
+  const BlockingLinkMaker open_connection_;
   const std::string consumer_;
   // take()'s, made by its first call: a process that only serves the gateway never opens it.
-  std::unique_ptr<BlockingRedis> connection_;
+  std::unique_ptr<BlockingLink> connection_;
+  StreamReads reads_;
   std::chrono::steady_clock::time_point reclaimed_{};  // take()'s last look for abandoned entries
 };
 

@@ -25,13 +25,14 @@ std::string now_text() { return std::to_string(domain::now_ms()); }
 
 }  // namespace
 
-QueueConsumer::QueueConsumer(RedisClient& client, ConsumerGroups& groups, NearCache& cache, std::string host,
-                             std::uint16_t port, std::string consumer_prefix)
+QueueConsumer::QueueConsumer(RedisLink& client, ConsumerGroups& groups, NearCache& cache,
+                             BlockingLinkMaker open_connection, const ReplicaWait& replica_wait,
+                             std::string consumer_prefix)
     : client_(client),
       groups_(groups),
       cache_(cache),
-      host_(std::move(host)),
-      port_(port),
+      open_connection_(std::move(open_connection)),
+      replica_wait_(replica_wait),
       consumer_prefix_(std::move(consumer_prefix)),
       instance_(next_instance()) {}
 
@@ -49,7 +50,7 @@ QueueConsumer::Window& QueueConsumer::this_window() {
   Window& window = windows[instance_];
   if (!window.connection) {
     std::lock_guard lock(connections_mutex_);
-    connections_.push_back(std::make_unique<BlockingRedis>(host_, port_));
+    connections_.push_back(open_connection_());
     window.connection = connections_.back().get();
     window.consumer = consumer_prefix_ + "-w" + std::to_string(next_window_++);
   }
@@ -98,7 +99,7 @@ bool QueueConsumer::read_backlog(Window& window, std::chrono::milliseconds wait)
     return false;
   }
   const auto reply =
-      groups_.read_new(*window.connection, keys::windows_group, window.consumer, limits::window_read_count, wait, streams);
+      groups_.read_new(*window.connection, window.reads, keys::windows_group, window.consumer, limits::window_read_count, wait, streams);
   for (const auto& stream : reply.elements) {
     if (stream.elements.size() < 2) continue;
     for (const auto& entry : stream.elements[1].elements)
@@ -176,12 +177,29 @@ bool QueueConsumer::finish(const std::string& order_id, domain::OrderStatus to, 
       scripts::finish(), {keys::order(order_id), keys::changes(tag), keys::confirmed(tag), keys::outcomes(tag)},
       {keys::prefix(tag), std::string(domain::to_string(to)), reason, now_text(), external_id});
   if (!reply.ok()) return false;  // the window tries again, still holding the entry
+  // Not on a replica in time: tried again too (a finish done already answers
+  // skip, and is waited for again), so a failover cannot undo a final status
+  // the window has moved on from.
+  if (replica_wait_.wanted() && !replica_wait_.wait_sync(client_, keys::order(order_id))) return false;
   if (outcome_of(reply) == "done") {
     auto parsed = parse_order(reply.elements, 1);
     cache_.update(parsed.order, parsed.progress);
+  } else if (!final_already(order_id)) {
+    // Skipped and not final: QUEUED again (a failover lost the claim, or a
+    // reclaim took it back). The entry is its way back into a window: let go
+    // of, not deleted (reclaimed once idle, or read anew if never delivered).
+    release(this_window(), order_id);
+    return true;
   }
   ack(this_window(), order_id);
   return true;
+}
+
+bool QueueConsumer::final_already(const std::string& order_id) {
+  const auto status = client_.command_sync({"HGET", keys::order(order_id), "status"});
+  if (status.type != Reply::Type::string) return status.type == Reply::Type::nil && status.ok();  // gone: archived
+  const auto parsed = domain::parse_status(status.str);
+  return parsed && domain::is_final(*parsed);
 }
 
 void QueueConsumer::hand_back(const std::string& order_id) {

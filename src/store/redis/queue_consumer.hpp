@@ -16,19 +16,21 @@
 #include <vector>
 
 #include "domain/order.hpp"
-#include "store/redis/blocking_redis.hpp"
 #include "store/redis/consumer_groups.hpp"
 #include "store/redis/near_cache.hpp"
-#include "store/redis/redis_client.hpp"
+#include "store/redis/redis_link.hpp"
+#include "store/redis/replica_wait.hpp"
+#include "store/redis/stream_reads.hpp"
 
 namespace flashgate::store::redis {
 
 class QueueConsumer {
  public:
-  // consumer_prefix names this process's windows in the group; host and
-  // port are those of the windows' own connections.
-  QueueConsumer(RedisClient& client, ConsumerGroups& groups, NearCache& cache, std::string host, std::uint16_t port,
-                std::string consumer_prefix);
+  // consumer_prefix names this process's windows in the group; open_connection
+  // makes each window's own blocking connection.
+  // A finish is done once `replica_wait` says so.
+  QueueConsumer(RedisLink& client, ConsumerGroups& groups, NearCache& cache, BlockingLinkMaker open_connection,
+                const ReplicaWait& replica_wait, std::string consumer_prefix);
 
   // Store's queue calls, on a window's thread.
   std::optional<domain::Order> claim(std::chrono::milliseconds wait);
@@ -55,7 +57,8 @@ class QueueConsumer {
   // the orders it claimed, until they are acknowledged. Only this window's
   // thread touches it (claim, finish and hand_back run there).
   struct Window {
-    BlockingRedis* connection = nullptr;
+    BlockingLink* connection = nullptr;
+    StreamReads reads;
     std::string consumer;
     std::deque<QueueEntry> backlog;
     std::map<std::string, QueueEntry> claimed;  // order id -> its entry
@@ -72,16 +75,18 @@ class QueueConsumer {
   void ack(Window& window, const std::string& order_id);
   // Lets the entry of a claimed order go without deleting it: reclaimed after reclaim_after.
   void release(Window& window, const std::string& order_id);
+  // The order is in a final status (or gone); false if not, or if Redis could not say.
+  bool final_already(const std::string& order_id);
 
-  RedisClient& client_;
+  RedisLink& client_;
   ConsumerGroups& groups_;
   NearCache& cache_;
-  const std::string host_;
-  const std::uint16_t port_;
+  const BlockingLinkMaker open_connection_;
+  const ReplicaWait& replica_wait_;
   const std::string consumer_prefix_;
   const std::uint64_t instance_;  // unique in the process: keys this consumer's windows on each thread
   std::mutex connections_mutex_;  // guards connections_ (added by window threads, cut by stop()) and next_window_
-  std::vector<std::unique_ptr<BlockingRedis>> connections_;
+  std::vector<std::unique_ptr<BlockingLink>> connections_;
   std::uint64_t next_window_ = 0;
   std::mutex held_mutex_;  // guards held_ (windows add and remove, reclaim_abandoned() reads)
   std::map<std::pair<std::string, std::string>, std::string> held_;  // (queue, entry id) -> window's consumer

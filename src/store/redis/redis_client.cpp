@@ -412,6 +412,14 @@ Reply RedisClient::command_sync(std::vector<std::string> args, milliseconds time
   return impl_->wait([&](Callback done) { command(std::move(args), std::move(done)); }, timeout);
 }
 
+void RedisClient::wait_replicas(std::string_view, int replicas, milliseconds timeout, Callback done) {
+  command({"WAIT", std::to_string(replicas), std::to_string(timeout.count())}, std::move(done));
+}
+
+Reply RedisClient::command_sync_for_key(std::string_view, std::vector<std::string> args, milliseconds timeout) {
+  return command_sync(std::move(args), timeout);
+}
+
 Reply RedisClient::eval_sync(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
                              milliseconds timeout) {
   return impl_->wait(

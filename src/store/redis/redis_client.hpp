@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "store/redis/redis_link.hpp"
 #include "store/redis/redis_reply.hpp"
 
 namespace flashgate::store::redis {
@@ -40,41 +41,51 @@ struct RedisOptions {
   std::chrono::milliseconds backoff_max{1'000};
 };
 
-class RedisClient {
+class RedisClient final : public RedisLink {
  public:
-  using Callback = std::function<void(Reply)>;
+  using Callback = RedisLink::Callback;
 
   RedisClient(std::string host, std::uint16_t port, std::size_t connections = 2);
   explicit RedisClient(RedisOptions options);
   // Answers every command still pending with a CONNECTION error, then joins.
   // Not from the client's own thread (a callback).
-  ~RedisClient();
+  ~RedisClient() override;
   // The same, before destruction: once it returns no callback runs again, and
   // later commands are answered at once with a CONNECTION error. Idempotent.
-  void stop();
+  void stop() override;
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
 
   // From any thread; `done` runs on the client's thread, exactly once.
   // Arguments are binary-safe.
-  void command(std::vector<std::string> args, Callback done);
+  void command(std::vector<std::string> args, Callback done) override;
+  // One server: the key names nothing but itself.
+  void command_for_key(std::string_view, std::vector<std::string> args, Callback done) override {
+    command(std::move(args), std::move(done));
+  }
   // EVALSHA; on NOSCRIPT (a restarted or flushed server) the same call once
   // more as EVAL, which also loads the script. NOSCRIPT means the script did
   // not run, so the second attempt cannot run it twice.
-  void eval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args, Callback done);
+  void eval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
+            Callback done) override;
+  // WAIT on one of the connections: it covers the writes sent over that one
+  // only, so a store that waits for replicas gives its client one connection.
+  void wait_replicas(std::string_view key, int replicas, std::chrono::milliseconds timeout, Callback done) override;
 
   // Blocking forms for worker threads. From the client's own thread they
   // answer a CONNECTION error at once instead of deadlocking. On timeout the
   // answer is "CONNECTION timeout" and the command may still run.
   Reply command_sync(std::vector<std::string> args,
-                     std::chrono::milliseconds timeout = std::chrono::seconds(5));
+                     std::chrono::milliseconds timeout = std::chrono::seconds(5)) override;
+  Reply command_sync_for_key(std::string_view key, std::vector<std::string> args,
+                             std::chrono::milliseconds timeout = std::chrono::seconds(5)) override;
   Reply eval_sync(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
-                  std::chrono::milliseconds timeout = std::chrono::seconds(5));
+                  std::chrono::milliseconds timeout = std::chrono::seconds(5)) override;
 
   // At least one connection is up.
-  bool connected() const;
+  bool connected() const override;
   // For start-up: waits until connected() or the timeout.
-  bool wait_connected(std::chrono::milliseconds timeout) const;
+  bool wait_connected(std::chrono::milliseconds timeout) const override;
 
  private:
   struct Impl;

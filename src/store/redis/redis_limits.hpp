@@ -34,6 +34,13 @@ inline constexpr milliseconds feed_idle_pause{200};     // no stream to read yet
 // before the next read carries the position past it.
 inline constexpr milliseconds gap_check_period{1000};
 
+// --- reads of many streams split by slot (a Redis Cluster: stream_reads.hpp) ---
+// When no slot had anything, one is read with a BLOCK of this much per slot
+// read, so an idle reader sends about one command per this much, however
+// many slots; an entry in a slot not blocked on waits at most that block and
+// one sweep of the slots (2 ms x slots).
+inline constexpr milliseconds slot_block_per_slot{2};
+
 // --- tags and consumer groups ---
 inline constexpr milliseconds tags_refresh_period{1000};  // fg:tags read again at most this often
 inline constexpr milliseconds group_read_grace{2000};     // an XREADGROUP's patience beyond its BLOCK

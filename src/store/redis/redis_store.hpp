@@ -14,10 +14,17 @@
 //   sale_archive         drop_sale               sale_ledger      sales, stock, gauges, payment timeouts
 //   redis_limits.hpp     stream lengths, block times and batches, the Lua's too
 //   scripts, archive_scripts   the Lua (script_text fills in its limits)
+//   redis_link.hpp       the engine, a single Redis or a Redis Cluster, behind
+//                        RedisLink (async) and BlockingLink; stream_reads splits
+//                        the multi-stream reads by slot
+//   replica_wait         WAIT for replicas after the writes a client was told of
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "store/outcome_log.hpp"
 #include "store/queue_reclaim.hpp"
@@ -25,8 +32,10 @@
 #include "store/redis/consumer_groups.hpp"
 #include "store/redis/near_cache.hpp"
 #include "store/redis/outcome_streams.hpp"
+#include "store/redis/cluster/endpoint.hpp"
 #include "store/redis/queue_consumer.hpp"
-#include "store/redis/redis_client.hpp"
+#include "store/redis/redis_link.hpp"
+#include "store/redis/replica_wait.hpp"
 #include "store/redis/sale_archive.hpp"
 #include "store/redis/sale_ledger.hpp"
 #include "store/redis/sold_out_book.hpp"
@@ -37,7 +46,15 @@ namespace flashgate::store::redis {
 struct RedisStoreOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 6379;
+  // Not empty: a Redis Cluster, found from these nodes (host and port unused).
+  std::vector<cluster::Endpoint> cluster_seeds;
+  // Connections of a single Redis's shared client (one when waiting for replicas:
+  // WAIT covers its own connection's writes). A cluster's: one per master.
   std::size_t connections = 2;
+  // WAIT for this many replicas after each write a client is told of (intake,
+  // payment, a window's finish); unset: 1 if every master has a replica, else 0.
+  std::optional<int> wait_replicas;
+  std::chrono::milliseconds wait_timeout{1000};
   std::size_t near_cache_orders = 1'000'000;
   std::chrono::milliseconds reclaim_after{30'000};  // a claimed order idle this long belonged to a dead worker
   std::string consumer_prefix;                      // names this process's windows in the consumer group
@@ -98,6 +115,8 @@ class RedisStore final : public Store, public OutcomeLog, public QueueReclaim {
   std::uint64_t outcome_backlog() { return outcomes_.backlog(); }
 
   const NearCache& near_cache() const { return cache_; }
+  // The replicas each write is waited for (the option, or what was found at start).
+  int wait_replicas() const { return replica_wait_.replicas; }
   const SoldOutBook& sold_out_book() const { return sold_out_; }
 
  private:
@@ -107,7 +126,9 @@ class RedisStore final : public Store, public OutcomeLog, public QueueReclaim {
   // Declared before what uses them: members are destroyed in reverse order
   // (stop() has joined every thread by then).
   RedisStoreOptions options_;
-  RedisClient client_;
+  std::unique_ptr<RedisLink> client_;
+  BlockingLinkMaker open_connection_;  // a blocking connection of the same engine
+  ReplicaWait replica_wait_;
   NearCache cache_;
   SoldOutBook sold_out_;
   std::atomic<bool> intake_open_{true};

@@ -28,17 +28,26 @@ std::optional<bool> SaleArchive::tag_shared(const std::string& sale_id, const st
 
 domain::Result<Empty> SaleArchive::drop_sale(const std::string& sale_id) {
   const std::string tag = domain::sale_tag(sale_id);
-  const auto begun =
-      client_.eval_sync(scripts::begin_drop(), {keys::sale(sale_id), keys::sales, keys::dropping, keys::dropped}, {sale_id});
+  // The global sets and fg:dropped are each in a slot of their own (a Redis
+  // Cluster), so the scripts touch the sale's slot only and the sets follow
+  // as commands, in an order each step of which may be run again.
+  const auto begun = client_.eval_sync(scripts::begin_drop(), {keys::sale(sale_id)}, {});
   if (!begun.ok()) return error_of(begun);
   const auto& outcome = outcome_of(begun);
   if (outcome == "sale_active")
     return Error{ErrorCode::sale_active, "the sale has orders that are not final (" +
                                              (begun.elements.size() > 1 ? begun.elements[1].str : std::string()) + ")"};
   if (outcome == "gone") {
+    for (const char* set : {keys::sales, keys::dropping})
+      if (auto left = client_.command_sync({"SREM", set, sale_id}); !left.ok()) return error_of(left);
     feed_.forget_sale(sale_id);
     return Empty{};
   }
+  // In fg:dropping before out of fg:sales: listed by sale_views() all along.
+  if (auto listed = client_.command_sync({"SADD", keys::dropping, sale_id}); !listed.ok()) return error_of(listed);
+  if (auto unlisted = client_.command_sync({"SREM", keys::sales, sale_id}); !unlisted.ok()) return error_of(unlisted);
+  // Announced now (gateways learn the sale is archived before its keys go) and again once it is gone.
+  if (auto announced = announce_dropped(sale_id); !announced.ok()) return error_of(announced);
   spdlog::info("redis: removing the keys of archived sale {}", sale_id);
   const auto shared = tag_shared(sale_id, tag);
   if (!shared) return unreachable();
@@ -51,15 +60,27 @@ domain::Result<Empty> SaleArchive::drop_sale(const std::string& sale_id) {
     if (auto dropped = drop_stream_entries(sale_id, tag); !dropped) return dropped;
   if (auto dropped = drop_orders(sale_id, tag); !dropped) return dropped;
   if (!*shared) {
-    auto dropped = client_.eval_sync(scripts::drop_tag(), {keys::tags, keys::queue(tag), keys::changes(tag),
-                                                           keys::outcomes(tag), keys::confirmed(tag)}, {tag});
+    // The queue first: without it no process makes the tag's groups again
+    // (scripts::ensure_groups), whether or not it still lists the tag.
+    auto dropped = client_.eval_sync(scripts::drop_tag(), {keys::queue(tag), keys::changes(tag), keys::outcomes(tag),
+                                                           keys::confirmed(tag)}, {});
     if (!dropped.ok()) return error_of(dropped);
+    auto forgotten = client_.command_sync({"SREM", keys::tags, tag});
+    if (!forgotten.ok()) return error_of(forgotten);
   }
-  auto finished =
-      client_.eval_sync(scripts::finish_drop(), {keys::sale(sale_id), keys::dropping, keys::dropped}, {sale_id});
+  // The sale hash last: until it goes, sale_views() lists the sale and a
+  // cut-short archive is resumed; then fg:dropping's entry and the announcement.
+  auto finished = client_.eval_sync(scripts::finish_drop(), {keys::sale(sale_id)}, {});
   if (!finished.ok()) return error_of(finished);
+  if (auto left = client_.command_sync({"SREM", keys::dropping, sale_id}); !left.ok()) return error_of(left);
+  if (auto announced = announce_dropped(sale_id); !announced.ok()) return error_of(announced);
   feed_.forget_sale(sale_id);
   return Empty{};
+}
+
+Reply SaleArchive::announce_dropped(const std::string& sale_id) {
+  return client_.command_sync(
+      {"XADD", keys::dropped, "MAXLEN", "~", std::to_string(limits::dropped_maxlen), "*", "sale_id", sale_id});
 }
 
 domain::Result<Empty> SaleArchive::drop_stream_entries(const std::string& sale_id, const std::string& tag) {
@@ -79,12 +100,14 @@ domain::Result<Empty> SaleArchive::drop_stream_entries(const std::string& sale_i
 }
 
 domain::Result<Empty> SaleArchive::drop_orders(const std::string& sale_id, const std::string& tag) {
-  // SCAN goes over the whole keyspace in steps, and a key of another sale is
-  // only read, never removed.
+  // SCAN goes over the whole keyspace (of the tag's master, on a Redis
+  // Cluster: where every key of the tag is) in steps, and a key of another
+  // sale is only read, never removed.
+  const auto pattern = keys::prefix(tag) + "order:*";
   std::string cursor = "0";
   do {
-    auto page = client_.command_sync(
-        {"SCAN", cursor, "MATCH", keys::prefix(tag) + "order:*", "COUNT", std::to_string(limits::drop_batch)});
+    auto page = client_.command_sync_for_key(
+        pattern, {"SCAN", cursor, "MATCH", pattern, "COUNT", std::to_string(limits::drop_batch)});
     if (!page.ok() || page.elements.size() < 2) return error_of(page);
     cursor = page.elements[0].str;
     std::vector<std::string> script_keys{keys::confirmed(tag)};

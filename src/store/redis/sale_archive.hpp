@@ -8,14 +8,14 @@
 
 #include "domain/errors.hpp"
 #include "store/redis/change_feed.hpp"
-#include "store/redis/redis_client.hpp"
+#include "store/redis/redis_link.hpp"
 #include "store/store.hpp"
 
 namespace flashgate::store::redis {
 
 class SaleArchive {
  public:
-  SaleArchive(RedisClient& client, ChangeFeed& feed) : client_(client), feed_(feed) {}
+  SaleArchive(RedisLink& client, ChangeFeed& feed) : client_(client), feed_(feed) {}
 
   domain::Result<Empty> drop_sale(const std::string& sale_id);
 
@@ -27,7 +27,10 @@ class SaleArchive {
   // The sale's order hashes, found by their key's prefix.
   domain::Result<Empty> drop_orders(const std::string& sale_id, const std::string& tag);
 
-  RedisClient& client_;
+  // Tells every process (their change feeds) the sale is archived.
+  Reply announce_dropped(const std::string& sale_id);
+
+  RedisLink& client_;
   ChangeFeed& feed_;  // forget_sale, once the keys are gone
 };
 

@@ -10,14 +10,14 @@
 #include "domain/sale.hpp"
 #include "domain/time.hpp"
 #include "store/redis/consumer_groups.hpp"
-#include "store/redis/redis_client.hpp"
+#include "store/redis/redis_link.hpp"
 #include "store/store.hpp"
 
 namespace flashgate::store::redis {
 
 class SaleLedger {
  public:
-  SaleLedger(RedisClient& client, ConsumerGroups& groups) : client_(client), groups_(groups) {}
+  SaleLedger(RedisLink& client, ConsumerGroups& groups) : client_(client), groups_(groups) {}
 
   std::vector<domain::Sale> sales();
   // The sales of fg:sales and those of fg:dropping (an archive cut short).
@@ -30,7 +30,7 @@ class SaleLedger {
   std::size_t cancel_unpaid(domain::TimeMs confirmed_before);
 
  private:
-  RedisClient& client_;
+  RedisLink& client_;
   ConsumerGroups& groups_;  // the tags whose payment timeouts to look at
 };
 

@@ -13,7 +13,6 @@ std::string with_limits(std::string lua) {
   const auto written = std::to_chars(step, step + sizeof step, 1000.0 / static_cast<double>(limits::rate_tau_ms));
   const std::pair<std::string_view, std::string> named[] = {
       {"@CHANGES_MAXLEN@", std::to_string(limits::changes_maxlen)},
-      {"@DROPPED_MAXLEN@", std::to_string(limits::dropped_maxlen)},
       {"@RATE_TAU_MS@", std::to_string(limits::rate_tau_ms)},
       {"@RATE_IDLE_RESET_MS@", std::to_string(limits::rate_idle_reset_ms)},
       {"@RATE_STEP@", std::string(step, written.ptr)},

@@ -297,10 +297,12 @@ return 1
 const Script& ensure_groups() {
   // Checked and made in one step: a process that still lists an archived
   // tag must not make its streams again (XGROUP CREATE ... MKSTREAM would).
+  // The tag's queue says whether it is still alive: fg:tags is in another
+  // slot on a Redis Cluster, out of a script's reach.
   static const Script s = plain(R"lua(
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 0 end
-for i, name in ipairs({ARGV[2], ARGV[3]}) do
-  local made = redis.pcall('XGROUP', 'CREATE', KEYS[i + 1], name, '0', 'MKSTREAM')
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i, name in ipairs({ARGV[1], ARGV[2]}) do
+  local made = redis.pcall('XGROUP', 'CREATE', KEYS[i], name, '0', 'MKSTREAM')
   if type(made) == 'table' and made.err and string.sub(made.err, 1, 9) ~= 'BUSYGROUP' then return made end
 end
 return 1

@@ -16,6 +16,8 @@
 //   fg:{T}:confirmed         sorted set: CONFIRMED orders by confirmation time (payment timeouts)
 // Global: fg:tags (set of tags), fg:sales (set of sale ids), fg:dropping (ids of archived sales whose
 // keys are being removed), fg:dropped (stream: ids of sales removed, for the other processes to forget).
+// No script touches a global key: on a Redis Cluster each is in a slot of its own, and a script's keys
+// must share one slot (the tag's).
 // Archiving a sale (RedisStore::drop_sale) moves its id from fg:sales to fg:dropping, removes its keys
 // (and its tag's streams if no other sale has that tag) and last its sale hash and its fg:dropping entry.
 #include <vector>
@@ -53,9 +55,10 @@ const Script& pay();
 const Script& cancel_unpaid();
 
 // --- archiving: RedisStore::drop_sale, in this order; each step may be run again after a crash ---
-// KEYS sale sales dropping dropped; ARGV sale_id
-// -> {dropping}: the sale is (now) in fg:dropping, out of fg:sales, and announced in fg:dropped; {gone}: no such sale hash (removed
-//    already); {sale_active, status}: an order of the sale is in `status`, which is not final
+// Each in the sale's slot only: SaleArchive moves the id between the global sets and announces it in
+// fg:dropped with commands of their own (each global key is in a slot of its own on a Redis Cluster).
+// KEYS sale -> {dropping}: every order of the sale is final, it may go; {gone}: no such sale hash
+//    (removed already); {sale_active, status}: an order of the sale is in `status`, which is not final
 const Script& begin_drop();
 // KEYS stream; ARGV sale_id prefix group after count -> {last entry id read or '', entries removed}:
 // the next `count` entries after `after` that belong to the sale (their sale_id field, or their order's)
@@ -64,16 +67,16 @@ const Script& drop_stream_entries();
 // KEYS confirmed order...; ARGV sale_id -> order hashes removed: those of the sale (UNLINK), and their
 // entries in the tag's payment-timeout set; keys of another sale are left alone.
 const Script& drop_orders();
-// KEYS tags queue changes outcomes confirmed; ARGV tag: the tag is no longer known (no process makes
-// its consumer groups again) and its streams and set are removed. Only for a tag no other sale has.
+// KEYS queue changes outcomes confirmed: the tag's streams and set are removed (without its queue no
+// process makes its consumer groups again). Only for a tag no other sale has.
 const Script& drop_tag();
-// KEYS sale dropping dropped; ARGV sale_id: the sale hash goes last, then fg:dropping's entry; the
-// id is announced in fg:dropped.
+// KEYS sale: the sale hash goes, last of the sale's keys.
 const Script& finish_drop();
 // KEYS sale; ARGV remaining: the last value flushed to the database, on a sale that still exists.
 const Script& set_remaining_db();
-// KEYS tags queue outcomes; ARGV tag queue_group outcome_group -> 1 if the groups exist (made now or
-// before), 0 if the tag is no longer known (its sales were archived): nothing is made then.
+// KEYS queue outcomes; ARGV queue_group outcome_group -> 1 if the groups exist (made now or before), 0
+// if the tag's queue is gone (its sales were archived, drop_tag): nothing is made then. The queue is
+// made by create_sale (with its group) before the tag is listed in fg:tags.
 const Script& ensure_groups();
 
 // Every script above: for the tests that hold them all to one rule.

@@ -80,11 +80,20 @@ const Error& unreachable() {
   return error;
 }
 
+const Error& not_replicated() {
+  static const Error error{ErrorCode::unavailable,
+                           "the order store could not copy this write to a replica in time; try again shortly (the "
+                           "same request finds the same order)"};
+  return error;
+}
+
 Error error_of(const Reply& reply) {
   // The server cannot take writes now, and the command did not run: LOADING
   // (replaying its AOF after a restart), OOM (full), MISCONF (cannot persist),
   // READONLY (a replica after a failover).
-  for (const char* refusal : {"LOADING", "OOM", "MISCONF", "READONLY"})
+  // On a Redis Cluster also CLUSTERDOWN (slots unserved: a failover under
+  // way) and TRYAGAIN (a multi-key command mid-migration).
+  for (const char* refusal : {"LOADING", "OOM", "MISCONF", "READONLY", "CLUSTERDOWN", "TRYAGAIN"})
     if (reply.str.rfind(refusal, 0) == 0) return unreachable();
   if (reply.connection_failed()) return unreachable();
   spdlog::error("redis: {}", describe(reply));

@@ -473,6 +473,14 @@ Reply ClusterClient::command_sync(std::vector<std::string> args, milliseconds ti
   return impl_->wait([&](Callback done) { command(std::move(args), std::move(done)); }, timeout);
 }
 
+void ClusterClient::wait_replicas(std::string_view key, int replicas, milliseconds timeout, Callback done) {
+  command_for_key(key, {"WAIT", std::to_string(replicas), std::to_string(timeout.count())}, std::move(done));
+}
+
+Reply ClusterClient::command_sync_for_key(std::string_view key, std::vector<std::string> args, milliseconds timeout) {
+  return impl_->wait([&](Callback done) { command_for_key(key, std::move(args), std::move(done)); }, timeout);
+}
+
 Reply ClusterClient::eval_sync(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
                                milliseconds timeout) {
   return impl_->wait([&](Callback done) { eval(script, std::move(keys), std::move(args), std::move(done)); },

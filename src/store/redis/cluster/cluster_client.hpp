@@ -39,6 +39,7 @@
 #include "store/redis/cluster/endpoint.hpp"
 #include "store/redis/cluster/slot_map.hpp"
 #include "store/redis/redis_client.hpp"
+#include "store/redis/redis_link.hpp"
 #include "store/redis/redis_reply.hpp"
 
 namespace flashgate::store::redis::cluster {
@@ -50,38 +51,44 @@ struct ClusterClientOptions {
   int max_redirects = 5;
 };
 
-class ClusterClient {
+class ClusterClient final : public RedisLink {
  public:
-  using Callback = RedisClient::Callback;
+  using Callback = RedisLink::Callback;
 
   explicit ClusterClient(ClusterClientOptions options);
   // Answers every command still pending with a CONNECTION error, then joins.
-  ~ClusterClient();
+  ~ClusterClient() override;
   // The same, before destruction; later commands are answered at once with a
   // CONNECTION error. Idempotent. Not from a callback.
-  void stop();
+  void stop() override;
   ClusterClient(const ClusterClient&) = delete;
   ClusterClient& operator=(const ClusterClient&) = delete;
 
   // Routed by its first key, args[1], as for GET, SET, HSET, XADD, EXPIRE...
-  void command(std::vector<std::string> args, Callback done);
+  void command(std::vector<std::string> args, Callback done) override;
   // For commands whose first key is elsewhere (XREADGROUP ... STREAMS key).
-  void command_for_key(std::string_view key, std::vector<std::string> args, Callback done);
+  void command_for_key(std::string_view key, std::vector<std::string> args, Callback done) override;
   void command_for_slot(std::uint16_t slot, std::vector<std::string> args, Callback done);
   // EVALSHA, then EVAL on NOSCRIPT, on the slot of the keys.
-  void eval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args, Callback done);
+  void eval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
+            Callback done) override;
+  // WAIT on the connection of the key's master, the one its slot's writes went over.
+  void wait_replicas(std::string_view key, int replicas, std::chrono::milliseconds timeout, Callback done) override;
 
   // Blocking forms for worker threads; from a callback they answer a
   // CONNECTION error at once. On timeout: "CONNECTION timeout", and the
   // command may still run.
-  Reply command_sync(std::vector<std::string> args, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  Reply command_sync(std::vector<std::string> args,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(5)) override;
+  Reply command_sync_for_key(std::string_view key, std::vector<std::string> args,
+                             std::chrono::milliseconds timeout = std::chrono::seconds(5)) override;
   Reply eval_sync(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
-                  std::chrono::milliseconds timeout = std::chrono::seconds(5));
+                  std::chrono::milliseconds timeout = std::chrono::seconds(5)) override;
 
   // A map is known and every master in it has its connection up.
-  bool connected() const;
+  bool connected() const override;
   // For start-up: waits until connected() or the timeout.
-  bool wait_connected(std::chrono::milliseconds timeout) const;
+  bool wait_connected(std::chrono::milliseconds timeout) const override;
 
   // A copy of the map as it is now (its version numbers each reading and each
   // MOVED applied), and how many times it was read: for tests and metrics.

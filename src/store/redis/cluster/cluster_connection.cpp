@@ -166,4 +166,6 @@ Reply ClusterConnection::eval(const Script& script, const std::vector<std::strin
   return command_for_slot(where.slot, call, left(deadline));
 }
 
+std::uint16_t ClusterConnection::slot_of(std::string_view key) const { return key_slot(key); }
+
 }  // namespace flashgate::store::redis::cluster

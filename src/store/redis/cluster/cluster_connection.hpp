@@ -26,6 +26,7 @@
 #include "store/redis/blocking_redis.hpp"
 #include "store/redis/cluster/endpoint.hpp"
 #include "store/redis/cluster/slot_map.hpp"
+#include "store/redis/redis_link.hpp"
 #include "store/redis/redis_reply.hpp"
 
 namespace flashgate::store::redis::cluster {
@@ -36,18 +37,20 @@ struct ClusterOptions {
   int max_redirects = 5;
 };
 
-class ClusterConnection {
+class ClusterConnection final : public BlockingLink {
  public:
   explicit ClusterConnection(ClusterOptions options);
-  ~ClusterConnection();
+  ~ClusterConnection() override;
   ClusterConnection(const ClusterConnection&) = delete;
   ClusterConnection& operator=(const ClusterConnection&) = delete;
 
   // Routed by its first key, args[1], as for GET, SET, HSET, XADD, EXPIRE...
-  Reply command(const std::vector<std::string>& args, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  Reply command(const std::vector<std::string>& args,
+                std::chrono::milliseconds timeout = std::chrono::seconds(5)) override;
   // For commands whose first key is elsewhere (XREADGROUP ... STREAMS key).
   Reply command_for_key(std::string_view key, const std::vector<std::string>& args,
-                        std::chrono::milliseconds timeout = std::chrono::seconds(5));
+                        std::chrono::milliseconds timeout = std::chrono::seconds(5)) override;
+  std::uint16_t slot_of(std::string_view key) const override;
   Reply command_for_slot(std::uint16_t slot, const std::vector<std::string>& args,
                          std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // EVALSHA, then EVAL on NOSCRIPT, on the slot of the keys: a CROSSSLOT error,
@@ -60,7 +63,7 @@ class ClusterConnection {
   const SlotMap& slot_map() const { return map_; }
 
   // From any thread: wakes a command blocked here and fails every later one.
-  void shutdown();
+  void shutdown() override;
 
  private:
   using Clock = std::chrono::steady_clock;
