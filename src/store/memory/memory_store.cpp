@@ -648,7 +648,9 @@ bool MemoryStore::draw_sale(const std::string& sale_id, domain::TimeMs now) {
     it->second.draw_state = DrawState::frozen;
   }
   // 2. The entrants whose commit is under way are in the set or out of it
-  //    once it ends; wait for it (a group commit: milliseconds).
+  //    once it ends; wait for it (a group commit: milliseconds). A journal
+  //    that takes longer is retried at the next round, entry staying closed.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   for (;;) {
     {
       std::shared_lock lock(mutex_);
@@ -656,6 +658,7 @@ bool MemoryStore::draw_sale(const std::string& sale_id, domain::TimeMs now) {
       if (it == sales_.end()) return false;
       if (it->second.entering == 0) break;
     }
+    if (std::chrono::steady_clock::now() > give_up) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   // 3. The frozen set: every durable ENTERED order of the sale.
