@@ -1,5 +1,7 @@
 #include "store/memory/memory_store.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <future>
 #include <thread>
@@ -640,6 +642,10 @@ std::size_t MemoryStore::run_due_draws(domain::TimeMs now) {
 
 bool MemoryStore::draw_sale(const std::string& sale_id, domain::TimeMs now) {
   using DrawState = SaleEntry::DrawState;
+  const auto began = std::chrono::steady_clock::now();
+  const auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  };
   // 1. Close entry: from here every intake of the sale answers 503 until the result is applied.
   {
     std::lock_guard lock(mutex_);
@@ -687,8 +693,11 @@ bool MemoryStore::draw_sale(const std::string& sale_id, domain::TimeMs now) {
     std::lock_guard lock(mutex_);
     sales_.at(sale_id).draw_seed = seed;
   }
+  const double seeded_ms = ms_since(began);
   // 5. The result, durable before anyone hears of it.
+  const auto drawing_began = std::chrono::steady_clock::now();
   const auto result = domain::run_draw(entrants, stock, *seed);
+  const double drawn_ms = ms_since(drawing_began);
   DrawResultRecord record{sale_id, domain::now_ms(), result.admitted, result.units_admitted, {}};
   record.entrants.reserve(orders.size());
   for (std::size_t i = 0; i < orders.size(); ++i) {
@@ -699,7 +708,10 @@ bool MemoryStore::draw_sale(const std::string& sale_id, domain::TimeMs now) {
     record.entrants.push_back(std::move(next));
   }
   const auto drawn_at = record.drawn_at;
+  const auto writing_began = std::chrono::steady_clock::now();
   if (!wait_for([&](Journal::Done done) { journal_.record_draw_result(record, std::move(done)); })) return false;
+  const double written_ms = ms_since(writing_began);
+  const auto applying_began = std::chrono::steady_clock::now();
   // 6. Applied in memory, then told: the admitted in line in draw order, seq = position.
   std::vector<const std::string*> line(result.admitted, nullptr);
   {
@@ -724,6 +736,10 @@ bool MemoryStore::draw_sale(const std::string& sale_id, domain::TimeMs now) {
     for (const auto& next : record.entrants) publish(view_of(orders_.at(next.order_id), drawn_at));
   }
   queue_cv_.notify_all();
+  spdlog::info("draw of sale {}: {} entrants, {} drawn ({} units); frozen and seeded in {:.1f} ms, drawn in {:.1f} ms, "
+               "result written in {:.1f} ms, applied and told in {:.1f} ms",
+               sale_id, entrants.size(), result.admitted, result.units_admitted, seeded_ms, drawn_ms, written_ms,
+               ms_since(applying_began));
   return true;
 }
 
