@@ -84,6 +84,7 @@ Backends open_backends(const Config& config, metrics::Registry& metrics) {
   if (memory) {
     auto store = std::make_unique<store::MemoryStore>(*b.sqlite_);
     store->restore(b.sqlite_->load());
+    b.draws = store.get();
     b.gauges_ = add_memory_store_gauges(*store, metrics);
     b.store_ = std::move(store);
   } else {

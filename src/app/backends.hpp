@@ -15,6 +15,7 @@
 #include "metrics/registry.hpp"
 #include "store/outcome_log.hpp"
 #include "store/queue_reclaim.hpp"
+#include "store/sale_draws.hpp"
 #include "store/store.hpp"
 
 namespace flashgate::database {
@@ -51,6 +52,8 @@ class Backends {
   store::OutcomeLog* outcome_log = nullptr;
   // A queue several processes share (Redis); null: one process takes from it.
   store::QueueReclaim* queue_reclaim = nullptr;
+  // The draws of draw sales (the memory store); null: the store takes no draw sale.
+  store::SaleDraws* draws = nullptr;
   // Where several processes share the store and a database that can lock;
   // null: this process owns its store and takes turns with no one.
   database::DeploymentLocks* locks = nullptr;

@@ -151,6 +151,7 @@ void Process::add_components() {
   task("payment timeouts", w.unpaid_cancellation);
   task("archive rounds", w.archive_rounds);
   task("reclaim", w.reclaim);  // renews what the windows hold until they let go
+  task("draws", w.drawer);
   if (w.windows) lifecycle_.add({"windows", [&w] { w.windows->start(); }, [&w] { w.windows->stop(); }, windows_need});
 
   // First to stop: no new intake while the windows finish what was taken.

@@ -72,6 +72,7 @@ WorkerParts::WorkerParts(const Config& config, Backends& backends, metrics::Regi
   unpaid_cancellation.emplace(store, std::chrono::milliseconds(config.payment_timeout_ms));
   if (archiver) archive_rounds.emplace(*archiver, config.archive_after_ms);
   if (backends.queue_reclaim) reclaim.emplace(*backends.queue_reclaim);
+  if (backends.draws) drawer.emplace(*backends.draws);
 }
 
 }  // namespace flashgate::app

@@ -15,6 +15,7 @@
 #include "worker/archive_rounds.hpp"
 #include "worker/archiver.hpp"
 #include "worker/outcome_mirror.hpp"
+#include "worker/sale_draws.hpp"
 #include "worker/stock_flush.hpp"
 #include "worker/unpaid_cancellation.hpp"
 #include "worker/windows.hpp"
@@ -38,6 +39,7 @@ struct WorkerParts {
   std::optional<worker::UnpaidCancellation> unpaid_cancellation;
   std::optional<worker::ArchiveRounds> archive_rounds;
   std::optional<worker::AbandonedReclaim> reclaim;
+  std::optional<worker::SaleDrawer> drawer;
   std::optional<worker::Windows> windows;
 };
 

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include "domain/queue_hint.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
@@ -84,6 +86,10 @@ AdmissionPhase admission_phase(const Sale& sale, const SaleAdmission& admission,
   if (now < entry_opens_at(sale, admission)) return AdmissionPhase::not_open;
   if (now < draw_at(sale, admission)) return AdmissionPhase::entering;
   return AdmissionPhase::first_come;
+}
+
+std::int64_t entrant_poll_after_ms(TimeMs draw_at, TimeMs now) {
+  return std::max<std::int64_t>(draw_at - now, min_poll_after_ms);
 }
 
 DrawSeed random_draw_seed() {

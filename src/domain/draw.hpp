@@ -32,26 +32,12 @@
 #include <string_view>
 #include <vector>
 
+#include "domain/admission.hpp"
 #include "domain/errors.hpp"
 #include "domain/sale.hpp"
 #include "domain/time.hpp"
 
 namespace flashgate::domain {
-
-enum class Admission : std::uint8_t { first_come, draw };
-std::string_view to_string(Admission a);  // "first_come", "draw"
-std::optional<Admission> parse_admission(std::string_view text);
-
-// A window long enough for a raffle, short enough that a typo in units
-// ("10000s") does not keep entrants waiting for days.
-inline constexpr std::int64_t max_draw_window_ms = 3'600'000;        // 1 h
-inline constexpr std::int64_t max_prequeue_ms = 24LL * 3'600'000;   // 24 h
-
-struct SaleAdmission {
-  Admission admission = Admission::first_come;
-  std::int64_t draw_window_ms = 0;  // draw only: entry stays open this long after starts_at
-  std::int64_t prequeue_ms = 0;     // draw only: entry opens this long before starts_at
-};
 
 // A draw sale needs starts_at (its window opens there), 0 < draw_window <=
 // max_draw_window_ms, 0 <= prequeue <= max_prequeue_ms, and no ends_at
@@ -72,6 +58,10 @@ std::string_view to_string(AdmissionPhase p);
 // How an intake at `now` is admitted; whether the sale has ended is
 // window_refusal's question, asked as before.
 AdmissionPhase admission_phase(const Sale& sale, const SaleAdmission& admission, TimeMs now);
+
+// When an ENTERED client should ask again: at the draw (nothing changes
+// before it), at least min_poll_after_ms from now.
+std::int64_t entrant_poll_after_ms(TimeMs draw_at, TimeMs now);
 
 inline constexpr std::size_t draw_seed_size = 32;
 using DrawSeed = std::array<unsigned char, draw_seed_size>;

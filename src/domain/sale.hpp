@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "domain/admission.hpp"
 #include "domain/errors.hpp"
 #include "domain/time.hpp"
 
@@ -21,6 +22,8 @@ struct Sale {
   std::optional<TimeMs> ends_at;    // absent: never ends
   TimeMs created_at = 0;
   std::int64_t max_per_buyer = 1;  // units one buyer may hold at once over all their orders
+  // First come, or a draw among the early comers (domain/draw.hpp).
+  SaleAdmission admission{};
 };
 
 enum class SaleState { upcoming, open, sold_out, ended };

@@ -1,6 +1,7 @@
 // POST /api/sales/{id}/orders: the intake
 #include <boost/json/monotonic_resource.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -137,8 +138,11 @@ void Intake::handle(const ExchangePtr& ex, bool may_refresh) const {
     }
     const auto& view = outcome.value().view;
     // The order is the user's own (found by, or made for, this user): its user id is theirs.
-    const std::string ticket =
-        tickets.seal(view.order.order_id, view.order.sale_id, view.order.user_id, domain::now_ms());
+    // An entrant's ticket counts from the draw (see docs/architecture.md "The draw"):
+    // however long the prequeue, it lives as long after the draw as a first-come one.
+    const auto now = domain::now_ms();
+    const std::string ticket = tickets.seal(view.order.order_id, view.order.sale_id, view.order.user_id,
+                                            view.draw_at ? std::max(now, *view.draw_at) : now);
     metrics.count(outcome.value().created ? "accepted" : "repeat");
     ex->respond(json_response(outcome.value().created ? 202 : 200, render_intake(view, ticket)));
   });

@@ -1,5 +1,6 @@
 #include "gateway/render.hpp"
 
+#include "domain/draw.hpp"
 #include "gateway/json_writer.hpp"
 
 namespace flashgate::gateway {
@@ -43,6 +44,11 @@ void status_members(JsonWriter& w, const store::OrderView& view) {
     w.key("estimated_wait_ms");
     if (view.estimated_wait_ms) w.number(*view.estimated_wait_ms);
     else w.null();
+  }
+  // Only while ENTERED: when the draw decides the order.
+  if (view.draw_at) {
+    w.key("draw_at");
+    time(w, *view.draw_at);
   }
   w.key("reason");
   if (o.reason.empty()) w.null();
@@ -94,6 +100,16 @@ std::string render_sale(const store::SaleView& view, domain::TimeMs now) {
   w.key("ends_at");
   optional_time(w, s.ends_at);
   w.key("max_per_buyer").number(s.max_per_buyer);
+  // Only a draw sale's: a first-come sale's object is the one its clients knew.
+  if (s.admission.is_draw()) {
+    w.key("admission").plain_string(domain::to_string(s.admission.admission));
+    w.key("draw_window_ms").number(s.admission.draw_window_ms);
+    w.key("prequeue_ms").number(s.admission.prequeue_ms);
+    w.key("entry_opens_at");
+    time(w, domain::entry_opens_at(s, s.admission));
+    w.key("draw_at");
+    time(w, domain::draw_at(s, s.admission));
+  }
   return w.end_object().take();
 }
 

@@ -1,4 +1,5 @@
 // POST /api/admin/sales, GET /api/sales/{id}, GET /api/admin/sales/{id}/stats
+#include "domain/draw.hpp"
 #include "domain/ids.hpp"
 #include "gateway/handlers.hpp"
 #include "gateway/archive_render.hpp"
@@ -28,11 +29,47 @@ domain::Result<std::optional<domain::TimeMs>> optional_time(const boost::json::o
   return std::optional<domain::TimeMs>(*parsed);
 }
 
+// A duration as integer seconds (10) or a duration string ("10s", "5m", "250ms").
+domain::Result<std::int64_t> duration_ms(const boost::json::object& body, std::string_view field) {
+  const domain::Error invalid{ErrorCode::invalid_request,
+                              std::string(field) + " must be whole seconds or a duration such as \"10s\" or \"5m\""};
+  const auto* value = body.if_contains(field);
+  if (value->is_int64()) {
+    const auto seconds = value->as_int64();
+    if (seconds < 0 || seconds > domain::max_prequeue_ms / 1000) return invalid;
+    return seconds * 1000;
+  }
+  if (!value->is_string()) return invalid;
+  const auto parsed = domain::parse_duration_ms(std::string_view(value->as_string()));
+  if (!parsed) return invalid;
+  return *parsed;
+}
+
+// "admission", "draw_window", "prequeue" (domain/draw.hpp), checked against the sale's times.
+std::optional<domain::Error> parse_admission_fields(const boost::json::object& obj, domain::Sale& sale) {
+  auto& rules = sale.admission;
+  if (obj.contains("admission")) {
+    auto text = required_string(obj, "admission");
+    if (!text) return text.error();
+    auto admission = domain::parse_admission(text.value());
+    if (!admission) return domain::Error{ErrorCode::invalid_request, "admission must be \"first_come\" or \"draw\""};
+    rules.admission = *admission;
+  }
+  for (auto [field, target] : {std::pair{"draw_window", &rules.draw_window_ms}, std::pair{"prequeue", &rules.prequeue_ms}}) {
+    if (!obj.contains(field)) continue;
+    auto ms = duration_ms(obj, field);
+    if (!ms) return ms.error();
+    *target = *ms;
+  }
+  return domain::validate_admission(sale, rules);
+}
+
 domain::Result<domain::Sale> parse_new_sale(std::string_view text) {
   auto body = parse_json_object(text);
   if (!body) return body.error();
   const auto& obj = body.value();
-  if (auto unknown = only_fields(obj, {"sale_id", "item", "stock", "starts_at", "ends_at", "max_per_buyer"})) return *unknown;
+  if (auto unknown = only_fields(obj, {"sale_id", "item", "stock", "starts_at", "ends_at", "max_per_buyer", "admission",
+                                  "draw_window", "prequeue"})) return *unknown;
   domain::Sale sale;
   auto sale_id = required_string(obj, "sale_id");
   if (!sale_id) return sale_id.error();
@@ -58,6 +95,7 @@ domain::Result<domain::Sale> parse_new_sale(std::string_view text) {
   sale.max_per_buyer = max_per_buyer;
   sale.created_at = domain::now_ms();
   if (auto invalid = domain::validate_new_sale(sale)) return *invalid;
+  if (auto invalid = parse_admission_fields(obj, sale)) return *invalid;
   return sale;
 }
 

@@ -21,6 +21,8 @@ struct OrderView {
   std::int64_t poll_after_ms = 0;
   // While QUEUED: domain::estimated_wait_ms, from the position and the sale's start rate.
   std::optional<std::int64_t> estimated_wait_ms;
+  // While ENTERED (a draw sale's entrant): when the draw is due.
+  std::optional<domain::TimeMs> draw_at{};
 };
 
 struct SaleView {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "domain/queue_hint.hpp"
+
 namespace {
 
 using flashgate::domain::Admission;
@@ -355,6 +357,13 @@ TEST(Draw, BrokenInputIsABugNotAnOutcome) {
   entrants[1].quantity = 1;
   entrants.push_back(entrants[2]);
   EXPECT_THROW(run_draw(entrants, 5, seed_numbered(1)), std::invalid_argument);
+}
+
+TEST(EntrantPollAfter, IsTheTimeToTheDrawAtLeastTheFloor) {
+  using flashgate::domain::entrant_poll_after_ms;
+  EXPECT_EQ(entrant_poll_after_ms(100'000, 40'000), 60'000);
+  EXPECT_EQ(entrant_poll_after_ms(100'000, 99'990), flashgate::domain::min_poll_after_ms);
+  EXPECT_EQ(entrant_poll_after_ms(100'000, 200'000), flashgate::domain::min_poll_after_ms) << "the draw is late: soon again";
 }
 
 }  // namespace

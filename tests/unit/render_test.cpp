@@ -142,6 +142,16 @@ TEST(RenderStatus, ExternalIdOnlyOnceTheShopSaidOne) {
   EXPECT_EQ(parse_object(render_intake(v, "AbC")).at("external_id").as_string(), "SHOP-42");
 }
 
+TEST(RenderStatus, DrawAtOnlyWhileEntered) {
+  auto v = view_in(OrderStatus::entered);
+  v.draw_at = t0 + 5000;
+  const auto obj = parse_object(render_status(v));
+  EXPECT_EQ(parse_rfc3339(std::string(obj.at("draw_at").as_string())), t0 + 5000);
+  EXPECT_TRUE(obj.at("position").is_null());
+  EXPECT_FALSE(obj.contains("estimated_wait_ms"));
+  EXPECT_FALSE(parse_object(render_status(view_in(OrderStatus::queued))).contains("draw_at"));
+}
+
 TEST(RenderStatus, ShowsTheQuantity) {
   OrderView v = view_in(OrderStatus::queued);
   EXPECT_EQ(json::value_to<std::int64_t>(parse_object(render_status(v)).at("quantity")), 1);
@@ -199,6 +209,18 @@ TEST(RenderSale, HasEveryFieldOfTheContract) {
   EXPECT_EQ(json::value_to<std::int64_t>(obj.at("remaining")), 4);
   EXPECT_EQ(parse_rfc3339(std::string(obj.at("starts_at").as_string())), t0);
   EXPECT_EQ(parse_rfc3339(std::string(obj.at("ends_at").as_string())), t0 + 3'600'000);
+}
+
+TEST(RenderSale, ADrawSaleShowsItsAdmissionAndAFirstComeOneNone) {
+  EXPECT_FALSE(parse_object(render_sale(sale_view(10, 4), t0 + 1)).contains("admission"));
+  auto v = sale_view(10, 10);
+  v.sale.admission = {flashgate::domain::Admission::draw, 10'000, 300'000};
+  const auto obj = parse_object(render_sale(v, t0 - 1));
+  EXPECT_EQ(obj.at("admission").as_string(), "draw");
+  EXPECT_EQ(json::value_to<std::int64_t>(obj.at("draw_window_ms")), 10'000);
+  EXPECT_EQ(json::value_to<std::int64_t>(obj.at("prequeue_ms")), 300'000);
+  EXPECT_EQ(parse_rfc3339(std::string(obj.at("entry_opens_at").as_string())), t0 - 300'000);
+  EXPECT_EQ(parse_rfc3339(std::string(obj.at("draw_at").as_string())), t0 + 10'000);
 }
 
 TEST(RenderSale, StateUpcomingBeforeTheStart) {

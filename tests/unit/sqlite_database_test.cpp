@@ -271,6 +271,44 @@ TEST_F(SqliteFile, ASalesLimitIsKept) {
   EXPECT_EQ(state.sales[0].max_per_buyer, 3);
 }
 
+TEST_F(SqliteFile, ADrawSalesAdmissionIsKeptAndAnOldDataDirReadsFirstCome) {
+  const auto path = dir_ / "flashgate.db";
+  exec_sql(path, schema_without_external_id);
+  {
+    SqliteDatabase db(path);
+    ASSERT_EQ(db.load().sales.size(), 1u);
+    EXPECT_FALSE(db.load().sales[0].admission.is_draw()) << "a sale of before is first-come";
+    flashgate::domain::Sale sale;
+    sale.sale_id = "fair";
+    sale.item = "w";
+    sale.stock = 9;
+    sale.starts_at = 1'000'000;
+    sale.admission = {flashgate::domain::Admission::draw, 10'000, 60'000};
+    std::promise<bool> durable;
+    db.record_sale(sale, [&durable](bool ok) { durable.set_value(ok); });
+    ASSERT_TRUE(durable.get_future().get());
+    db.close();
+  }
+  SqliteDatabase again(path);
+  const auto state = again.load();
+  ASSERT_EQ(state.sales.size(), 2u);
+  const auto& fair = state.sales[0].sale_id == "fair" ? state.sales[0] : state.sales[1];
+  EXPECT_TRUE(fair.admission.is_draw());
+  EXPECT_EQ(fair.admission.draw_window_ms, 10'000);
+  EXPECT_EQ(fair.admission.prequeue_ms, 60'000);
+}
+
+TEST_F(SqliteFile, ADrawsResultWithoutItsSeedIsRefused) {
+  SqliteDatabase db(dir_ / "flashgate.db");
+  ASSERT_TRUE(record_the_sale(db));
+  flashgate::store::DrawResultRecord result;
+  result.sale_id = sale_id;
+  std::promise<bool> durable;
+  db.record_draw_result(result, [&durable](bool ok) { durable.set_value(ok); });
+  EXPECT_FALSE(durable.get_future().get()) << "no result may stand without the seed that made it";
+  EXPECT_TRUE(db.load().draws.empty());
+}
+
 TEST_F(SqliteFile, TheJournalKeepsTheExternalIdOfItsLatestVersion) {
   const auto path = dir_ / "flashgate.db";
   {

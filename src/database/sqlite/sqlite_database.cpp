@@ -44,7 +44,32 @@ CREATE TABLE IF NOT EXISTS sales (
   count_entered    INTEGER NOT NULL DEFAULT 0,
   count_not_drawn  INTEGER NOT NULL DEFAULT 0,
   units_entered    INTEGER,
-  units_not_drawn  INTEGER
+  units_not_drawn  INTEGER,
+  admission        TEXT NOT NULL DEFAULT 'first_come',
+  draw_window_ms   INTEGER NOT NULL DEFAULT 0,
+  prequeue_ms      INTEGER NOT NULL DEFAULT 0
+);
+-- A draw sale's draw (issue #26): the seed is written first, when entry
+-- closes; drawn_at and the numbers with the result, in one transaction with
+-- every entrant's new status and its row in draw_entrants (the audit's input:
+-- docs/architecture.md "The draw").
+CREATE TABLE IF NOT EXISTS draws (
+  sale_id   TEXT PRIMARY KEY,
+  seed      TEXT NOT NULL,
+  seeded_at INTEGER NOT NULL,
+  entrants  INTEGER NOT NULL,
+  drawn_at  INTEGER,
+  admitted  INTEGER,
+  units     INTEGER
+);
+CREATE TABLE IF NOT EXISTS draw_entrants (
+  sale_id    TEXT NOT NULL,
+  order_id   TEXT NOT NULL,
+  user_id    TEXT NOT NULL,
+  quantity   INTEGER NOT NULL,
+  entered_at INTEGER NOT NULL,
+  position   INTEGER,
+  PRIMARY KEY (sale_id, order_id)
 );
 -- The memory store's journal: every accepted order, at its latest version.
 CREATE TABLE IF NOT EXISTS intakes (
@@ -134,6 +159,9 @@ constexpr AddedColumn added_columns[] = {
     {"sales", "count_not_drawn", "INTEGER NOT NULL DEFAULT 0"},
     {"sales", "units_entered", "INTEGER"},
     {"sales", "units_not_drawn", "INTEGER"},
+    {"sales", "admission", "TEXT NOT NULL DEFAULT 'first_come'"},  // the draw (issue #26)
+    {"sales", "draw_window_ms", "INTEGER NOT NULL DEFAULT 0"},
+    {"sales", "prequeue_ms", "INTEGER NOT NULL DEFAULT 0"},
 };
 
 enum Stmt {
@@ -155,6 +183,9 @@ enum Stmt {
   archived_ids,
   live_sale_intakes,
   order_sale,
+  insert_draw_seed,
+  insert_draw_entrant,
+  mark_draw_applied,
   statement_count
 };
 
@@ -163,17 +194,17 @@ enum Stmt {
   "sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, settled_since, archived_at, final_remaining, " \
   "count_queued, count_processing, count_confirmed, count_paid, count_failed, count_cancelled, count_entered, "    \
   "count_not_drawn, units_queued, units_processing, units_confirmed, units_paid, units_failed, units_cancelled, "   \
-  "units_entered, units_not_drawn, max_per_buyer"
+  "units_entered, units_not_drawn, max_per_buyer, admission, draw_window_ms, prequeue_ms"
 // One column per status in each block, in OrderStatus's order, read and written by index.
 static_assert(domain::all_statuses.size() == 8, "a new status needs its count_ and units_ columns in sales");
 
 constexpr const char* statement_sql[statement_count] = {
-    "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at, max_per_buyer) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    ("INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at, max_per_buyer, admission, "
+     "draw_window_ms, prequeue_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
     // Parenthesised: one statement spelt over several lines, not a missing comma.
     ("INSERT INTO intakes (order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, "
      "updated_at, external_id, quantity, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
-     "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, version = excluded.version, "
+     "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, version = excluded.version, seq = excluded.seq, "
      "reason = excluded.reason, payment_id = excluded.payment_id, updated_at = excluded.updated_at, "
      "external_id = excluded.external_id WHERE excluded.version > intakes.version"),
     ("INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id, quantity) "
@@ -203,6 +234,11 @@ constexpr const char* statement_sql[statement_count] = {
     ("SELECT rowid, order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, updated_at, "
      "external_id, quantity, request_id FROM intakes WHERE sale_id = ?1 ORDER BY rowid"),
     "SELECT sale_id FROM intakes WHERE order_id = ?1",
+    ("INSERT INTO draws (sale_id, seed, seeded_at, entrants) VALUES (?1, ?2, ?3, ?4) "
+     "ON CONFLICT (sale_id) DO NOTHING"),
+    ("INSERT INTO draw_entrants (sale_id, order_id, user_id, quantity, entered_at, position) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (sale_id, order_id) DO NOTHING"),
+    "UPDATE draws SET drawn_at = ?2, admitted = ?3, units = ?4 WHERE sale_id = ?1 AND drawn_at IS NULL",
 };
 
 // The statuses the event sink is told of.
@@ -212,8 +248,13 @@ bool is_outcome(domain::OrderStatus status) {
          status == OrderStatus::cancelled;
 }
 
+constexpr const char* load_draws_sql =
+    "SELECT d.sale_id, d.seed, d.seeded_at, d.entrants, d.drawn_at FROM draws d JOIN sales s USING (sale_id) "
+    "WHERE s.archived_at IS NULL";
+
 constexpr const char* load_sales_sql =
-    "SELECT sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, max_per_buyer FROM sales "
+    "SELECT sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, max_per_buyer, admission, "
+    "draw_window_ms, prequeue_ms FROM sales "
     "WHERE archived_at IS NULL "
     "ORDER BY created_at";
 
@@ -233,6 +274,30 @@ std::string column_text(sqlite3_stmt* s, int i) {
   const auto* text = sqlite3_column_text(s, i);
   return text ? std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(sqlite3_column_bytes(s, i)))
               : std::string();
+}
+
+// The admission columns (admission, draw_window_ms, prequeue_ms) from `first` on.
+domain::SaleAdmission read_admission(sqlite3_stmt* s, int first) {
+  return {domain::parse_admission(column_text(s, first)).value_or(domain::Admission::first_come),
+          sqlite3_column_int64(s, first + 1), sqlite3_column_int64(s, first + 2)};
+}
+
+// An intake row's columns, as upsert_intake takes them.
+void bind_intake(sqlite3_stmt* s, const domain::Order& order) {
+  bind_text(s, 1, order.order_id);
+  bind_text(s, 2, order.sale_id);
+  bind_text(s, 3, order.user_id);
+  sqlite3_bind_int64(s, 4, static_cast<std::int64_t>(order.seq));
+  sqlite3_bind_text(s, 5, domain::to_string(order.status).data(),
+                    static_cast<int>(domain::to_string(order.status).size()), SQLITE_STATIC);
+  sqlite3_bind_int64(s, 6, static_cast<std::int64_t>(order.version));
+  bind_text(s, 7, order.reason);
+  bind_text(s, 8, order.payment_id);
+  sqlite3_bind_int64(s, 9, order.created_at);
+  sqlite3_bind_int64(s, 10, order.updated_at);
+  bind_text(s, 11, order.external_id);
+  sqlite3_bind_int64(s, 12, order.quantity);
+  bind_text(s, 13, order.request_id);
 }
 
 std::optional<std::int64_t> column_optional(sqlite3_stmt* s, int i) {
@@ -280,7 +345,9 @@ SaleRecord read_sale_record(sqlite3_stmt* s) {
   for (std::size_t i = 0; i < r.units.size(); ++i)
     r.units[i] = static_cast<std::uint64_t>(
         column_optional(s, 10 + static_cast<int>(r.counts.size() + i)).value_or(static_cast<std::int64_t>(r.counts[i])));
-  r.sale.max_per_buyer = sqlite3_column_int64(s, 10 + static_cast<int>(r.counts.size() + r.units.size()));
+  const int after_units = 10 + static_cast<int>(r.counts.size() + r.units.size());
+  r.sale.max_per_buyer = sqlite3_column_int64(s, after_units);
+  r.sale.admission = read_admission(s, after_units + 1);
   return r;
 }
 
@@ -455,6 +522,10 @@ void SqliteDatabase::record_sale(const domain::Sale& sale, Done done) {
         bind_optional(s, 5, sale.ends_at);
         sqlite3_bind_int64(s, 6, sale.created_at);
         sqlite3_bind_int64(s, 7, sale.max_per_buyer);
+        const auto admission = domain::to_string(sale.admission.admission);
+        sqlite3_bind_text(s, 8, admission.data(), static_cast<int>(admission.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(s, 9, sale.admission.draw_window_ms);
+        sqlite3_bind_int64(s, 10, sale.admission.prequeue_ms);
         return step_done(s);
       },
       std::move(done));
@@ -464,20 +535,7 @@ void SqliteDatabase::record_order(domain::Order order, Done done) {
   submit(
       [order = std::move(order)](SqliteDatabase& self) {
         auto* s = self.statement(upsert_intake);
-        bind_text(s, 1, order.order_id);
-        bind_text(s, 2, order.sale_id);
-        bind_text(s, 3, order.user_id);
-        sqlite3_bind_int64(s, 4, static_cast<std::int64_t>(order.seq));
-        sqlite3_bind_text(s, 5, domain::to_string(order.status).data(),
-                          static_cast<int>(domain::to_string(order.status).size()), SQLITE_STATIC);
-        sqlite3_bind_int64(s, 6, static_cast<std::int64_t>(order.version));
-        bind_text(s, 7, order.reason);
-        bind_text(s, 8, order.payment_id);
-        sqlite3_bind_int64(s, 9, order.created_at);
-        sqlite3_bind_int64(s, 10, order.updated_at);
-        bind_text(s, 11, order.external_id);
-        sqlite3_bind_int64(s, 12, order.quantity);
-        bind_text(s, 13, order.request_id);
+        bind_intake(s, order);
         if (const int rc = step_done(s); rc != SQLITE_OK) return rc;
         // Only a write that changed the row: a repeated or older version is nothing new.
         if (sqlite3_changes(self.db_) == 0) return SQLITE_OK;
@@ -496,6 +554,49 @@ void SqliteDatabase::record_order(domain::Order order, Done done) {
         sqlite3_bind_int64(e, 8, order.updated_at);
         sqlite3_bind_int64(e, 9, order.quantity);
         return step_done(e);
+      },
+      std::move(done));
+}
+
+void SqliteDatabase::record_draw_seed(const store::DrawRecord& draw, Done done) {
+  submit(
+      [sale_id = draw.sale_id, seed = domain::draw_seed_hex(draw.seed), at = draw.seeded_at,
+       entrants = draw.entrants](SqliteDatabase& self) {
+        auto* s = self.statement(insert_draw_seed);
+        bind_text(s, 1, sale_id);
+        bind_text(s, 2, seed);
+        sqlite3_bind_int64(s, 3, at);
+        sqlite3_bind_int64(s, 4, static_cast<std::int64_t>(entrants));
+        return step_done(s);
+      },
+      std::move(done));
+}
+
+void SqliteDatabase::record_draw_result(store::DrawResultRecord result, Done done) {
+  submit(
+      [result = std::move(result)](SqliteDatabase& self) {
+        auto* intake = self.statement(upsert_intake);
+        auto* entrant = self.statement(insert_draw_entrant);
+        for (const auto& order : result.entrants) {
+          bind_intake(intake, order);
+          if (const int rc = step_done(intake); rc != SQLITE_OK) return rc;
+          bind_text(entrant, 1, order.sale_id);
+          bind_text(entrant, 2, order.order_id);
+          bind_text(entrant, 3, order.user_id);
+          sqlite3_bind_int64(entrant, 4, order.quantity);
+          sqlite3_bind_int64(entrant, 5, order.created_at);
+          if (order.status == domain::OrderStatus::queued) sqlite3_bind_int64(entrant, 6, static_cast<std::int64_t>(order.seq));
+          else sqlite3_bind_null(entrant, 6);
+          if (const int rc = step_done(entrant); rc != SQLITE_OK) return rc;
+        }
+        auto* mark = self.statement(mark_draw_applied);
+        bind_text(mark, 1, result.sale_id);
+        sqlite3_bind_int64(mark, 2, result.drawn_at);
+        sqlite3_bind_int64(mark, 3, result.admitted);
+        sqlite3_bind_int64(mark, 4, result.units_admitted);
+        if (const int rc = step_done(mark); rc != SQLITE_OK) return rc;
+        // No seed row to mark: the result must not stand without the seed that made it.
+        return sqlite3_changes(self.db_) == 1 ? SQLITE_OK : SQLITE_CONSTRAINT;
       },
       std::move(done));
 }
@@ -605,8 +706,23 @@ store::JournalState SqliteDatabase::load() {
       domain::Sale sale{column_text(s, 0), column_text(s, 1), sqlite3_column_int64(s, 2),
                         column_optional(s, 3), column_optional(s, 4), sqlite3_column_int64(s, 5)};
       sale.max_per_buyer = sqlite3_column_int64(s, 7);
+      sale.admission = read_admission(s, 8);
       if (auto remaining = column_optional(s, 6)) state.remaining_db.emplace_back(sale.sale_id, *remaining);
       state.sales.push_back(std::move(sale));
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_OK) return rc;
+    rc = sqlite3_prepare_v2(self.db_, load_draws_sql, -1, &s, nullptr);
+    while (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+      store::DrawRecord draw;
+      draw.sale_id = column_text(s, 0);
+      const auto seed = domain::parse_draw_seed_hex(column_text(s, 1));
+      if (!seed) continue;  // not a seed this code wrote: that sale's draw is not resumed
+      draw.seed = *seed;
+      draw.seeded_at = sqlite3_column_int64(s, 2);
+      draw.entrants = static_cast<std::uint64_t>(sqlite3_column_int64(s, 3));
+      draw.applied = sqlite3_column_type(s, 4) != SQLITE_NULL;
+      state.draws.push_back(std::move(draw));
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_OK) return rc;

@@ -45,6 +45,8 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal, public
   // Journal
   void record_sale(const domain::Sale& sale, Done done) override;
   void record_order(domain::Order order, Done done) override;
+  void record_draw_seed(const store::DrawRecord& draw, Done done) override;
+  void record_draw_result(store::DrawResultRecord result, Done done) override;
   void barrier(Done done) override;
   store::JournalState load() override;
 

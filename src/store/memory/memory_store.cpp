@@ -1,7 +1,12 @@
 #include "store/memory/memory_store.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <future>
+#include <thread>
+
+#include "domain/draw.hpp"
 
 #include "domain/ids.hpp"
 #include "platform/free_memory.hpp"
@@ -17,6 +22,24 @@ namespace {
 std::size_t index_of(OrderStatus s) { return static_cast<std::size_t>(s); }
 
 const Error unavailable{ErrorCode::unavailable, "the order could not be stored; try again shortly"};
+// Between the end of a draw window and the draw's result: a latecomer's place depends on how many were drawn.
+const Error drawing{ErrorCode::unavailable, "the sale's draw is being made; try again in a moment"};
+
+// The statuses whose units count against the buyer's limit: those holding
+// units, and an entrant's (it may be drawn).
+bool counts_for_buyer(OrderStatus s) { return domain::holds_units(s) || s == OrderStatus::entered; }
+
+// Statuses a window has started (QUEUED waits, ENTERED and NOT_DRAWN never were in line).
+bool was_started(OrderStatus s) {
+  return s != OrderStatus::queued && s != OrderStatus::entered && s != OrderStatus::not_drawn;
+}
+
+bool wait_for(const std::function<void(store::Journal::Done)>& write) {
+  std::promise<bool> durable;
+  auto result = durable.get_future();
+  write([&durable](bool ok) { durable.set_value(ok); });
+  return result.get();
+}
 
 }  // namespace
 
@@ -54,13 +77,14 @@ void MemoryStore::restore(const JournalState& state) {
         entry.confirmed_at = order.updated_at;
         confirmed_.emplace_back(order.updated_at, order.order_id);
       }
-      if (!domain::releases_unit(order.status)) {
-        sale.remaining -= order.quantity;
+      if (domain::holds_units(order.status)) sale.remaining -= order.quantity;
+      if (counts_for_buyer(order.status)) {
         sale.holders[domain::hold_key(order)] = order.order_id;
         if (sale.sale.max_per_buyer > 1) sale.held_units[order.user_id] += order.quantity;
       }
+      if (order.status == OrderStatus::entered) sale.entrants.push_back(order.order_id);
       if (order.status == OrderStatus::queued) queue_.push_back(order.order_id);
-      else sale.started += 1;
+      else if (was_started(order.status)) sale.started += 1;
       seqs[order.sale_id].insert(order.seq);
       sale.seq = std::max(sale.seq, order.seq);
       sale.counts[index_of(order.status)] += 1;
@@ -74,6 +98,27 @@ void MemoryStore::restore(const JournalState& state) {
         if (!present.contains(seq)) sale.skipped.insert(seq);
     }
     std::sort(confirmed_.begin(), confirmed_.end());
+    for (const auto& draw : state.draws) {
+      auto it = sales_.find(draw.sale_id);
+      if (it == sales_.end()) continue;
+      it->second.draw_seed = draw.seed;
+      // A seed without a result: entry stays closed and the drawer finishes the draw with it.
+      it->second.draw_state = draw.applied ? SaleEntry::DrawState::drawn : SaleEntry::DrawState::frozen;
+    }
+    // The journal lists orders in intake order; a drawn sale's line is in
+    // draw order (seq = position). Each sale's queued orders take the places
+    // its orders held in the queue, sorted by seq.
+    std::unordered_map<std::string, std::vector<std::pair<std::uint64_t, std::string>>> lines;
+    for (const auto& id : queue_) {
+      const auto& order = orders_.at(id).order;
+      lines[order.sale_id].emplace_back(order.seq, id);
+    }
+    for (auto& [sale_id, line] : lines) std::sort(line.begin(), line.end(), std::greater<>());
+    for (auto& id : queue_) {
+      auto& line = lines[orders_.at(id).order.sale_id];
+      id = std::move(line.back().second);
+      line.pop_back();
+    }
   }
   for (const auto& order : handed_back) journal_.record_order(order, {});
 }
@@ -90,6 +135,10 @@ OrderView MemoryStore::view_of(const OrderEntry& entry, domain::TimeMs now) cons
   view.poll_after_ms = domain::poll_after_ms(entry.order.status, view.position, rate,
                                              static_cast<std::int64_t>(service_time_ms_));
   if (entry.order.status == OrderStatus::queued) view.estimated_wait_ms = domain::estimated_wait_ms(view.position, rate);
+  if (entry.order.status == OrderStatus::entered) {
+    view.draw_at = domain::draw_at(sale.sale, sale.sale.admission);
+    view.poll_after_ms = domain::entrant_poll_after_ms(*view.draw_at, now);
+  }
   return view;
 }
 
@@ -119,6 +168,14 @@ void MemoryStore::account(SaleEntry& sale, OrderStatus from, const OrderEntry& e
 
 void MemoryStore::give_back(SaleEntry& sale, const domain::Order& order) {
   sale.remaining += order.quantity;
+  drop_hold(sale, order);
+}
+
+bool MemoryStore::awaits_draw(const SaleEntry& sale) {
+  return sale.sale.admission.is_draw() && sale.draw_state != SaleEntry::DrawState::drawn;
+}
+
+void MemoryStore::drop_hold(SaleEntry& sale, const domain::Order& order) {
   const std::string key = domain::hold_key(order);
   if (auto* holder = sale.holders.find(key); holder && *holder == order.order_id) sale.holders.erase(key);
   if (auto* held = sale.held_units.find(order.user_id)) {
@@ -186,7 +243,16 @@ void MemoryStore::intake(const std::string& sale_id, const IntakeRequest& reques
     return refuse(domain::refusal(ErrorCode::sale_not_found));
   SaleEntry& sale = sale_it->second;
   const auto now = domain::now_ms();
-  if (auto refused = domain::window_refusal(sale.sale, now)) return refuse(domain::refusal(*refused));
+  // A draw sale before its draw is applied: entrants, or a wait for the draw.
+  const bool entering = awaits_draw(sale);
+  if (entering) {
+    const auto phase = domain::admission_phase(sale.sale, sale.sale.admission, now);
+    if (phase == domain::AdmissionPhase::not_open) return refuse(domain::refusal(ErrorCode::sale_not_open));
+    if (phase == domain::AdmissionPhase::first_come || sale.draw_state != SaleEntry::DrawState::none)
+      return refuse(drawing);
+  } else if (auto refused = domain::window_refusal(sale.sale, now)) {
+    return refuse(domain::refusal(*refused));
+  }
   const bool several = sale.sale.max_per_buyer > 1;
   // A request id names one of several orders; with one unit allowed there is only one.
   std::string request_id = several ? request.request_id : std::string();
@@ -224,13 +290,21 @@ void MemoryStore::intake(const std::string& sale_id, const IntakeRequest& reques
   entry.order.user_id = request.user_id;
   entry.order.quantity = request.quantity;
   entry.order.request_id = std::move(request_id);
-  entry.order.seq = ++sale.seq;
   entry.order.created_at = entry.order.updated_at = now;
-  sale.remaining -= request.quantity;
+  if (entering) {
+    // No unit and no place in line yet: the draw gives both (seq = position).
+    entry.order.status = OrderStatus::entered;
+    entry.order.seq = 0;
+    sale.entrants.push_back(entry.order.order_id);
+    sale.entering += 1;
+  } else {
+    entry.order.seq = ++sale.seq;
+    sale.remaining -= request.quantity;
+  }
   sale.holders.try_emplace(key, entry.order.order_id);
   if (several) sale.held_units[request.user_id] += request.quantity;
-  sale.counts[index_of(OrderStatus::queued)] += 1;
-  sale.units[index_of(OrderStatus::queued)] += static_cast<std::uint64_t>(request.quantity);
+  sale.counts[index_of(entry.order.status)] += 1;
+  sale.units[index_of(entry.order.status)] += static_cast<std::uint64_t>(request.quantity);
   domain::Order order = entry.order;  // the journal's copy: the entry may change before the commit
   std::string order_id = order.order_id;
   orders_.try_emplace(order_id, std::move(entry));
@@ -265,17 +339,24 @@ void MemoryStore::complete_intakes() {
 domain::Result<IntakeOutcome> MemoryStore::complete_intake_locked(const std::string& order_id, bool durable) {
   OrderEntry& entry = orders_.at(order_id);
   SaleEntry& sale = sales_.at(entry.order.sale_id);
+  const auto status = entry.order.status;
+  const bool entrant = status == OrderStatus::entered;
+  if (entrant) sale.entering -= 1;
   if (!durable) {
     // Nothing was promised yet: give the units back as if the intake never happened.
-    give_back(sale, entry.order);
-    sale.counts[index_of(OrderStatus::queued)] -= 1;
-    sale.units[index_of(OrderStatus::queued)] -= static_cast<std::uint64_t>(entry.order.quantity);
-    sale.skipped.insert(entry.order.seq);  // a number no order holds: not counted in positions
+    if (entrant) {
+      drop_hold(sale, entry.order);
+    } else {
+      give_back(sale, entry.order);
+      sale.skipped.insert(entry.order.seq);  // a number no order holds: not counted in positions
+    }
+    sale.counts[index_of(status)] -= 1;
+    sale.units[index_of(status)] -= static_cast<std::uint64_t>(entry.order.quantity);
     orders_.erase(order_id);
     return unavailable;
   }
   entry.durable = true;
-  queue_.push_back(order_id);
+  if (!entrant) queue_.push_back(order_id);
   auto view = view_of(entry, domain::now_ms());
   publish(view);
   return IntakeOutcome{true, std::move(view)};
@@ -543,6 +624,129 @@ void MemoryStore::on_sale_dropped(SaleDroppedListener listener) {
 std::uint64_t MemoryStore::queue_depth() {
   std::shared_lock lock(mutex_);
   return queue_.size();
+}
+
+std::size_t MemoryStore::run_due_draws(domain::TimeMs now) {
+  std::vector<std::string> due;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& [id, sale] : sales_)
+      if (awaits_draw(sale) && !sale.dropping && now >= domain::draw_at(sale.sale, sale.sale.admission))
+        due.push_back(id);
+  }
+  std::size_t drawn = 0;
+  for (const auto& id : due)
+    if (draw_sale(id, now)) ++drawn;
+  return drawn;
+}
+
+bool MemoryStore::draw_sale(const std::string& sale_id, domain::TimeMs now) {
+  using DrawState = SaleEntry::DrawState;
+  const auto began = std::chrono::steady_clock::now();
+  const auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  };
+  // 1. Close entry: from here every intake of the sale answers 503 until the result is applied.
+  {
+    std::lock_guard lock(mutex_);
+    auto it = sales_.find(sale_id);
+    if (it == sales_.end() || it->second.draw_state == DrawState::drawn) return false;
+    it->second.draw_state = DrawState::frozen;
+  }
+  // 2. The entrants whose commit is under way are in the set or out of it
+  //    once it ends; wait for it (a group commit: milliseconds). A journal
+  //    that takes longer is retried at the next round, entry staying closed.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    {
+      std::shared_lock lock(mutex_);
+      auto it = sales_.find(sale_id);
+      if (it == sales_.end()) return false;
+      if (it->second.entering == 0) break;
+    }
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  // 3. The frozen set: every durable ENTERED order of the sale.
+  std::vector<domain::DrawEntrant> entrants;
+  std::vector<domain::Order> orders;
+  std::optional<domain::DrawSeed> seed;
+  std::int64_t stock = 0;
+  {
+    std::shared_lock lock(mutex_);
+    const SaleEntry& sale = sales_.at(sale_id);
+    for (const auto& id : sale.entrants) {
+      const OrderEntry* entry = orders_.find(id);
+      if (!entry || entry->order.status != OrderStatus::entered) continue;
+      const auto& o = entry->order;
+      entrants.push_back({o.order_id, o.user_id, o.quantity, o.created_at});
+      orders.push_back(o);
+    }
+    seed = sale.draw_seed;
+    stock = sale.remaining;  // entrants hold nothing: the whole stock unless a restart found it drawn in part
+  }
+  // 4. The seed, durable before anything of the result.
+  if (!seed) {
+    DrawRecord record{sale_id, domain::random_draw_seed(), now, entrants.size(), false};
+    if (!wait_for([&](Journal::Done done) { journal_.record_draw_seed(record, std::move(done)); })) return false;
+    seed = record.seed;
+    std::lock_guard lock(mutex_);
+    sales_.at(sale_id).draw_seed = seed;
+  }
+  const double seeded_ms = ms_since(began);
+  // 5. The result, durable before anyone hears of it.
+  const auto drawing_began = std::chrono::steady_clock::now();
+  const auto result = domain::run_draw(entrants, stock, *seed);
+  const double drawn_ms = ms_since(drawing_began);
+  DrawResultRecord record{sale_id, domain::now_ms(), result.admitted, result.units_admitted, {}};
+  record.entrants.reserve(orders.size());
+  for (std::size_t i = 0; i < orders.size(); ++i) {
+    domain::Order next = std::move(orders[i]);
+    const auto position = result.position[i];
+    domain::apply_transition(next, position ? OrderStatus::queued : OrderStatus::not_drawn, record.drawn_at);
+    next.seq = position;
+    record.entrants.push_back(std::move(next));
+  }
+  orders = {};
+  const auto drawn_at = record.drawn_at;
+  const auto writing_began = std::chrono::steady_clock::now();
+  if (!wait_for([&](Journal::Done done) { journal_.record_draw_result(record, std::move(done)); })) return false;
+  const double written_ms = ms_since(writing_began);
+  const auto applying_began = std::chrono::steady_clock::now();
+  // 6. Applied in memory, then told: the admitted in line in draw order, seq = position.
+  std::vector<const std::string*> line(result.admitted, nullptr);
+  {
+    std::unique_lock lock(mutex_);
+    SaleEntry& sale = sales_.at(sale_id);
+    for (auto& next : record.entrants) {
+      OrderEntry& entry = orders_.at(next.order_id);
+      const auto quantity = static_cast<std::uint64_t>(next.quantity);
+      sale.counts[index_of(OrderStatus::entered)] -= 1;
+      sale.units[index_of(OrderStatus::entered)] -= quantity;
+      sale.counts[index_of(next.status)] += 1;
+      sale.units[index_of(next.status)] += quantity;
+      if (next.status == OrderStatus::queued) sale.remaining -= next.quantity;
+      else drop_hold(sale, next);
+      entry.order = next;
+      if (next.status == OrderStatus::queued) line[next.seq - 1] = &entry.order.order_id;
+    }
+    sale.seq = std::max<std::uint64_t>(sale.seq, result.admitted);
+    sale.entrants = {};
+    sale.draw_state = DrawState::drawn;
+    for (const auto* id : line) queue_.push_back(*id);
+    for (const auto& next : record.entrants) publish(view_of(orders_.at(next.order_id), drawn_at));
+  }
+  queue_cv_.notify_all();
+  const auto entrant_count = entrants.size();
+  record = {};
+  entrants = {};
+  // The draw's copies of every entrant are small blocks all over the heap (as in drop_sale).
+  platform::release_free_memory();
+  spdlog::info("draw of sale {}: {} entrants, {} drawn ({} units); frozen and seeded in {:.1f} ms, drawn in {:.1f} ms, "
+               "result written in {:.1f} ms, applied and told in {:.1f} ms",
+               sale_id, entrant_count, result.admitted, result.units_admitted, seeded_ms, drawn_ms, written_ms,
+               ms_since(applying_began));
+  return true;
 }
 
 void MemoryStore::record_service_time(std::int64_t ms) {

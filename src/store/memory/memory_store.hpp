@@ -12,12 +12,13 @@
 #include "store/short_key_map.hpp"
 #include "domain/queue_hint.hpp"
 #include "store/journal.hpp"
+#include "store/sale_draws.hpp"
 #include "store/store.hpp"
 #include "store/writer_first_mutex.hpp"
 
 namespace flashgate::store {
 
-class MemoryStore final : public Store {
+class MemoryStore final : public Store, public SaleDraws {
  public:
   explicit MemoryStore(Journal& journal);
   ~MemoryStore() override;
@@ -49,6 +50,8 @@ class MemoryStore final : public Store {
   std::uint64_t queue_depth() override;
   void record_service_time(std::int64_t ms) override;
 
+  std::size_t run_due_draws(domain::TimeMs now) override;
+
  private:
   struct SaleEntry {
     domain::Sale sale;
@@ -65,6 +68,12 @@ class MemoryStore final : public Store {
     std::array<std::uint64_t, domain::all_statuses.size()> counts{};
     std::array<std::uint64_t, domain::all_statuses.size()> units{};
     bool dropping = false;  // drop_sale is removing it: intakes answer not found
+    // A draw sale's draw: entry open (none), entry closed and the draw under
+    // way (frozen: intakes answer 503 until it is applied), applied (drawn).
+    enum class DrawState : std::uint8_t { none, frozen, drawn } draw_state = DrawState::none;
+    std::optional<domain::DrawSeed> draw_seed;  // once durable in the journal
+    std::vector<std::string> entrants;          // ENTERED order ids (one whose commit failed is skipped)
+    std::uint64_t entering = 0;                 // ENTERED intakes not committed yet
   };
   struct OrderEntry {
     domain::Order order;
@@ -79,6 +88,12 @@ class MemoryStore final : public Store {
   void account(SaleEntry& sale, domain::OrderStatus from, const OrderEntry& entry, domain::TimeMs now);
   // The order's units are the sale's again, and its buyer's allowance.
   static void give_back(SaleEntry& sale, const domain::Order& order);
+  // The order's hold key and its buyer's allowance are free again (no unit was reserved).
+  static void drop_hold(SaleEntry& sale, const domain::Order& order);
+  // Whether intakes of the sale are still decided by its draw (entrants, or 503 while it is made).
+  static bool awaits_draw(const SaleEntry& sale);
+  // One sale's draw, the steps of SaleDraws' contract; false if not completed now.
+  bool draw_sale(const std::string& sale_id, domain::TimeMs now);
   void publish(const OrderView& view);
   bool record_and_wait(const domain::Order& order);
   // Intakes whose commit ended, finished together under one lock (see Journal::on_commit_end).

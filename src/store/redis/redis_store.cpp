@@ -117,6 +117,10 @@ OrderView RedisStore::remember(const Reply& reply) {
 }
 
 void RedisStore::create_sale(const domain::Sale& sale, Callback<SaleView> done) {
+  // The Lua scripts know no ENTERED yet: a draw sale here would be sold first-come.
+  if (sale.admission.is_draw())
+    return done(domain::Error{ErrorCode::invalid_request,
+                              "\"admission\": \"draw\" is not available in the distributed deployment (Redis) yet"});
   const std::string tag = domain::sale_tag(sale.sale_id);
   // The queue's consumer group first, so that no order can be queued where no window looks.
   const auto queue = keys::queue(tag);
