@@ -40,10 +40,8 @@
 })(typeof window !== 'undefined' ? window : typeof globalThis !== 'undefined' ? globalThis : this, function (root) {
   'use strict';
 
-  // ENTERED and NOT_DRAWN: a sale with "admission": "draw" (an entry waiting for
-  // the draw, and one the draw did not pick).
-  var FINAL_STATUSES = ['PAID', 'FAILED', 'CANCELLED', 'NOT_DRAWN'];
-  var STATUSES = ['ENTERED', 'QUEUED', 'PROCESSING', 'CONFIRMED', 'PAID', 'FAILED', 'CANCELLED', 'NOT_DRAWN'];
+  var FINAL_STATUSES = ['PAID', 'FAILED', 'CANCELLED'];
+  var STATUSES = ['QUEUED', 'PROCESSING', 'CONFIRMED', 'PAID', 'FAILED', 'CANCELLED'];
   var MIN_POLL_MS = 250;
   var MAX_POLL_MS = 10000;
 

@@ -534,8 +534,8 @@ class Server:
             f"--- flashgate :{self.port} exit code {code}, data dir {self.data_dir}\n"
             f"--- stdout\n{self.log_tail(self.stdout_path)}\n--- stderr\n{self.log_tail(self.stderr_path)}"
         )
-        if self.backend is not None:
-            text += f"\n--- redis :{self.backend.redis.port}\n{self.log_tail(self.backend.redis.log_path, 30)}"
+        if self.backend is not None and self.backend.redis is not None:
+            text += f"\n--- redis :{self.backend.redis.port}\n{self.backend.redis.log_tail(30)}"
         return text
 
     # -- HTTP
@@ -852,6 +852,21 @@ class RedisCluster:
     @property
     def log_path(self):
         return self.dir / str(self.ports[0]) / "redis.log"
+
+    @property
+    def port(self):
+        """The first node's, for reports (the url names them all)."""
+        return self.ports[0] if self.ports else None
+
+    def log_tail(self, lines=30):
+        tails = []
+        for port in self.ports:
+            try:
+                text = (self.dir / str(port) / "redis.log").read_text(errors="replace")
+            except OSError:
+                text = "(no redis.log)"
+            tails.append(f"[node :{port}]\n" + "\n".join(text.splitlines()[-max(3, lines // len(self.ports)):]))
+        return "\n".join(tails)
 
     def _script_env(self):
         env = {**os.environ, "CLUSTER_REPLICAS": str(self.replicas)}
