@@ -27,7 +27,7 @@
  * follow() opens the server-sent events stream at events_url (events "status" and
  * "position" carry the status object) and falls back to polling status_url, waiting
  * poll_after_ms between polls, when EventSource is missing or the stream keeps
- * failing. It stops by itself at a final status: PAID, FAILED or CANCELLED.
+ * failing. It stops by itself at a final status: PAID, FAILED, CANCELLED or NOT_DRAWN.
  */
 (function (root, factory) {
   'use strict';
@@ -40,8 +40,9 @@
 })(typeof window !== 'undefined' ? window : typeof globalThis !== 'undefined' ? globalThis : this, function (root) {
   'use strict';
 
-  var FINAL_STATUSES = ['PAID', 'FAILED', 'CANCELLED'];
-  var STATUSES = ['QUEUED', 'PROCESSING', 'CONFIRMED', 'PAID', 'FAILED', 'CANCELLED'];
+  // ENTERED and NOT_DRAWN: an entrant of a draw sale before and after a draw that left it out.
+  var FINAL_STATUSES = ['PAID', 'FAILED', 'CANCELLED', 'NOT_DRAWN'];
+  var STATUSES = ['QUEUED', 'PROCESSING', 'CONFIRMED', 'PAID', 'FAILED', 'CANCELLED', 'ENTERED', 'NOT_DRAWN'];
   var MIN_POLL_MS = 250;
   var MAX_POLL_MS = 10000;
 

@@ -321,6 +321,40 @@ describe('the demo page', () => {
     await context.close();
   });
 
+  test('a draw sale: a countdown to the draw, ENTERED, then the result as soon as it is drawn', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const saleId = uid('drop');
+    await server.createSale({
+      sale_id: saleId, item: 'Vega Limited Sneaker', stock: 2, starts_at: inSeconds(6),
+      admission: 'draw', draw_window: '3s', prequeue: '1m',
+    });
+    const { context, page, errors } = await newPage();
+    await page.goto(`${server.base}/?sale=${saleId}`);
+    await waitText(page, '#sale-state', /upcoming/i);
+    await waitText(page, '#countdown-label', /The draw in/);
+    await page.fill('#user-id', uid('entrant'));
+    await page.waitForSelector('#buy:not([disabled])');
+    await waitText(page, '#buy-label', /Enter the draw/);
+
+    const intake = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/api/sales/${saleId}/orders`));
+    await page.click('#buy');
+    const response = await intake;
+    assert.equal(response.status(), 202);
+    const order = await response.json();
+    assert.equal(order.status, 'ENTERED');
+    await waitText(page, '#status', /ENTERED/);
+    await waitText(page, '#status-headline', /in the draw/i);
+    assert.ok(await page.isDisabled('#buy'), 'one entry per buyer');
+    await waitText(page, '#status-detail', /The draw is/);
+    await shot(page, '07-draw-entered.png');
+
+    // Two units, one entrant: drawn, then on through the windows.
+    await waitText(page, '#status', /QUEUED|PROCESSING|CONFIRMED/);
+    await waitText(page, '#status', /CONFIRMED/);
+    await shot(page, '08-draw-drawn.png');
+    assert.deepEqual(errors, [], 'no script errors on the page');
+    await context.close();
+  });
+
   test('without EventSource the page falls back to polling the status', { timeout: TEST_TIMEOUT_MS }, async () => {
     const saleId = uid('polling');
     await server.createSale({ sale_id: saleId, item: 'Halo Desk Lamp', stock: 10 });

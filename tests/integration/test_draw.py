@@ -382,3 +382,30 @@ def test_a_crash_around_the_draw_redoes_nothing(start_server, moment):
         assert (rows[order_id] == "NOT_DRAWN") == (position is None), (order_id, rows[order_id], position)
     stats = assert_stock_invariant(srv, sale_id)
     assert stats["counts"]["NOT_DRAWN"] == entrants - stock
+
+
+@EMBEDDED
+def test_a_drawn_sale_settles_and_its_archive_keeps_the_draws_counts(start_server):
+    srv = start_server(env=FAST_CLIENTS)
+    entrants, stock = 20, 5
+    body = draw_sale_body(stock, 2, window="1s", prequeue="1h")
+    sale = assert_json(srv.create_sale(body), 201)
+    sale_id = body["sale_id"]
+    answers = asyncio.run(enter_crowd(srv, sale_id, [f"a{i:02d}" for i in range(entrants)], connections=4))
+    assert time.time() < epoch(sale["draw_at"])
+    # An ENTERED order keeps the sale from being archived.
+    assert_error(srv.post(f"/api/admin/sales/{sale_id}/archive", headers=srv.admin_headers()), 409, "sale_active")
+    finals = {}
+    for answer in answers.values():
+        status = srv.wait_for_status(answer["ticket"], ("CONFIRMED", "NOT_DRAWN"))
+        finals[answer["order_id"]] = status["status"]
+    assert list(finals.values()).count("CONFIRMED") == stock
+    for order_id, status in finals.items():
+        if status == "CONFIRMED":
+            srv.pay(order_id)
+    archived = assert_json(srv.post(f"/api/admin/sales/{sale_id}/archive", headers=srv.admin_headers()), 200)
+    assert archived["counts"]["NOT_DRAWN"] == entrants - stock and archived["counts"]["PAID"] == stock
+    stats = srv.stats(sale_id)
+    assert stats["counts"]["NOT_DRAWN"] == entrants - stock and stats["units"]["NOT_DRAWN"] == entrants - stock
+    assert stats["counts"]["ENTERED"] == 0 and stats["remaining"] == 0
+    audited_draw(srv, sale_id, stock)  # the draw's record outlives the sale's orders in memory

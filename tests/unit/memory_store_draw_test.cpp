@@ -234,10 +234,14 @@ TEST_F(MemoryStoreDrawTest, ASeedWithoutAResultIsDrawnAgainWithThatSeedAfterARes
   db_->record_draw_seed(DrawRecord{"d5", seed, now_ms(), ids.size(), false}, [&](bool ok) { stored.set_value(ok); });
   ASSERT_TRUE(stored.get_future().get());
   restart();
-  // Entry stays closed until the draw is applied.
+  // Entry stays closed until the draw is applied; an entrant's repeat still finds its order.
   auto late = intake("d5", "latecomer");
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error().code, ErrorCode::unavailable);
+  auto repeat = intake("d5", "buyer-0");
+  ASSERT_TRUE(repeat) << repeat.error().message;
+  EXPECT_FALSE(repeat->created);
+  EXPECT_EQ(repeat->view.order.status, OrderStatus::entered);
   ASSERT_EQ(store_->run_due_draws(after_window(s)), 1u);
   EXPECT_EQ(journal_draw("d5")->seed, seed);
   expect_drawn_as(recomputed(ids, 3, seed));

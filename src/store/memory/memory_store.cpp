@@ -244,12 +244,13 @@ void MemoryStore::intake(const std::string& sale_id, const IntakeRequest& reques
   SaleEntry& sale = sale_it->second;
   const auto now = domain::now_ms();
   // A draw sale before its draw is applied: entrants, or a wait for the draw.
+  // While the draw is made an entrant's repeat still finds its order (below); anyone else waits.
   const bool entering = awaits_draw(sale);
+  bool awaiting_result = false;
   if (entering) {
     const auto phase = domain::admission_phase(sale.sale, sale.sale.admission, now);
     if (phase == domain::AdmissionPhase::not_open) return refuse(domain::refusal(ErrorCode::sale_not_open));
-    if (phase == domain::AdmissionPhase::first_come || sale.draw_state != SaleEntry::DrawState::none)
-      return refuse(drawing);
+    awaiting_result = phase == domain::AdmissionPhase::first_come || sale.draw_state != SaleEntry::DrawState::none;
   } else if (auto refused = domain::window_refusal(sale.sale, now)) {
     return refuse(domain::refusal(*refused));
   }
@@ -277,6 +278,7 @@ void MemoryStore::intake(const std::string& sale_id, const IntakeRequest& reques
                                done = std::move(done)]() mutable { intake(sale_id, request, std::move(done)); });
     });
   }
+  if (awaiting_result) return refuse(drawing);
   const std::int64_t held = several ? [&] {
     const auto* units = sale.held_units.find(request.user_id);
     return units ? *units : std::int64_t{0};
