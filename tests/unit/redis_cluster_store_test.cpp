@@ -214,7 +214,10 @@ TEST_F(RedisClusterStoreTest, AMasterKilledMidSaleLosesNoAcceptedOrderAndEachIsF
 
   EXPECT_TRUE(eventually([&] { return accepted_count() >= 200; }));
   kill_node(doomed);
-  EXPECT_TRUE(eventually([&] { return current_map().master_of(key_slot(keys::sale(sale_id)))->port != doomed; }))
+  EXPECT_TRUE(eventually([&] {
+    const auto port = master_of_sale(current_map(), sale_id);  // 0 while no node answers with a map
+    return port != 0 && port != doomed;
+  }))
       << "the replica was never promoted";
   // The promoted master has no replica: its intakes answer 503 (WAIT 1 fails)
   // until the dead node is back, as its replica now. Then they resume.
