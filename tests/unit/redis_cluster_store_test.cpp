@@ -165,6 +165,62 @@ TEST_F(RedisClusterStoreTest, EveryMastersFeedQueueAndOutcomesReachEveryProcess)
   gateway->stop();
 }
 
+// Intakes in flight together share their WAITs: one per master connection
+// at a time, covering every intake whose script answered before it was sent.
+TEST_F(RedisClusterStoreTest, IntakesInFlightTogetherShareTheirWaitForAReplica) {
+  const SlotMap map = current_map();
+  const std::string sale_id = a_sale_on_every_master(map).begin()->second;
+  const std::uint16_t master = master_of_sale(map, sale_id);
+  auto gateway = std::make_unique<RedisStore>(options("gateway"));
+  create_sale(*gateway, sale_id, 1000);
+  ok_or_fail(admin(master), {"CONFIG", "RESETSTAT"});
+  constexpr int buyers = 300;
+  std::vector<std::promise<bool>> answers(buyers);
+  for (int i = 0; i < buyers; ++i)
+    gateway->intake(sale_id, "buyer-" + std::to_string(i), [&answers, i](auto result) {
+      EXPECT_TRUE(result) << result.error().message;
+      answers[i].set_value(static_cast<bool>(result));
+    });
+  int accepted = 0;
+  for (auto& answer : answers) accepted += answer.get_future().get() ? 1 : 0;
+  EXPECT_EQ(accepted, buyers);
+  const auto stats = admin(master).command({"INFO", "commandstats"}).str;
+  const auto at = stats.find("cmdstat_wait:calls=");
+  ASSERT_NE(at, std::string::npos) << "no WAIT reached the sale's master";
+  const long waits = std::atol(stats.c_str() + at + std::string_view("cmdstat_wait:calls=").size());
+  EXPECT_GE(waits, 1);
+  EXPECT_LT(waits, buyers / 2) << "each intake waited on its own";
+  RecordProperty("waits_for_300_intakes", static_cast<int>(waits));
+  gateway->stop();
+}
+
+// More replicas asked than a master has: the intake answers 503 unavailable,
+// the order is kept, and the same buyer again gets that very order.
+TEST_F(RedisClusterStoreTest, AnIntakeNoReplicaAcknowledgedAnswersUnavailableAndItsRetryFindsTheOrder) {
+  const std::string sale_id = a_sale_on_every_master(current_map()).begin()->second;
+  auto strict = options("strict");
+  strict.wait_replicas = 2;  // each master has one
+  strict.wait_timeout = 100ms;
+  auto gateway = std::make_unique<RedisStore>(strict);
+  create_sale(*gateway, sale_id, 10);
+  std::promise<flashgate::domain::Result<flashgate::store::IntakeOutcome>> first;
+  gateway->intake(sale_id, "alice", [&](auto result) { first.set_value(std::move(result)); });
+  const auto refused = first.get_future().get();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, flashgate::domain::ErrorCode::unavailable);
+  EXPECT_NE(refused.error().message.find("replica"), std::string::npos) << refused.error().message;
+  gateway->stop();
+
+  auto usual = std::make_unique<RedisStore>(options("usual"));
+  std::promise<flashgate::domain::Result<flashgate::store::IntakeOutcome>> again;
+  usual->intake(sale_id, "alice", [&](auto result) { again.set_value(std::move(result)); });
+  const auto found = again.get_future().get();
+  ASSERT_TRUE(found) << found.error().message;
+  EXPECT_FALSE(found->created) << "the retry made a second order";
+  EXPECT_EQ(field(keys::sale(sale_id), "remaining"), "9");
+  usual->stop();
+}
+
 // Last: it changes which nodes are masters (and puts the cluster back whole after).
 TEST_F(RedisClusterStoreTest, AMasterKilledMidSaleLosesNoAcceptedOrderAndEachIsFinishedOnce) {
   const SlotMap map = current_map();
