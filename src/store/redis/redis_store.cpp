@@ -81,10 +81,10 @@ RedisStore::RedisStore(RedisStoreOptions options)
     : options_(with_replicas_found(with_defaults(std::move(options)))),
       client_(open_link(options_)),
       open_connection_(connection_maker(options_)),
-      replica_wait_{*options_.wait_replicas, options_.wait_timeout},
+      replica_waits_(*client_, *options_.wait_replicas, options_.wait_timeout),
       cache_(options_.near_cache_orders),
       groups_(*client_, options_.reclaim_after),
-      queue_(*client_, groups_, cache_, open_connection_, replica_wait_, options_.consumer_prefix),
+      queue_(*client_, groups_, cache_, open_connection_, replica_waits_, options_.consumer_prefix),
       outcomes_(*client_, groups_, open_connection_, options_.consumer_prefix),
       feed_(groups_, cache_, sold_out_, service_time_ms_, open_connection_),
       archive_(*client_, feed_),
@@ -94,7 +94,7 @@ RedisStore::RedisStore(RedisStoreOptions options)
                                 : "cluster " + options_.cluster_seeds.front().to_string();
   if (!client_->wait_connected(limits::connect_wait))
     spdlog::warn("redis {} not reachable yet; retrying in the background", where);
-  spdlog::info("redis {}: every intake, payment and finish waits for {} replica(s)", where, replica_wait_.replicas);
+  spdlog::info("redis {}: every intake, payment and finish waits for {} replica(s)", where, replica_waits_.replicas());
 }
 
 RedisStore::~RedisStore() { stop(); }
@@ -124,8 +124,8 @@ void RedisStore::create_sale(const domain::Sale& sale, Callback<SaleView> done) 
   const std::string tag = domain::sale_tag(sale.sale_id);
   // The queue's consumer group first, so that no order can be queued where no window looks.
   const auto queue = keys::queue(tag);
-  client_->command_for_key(queue, {"XGROUP", "CREATE", queue, keys::windows_group, "0", "MKSTREAM"}, [this, sale, tag,
-                                                                                                  done](Reply) {
+  client_->command_for_key(queue, {"XGROUP", "CREATE", queue, keys::windows_group, "0", "MKSTREAM"},
+                           [this, sale, tag, done](Reply) {
     client_->eval(scripts::create_sale(), {keys::sale(sale.sale_id)},
                  {sale.sale_id, sale.item, std::to_string(sale.stock),
                   sale.starts_at ? std::to_string(*sale.starts_at) : "",
@@ -169,15 +169,14 @@ void RedisStore::intake(const std::string& sale_id, const IntakeRequest& request
                  const auto& outcome = outcome_of(reply);
                  if (outcome == "accepted" || outcome == "existing") {
                    IntakeOutcome taken{outcome == "accepted", remember(reply)};
-                   if (!replica_wait_.wanted()) return done(std::move(taken));
+                   if (!replica_waits_.wanted()) return done(std::move(taken));
                    // An order told of only once a replica has it; the same
                    // buyer again (a retry) finds it and waits anew.
-                   return client_->wait_replicas(
-                       keys::sale(sale_id), replica_wait_.replicas, replica_wait_.timeout,
-                       [this, taken = std::move(taken), done](Reply copied) mutable {
-                         if (!replica_wait_.enough(copied)) return done(not_replicated());
-                         done(std::move(taken));
-                       });
+                   return replica_waits_.after_write(keys::sale(sale_id),
+                                                     [taken = std::move(taken), done](bool copied) mutable {
+                                                       if (!copied) return done(not_replicated());
+                                                       done(std::move(taken));
+                                                     });
                  }
                  if (auto refused = domain::refusal_named(outcome)) {
                    // Sold out: the next buyers can be answered here.
@@ -215,13 +214,12 @@ void RedisStore::pay(const std::string& order_id, const std::string& payment_id,
                  if (!reply.ok()) return done(error_of(reply));
                  const auto& outcome = outcome_of(reply);
                  if (outcome == "ok") {
-                   if (!replica_wait_.wanted()) return done(remember(reply));
-                   return client_->wait_replicas(keys::order(order_id), replica_wait_.replicas,
-                                                 replica_wait_.timeout,
-                                                 [this, view = remember(reply), done](Reply copied) mutable {
-                                                   if (!replica_wait_.enough(copied)) return done(not_replicated());
-                                                   done(std::move(view));
-                                                 });
+                   if (!replica_waits_.wanted()) return done(remember(reply));
+                   return replica_waits_.after_write(keys::order(order_id),
+                                                     [view = remember(reply), done](bool copied) mutable {
+                                                       if (!copied) return done(not_replicated());
+                                                       done(std::move(view));
+                                                     });
                  }
                  if (auto refused = domain::refusal_named(outcome)) return done(std::move(*refused));
                  done(error_of(Reply::error("unexpected pay reply " + describe(reply))));

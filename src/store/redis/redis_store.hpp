@@ -116,7 +116,7 @@ class RedisStore final : public Store, public OutcomeLog, public QueueReclaim {
 
   const NearCache& near_cache() const { return cache_; }
   // The replicas each write is waited for (the option, or what was found at start).
-  int wait_replicas() const { return replica_wait_.replicas; }
+  int wait_replicas() const { return replica_waits_.replicas(); }
   const SoldOutBook& sold_out_book() const { return sold_out_; }
 
  private:
@@ -128,7 +128,7 @@ class RedisStore final : public Store, public OutcomeLog, public QueueReclaim {
   RedisStoreOptions options_;
   std::unique_ptr<RedisLink> client_;
   BlockingLinkMaker open_connection_;  // a blocking connection of the same engine
-  ReplicaWait replica_wait_;
+  ReplicaWaits replica_waits_;
   NearCache cache_;
   SoldOutBook sold_out_;
   std::atomic<bool> intake_open_{true};
