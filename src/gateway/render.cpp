@@ -94,6 +94,7 @@ std::string render_sale(const store::SaleView& view, domain::TimeMs now) {
   w.key("ends_at");
   optional_time(w, s.ends_at);
   w.key("max_per_buyer").number(s.max_per_buyer);
+  w.key("buckets").number(s.buckets);
   return w.end_object().take();
 }
 
@@ -116,6 +117,20 @@ std::string render_stats(const store::SaleView& view) {
   for (auto status : domain::all_statuses)
     w.key(domain::to_string(status)).number(view.units[static_cast<std::size_t>(status)]);
   w.end_object();
+  // remaining + held units + in_transit == stock, whatever the buckets.
+  w.key("in_transit").number(view.in_transit);
+  w.key("buckets").number(view.sale.buckets);
+  if (!view.buckets.empty()) {
+    w.key("bucket_detail").begin_array();
+    for (const auto& bucket : view.buckets) {
+      w.item().begin_object();
+      w.key("remaining").number(bucket.remaining);
+      w.key("queue_depth").number(bucket.queue_depth);
+      w.key("in_transit").number(bucket.in_transit);
+      w.end_object();
+    }
+    w.end_array();
+  }
   return w.end_object().take();
 }
 

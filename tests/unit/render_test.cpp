@@ -172,6 +172,29 @@ TEST(RenderStats, CountsUnitsBesideOrders) {
   EXPECT_EQ(obj.at("units").as_object().size(), all_statuses.size());
 }
 
+TEST(RenderStats, ASaleOfOneBucketHasNoDetailAndNothingInTransit) {
+  const auto obj = parse_object(render_stats(sale_view(10, 3)));
+  EXPECT_EQ(json::value_to<std::int64_t>(obj.at("in_transit")), 0);
+  EXPECT_EQ(json::value_to<std::int64_t>(obj.at("buckets")), 1);
+  EXPECT_FALSE(obj.contains("bucket_detail"));
+}
+
+TEST(RenderStats, ABucketedSaleShowsEachBucket) {
+  SaleView v = sale_view(10, 6);
+  v.sale.buckets = 2;
+  v.in_transit = 1;
+  v.buckets = {{4, 2, 1}, {2, 0, 0}};
+  const auto obj = parse_object(render_stats(v));
+  EXPECT_EQ(json::value_to<std::int64_t>(obj.at("in_transit")), 1);
+  EXPECT_EQ(json::value_to<std::int64_t>(obj.at("buckets")), 2);
+  const auto& detail = obj.at("bucket_detail").as_array();
+  ASSERT_EQ(detail.size(), 2u);
+  EXPECT_EQ(json::value_to<std::int64_t>(detail[0].at("remaining")), 4);
+  EXPECT_EQ(json::value_to<std::int64_t>(detail[0].at("queue_depth")), 2);
+  EXPECT_EQ(json::value_to<std::int64_t>(detail[0].at("in_transit")), 1);
+  EXPECT_EQ(json::value_to<std::int64_t>(detail[1].at("remaining")), 2);
+}
+
 TEST(RenderIntake, IsTheStatusObjectWithTicketAndUrls) {
   const std::string ticket = "AbC-_123";
   const auto obj = parse_object(render_intake(view_in(OrderStatus::queued), ticket));
@@ -191,7 +214,7 @@ TEST(RenderIntake, IsTheStatusObjectWithTicketAndUrls) {
 
 TEST(RenderSale, HasEveryFieldOfTheContract) {
   const auto obj = parse_object(render_sale(sale_view(10, 4), t0 + 1));
-  for (const char* field : {"sale_id", "item", "stock", "remaining", "state", "starts_at", "ends_at"})
+  for (const char* field : {"sale_id", "item", "stock", "remaining", "state", "starts_at", "ends_at", "buckets"})
     EXPECT_TRUE(obj.contains(field)) << field;
   EXPECT_EQ(obj.at("sale_id").as_string(), "sale-1");
   EXPECT_EQ(obj.at("item").as_string(), "phone \"pro\" \xe7\xa7\x92");

@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS sales (
   created_at   INTEGER NOT NULL,
   remaining_db INTEGER,
   max_per_buyer INTEGER NOT NULL DEFAULT 1,
+  buckets      INTEGER NOT NULL DEFAULT 1,
   -- The sale's life cycle (see domain/sale_lifecycle.hpp): when the archiver
   -- first saw it settled, and once archived, when and its final numbers.
   settled_since    INTEGER,
@@ -120,6 +121,7 @@ constexpr AddedColumn added_columns[] = {
     {"sales", "count_failed", "INTEGER NOT NULL DEFAULT 0"},
     {"sales", "count_cancelled", "INTEGER NOT NULL DEFAULT 0"},
     {"sales", "max_per_buyer", "INTEGER NOT NULL DEFAULT 1"},  // quantities (issue #26)
+    {"sales", "buckets", "INTEGER NOT NULL DEFAULT 1"},        // buckets (issue #25; one stock here whatever it says)
     {"intakes", "quantity", "INTEGER NOT NULL DEFAULT 1"},
     {"intakes", "request_id", "TEXT NOT NULL DEFAULT ''"},
     {"orders", "quantity", "INTEGER NOT NULL DEFAULT 1"},
@@ -168,8 +170,8 @@ enum Stmt {
 static_assert(domain::all_statuses.size() == 8, "a new status needs its count_ and units_ columns in sales");
 
 constexpr const char* statement_sql[statement_count] = {
-    "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at, max_per_buyer) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at, max_per_buyer, buckets) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     // Parenthesised: one statement spelt over several lines, not a missing comma.
     ("INSERT INTO intakes (order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, "
      "updated_at, external_id, quantity, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
@@ -213,7 +215,7 @@ bool is_outcome(domain::OrderStatus status) {
 }
 
 constexpr const char* load_sales_sql =
-    "SELECT sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, max_per_buyer FROM sales "
+    "SELECT sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, max_per_buyer, buckets FROM sales "
     "WHERE archived_at IS NULL "
     "ORDER BY created_at";
 
@@ -455,6 +457,7 @@ void SqliteDatabase::record_sale(const domain::Sale& sale, Done done) {
         bind_optional(s, 5, sale.ends_at);
         sqlite3_bind_int64(s, 6, sale.created_at);
         sqlite3_bind_int64(s, 7, sale.max_per_buyer);
+        sqlite3_bind_int64(s, 8, sale.buckets);
         return step_done(s);
       },
       std::move(done));
@@ -605,6 +608,7 @@ store::JournalState SqliteDatabase::load() {
       domain::Sale sale{column_text(s, 0), column_text(s, 1), sqlite3_column_int64(s, 2),
                         column_optional(s, 3), column_optional(s, 4), sqlite3_column_int64(s, 5)};
       sale.max_per_buyer = sqlite3_column_int64(s, 7);
+      sale.buckets = sqlite3_column_int64(s, 8);
       if (auto remaining = column_optional(s, 6)) state.remaining_db.emplace_back(sale.sale_id, *remaining);
       state.sales.push_back(std::move(sale));
     }

@@ -12,15 +12,19 @@
 //   consumer_groups      tags and their groups   queue_consumer   the windows' claim, ack, reclaim
 //   outcome_streams      the outcome log         change_feed      the feed's thread, gap detection
 //   sale_archive         drop_sale               sale_ledger      sales, stock, gauges, payment timeouts
+//   bucket_mover         a bucketed sale's buckets: moves, recovery, sums, the final phase of an intake
 //   redis_limits.hpp     stream lengths, block times and batches, the Lua's too
 //   scripts, archive_scripts   the Lua (script_text fills in its limits)
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <shared_mutex>
 #include <string>
+#include <unordered_map>
 
 #include "store/outcome_log.hpp"
 #include "store/queue_reclaim.hpp"
+#include "store/redis/bucket_mover.hpp"
 #include "store/redis/change_feed.hpp"
 #include "store/redis/consumer_groups.hpp"
 #include "store/redis/near_cache.hpp"
@@ -86,6 +90,7 @@ class RedisStore final : public Store, public OutcomeLog, public QueueReclaim {
     ledger_.set_remaining_db(sale_id, remaining);
   }
   std::uint64_t queue_depth() override { return ledger_.queue_depth(); }
+  std::int64_t rebalance_buckets() override { return ledger_.rebalance_buckets(); }
   std::vector<domain::Sale> sales() override { return ledger_.sales(); }
   std::vector<SaleView> sale_views() override { return ledger_.sale_views(); }
   domain::Result<Empty> drop_sale(const std::string& sale_id) override { return archive_.drop_sale(sale_id); }
@@ -99,15 +104,27 @@ class RedisStore final : public Store, public OutcomeLog, public QueueReclaim {
 
   const NearCache& near_cache() const { return cache_; }
   const SoldOutBook& sold_out_book() const { return sold_out_; }
+  BucketMover& bucket_mover() { return mover_; }
 
  private:
   // Records what a script reply says about an order in the near-cache.
   OrderView remember(const Reply& reply);
+  // Buckets (docs/architecture.md "Buckets"): the number this process knows a sale has (1 unless told),
+  // an intake told another by the script, a bucketed sale's intake in the buyer's home bucket.
+  std::int64_t bucket_count(const std::string& sale_id) const;
+  void rerouted(const std::string& sale_id, const IntakeRequest& request, const Reply& reply, int attempt,
+                const Callback<IntakeOutcome>& done);
+  void intake_in_bucket(const std::string& sale_id, const IntakeRequest& request, std::int64_t buckets, int attempt,
+                        Callback<IntakeOutcome> done);
+  void create_bucketed_sale(const domain::Sale& sale, const Callback<SaleView>& done);
 
   // Declared before what uses them: members are destroyed in reverse order
   // (stop() has joined every thread by then).
   RedisStoreOptions options_;
   RedisClient client_;
+  BucketMover mover_;
+  mutable std::shared_mutex buckets_mutex_;                // guards bucketed_: read by every intake
+  std::unordered_map<std::string, std::int64_t> bucketed_;  // sale id -> buckets, for sales of more than one
   NearCache cache_;
   SoldOutBook sold_out_;
   std::atomic<bool> intake_open_{true};
