@@ -344,6 +344,7 @@ std::string render_sale(const SaleView& view, TimeMs now) {
   obj["starts_at"] = optional_time(s.starts_at);
   obj["ends_at"] = optional_time(s.ends_at);
   obj["max_per_buyer"] = s.max_per_buyer;
+  obj["buckets"] = s.buckets;
   return json::serialize(obj);
 }
 
@@ -361,6 +362,14 @@ std::string render_stats(const SaleView& view) {
   json::object units;
   for (auto status : all_statuses) units[to_string(status)] = view.units[static_cast<std::size_t>(status)];
   obj["units"] = std::move(units);
+  obj["in_transit"] = view.in_transit;
+  obj["buckets"] = view.sale.buckets;
+  if (!view.buckets.empty()) {
+    json::array detail;
+    for (const auto& b : view.buckets)
+      detail.push_back(json::object{{"remaining", b.remaining}, {"queue_depth", b.queue_depth}, {"in_transit", b.in_transit}});
+    obj["bucket_detail"] = std::move(detail);
+  }
   return json::serialize(obj);
 }
 
@@ -452,6 +461,11 @@ TEST(RenderExact, StatsMatchTheBoostJsonVersion) {
   SaleView tricky_id = sale_view(1, 1);
   tricky_id.sale.sale_id = tricky_strings[3];
   EXPECT_EQ(render_stats(tricky_id), reference::render_stats(tricky_id));
+  SaleView bucketed = sale_view(100, 50);
+  bucketed.sale.buckets = 3;
+  bucketed.in_transit = 4;
+  bucketed.buckets = {{20, 1, 4}, {0, 0, 0}, {30, u64_max, 0}};
+  EXPECT_EQ(render_stats(bucketed), reference::render_stats(bucketed));
 }
 
 TEST(RenderExact, ReasonAndTicketParseBackToThemselves) {
