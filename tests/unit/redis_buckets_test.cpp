@@ -300,6 +300,17 @@ TEST_F(RedisBucketsTest, DroppingABucketedSaleRemovesTheKeysOfEveryBucket) {
   EXPECT_EQ(admin_->command_sync({"SISMEMBER", keys::sales, sale_id}).integer, 0);
 }
 
+TEST_F(RedisBucketsTest, AStoppingMoverStillRunsEveryJobSoThatEveryCallerIsAnswered) {
+  flashgate::store::redis::RedisClient client(options());
+  flashgate::store::redis::BucketMover mover(client);
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 50; ++i) mover.post([&] { ++ran; });
+  mover.stop();
+  EXPECT_EQ(ran.load(), 50);
+  mover.post([&] { ++ran; });
+  EXPECT_EQ(ran.load(), 51) << "after stop, on the caller's thread";
+}
+
 TEST_F(RedisBucketsTest, ASaleOfOneBucketIsLaidOutAsBefore) {
   create(5, 1);
   const auto fields = admin_->command_sync({"HEXISTS", keys::sale(sale_id), "buckets"});

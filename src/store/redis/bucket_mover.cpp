@@ -48,10 +48,15 @@ void BucketMover::stop() {
 void BucketMover::post(std::function<void()> job) {
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    jobs_.push_back(std::move(job));
+    if (!stopping_) {
+      jobs_.push_back(std::move(job));
+      wake_.notify_one();
+      return;
+    }
   }
-  wake_.notify_one();
+  // Stopping: run here, so that the intake or read behind the job is still
+  // answered (by then with an error, once the client has stopped).
+  job();
 }
 
 void BucketMover::run() {
@@ -61,7 +66,7 @@ void BucketMover::run() {
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      if (stopping_) return;
+      if (jobs_.empty()) return;  // stopping, and every job posted before is done: each answers its caller
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }

@@ -40,9 +40,9 @@ class BucketMover {
   ~BucketMover();
   BucketMover(const BucketMover&) = delete;
   BucketMover& operator=(const BucketMover&) = delete;
-  // Joins the mover's thread; jobs not started are dropped. Idempotent.
+  // Runs the jobs posted so far and joins the mover's thread. Idempotent.
   void stop();
-  // Runs `job` on the mover's thread, in order. After stop(), never.
+  // Runs `job` on the mover's thread, in order; once stopping, on the caller's.
   void post(std::function<void()> job);
 
   // Every bucket's state; nullopt if Redis did not answer for one.
