@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <string>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "store/redis/redis_keys.hpp"
 #include "store/redis/redis_store.hpp"
 #include "store/redis/scripts.hpp"
+#include "worker/bucket_rebalance.hpp"
 
 namespace {
 
@@ -234,6 +236,21 @@ TEST_F(RedisBucketsTest, RecoveryFinishesAHalfDoneMoveOnceAndTheSaleIsNeverOvers
   const auto v = view();
   EXPECT_EQ(v.remaining, 0);
   EXPECT_EQ(v.in_transit, 0);
+  expect_invariant();
+}
+
+TEST_F(RedisBucketsTest, TheWorkersRebalancerFinishesAHalfDoneMoveOnItsOwn) {
+  create(9, 3);
+  ASSERT_EQ(take_only("dead", 2, 1, 3), 3);
+  flashgate::worker::BucketRebalance rebalance(*store_);
+  rebalance.start();
+  const auto start = std::chrono::steady_clock::now();
+  while (view().in_transit != 0 && std::chrono::steady_clock::now() - start < patience)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  rebalance.stop();
+  const auto v = view();
+  EXPECT_EQ(v.in_transit, 0);
+  EXPECT_EQ(v.remaining, 9);
   expect_invariant();
 }
 
