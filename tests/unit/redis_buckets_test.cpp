@@ -317,6 +317,33 @@ TEST_F(RedisBucketsTest, DroppingABucketedSaleRemovesTheKeysOfEveryBucket) {
   EXPECT_EQ(admin_->command_sync({"SISMEMBER", keys::sales, sale_id}).integer, 0);
 }
 
+TEST_F(RedisBucketsTest, ABucketedSaleIsDroppedOnlyOnceEveryBucketsOrdersAreFinal) {
+  create(6, 3);
+  int next = 0;
+  std::vector<std::string> orders;
+  for (std::int64_t b : {0, 1, 2, 2}) {
+    const auto bought = buy(buyer_in(b, 3, next));
+    ASSERT_TRUE(bought) << bought.error().message;
+    orders.push_back(bought.value().view.order.order_id);
+  }
+  const auto refused = store_->drop_sale(sale_id);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::sale_active);
+  // The windows serve every bucket's queue.
+  for (std::size_t i = 0; i < orders.size(); ++i) {
+    const auto order = store_->claim(std::chrono::seconds(5));
+    ASSERT_TRUE(order) << "claimed " << i << " of " << orders.size();
+    EXPECT_TRUE(store_->finish(order->order_id, flashgate::domain::OrderStatus::failed, "test", ""));
+  }
+  const auto v = view();
+  EXPECT_EQ(v.remaining, 6);
+  EXPECT_EQ(v.counts[static_cast<std::size_t>(flashgate::domain::OrderStatus::failed)], 4u);
+  expect_invariant();
+  ASSERT_TRUE(store_->drop_sale(sale_id));
+  const auto left = admin_->command_sync({"KEYS", "fg:{*"});
+  EXPECT_TRUE(left.elements.empty()) << flashgate::store::redis::describe(left);
+}
+
 TEST_F(RedisBucketsTest, AStoppingMoverStillRunsEveryJobSoThatEveryCallerIsAnswered) {
   flashgate::store::redis::RedisClient client(options());
   flashgate::store::redis::BucketMover mover(client);
