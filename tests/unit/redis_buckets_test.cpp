@@ -344,6 +344,40 @@ TEST_F(RedisBucketsTest, ABucketedSaleIsDroppedOnlyOnceEveryBucketsOrdersAreFina
   EXPECT_TRUE(left.elements.empty()) << flashgate::store::redis::describe(left);
 }
 
+TEST_F(RedisBucketsTest, OnceEveryBucketWasSeenEmptyBuyersAreToldSoUntilAUnitComesBack) {
+  create(3, 3);
+  store_->follow_changes();
+  int next = 0;
+  std::vector<std::string> buyers;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(buy(buyer_in(i, 3, next)));
+  auto refused = buy(buyer_in(0, 3, next));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::sold_out);
+  const auto told_before = store_->sold_out_book().answered();
+  refused = buy(buyer_in(1, 3, next));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::sold_out);
+  EXPECT_EQ(store_->sold_out_book().answered(), told_before + 1) << "answered without reading every bucket";
+  // A unit comes back in bucket 2 (its order FAILED): a buyer of bucket 0 gets it once the feed shows it.
+  for (int i = 0; i < 3; ++i) {
+    const auto order = store_->claim(std::chrono::seconds(5));
+    ASSERT_TRUE(order);
+    const auto to = order->bucket == 2 ? flashgate::domain::OrderStatus::failed
+                                       : flashgate::domain::OrderStatus::confirmed;
+    EXPECT_TRUE(store_->finish(order->order_id, to, "", ""));
+  }
+  const auto late = buyer_in(0, 3, next);
+  bool accepted = false;
+  for (const auto start = std::chrono::steady_clock::now(); !accepted && std::chrono::steady_clock::now() - start < patience;) {
+    accepted = static_cast<bool>(buy(late));
+    if (!accepted) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(accepted);
+  const auto v = view();
+  EXPECT_EQ(v.remaining, 0);
+  expect_invariant();
+}
+
 TEST_F(RedisBucketsTest, AStoppingMoverStillRunsEveryJobSoThatEveryCallerIsAnswered) {
   flashgate::store::redis::RedisClient client(options());
   flashgate::store::redis::BucketMover mover(client);

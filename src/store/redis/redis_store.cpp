@@ -211,13 +211,19 @@ void RedisStore::intake_in_bucket(const std::string& sale_id, const IntakeReques
         if (!refused) return done(error_of(Reply::error("unexpected intake reply " + describe(reply))));
         if (refused->code != ErrorCode::sold_out && refused->code != ErrorCode::not_enough_stock)
           return done(std::move(*refused));
+        // Every bucket was seen empty and the feed has shown no unit given back since.
+        if (refused->code == ErrorCode::sold_out && following_ && sold_out_.buckets_empty(sale_id))
+          return done(std::move(*refused));
         if (attempt >= limits::bucket_attempts) return done(unreachable());
         // The home bucket ran short: only the sale as a whole may say sold out.
         mover_.post([this, sale_id, request, buckets, home, attempt, done] {
+          const auto releases = sold_out_.releases();
           const auto gathered = mover_.gather(sale_id, buckets, home, request.quantity);
           switch (gathered.what) {
             case BucketMover::Gathered::retry: return intake_in_bucket(sale_id, request, buckets, attempt + 1, done);
-            case BucketMover::Gathered::sold_out: return done(domain::refusal(ErrorCode::sold_out));
+            case BucketMover::Gathered::sold_out:
+              sold_out_.all_buckets_empty(sale_id, releases);
+              return done(domain::refusal(ErrorCode::sold_out));
             case BucketMover::Gathered::not_enough_stock: {
               return done(domain::not_enough_stock(gathered.remaining));
             }

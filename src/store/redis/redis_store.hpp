@@ -58,7 +58,10 @@ class RedisStore final : public Store, public OutcomeLog, public QueueReclaim {
 
   // Tails the change feed into the near-cache and the listeners (gateways, and
   // workers that mirror outcomes to the database).
-  void follow_changes() { feed_.follow(); }
+  void follow_changes() {
+    feed_.follow();
+    following_ = true;
+  }
   // A worker's periodic task (QueueConsumer::reclaim_abandoned).
   std::size_t reclaim_abandoned() override { return queue_.reclaim_abandoned(); }
   // How often abandoned entries (the queue's, the outcome streams') are looked for.
@@ -128,6 +131,8 @@ class RedisStore final : public Store, public OutcomeLog, public QueueReclaim {
   NearCache cache_;
   SoldOutBook sold_out_;
   std::atomic<bool> intake_open_{true};
+  // The feed is read: what the sold-out book knows of bucketed sales is kept current (it is not otherwise).
+  std::atomic<bool> following_{false};
   std::atomic<std::int64_t> service_time_ms_{0};
   ConsumerGroups groups_;
   QueueConsumer queue_;
