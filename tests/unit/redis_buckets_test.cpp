@@ -380,7 +380,8 @@ TEST_F(RedisBucketsTest, OnceEveryBucketWasSeenEmptyBuyersAreToldSoUntilAUnitCom
 
 TEST_F(RedisBucketsTest, AStoppingMoverStillRunsEveryJobSoThatEveryCallerIsAnswered) {
   flashgate::store::redis::RedisClient client(options());
-  flashgate::store::redis::BucketMover mover(client, {});
+  flashgate::store::redis::ReplicaWaits no_replicas(client, 0, std::chrono::milliseconds(1));
+  flashgate::store::redis::BucketMover mover(client, no_replicas);
   std::atomic<int> ran{0};
   for (int i = 0; i < 50; ++i) mover.post([&] { ++ran; });
   mover.stop();

@@ -31,11 +31,11 @@ std::int64_t total_remaining(const std::vector<BucketState>& states) {
 
 }  // namespace
 
-BucketMover::BucketMover(RedisLink& client, ReplicaWait replica_wait)
-    : client_(client), replica_wait_(replica_wait), thread_([this] { run(); }) {}
+BucketMover::BucketMover(RedisLink& client, ReplicaWaits& replica_waits)
+    : client_(client), replica_waits_(replica_waits), thread_([this] { run(); }) {}
 
 bool BucketMover::replicated(const std::string& key) {
-  return !replica_wait_.wanted() || replica_wait_.wait_sync(client_, key);
+  return !replica_waits_.wanted() || replica_waits_.after_write_sync(key);
 }
 
 BucketMover::~BucketMover() { stop(); }
@@ -125,7 +125,7 @@ std::size_t BucketMover::recover(const std::string& sale_id, std::int64_t bucket
       const auto to = domain::bucket_tag(sale_id, transfer->first);
       // The entry may be a take whose mover died before its WAIT: written
       // again here (the same value), so that WAIT on this connection covers it.
-      if (replica_wait_.wanted()) {
+      if (replica_waits_.wanted()) {
         const auto again = client_.command_sync({"HSET", keys::transit(from, sale_id), id, value});
         if (!again.ok() || !replicated(keys::transit(from, sale_id))) continue;
       }

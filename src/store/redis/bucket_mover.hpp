@@ -10,7 +10,7 @@
 // donor's transit hash, sold by no one; recover() gives and settles every
 // transfer it finds there, and may race a live mover harmlessly.
 //
-// With replicas (ReplicaWait), each half of a move is on a replica before
+// With replicas (ReplicaWaits), each half of a move is on a replica before
 // the next is sent: the take before the give (a failover of the donor must
 // not bring back units the receiver was given), the give before the settle
 // (a failover of the receiver must not lose units the donor no longer lists).
@@ -42,7 +42,7 @@ struct BucketState {
 
 class BucketMover {
  public:
-  BucketMover(RedisLink& client, ReplicaWait replica_wait);
+  BucketMover(RedisLink& client, ReplicaWaits& replica_waits);
   ~BucketMover();
   BucketMover(const BucketMover&) = delete;
   BucketMover& operator=(const BucketMover&) = delete;
@@ -80,7 +80,7 @@ class BucketMover {
   bool replicated(const std::string& key);
 
   RedisLink& client_;
-  ReplicaWait replica_wait_;
+  ReplicaWaits& replica_waits_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> jobs_;

@@ -81,9 +81,8 @@ void ChangeFeed::tail_loop() {
     }
     // Split by slot on a Redis Cluster (stream_reads.hpp): the slots read
     // are applied even when another failed, their positions move on.
-    const std::vector<std::pair<std::string, std::string>> positions(last.begin(), last.end());
     const auto read = reads_.read(*connection_, {"XREAD", "COUNT", std::to_string(limits::feed_read_count)},
-                                  limits::feed_block, limits::feed_read_timeout - limits::feed_block, positions);
+                                  limits::feed_block, limits::feed_read_timeout - limits::feed_block, last);
     apply(read.streams, last);
     if (read.first_error.type != Reply::Type::nil && !stopping_) std::this_thread::sleep_for(limits::feed_retry_pause);
   }

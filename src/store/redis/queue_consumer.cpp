@@ -26,13 +26,13 @@ std::string now_text() { return std::to_string(domain::now_ms()); }
 }  // namespace
 
 QueueConsumer::QueueConsumer(RedisLink& client, ConsumerGroups& groups, NearCache& cache,
-                             BlockingLinkMaker open_connection, const ReplicaWait& replica_wait,
+                             BlockingLinkMaker open_connection, ReplicaWaits& replica_waits,
                              std::string consumer_prefix)
     : client_(client),
       groups_(groups),
       cache_(cache),
       open_connection_(std::move(open_connection)),
-      replica_wait_(replica_wait),
+      replica_waits_(replica_waits),
       consumer_prefix_(std::move(consumer_prefix)),
       instance_(next_instance()) {}
 
@@ -180,7 +180,7 @@ bool QueueConsumer::finish(const std::string& order_id, domain::OrderStatus to, 
   // Not on a replica in time: tried again too (a finish done already answers
   // skip, and is waited for again), so a failover cannot undo a final status
   // the window has moved on from.
-  if (replica_wait_.wanted() && !replica_wait_.wait_sync(client_, keys::order(order_id))) return false;
+  if (replica_waits_.wanted() && !replica_waits_.after_write_sync(keys::order(order_id))) return false;
   if (outcome_of(reply) == "done") {
     auto parsed = parse_order(reply.elements, 1);
     cache_.update(parsed.order, parsed.progress);

@@ -28,9 +28,9 @@ class QueueConsumer {
  public:
   // consumer_prefix names this process's windows in the group; open_connection
   // makes each window's own blocking connection.
-  // A finish is done once `replica_wait` says so.
+  // A finish is done once `replica_waits` says a replica has it.
   QueueConsumer(RedisLink& client, ConsumerGroups& groups, NearCache& cache, BlockingLinkMaker open_connection,
-                const ReplicaWait& replica_wait, std::string consumer_prefix);
+                ReplicaWaits& replica_waits, std::string consumer_prefix);
 
   // Store's queue calls, on a window's thread.
   std::optional<domain::Order> claim(std::chrono::milliseconds wait);
@@ -82,7 +82,7 @@ class QueueConsumer {
   ConsumerGroups& groups_;
   NearCache& cache_;
   const BlockingLinkMaker open_connection_;
-  const ReplicaWait& replica_wait_;
+  ReplicaWaits& replica_waits_;
   const std::string consumer_prefix_;
   const std::uint64_t instance_;  // unique in the process: keys this consumer's windows on each thread
   std::mutex connections_mutex_;  // guards connections_ (added by window threads, cut by stop()) and next_window_

@@ -82,11 +82,11 @@ RedisStore::RedisStore(RedisStoreOptions options)
     : options_(with_replicas_found(with_defaults(std::move(options)))),
       client_(open_link(options_)),
       open_connection_(connection_maker(options_)),
-      replica_wait_{*options_.wait_replicas, options_.wait_timeout},
-      mover_(*client_, replica_wait_),
+      replica_waits_(*client_, *options_.wait_replicas, options_.wait_timeout),
+      mover_(*client_, replica_waits_),
       cache_(options_.near_cache_orders),
       groups_(*client_, options_.reclaim_after),
-      queue_(*client_, groups_, cache_, open_connection_, replica_wait_, options_.consumer_prefix),
+      queue_(*client_, groups_, cache_, open_connection_, replica_waits_, options_.consumer_prefix),
       outcomes_(*client_, groups_, open_connection_, options_.consumer_prefix),
       feed_(groups_, cache_, sold_out_, service_time_ms_, open_connection_),
       archive_(*client_, feed_),
@@ -101,7 +101,7 @@ RedisStore::RedisStore(RedisStoreOptions options)
                                 : "cluster " + options_.cluster_seeds.front().to_string();
   if (!client_->wait_connected(limits::connect_wait))
     spdlog::warn("redis {} not reachable yet; retrying in the background", where);
-  spdlog::info("redis {}: every intake, payment and finish waits for {} replica(s)", where, replica_wait_.replicas);
+  spdlog::info("redis {}: every intake, payment and finish waits for {} replica(s)", where, replica_waits_.replicas());
 }
 
 RedisStore::~RedisStore() { stop(); }
@@ -127,12 +127,11 @@ OrderView RedisStore::remember(const Reply& reply) {
 // An order told of only once a replica has it (the write went over the
 // connection of `key`'s slot); the same buyer again (a retry) finds it and waits anew.
 void RedisStore::replicated(const std::string& key, IntakeOutcome taken, const Callback<IntakeOutcome>& done) {
-  if (!replica_wait_.wanted()) return done(std::move(taken));
-  client_->wait_replicas(key, replica_wait_.replicas, replica_wait_.timeout,
-                         [this, taken = std::move(taken), done](Reply copied) mutable {
-                           if (!replica_wait_.enough(copied)) return done(not_replicated());
-                           done(std::move(taken));
-                         });
+  if (!replica_waits_.wanted()) return done(std::move(taken));
+  replica_waits_.after_write(key, [taken = std::move(taken), done](bool copied) mutable {
+    if (!copied) return done(not_replicated());
+    done(std::move(taken));
+  });
 }
 
 void RedisStore::create_sale(const domain::Sale& sale, Callback<SaleView> done) {
@@ -328,13 +327,12 @@ void RedisStore::pay(const std::string& order_id, const std::string& payment_id,
                  if (!reply.ok()) return done(error_of(reply));
                  const auto& outcome = outcome_of(reply);
                  if (outcome == "ok") {
-                   if (!replica_wait_.wanted()) return done(remember(reply));
-                   return client_->wait_replicas(keys::order(order_id), replica_wait_.replicas,
-                                                 replica_wait_.timeout,
-                                                 [this, view = remember(reply), done](Reply copied) mutable {
-                                                   if (!replica_wait_.enough(copied)) return done(not_replicated());
-                                                   done(std::move(view));
-                                                 });
+                   if (!replica_waits_.wanted()) return done(remember(reply));
+                   return replica_waits_.after_write(keys::order(order_id),
+                                                     [view = remember(reply), done](bool copied) mutable {
+                                                       if (!copied) return done(not_replicated());
+                                                       done(std::move(view));
+                                                     });
                  }
                  if (auto refused = domain::refusal_named(outcome)) return done(std::move(*refused));
                  done(error_of(Reply::error("unexpected pay reply " + describe(reply))));

@@ -124,14 +124,14 @@ class RedisStore final : public Store, public OutcomeLog, public QueueReclaim {
 
   const NearCache& near_cache() const { return cache_; }
   // The replicas each write is waited for (the option, or what was found at start).
-  int wait_replicas() const { return replica_wait_.replicas; }
+  int wait_replicas() const { return replica_waits_.replicas(); }
   const SoldOutBook& sold_out_book() const { return sold_out_; }
   BucketMover& bucket_mover() { return mover_; }
 
  private:
   // Records what a script reply says about an order in the near-cache.
   OrderView remember(const Reply& reply);
-  // Answers an accepted or existing intake once replica_wait_ is met for the write of `key`'s slot.
+  // Answers an accepted or existing intake once replica_waits_ is met for the write of `key`'s slot.
   void replicated(const std::string& key, IntakeOutcome taken, const Callback<IntakeOutcome>& done);
   // Buckets (docs/architecture.md "Buckets"): the number this process knows a sale has (1 unless told),
   // an intake told another by the script, a bucketed sale's intake in the buyer's home bucket.
@@ -147,7 +147,7 @@ class RedisStore final : public Store, public OutcomeLog, public QueueReclaim {
   RedisStoreOptions options_;
   std::unique_ptr<RedisLink> client_;
   BlockingLinkMaker open_connection_;  // a blocking connection of the same engine
-  ReplicaWait replica_wait_;
+  ReplicaWaits replica_waits_;
   BucketMover mover_;
   mutable std::shared_mutex buckets_mutex_;                // guards bucketed_: read by every intake
   std::unordered_map<std::string, std::int64_t> bucketed_;  // sale id -> buckets, for sales of more than one

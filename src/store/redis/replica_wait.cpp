@@ -8,15 +8,49 @@
 
 #include "store/redis/blocking_redis.hpp"
 #include "store/redis/cluster/cluster_connection.hpp"
+#include "store/redis/cluster/key_slot.hpp"
 
 namespace flashgate::store::redis {
 
-bool ReplicaWait::wait_sync(RedisLink& link, std::string_view key) const {
-  auto answer = std::make_shared<std::promise<Reply>>();
-  auto reply = answer->get_future();
-  link.wait_replicas(key, replicas, timeout, [answer](Reply r) { answer->set_value(std::move(r)); });
+void ReplicaWaits::after_write(std::string_view key, Done done) {
+  const auto slot = cluster::key_slot(key);
+  {
+    std::lock_guard lock(mutex_);
+    auto& lane = lanes_[slot];
+    if (lane.in_flight) {
+      lane.next.push_back(std::move(done));
+      return;
+    }
+    lane.in_flight = true;
+  }
+  std::vector<Done> waiting;
+  waiting.push_back(std::move(done));
+  send(slot, std::string(key), std::move(waiting));
+}
+
+void ReplicaWaits::send(std::uint16_t slot, std::string key, std::vector<Done> waiting) {
+  link_.wait_replicas(key, replicas_, timeout_,
+                      [this, slot, key, waiting = std::move(waiting)](Reply reply) mutable {
+                        const bool copied = reply.type == Reply::Type::integer && reply.integer >= replicas_;
+                        std::vector<Done> next;
+                        {
+                          std::lock_guard lock(mutex_);
+                          auto& lane = lanes_[slot];
+                          next.swap(lane.next);
+                          lane.in_flight = !next.empty();
+                        }
+                        // Sent before these are told: their replies all came before it.
+                        if (!next.empty()) send(slot, std::move(key), std::move(next));
+                        for (auto& done : waiting) done(copied);
+                      });
+}
+
+bool ReplicaWaits::after_write_sync(std::string_view key) {
+  auto answer = std::make_shared<std::promise<bool>>();
+  auto copied = answer->get_future();
+  after_write(key, [answer](bool ok) { answer->set_value(ok); });
   // WAIT answers by its timeout; the link's own patience bounds a lost one.
-  return enough(reply.get());
+  return copied.get();
 }
 
 std::optional<int> fewest_replicas(BlockingRedis& redis) {

@@ -56,7 +56,7 @@ std::pair<std::uint64_t, std::uint64_t> entry_order(std::string_view id);
 
 // What a buyer is told when Redis cannot take the request now.
 const domain::Error& unreachable();
-// A write done whose copy to a replica was not acknowledged in time (ReplicaWait).
+// A write done whose copy to a replica was not acknowledged in time (ReplicaWaits).
 const domain::Error& not_replicated();
 // A failed reply as the Store's error: unreachable if the command did not
 // run or may not have, internal (and logged) otherwise.

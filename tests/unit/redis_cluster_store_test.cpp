@@ -1,0 +1,313 @@
+// The Redis store on a real Redis Cluster of 3 masters and 3 replicas
+// (issue #25): sales whose tags are on every master reach every process (the
+// change feeds, the queues and the outcome streams of each shard), and a
+// master SIGKILLed mid-sale loses no accepted order: every intake answered
+// 202 waited for a replica, and the workers finish every one of them, once,
+// after the replica is promoted. The store contract runs on the cluster too
+// (store_contract_test.cpp).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "domain/ids.hpp"
+#include "domain/order.hpp"
+#include "domain/sale.hpp"
+#include "redis_cluster_fixture.hpp"
+#include "store/redis/redis_keys.hpp"
+#include "store/redis/redis_store.hpp"
+
+namespace {
+
+using namespace flashgate::testing;
+using namespace std::chrono_literals;
+using flashgate::domain::Order;
+using flashgate::domain::OrderStatus;
+using flashgate::domain::sale_tag;
+using flashgate::store::OrderView;
+using flashgate::store::redis::RedisStore;
+using flashgate::store::redis::RedisStoreOptions;
+namespace keys = flashgate::store::redis::keys;
+
+class RedisClusterStoreTest : public RedisClusterTest {
+ protected:
+  static void SetUpTestSuite() {
+    // A master unreachable this long is replaced by its replica: the failover
+    // test waits for that, so shorter than the script's default.
+    ::setenv("CLUSTER_NODE_TIMEOUT", "2000", 1);
+    RedisClusterTest::SetUpTestSuite();
+  }
+
+  static RedisStoreOptions options(const std::string& name, std::chrono::milliseconds reclaim_after = 30s) {
+    RedisStoreOptions o;
+    o.cluster_seeds = nodes();
+    o.consumer_prefix = name + "-" + std::to_string(::getpid());
+    o.reclaim_after = reclaim_after;
+    return o;
+  }
+
+  static SlotMap current_map() {
+    ClusterOptions o;
+    o.seeds = nodes();
+    ClusterConnection probe(o);
+    EXPECT_TRUE(probe.refresh());
+    return probe.slot_map();
+  }
+
+  // The master port of a sale's keys.
+  static std::uint16_t master_of_sale(const SlotMap& map, const std::string& sale_id) {
+    const auto* master = map.master_of(key_slot(keys::sale(sale_id)));
+    return master ? master->port : 0;
+  }
+
+  // One sale id per master, named after the test.
+  static std::map<std::uint16_t, std::string> a_sale_on_every_master(const SlotMap& map) {
+    const std::string base = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::map<std::uint16_t, std::string> by_master;
+    for (int i = 0; by_master.size() < map.shards().size() && i < 10'000; ++i) {
+      const auto id = base + "-" + std::to_string(i);
+      by_master.emplace(master_of_sale(map, id), id);
+    }
+    EXPECT_EQ(by_master.size(), 3u);
+    return by_master;
+  }
+
+  static void create_sale(RedisStore& store, const std::string& sale_id, std::int64_t stock) {
+    std::promise<void> created;
+    store.create_sale(flashgate::domain::Sale{sale_id, "item", stock, std::nullopt, std::nullopt, 1000},
+                      [&](auto result) {
+                        EXPECT_TRUE(result) << result.error().message;
+                        created.set_value();
+                      });
+    created.get_future().wait();
+  }
+
+  // The order id if accepted, "" if refused (the refusal is not a failure here).
+  static std::string try_intake(RedisStore& store, const std::string& sale_id, const std::string& user) {
+    std::promise<std::string> answer;
+    store.intake(sale_id, user, [&](auto result) { answer.set_value(result ? result->view.order.order_id : ""); });
+    return answer.get_future().get();
+  }
+
+  // A field of a hash, read where the cluster keeps it now.
+  static std::string field(const std::string& key, const std::string& name) {
+    ClusterOptions o;
+    o.seeds = nodes();
+    ClusterConnection connection(o);
+    return connection.command({"HGET", key, name}).str;
+  }
+};
+
+TEST_F(RedisClusterStoreTest, EveryMastersFeedQueueAndOutcomesReachEveryProcess) {
+  const auto sales = a_sale_on_every_master(current_map());
+  auto gateway = std::make_unique<RedisStore>(options("gateway"));
+  auto worker = std::make_unique<RedisStore>(options("worker"));
+  std::mutex mutex;
+  std::condition_variable told;
+  std::map<std::string, std::set<OrderStatus>> heard;  // order -> statuses the gateway's listener heard
+  gateway->on_change([&](const OrderView& view) {
+    std::lock_guard lock(mutex);
+    heard[view.order.order_id].insert(view.order.status);
+    told.notify_all();
+  });
+  gateway->follow_changes();
+  for (const auto& [master, sale_id] : sales) create_sale(*worker, sale_id, 10);
+
+  std::set<std::string> accepted;
+  std::set<std::uint16_t> masters_of_orders;
+  for (const auto& [master, sale_id] : sales)
+    for (const char* user : {"alice", "bob"}) {
+      const auto order_id = try_intake(*gateway, sale_id, user);
+      ASSERT_FALSE(order_id.empty());
+      accepted.insert(order_id);
+      masters_of_orders.insert(master);
+    }
+  ASSERT_EQ(accepted.size(), 6u);
+  EXPECT_EQ(masters_of_orders.size(), 3u);
+
+  const auto heard_all = [&](OrderStatus status) {
+    std::unique_lock lock(mutex);
+    return told.wait_for(lock, patience, [&] {
+      for (const auto& id : accepted)
+        if (!heard[id].contains(status)) return false;
+      return true;
+    });
+  };
+  EXPECT_TRUE(heard_all(OrderStatus::queued)) << "the gateway's feed missed a master's change stream";
+
+  // The worker's window reads every master's queue.
+  std::set<std::string> claimed;
+  for (auto start = Clock::now(); claimed.size() < accepted.size() && since(start) < patience;)
+    if (auto order = worker->claim(100ms)) {
+      claimed.insert(order->order_id);
+      ASSERT_TRUE(worker->finish(order->order_id, OrderStatus::failed, "refused", ""));
+    }
+  EXPECT_EQ(claimed, accepted) << "a master's queue was not read";
+  EXPECT_TRUE(heard_all(OrderStatus::failed));
+
+  // And its outcome log every master's outcome stream.
+  std::set<std::string> outcomes;
+  for (auto start = Clock::now(); outcomes.size() < accepted.size() && since(start) < patience;)
+    for (const auto& entry : worker->take(100ms)) {
+      outcomes.insert(entry.order.order_id);
+      worker->recorded(entry);
+    }
+  EXPECT_EQ(outcomes, accepted) << "a master's outcome stream was not read";
+  EXPECT_EQ(worker->outcome_backlog(), 0u);
+  worker->stop();
+  gateway->stop();
+}
+
+// Intakes in flight together share their WAITs: one per master connection
+// at a time, covering every intake whose script answered before it was sent.
+TEST_F(RedisClusterStoreTest, IntakesInFlightTogetherShareTheirWaitForAReplica) {
+  const SlotMap map = current_map();
+  const std::string sale_id = a_sale_on_every_master(map).begin()->second;
+  const std::uint16_t master = master_of_sale(map, sale_id);
+  auto gateway = std::make_unique<RedisStore>(options("gateway"));
+  create_sale(*gateway, sale_id, 1000);
+  ok_or_fail(admin(master), {"CONFIG", "RESETSTAT"});
+  constexpr int buyers = 300;
+  std::vector<std::promise<bool>> answers(buyers);
+  for (int i = 0; i < buyers; ++i)
+    gateway->intake(sale_id, "buyer-" + std::to_string(i), [&answers, i](auto result) {
+      EXPECT_TRUE(result) << result.error().message;
+      answers[i].set_value(static_cast<bool>(result));
+    });
+  int accepted = 0;
+  for (auto& answer : answers) accepted += answer.get_future().get() ? 1 : 0;
+  EXPECT_EQ(accepted, buyers);
+  const auto stats = admin(master).command({"INFO", "commandstats"}).str;
+  const auto at = stats.find("cmdstat_wait:calls=");
+  ASSERT_NE(at, std::string::npos) << "no WAIT reached the sale's master";
+  const long waits = std::atol(stats.c_str() + at + std::string_view("cmdstat_wait:calls=").size());
+  EXPECT_GE(waits, 1);
+  EXPECT_LT(waits, buyers / 2) << "each intake waited on its own";
+  RecordProperty("waits_for_300_intakes", static_cast<int>(waits));
+  gateway->stop();
+}
+
+// More replicas asked than a master has: the intake answers 503 unavailable,
+// the order is kept, and the same buyer again gets that very order.
+TEST_F(RedisClusterStoreTest, AnIntakeNoReplicaAcknowledgedAnswersUnavailableAndItsRetryFindsTheOrder) {
+  const std::string sale_id = a_sale_on_every_master(current_map()).begin()->second;
+  auto strict = options("strict");
+  strict.wait_replicas = 2;  // each master has one
+  strict.wait_timeout = 100ms;
+  auto gateway = std::make_unique<RedisStore>(strict);
+  create_sale(*gateway, sale_id, 10);
+  std::promise<flashgate::domain::Result<flashgate::store::IntakeOutcome>> first;
+  gateway->intake(sale_id, "alice", [&](auto result) { first.set_value(std::move(result)); });
+  const auto refused = first.get_future().get();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, flashgate::domain::ErrorCode::unavailable);
+  EXPECT_NE(refused.error().message.find("replica"), std::string::npos) << refused.error().message;
+  gateway->stop();
+
+  auto usual = std::make_unique<RedisStore>(options("usual"));
+  std::promise<flashgate::domain::Result<flashgate::store::IntakeOutcome>> again;
+  usual->intake(sale_id, "alice", [&](auto result) { again.set_value(std::move(result)); });
+  const auto found = again.get_future().get();
+  ASSERT_TRUE(found) << found.error().message;
+  EXPECT_FALSE(found->created) << "the retry made a second order";
+  EXPECT_EQ(field(keys::sale(sale_id), "remaining"), "9");
+  usual->stop();
+}
+
+// Last: it changes which nodes are masters (and puts the cluster back whole after).
+TEST_F(RedisClusterStoreTest, AMasterKilledMidSaleLosesNoAcceptedOrderAndEachIsFinishedOnce) {
+  const SlotMap map = current_map();
+  const std::string sale_id = a_sale_on_every_master(map).begin()->second;
+  const std::uint16_t doomed = master_of_sale(map, sale_id);
+  constexpr std::int64_t stock = 1'000'000;
+  auto gateway = std::make_unique<RedisStore>(options("gateway"));
+  auto worker = std::make_unique<RedisStore>(options("worker", 1000ms));
+  ASSERT_EQ(gateway->wait_replicas(), 1);
+  create_sale(*worker, sale_id, stock);
+
+  std::mutex mutex;
+  std::set<std::string> accepted;  // answered 202: must survive
+  std::atomic<std::size_t> refused{0};
+  std::atomic<bool> stop_buying{false}, stop_working{false};
+  std::vector<std::thread> buyers;
+  for (int t = 0; t < 2; ++t)
+    buyers.emplace_back([&, t] {
+      for (int n = 0; !stop_buying; ++n) {
+        const auto order_id = try_intake(*gateway, sale_id, "buyer-" + std::to_string(t) + "-" + std::to_string(n));
+        if (order_id.empty()) {
+          ++refused;
+          std::this_thread::sleep_for(5ms);
+          continue;
+        }
+        std::lock_guard lock(mutex);
+        accepted.insert(order_id);
+      }
+    });
+  // One window of the worker, with its periodic reclaim, throughout.
+  std::thread window([&] {
+    auto reclaimed = Clock::now();
+    while (!stop_working) {
+      if (Clock::now() - reclaimed > 300ms) {
+        worker->reclaim_abandoned();
+        reclaimed = Clock::now();
+      }
+      if (auto order = worker->claim(100ms))
+        while (!worker->finish(order->order_id, OrderStatus::confirmed, "", "") && !stop_working)
+          std::this_thread::sleep_for(50ms);
+    }
+  });
+  const auto accepted_count = [&] {
+    std::lock_guard lock(mutex);
+    return accepted.size();
+  };
+
+  EXPECT_TRUE(eventually([&] { return accepted_count() >= 200; }));
+  kill_node(doomed);
+  EXPECT_TRUE(eventually([&] {
+    const auto port = master_of_sale(current_map(), sale_id);  // 0 while no node answers with a map
+    return port != 0 && port != doomed;
+  }))
+      << "the replica was never promoted";
+  // The promoted master has no replica: its intakes answer 503 (WAIT 1 fails)
+  // until the dead node is back, as its replica now. Then they resume.
+  const auto before_revival = accepted_count();
+  restore_cluster();
+  EXPECT_TRUE(eventually([&] { return accepted_count() >= before_revival + 200; })) << "intakes never resumed";
+  stop_buying = true;
+  for (auto& buyer : buyers) buyer.join();
+
+  std::set<std::string> orders;
+  {
+    std::lock_guard lock(mutex);
+    orders = accepted;
+  }
+  std::set<std::string> unfinished = orders;
+  for (auto start = Clock::now(); !unfinished.empty() && since(start) < 2 * patience;) {
+    std::erase_if(unfinished, [](const std::string& id) { return field(keys::order(id), "status") == "CONFIRMED"; });
+    if (!unfinished.empty()) std::this_thread::sleep_for(200ms);
+  }
+  stop_working = true;
+  window.join();
+  EXPECT_TRUE(unfinished.empty()) << unfinished.size() << " of " << orders.size()
+                                  << " accepted orders not CONFIRMED, first: " << *unfinished.begin() << " is '"
+                                  << field(keys::order(*unfinished.begin()), "status") << "'";
+
+  // Once each: the sale's counts hold every unit once, whatever the failover redid.
+  const auto count = [&](const char* name) { return std::atoll(field(keys::sale(sale_id), name).c_str()); };
+  const auto held = count("c:QUEUED") + count("c:PROCESSING") + count("c:CONFIRMED") + count("c:PAID");
+  EXPECT_EQ(count("remaining") + held, stock);
+  EXPECT_GE(count("c:CONFIRMED"), static_cast<long long>(orders.size()));
+  RecordProperty("accepted", static_cast<int>(orders.size()));
+  RecordProperty("refused_during_failover", static_cast<int>(refused.load()));
+  worker->stop();
+  gateway->stop();
+}
+
+}  // namespace
