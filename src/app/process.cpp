@@ -149,6 +149,7 @@ void Process::add_components() {
 
   task("stock flush", w.stock_flush);  // its stop flushes: after the windows, with their last orders
   task("payment timeouts", w.unpaid_cancellation);
+  task("bucket rebalance", w.rebalance);
   task("archive rounds", w.archive_rounds);
   task("reclaim", w.reclaim);  // renews what the windows hold until they let go
   task("draws", w.drawer);

@@ -70,6 +70,7 @@ WorkerParts::WorkerParts(const Config& config, Backends& backends, metrics::Regi
   windows.emplace(store, store, database, metrics, settings);
   stock_flush.emplace(store, database, std::chrono::milliseconds(config.stock_flush_ms));
   unpaid_cancellation.emplace(store, std::chrono::milliseconds(config.payment_timeout_ms));
+  rebalance.emplace(store);
   if (archiver) archive_rounds.emplace(*archiver, config.archive_after_ms);
   if (backends.queue_reclaim) reclaim.emplace(*backends.queue_reclaim);
   if (backends.draws) drawer.emplace(*backends.draws);

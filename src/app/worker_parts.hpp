@@ -16,6 +16,7 @@
 #include "worker/archiver.hpp"
 #include "worker/outcome_mirror.hpp"
 #include "worker/sale_draws.hpp"
+#include "worker/bucket_rebalance.hpp"
 #include "worker/stock_flush.hpp"
 #include "worker/unpaid_cancellation.hpp"
 #include "worker/windows.hpp"
@@ -37,6 +38,7 @@ struct WorkerParts {
   std::optional<worker::OutcomeMirror> mirror;
   std::optional<worker::StockFlush> stock_flush;
   std::optional<worker::UnpaidCancellation> unpaid_cancellation;
+  std::optional<worker::BucketRebalance> rebalance;
   std::optional<worker::ArchiveRounds> archive_rounds;
   std::optional<worker::AbandonedReclaim> reclaim;
   std::optional<worker::SaleDrawer> drawer;

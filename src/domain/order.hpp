@@ -51,6 +51,9 @@ struct Order {
   // The client's name of the intake, kept only in a sale with max_per_buyer > 1,
   // where one buyer may place several orders: see hold_key.
   std::string request_id;
+  // The bucket of a bucketed sale (see bucket.hpp) that holds the order; 0
+  // otherwise. Its seq and position count within that bucket. Not in the API.
+  std::int64_t bucket = 0;
 };
 
 // The key under which a sale remembers the order a buyer's intake made, so

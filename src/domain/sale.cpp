@@ -45,6 +45,8 @@ std::optional<Error> validate_new_sale(const Sale& sale) {
     return Error{ErrorCode::invalid_request, "stock must be an integer from 0 to 1000000000"};
   if (sale.max_per_buyer < 1 || sale.max_per_buyer > max_units_per_buyer)
     return Error{ErrorCode::invalid_request, "max_per_buyer must be an integer from 1 to 1000000"};
+  if (sale.buckets < 1 || sale.buckets > max_buckets)
+    return Error{ErrorCode::invalid_request, "buckets must be an integer from 1 to 64"};
   if (sale.starts_at && sale.ends_at && *sale.ends_at <= *sale.starts_at)
     return Error{ErrorCode::invalid_request, "ends_at must be later than starts_at"};
   return std::nullopt;

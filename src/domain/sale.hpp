@@ -13,6 +13,7 @@ namespace flashgate::domain {
 inline constexpr std::int64_t max_stock = 1'000'000'000;
 inline constexpr std::size_t max_item_length = 256;
 inline constexpr std::int64_t max_units_per_buyer = 1'000'000;
+inline constexpr std::int64_t max_buckets = 64;
 
 struct Sale {
   std::string sale_id;
@@ -24,6 +25,9 @@ struct Sale {
   std::int64_t max_per_buyer = 1;  // units one buyer may hold at once over all their orders
   // First come, or a draw among the early comers (domain/draw.hpp).
   SaleAdmission admission{};
+  // Redis: the stock is kept in this many buckets, each under its own hash tag (see bucket.hpp);
+  // the embedded store keeps one stock whatever it says.
+  std::int64_t buckets = 1;
 };
 
 enum class SaleState { upcoming, open, sold_out, ended };
@@ -42,7 +46,7 @@ std::optional<ErrorCode> window_refusal(const Sale& sale, TimeMs now);
 std::optional<Error> quantity_refusal(const Sale& sale, std::int64_t quantity, std::int64_t held,
                                       std::int64_t remaining);
 
-// Checks a new sale's fields: id, item, stock range, max_per_buyer range, starts_at < ends_at.
+// Checks a new sale's fields: id, item, stock range, max_per_buyer and buckets ranges, starts_at < ends_at.
 std::optional<Error> validate_new_sale(const Sale& sale);
 
 }  // namespace flashgate::domain

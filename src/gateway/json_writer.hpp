@@ -51,6 +51,22 @@ class JsonWriter {
     first_ = false;  // a nested object was a member of its parent
     return *this;
   }
+  JsonWriter& begin_array() {
+    *room(1) = '[';
+    first_ = true;
+    return *this;
+  }
+  // Before each value of an array: its comma.
+  JsonWriter& item() {
+    if (!first_) *room(1) = ',';
+    first_ = false;
+    return *this;
+  }
+  JsonWriter& end_array() {
+    *room(1) = ']';
+    first_ = false;
+    return *this;
+  }
   // name: one of the API's field names (or status names), plain ASCII that
   // needs no escaping, so it is copied as it is; values are always escaped.
   JsonWriter& key(std::string_view name) {

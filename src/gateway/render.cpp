@@ -110,6 +110,7 @@ std::string render_sale(const store::SaleView& view, domain::TimeMs now) {
     w.key("draw_at");
     time(w, domain::draw_at(s, s.admission));
   }
+  w.key("buckets").number(s.buckets);
   return w.end_object().take();
 }
 
@@ -132,6 +133,20 @@ std::string render_stats(const store::SaleView& view) {
   for (auto status : domain::all_statuses)
     w.key(domain::to_string(status)).number(view.units[static_cast<std::size_t>(status)]);
   w.end_object();
+  // remaining + held units + in_transit == stock, whatever the buckets.
+  w.key("in_transit").number(view.in_transit);
+  w.key("buckets").number(view.sale.buckets);
+  if (!view.buckets.empty()) {
+    w.key("bucket_detail").begin_array();
+    for (const auto& bucket : view.buckets) {
+      w.item().begin_object();
+      w.key("remaining").number(bucket.remaining);
+      w.key("queue_depth").number(bucket.queue_depth);
+      w.key("in_transit").number(bucket.in_transit);
+      w.end_object();
+    }
+    w.end_array();
+  }
   return w.end_object().take();
 }
 

@@ -68,8 +68,8 @@ domain::Result<domain::Sale> parse_new_sale(std::string_view text) {
   auto body = parse_json_object(text);
   if (!body) return body.error();
   const auto& obj = body.value();
-  if (auto unknown = only_fields(obj, {"sale_id", "item", "stock", "starts_at", "ends_at", "max_per_buyer", "admission",
-                                  "draw_window", "prequeue"})) return *unknown;
+  if (auto unknown = only_fields(obj, {"sale_id", "item", "stock", "starts_at", "ends_at", "max_per_buyer", "buckets",
+                                  "admission", "draw_window", "prequeue"})) return *unknown;
   domain::Sale sale;
   auto sale_id = required_string(obj, "sale_id");
   if (!sale_id) return sale_id.error();
@@ -83,6 +83,12 @@ domain::Result<domain::Sale> parse_new_sale(std::string_view text) {
     if (!given) return given.error();
     max_per_buyer = *given;
   }
+  std::int64_t buckets = 1;
+  if (obj.contains("buckets")) {
+    auto given = required_integer(obj, "buckets");
+    if (!given) return given.error();
+    buckets = *given;
+  }
   auto starts = optional_time(obj, "starts_at");
   if (!starts) return starts.error();
   auto ends = optional_time(obj, "ends_at");
@@ -93,6 +99,7 @@ domain::Result<domain::Sale> parse_new_sale(std::string_view text) {
   sale.starts_at = *starts;
   sale.ends_at = *ends;
   sale.max_per_buyer = max_per_buyer;
+  sale.buckets = buckets;
   sale.created_at = domain::now_ms();
   if (auto invalid = domain::validate_new_sale(sale)) return *invalid;
   if (auto invalid = parse_admission_fields(obj, sale)) return *invalid;

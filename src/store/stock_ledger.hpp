@@ -41,6 +41,10 @@ class StockLedger {
   virtual std::size_t cancel_unpaid(domain::TimeMs confirmed_before) = 0;
   // Orders waiting for a window, over every sale.
   virtual std::uint64_t queue_depth() = 0;
+  // The workers' rebalancer: moves of stock left half-done are completed, and
+  // the low buckets of every bucketed sale topped up from the full ones. The
+  // units moved; 0 in a store that keeps one stock per sale.
+  virtual std::int64_t rebalance_buckets() = 0;
 
   // Removes a sale the database already records as archived, with all its
   // orders (and queue, feed and index entries). Idempotent and resumable: on a

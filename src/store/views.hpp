@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "domain/errors.hpp"
 #include "domain/order.hpp"
@@ -25,6 +26,13 @@ struct OrderView {
   std::optional<domain::TimeMs> draw_at{};
 };
 
+// One bucket of a bucketed sale (Redis; see domain/bucket.hpp), for the admin stats.
+struct BucketView {
+  std::int64_t remaining = 0;
+  std::uint64_t queue_depth = 0;
+  std::int64_t in_transit = 0;  // taken from this bucket for another, not given yet
+};
+
 struct SaleView {
   domain::Sale sale;
   std::int64_t remaining = 0;
@@ -32,6 +40,10 @@ struct SaleView {
   std::uint64_t queue_depth = 0;
   std::array<std::uint64_t, domain::all_statuses.size()> counts{};  // orders, indexed by OrderStatus
   std::array<std::uint64_t, domain::all_statuses.size()> units{};   // their units, indexed by OrderStatus
+  // Units on their way between two buckets: in no bucket's remaining, held by no order. Always 0 in
+  // a sale of one bucket. remaining + held units + in_transit == stock.
+  std::int64_t in_transit = 0;
+  std::vector<BucketView> buckets;  // a bucketed sale's, in bucket order; empty for a sale of one bucket
 };
 
 // What a buyer asks of an intake. A repeat is an intake with the same hold

@@ -12,8 +12,10 @@ What it checks, in this order (the processes are shared):
   accepted, one per buyer, and no buyer told sold_out while a unit remained
   (no 202 answers a request sent after a sold_out had come back: stock is
   never given back in these sales, so a sold_out means every bucket was empty);
-- a master SIGKILLed during a crowd, its replica promoted by the cluster:
-  every 202 reaches CONFIRMED exactly once (in PostgreSQL too), none is lost;
+- a master SIGKILLed during a crowd, its replica promoted by the cluster (and
+  the dead node restarted, rejoining as a replica, as an operator would: a
+  shard without a replica answers 503): every 202 reaches CONFIRMED exactly
+  once (in PostgreSQL too), none is lost;
 - the slot of a sale migrated to another master (`redis-cli --cluster reshard`)
   during its crowd: the same.
 
@@ -125,13 +127,23 @@ def crowd(deployment, sale_id, size, during=None, deadline_s=120):
 
 
 def accepted_orders(results):
-    return {user: answers[-1][1] for user, answers in results.items() if answers[-1][0] == 202}
+    """A buyer's order: its 202, or its 200 when a retry found the order a 503 had left (its write
+    was not on a replica in time: the order is kept, and the same buyer again is told of it)."""
+    return {user: answers[-1][1] for user, answers in results.items() if answers[-1][0] in (200, 202)}
+
+
+def final_answers(results):
+    """How the buyers' last answers came out: (code, error name) -> buyers."""
+    return Counter((a[-1][0], a[-1][1].get("error") if isinstance(a[-1][1], dict) else None) for a in results.values())
 
 
 def assert_exactly_the_stock_sold_once_each(deployment, sale_id, results, stock):
     finals = Counter(answers[-1][0] for answers in results.values())
-    assert finals[202] == stock, finals
-    refused = [a[-1] for a in results.values() if a[-1][0] != 202]
+    assert finals[202] + finals[200] == stock, (final_answers(results), deployment.gateways[0].stats(sale_id))
+    found_again = [a for a in results.values() if a[-1][0] == 200]
+    assert all(any(code == 503 for code, *_ in a[:-1]) for a in found_again), \
+        [a for a in found_again if not any(code == 503 for code, *_ in a[:-1])][:3]
+    refused = [a[-1] for a in results.values() if a[-1][0] not in (200, 202)]
     wrong = [(code, body) for code, body, *_ in refused if code != 409 or body.get("error") != "sold_out"]
     assert not wrong, wrong[:5]
     orders = accepted_orders(results)
@@ -190,17 +202,28 @@ def test_a_master_killed_mid_crowd_loses_no_accepted_order(deployment):
             time.sleep(0.005)
         cluster.kill_node(victim["port"])
         killed["at"] = accepted["n"]
+        try:
+            wait_until(lambda: victim["port"] not in cluster.master_ports() and cluster.is_ok(), timeout=30,
+                       message="the victim's replica promoted")
+        except AssertionError as e:
+            killed["not_promoted"] = str(e)
+            return
+        killed["promoted_at"] = accepted["n"]
+        # The promoted master has no replica, so its shard answers every intake 503 (durability
+        # first: docs/architecture.md "Durability across a failover") until one rejoins: the
+        # operator restarts the dead node, which comes back as the promoted one's replica.
+        cluster.revive_node(victim["port"])
+        killed["revived"] = True
 
     results = crowd(deployment, sale_id, size, during=kill_a_master)
     assert killed, "the master was never killed"
     assert killed["at"] < stock, killed
-    wait_until(lambda: victim["port"] not in cluster.master_ports() and cluster.is_ok(), timeout=30,
-               message="the victim's replica promoted")
+    assert "not_promoted" not in killed and killed.get("revived"), killed
+    assert victim["port"] not in cluster.master_ports(), "the victim is a master again: its replica was not promoted"
     codes = Counter(code for answers in results.values() for code, *_ in answers)
     assert_exactly_the_stock_sold_once_each(deployment, sale_id, results, stock)
-    print(f"answers during the failover: {dict(codes)}; killed after {killed['at']} accepted")
-    # The old master comes back as a replica of the promoted one, for the next test.
-    cluster.revive_node(victim["port"])
+    print(f"answers during the failover: {dict(codes)}; killed after {killed['at']} accepted, "
+          f"promoted after {killed['promoted_at']}")
     wait_until(cluster.is_ok, timeout=30, message="the cluster whole again")
 
 

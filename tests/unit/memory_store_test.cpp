@@ -272,6 +272,39 @@ TEST_F(MemoryStoreRestoreTest, QueueResumesInIntakeOrder) {
 
 // The journal is written with wall-clock times; a clock stepped back (NTP)
 // between two intakes of one sale must not reorder its line after a restart.
+// Buckets are for Redis: the memory store records the number, keeps one stock and never moves any.
+TEST_F(MemoryStoreTest, ABucketedSaleKeepsOneStockAndItsNumberOfBucketsThroughARestart) {
+  Sale s = make_sale("hot", 5);
+  s.buckets = 4;
+  {
+    Pending<SaleView> created;
+    store_->create_sale(s, created.callback());
+    const auto view = created.get();
+    ASSERT_TRUE(view);
+    EXPECT_EQ(view->sale.buckets, 4);
+    EXPECT_TRUE(view->buckets.empty());
+    EXPECT_EQ(view->in_transit, 0);
+  }
+  for (int i = 0; i < 5; ++i) {
+    Pending<IntakeOutcome> bought;
+    store_->intake("hot", numbered("u", i), bought.callback());
+    ASSERT_TRUE(bought.get());
+  }
+  Pending<IntakeOutcome> refused;
+  store_->intake("hot", "late", refused.callback());
+  const auto late = refused.get();
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, flashgate::domain::ErrorCode::sold_out);
+  EXPECT_EQ(store_->rebalance_buckets(), 0);
+  restart();
+  Pending<SaleView> again;
+  store_->get_sale("hot", again.callback());
+  const auto view = again.get();
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->sale.buckets, 4);
+  EXPECT_EQ(view->remaining, 0);
+}
+
 TEST_F(MemoryStoreTest, RestoreKeepsIntakeOrderWhenTheClockSteppedBack) {
   const Sale s = make_sale("s1", 10);
   {

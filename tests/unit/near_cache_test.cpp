@@ -79,6 +79,24 @@ TEST(NearCache, ProgressKeepsTheNewestOfEachPart) {
   EXPECT_EQ(cache.progress("other").started, 0u);
 }
 
+TEST(NearCache, EachBucketOfASaleHasItsOwnProgress) {
+  NearCache cache(10);
+  auto in_bucket = [](const std::string& id, std::int64_t bucket) {
+    auto o = order(id);
+    o.bucket = bucket;
+    return o;
+  };
+  cache.update(in_bucket("a", 0), SaleProgress{5, 2.0, 100});
+  cache.update(in_bucket("b", 2), SaleProgress{40, 6.0, 100});
+  EXPECT_EQ(cache.progress("s").started, 5u);
+  EXPECT_EQ(cache.progress("s", 2).started, 40u);
+  EXPECT_EQ(cache.progress(in_bucket("x", 2)).rate, 6.0);
+  EXPECT_EQ(cache.progress("s", 1).started, 0u);
+  cache.forget_sale("s");
+  EXPECT_EQ(cache.progress("s").started, 0u);
+  EXPECT_EQ(cache.progress("s", 2).started, 0u);
+}
+
 TEST(NearCache, NeverHoldsMoreThanItsCapacity) {
   for (std::size_t capacity : {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{5000}, std::size_t{70'001}}) {
     NearCache cache(capacity);

@@ -289,6 +289,11 @@ TEST_F(PostgresDatabaseTest, OrderRowsAndSalesKeepTheirQuantities) {
   sale.max_per_buyer = 4;
   ASSERT_TRUE(db.record_sale(sale));
   EXPECT_EQ(query_one(url_, "SELECT max_per_buyer FROM sales WHERE sale_id = $1", {sale.sale_id}), "4");
+  EXPECT_EQ(query_one(url_, "SELECT buckets FROM sales WHERE sale_id = $1", {sale.sale_id}), "1");
+  Sale bucketed{id("bsale"), "lamp", 10, std::nullopt, std::nullopt, 1};
+  bucketed.buckets = 6;
+  ASSERT_TRUE(db.record_sale(bucketed));
+  EXPECT_EQ(query_one(url_, "SELECT buckets FROM sales WHERE sale_id = $1", {bucketed.sale_id}), "6");
   auto confirmed = make_order(id("three"));
   confirmed.quantity = 3;
   ASSERT_TRUE(db.create_order(confirmed));

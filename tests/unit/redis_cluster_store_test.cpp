@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "domain/bucket.hpp"
 #include "domain/ids.hpp"
 #include "domain/order.hpp"
 #include "domain/sale.hpp"
@@ -264,6 +265,60 @@ TEST_F(RedisClusterStoreTest, AnIntakeNoReplicaAcknowledgedAnswersUnavailableAnd
   ASSERT_TRUE(found) << found.error().message;
   EXPECT_FALSE(found->created) << "the retry made a second order";
   EXPECT_EQ(field(keys::sale(sale_id), "remaining"), "9");
+  usual->stop();
+}
+
+// A bucketed sale on the cluster, with more replicas asked than a master has:
+// a move's take is never followed by its give until a replica has the take
+// (the units wait in transit, sold by no one), a recovery that cannot get
+// its WAIT gives nothing either, and a bucketed intake answers 503 like any
+// other. A store whose WAITs are met then completes the move, once.
+TEST_F(RedisClusterStoreTest, ABucketMoveGivesOnlyWhatAReplicaHasTaken) {
+  const std::string sale_id = a_sale_on_every_master(current_map()).begin()->second + "-buckets";
+  const auto tag0 = flashgate::domain::bucket_tag(sale_id, 0);
+  const auto tag1 = flashgate::domain::bucket_tag(sale_id, 1);
+  auto strict = options("strict");
+  strict.wait_replicas = 2;  // each master has one
+  strict.wait_timeout = 100ms;
+  auto gateway = std::make_unique<RedisStore>(strict);
+  flashgate::domain::Sale sale{sale_id, "item", 9, std::nullopt, std::nullopt, 1000};
+  sale.buckets = 3;
+  std::promise<void> created;
+  gateway->create_sale(sale, [&](auto result) {
+    EXPECT_TRUE(result) << result.error().message;
+    created.set_value();
+  });
+  created.get_future().wait();
+
+  EXPECT_EQ(gateway->bucket_mover().move(sale_id, 0, 1, 2, 0), 0) << "given without a replica of the take";
+  EXPECT_EQ(field(keys::sale_in(tag0, sale_id), "remaining"), "1") << "taken: 3 - 2";
+  EXPECT_EQ(field(keys::sale_in(tag1, sale_id), "remaining"), "3") << "not given";
+  EXPECT_EQ(gateway->bucket_mover().recover(sale_id, 3), 0u) << "a recovery without its WAIT gives nothing";
+  EXPECT_EQ(field(keys::sale_in(tag1, sale_id), "remaining"), "3");
+  auto whole = gateway->bucket_mover().view(sale_id, 3);
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->remaining, 7);
+  EXPECT_EQ(whole->in_transit, 2);
+
+  std::string bob = "bob";
+  while (flashgate::domain::home_bucket(bob, 3) != 2) bob += "+";  // away from the buckets looked at
+  std::promise<flashgate::domain::Result<flashgate::store::IntakeOutcome>> refused;
+  gateway->intake(sale_id, bob, [&](auto result) { refused.set_value(std::move(result)); });
+  const auto answer = refused.get_future().get();
+  ASSERT_FALSE(answer);
+  EXPECT_EQ(answer.error().code, flashgate::domain::ErrorCode::unavailable);
+  gateway->stop();
+
+  auto usual = std::make_unique<RedisStore>(options("usual"));
+  ASSERT_EQ(usual->wait_replicas(), 1);
+  EXPECT_EQ(usual->bucket_mover().recover(sale_id, 3), 1u);
+  EXPECT_EQ(usual->bucket_mover().recover(sale_id, 3), 0u) << "given once";
+  EXPECT_EQ(field(keys::sale_in(tag1, sale_id), "remaining"), "5");
+  whole = usual->bucket_mover().view(sale_id, 3);
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->in_transit, 0);
+  EXPECT_EQ(whole->remaining, 8) << "9 units, one held by bob's order (kept, as any unreplicated intake's)";
+  EXPECT_EQ(usual->bucket_mover().move(sale_id, 1, 2, 1, 0), 1) << "with its WAITs met a move completes";
   usual->stop();
 }
 

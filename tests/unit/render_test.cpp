@@ -182,6 +182,29 @@ TEST(RenderStats, CountsUnitsBesideOrders) {
   EXPECT_EQ(obj.at("units").as_object().size(), all_statuses.size());
 }
 
+TEST(RenderStats, ASaleOfOneBucketHasNoDetailAndNothingInTransit) {
+  const auto obj = parse_object(render_stats(sale_view(10, 3)));
+  EXPECT_EQ(json::value_to<std::int64_t>(obj.at("in_transit")), 0);
+  EXPECT_EQ(json::value_to<std::int64_t>(obj.at("buckets")), 1);
+  EXPECT_FALSE(obj.contains("bucket_detail"));
+}
+
+TEST(RenderStats, ABucketedSaleShowsEachBucket) {
+  SaleView v = sale_view(10, 6);
+  v.sale.buckets = 2;
+  v.in_transit = 1;
+  v.buckets = {{4, 2, 1}, {2, 0, 0}};
+  const auto obj = parse_object(render_stats(v));
+  EXPECT_EQ(json::value_to<std::int64_t>(obj.at("in_transit")), 1);
+  EXPECT_EQ(json::value_to<std::int64_t>(obj.at("buckets")), 2);
+  const auto& detail = obj.at("bucket_detail").as_array();
+  ASSERT_EQ(detail.size(), 2u);
+  EXPECT_EQ(json::value_to<std::int64_t>(detail[0].at("remaining")), 4);
+  EXPECT_EQ(json::value_to<std::int64_t>(detail[0].at("queue_depth")), 2);
+  EXPECT_EQ(json::value_to<std::int64_t>(detail[0].at("in_transit")), 1);
+  EXPECT_EQ(json::value_to<std::int64_t>(detail[1].at("remaining")), 2);
+}
+
 TEST(RenderIntake, IsTheStatusObjectWithTicketAndUrls) {
   const std::string ticket = "AbC-_123";
   const auto obj = parse_object(render_intake(view_in(OrderStatus::queued), ticket));
@@ -201,7 +224,7 @@ TEST(RenderIntake, IsTheStatusObjectWithTicketAndUrls) {
 
 TEST(RenderSale, HasEveryFieldOfTheContract) {
   const auto obj = parse_object(render_sale(sale_view(10, 4), t0 + 1));
-  for (const char* field : {"sale_id", "item", "stock", "remaining", "state", "starts_at", "ends_at"})
+  for (const char* field : {"sale_id", "item", "stock", "remaining", "state", "starts_at", "ends_at", "buckets"})
     EXPECT_TRUE(obj.contains(field)) << field;
   EXPECT_EQ(obj.at("sale_id").as_string(), "sale-1");
   EXPECT_EQ(obj.at("item").as_string(), "phone \"pro\" \xe7\xa7\x92");
@@ -343,6 +366,7 @@ std::string render_sale(const SaleView& view, TimeMs now) {
   obj["starts_at"] = optional_time(s.starts_at);
   obj["ends_at"] = optional_time(s.ends_at);
   obj["max_per_buyer"] = s.max_per_buyer;
+  obj["buckets"] = s.buckets;
   return json::serialize(obj);
 }
 
@@ -360,6 +384,14 @@ std::string render_stats(const SaleView& view) {
   json::object units;
   for (auto status : all_statuses) units[to_string(status)] = view.units[static_cast<std::size_t>(status)];
   obj["units"] = std::move(units);
+  obj["in_transit"] = view.in_transit;
+  obj["buckets"] = view.sale.buckets;
+  if (!view.buckets.empty()) {
+    json::array detail;
+    for (const auto& b : view.buckets)
+      detail.push_back(json::object{{"remaining", b.remaining}, {"queue_depth", b.queue_depth}, {"in_transit", b.in_transit}});
+    obj["bucket_detail"] = std::move(detail);
+  }
   return json::serialize(obj);
 }
 
@@ -451,6 +483,11 @@ TEST(RenderExact, StatsMatchTheBoostJsonVersion) {
   SaleView tricky_id = sale_view(1, 1);
   tricky_id.sale.sale_id = tricky_strings[3];
   EXPECT_EQ(render_stats(tricky_id), reference::render_stats(tricky_id));
+  SaleView bucketed = sale_view(100, 50);
+  bucketed.sale.buckets = 3;
+  bucketed.in_transit = 4;
+  bucketed.buckets = {{20, 1, 4}, {0, 0, 0}, {30, u64_max, 0}};
+  EXPECT_EQ(render_stats(bucketed), reference::render_stats(bucketed));
 }
 
 TEST(RenderExact, ReasonAndTicketParseBackToThemselves) {

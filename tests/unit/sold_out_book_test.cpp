@@ -121,3 +121,35 @@ TEST(SoldOutBook, FollowingAgainReplacesWhatWasKnown) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(SoldOutBook, ABucketedSaleSeenEmptyStaysSoUntilAUnitIsGivenBackAnywhere) {
+  SoldOutBook book;
+  EXPECT_FALSE(book.buckets_empty("s"));
+  book.all_buckets_empty("s", book.releases());
+  EXPECT_TRUE(book.buckets_empty("s"));
+  book.apply(order("o-1", "u", OrderStatus::confirmed), std::nullopt);
+  EXPECT_TRUE(book.buckets_empty("s")) << "a confirmation gives nothing back";
+  auto elsewhere = order("o-2", "v", OrderStatus::failed);
+  elsewhere.sale_id = "another";
+  book.apply(elsewhere, std::nullopt);
+  EXPECT_FALSE(book.buckets_empty("s"));
+  EXPECT_EQ(book.answered(), 2u);
+}
+
+TEST(SoldOutBook, AnEmptyReadThatStartedBeforeAUnitCameBackProvesNothing) {
+  SoldOutBook book;
+  const auto before = book.releases();
+  book.apply(order("o-1", "u", OrderStatus::cancelled), std::nullopt);  // seen while the buckets were read
+  book.all_buckets_empty("s", before);
+  EXPECT_FALSE(book.buckets_empty("s"));
+  book.all_buckets_empty("s", book.releases());
+  book.lost_changes("any-tag");
+  EXPECT_FALSE(book.buckets_empty("s")) << "lost changes may have given units back";
+  book.all_buckets_empty("s", book.releases());
+  book.forget("s");
+  EXPECT_FALSE(book.buckets_empty("s"));
+}
+
+}  // namespace

@@ -309,6 +309,26 @@ TEST_F(SqliteFile, ADrawsResultWithoutItsSeedIsRefused) {
   EXPECT_TRUE(db.load().draws.empty());
 }
 
+TEST_F(SqliteFile, ASalesBucketsAreKept) {
+  const auto path = dir_ / "flashgate.db";
+  {
+    SqliteDatabase db(path);
+    flashgate::domain::Sale sale;
+    sale.sale_id = "bucketed";
+    sale.item = "w";
+    sale.stock = 9;
+    sale.buckets = 5;
+    std::promise<bool> durable;
+    db.record_sale(sale, [&durable](bool ok) { durable.set_value(ok); });
+    ASSERT_TRUE(durable.get_future().get());
+    db.close();
+  }
+  SqliteDatabase again(path);
+  const auto state = again.load();
+  ASSERT_EQ(state.sales.size(), 1u);
+  EXPECT_EQ(state.sales[0].buckets, 5);
+}
+
 TEST_F(SqliteFile, TheJournalKeepsTheExternalIdOfItsLatestVersion) {
   const auto path = dir_ / "flashgate.db";
   {

@@ -96,6 +96,11 @@ ALTER TABLE sales ADD COLUMN units_queued bigint, ADD COLUMN units_processing bi
 ALTER TABLE sales ADD COLUMN count_entered bigint, ADD COLUMN count_not_drawn bigint,
   ADD COLUMN units_entered bigint, ADD COLUMN units_not_drawn bigint;
 )sql"},
+    {8, R"sql(
+-- Buckets (issue #25): how many buckets a sale's stock is kept in, in Redis.
+-- Rows of before are sales of one bucket.
+ALTER TABLE sales ADD COLUMN buckets bigint NOT NULL DEFAULT 1;
+)sql"},
 };
 
 // Indexes of tables that may be big when a new version first meets them

@@ -46,9 +46,9 @@ static_assert(domain::all_statuses.size() == 8, "a new status needs its count_ a
 
 constexpr postgres::PreparedStatement statements[] = {
     {insert_sale,
-     "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at, max_per_buyer) "
-     "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sale_id) DO NOTHING",
-     7},
+     "INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at, max_per_buyer, buckets) "
+     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sale_id) DO NOTHING",
+     8},
     {create_order_row,
      "INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id, quantity) "
      "VALUES ($1, $2, $3, 'CONFIRMED', $4, $4, $5, $6) ON CONFLICT (order_id) DO NOTHING",
@@ -285,7 +285,7 @@ std::uint64_t PostgresDatabase::count_orders() {
 bool PostgresDatabase::record_sale(const domain::Sale& sale) {
   Params params;
   params.text(sale.sale_id).text(sale.item).integer(sale.stock).optional(sale.starts_at).optional(sale.ends_at);
-  params.integer(sale.created_at).integer(sale.max_per_buyer);
+  params.integer(sale.created_at).integer(sale.max_per_buyer).integer(sale.buckets);
   return run("record_sale",
              [&](PGconn* conn, Result& failure) { return check(params.exec(conn, insert_sale), failure); });
 }

@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS sales (
   created_at   INTEGER NOT NULL,
   remaining_db INTEGER,
   max_per_buyer INTEGER NOT NULL DEFAULT 1,
+  buckets      INTEGER NOT NULL DEFAULT 1,
   -- The sale's life cycle (see domain/sale_lifecycle.hpp): when the archiver
   -- first saw it settled, and once archived, when and its final numbers.
   settled_since    INTEGER,
@@ -145,6 +146,7 @@ constexpr AddedColumn added_columns[] = {
     {"sales", "count_failed", "INTEGER NOT NULL DEFAULT 0"},
     {"sales", "count_cancelled", "INTEGER NOT NULL DEFAULT 0"},
     {"sales", "max_per_buyer", "INTEGER NOT NULL DEFAULT 1"},  // quantities (issue #26)
+    {"sales", "buckets", "INTEGER NOT NULL DEFAULT 1"},        // buckets (issue #25; one stock here whatever it says)
     {"intakes", "quantity", "INTEGER NOT NULL DEFAULT 1"},
     {"intakes", "request_id", "TEXT NOT NULL DEFAULT ''"},
     {"orders", "quantity", "INTEGER NOT NULL DEFAULT 1"},
@@ -200,7 +202,7 @@ static_assert(domain::all_statuses.size() == 8, "a new status needs its count_ a
 
 constexpr const char* statement_sql[statement_count] = {
     ("INSERT INTO sales (sale_id, item, stock, starts_at, ends_at, created_at, max_per_buyer, admission, "
-     "draw_window_ms, prequeue_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+     "draw_window_ms, prequeue_ms, buckets) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
     // Parenthesised: one statement spelt over several lines, not a missing comma.
     ("INSERT INTO intakes (order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, "
      "updated_at, external_id, quantity, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
@@ -254,7 +256,7 @@ constexpr const char* load_draws_sql =
 
 constexpr const char* load_sales_sql =
     "SELECT sale_id, item, stock, starts_at, ends_at, created_at, remaining_db, max_per_buyer, admission, "
-    "draw_window_ms, prequeue_ms FROM sales "
+    "draw_window_ms, prequeue_ms, buckets FROM sales "
     "WHERE archived_at IS NULL "
     "ORDER BY created_at";
 
@@ -526,6 +528,7 @@ void SqliteDatabase::record_sale(const domain::Sale& sale, Done done) {
         sqlite3_bind_text(s, 8, admission.data(), static_cast<int>(admission.size()), SQLITE_STATIC);
         sqlite3_bind_int64(s, 9, sale.admission.draw_window_ms);
         sqlite3_bind_int64(s, 10, sale.admission.prequeue_ms);
+        sqlite3_bind_int64(s, 11, sale.buckets);
         return step_done(s);
       },
       std::move(done));
@@ -707,6 +710,7 @@ store::JournalState SqliteDatabase::load() {
                         column_optional(s, 3), column_optional(s, 4), sqlite3_column_int64(s, 5)};
       sale.max_per_buyer = sqlite3_column_int64(s, 7);
       sale.admission = read_admission(s, 8);
+      sale.buckets = sqlite3_column_int64(s, 11);
       if (auto remaining = column_optional(s, 6)) state.remaining_db.emplace_back(sale.sale_id, *remaining);
       state.sales.push_back(std::move(sale));
     }

@@ -48,6 +48,8 @@ class MemoryStore final : public Store, public SaleDraws {
   domain::Result<Empty> drop_sale(const std::string& sale_id) override;
   void on_sale_dropped(SaleDroppedListener listener) override;
   std::uint64_t queue_depth() override;
+  // One stock per sale whatever its buckets say: nothing ever moves.
+  std::int64_t rebalance_buckets() override { return 0; }
   void record_service_time(std::int64_t ms) override;
 
   std::size_t run_due_draws(domain::TimeMs now) override;

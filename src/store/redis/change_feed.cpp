@@ -126,7 +126,7 @@ void ChangeFeed::apply(const Reply& reply, std::map<std::string, std::string>& l
       // the newer one, but the listeners were told of neither yet, and they
       // hear of every change, in the feed's order.
       cache_.update(parsed.order, parsed.progress);
-      const auto view = view_of(parsed.order, cache_.progress(parsed.order.sale_id), service_time_ms_.load());
+      const auto view = view_of(parsed.order, cache_.progress(parsed.order), service_time_ms_.load());
       std::vector<OrderDesk::ChangeListener> listeners;
       {
         std::lock_guard lock(listeners_mutex_);

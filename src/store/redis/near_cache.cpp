@@ -13,6 +13,10 @@ NearCache::NearCache(std::size_t capacity)
     shards_[i].capacity = capacity / shard_count_ + (i < capacity % shard_count_ ? 1 : 0);
 }
 
+namespace {
+std::string bucket_key(const std::string& sale_id, std::int64_t bucket) { return sale_id + "#" + std::to_string(bucket); }
+}  // namespace
+
 NearCache::Shard& NearCache::shard_of(const std::string& order_id) {
   return shards_[std::hash<std::string>{}(order_id) % shard_count_];
 }
@@ -20,7 +24,7 @@ NearCache::Shard& NearCache::shard_of(const std::string& order_id) {
 bool NearCache::update(const domain::Order& order, const SaleProgress& progress) {
   {
     std::unique_lock lock(sales_mutex_);
-    auto& sale = sales_[order.sale_id];
+    auto& sale = order.bucket == 0 ? sales_[order.sale_id] : sales_[bucket_key(order.sale_id, order.bucket)];
     if (progress.started >= sale.started) sale.started = progress.started;
     if (progress.rate_at >= sale.rate_at) {
       sale.rate = progress.rate;
@@ -81,6 +85,8 @@ std::size_t NearCache::forget_sale(const std::string& sale_id) {
   {
     std::unique_lock lock(sales_mutex_);
     sales_.erase(sale_id);
+    const auto bucket_prefix = sale_id + "#";
+    std::erase_if(sales_, [&](const auto& entry) { return entry.first.starts_with(bucket_prefix); });
   }
   std::size_t forgotten = 0;
   for (std::size_t i = 0; i < shard_count_; ++i) {
@@ -99,9 +105,9 @@ std::size_t NearCache::forget_sale(const std::string& sale_id) {
   return forgotten;
 }
 
-SaleProgress NearCache::progress(const std::string& sale_id) const {
+SaleProgress NearCache::progress(const std::string& sale_id, std::int64_t bucket) const {
   std::shared_lock lock(sales_mutex_);
-  auto it = sales_.find(sale_id);
+  auto it = bucket == 0 ? sales_.find(sale_id) : sales_.find(bucket_key(sale_id, bucket));
   return it == sales_.end() ? SaleProgress{} : it->second;
 }
 

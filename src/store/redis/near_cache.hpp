@@ -42,7 +42,9 @@ class NearCache {
   std::size_t forget_prefix(std::string_view prefix);
   // Forgets the orders and the progress of an archived sale. Returns how many orders.
   std::size_t forget_sale(const std::string& sale_id);
-  SaleProgress progress(const std::string& sale_id) const;
+  // The progress of the sale, or of one bucket of a bucketed sale: an order's seq counts within its bucket.
+  SaleProgress progress(const std::string& sale_id, std::int64_t bucket = 0) const;
+  SaleProgress progress(const domain::Order& order) const { return progress(order.sale_id, order.bucket); }
 
   std::uint64_t hits() const;
   std::uint64_t misses() const;
@@ -74,7 +76,7 @@ class NearCache {
   std::size_t shard_count_;
   std::unique_ptr<Shard[]> shards_;
   mutable std::shared_mutex sales_mutex_;  // guards sales_: read by every poll, written by the feed
-  std::unordered_map<std::string, SaleProgress> sales_;
+  std::unordered_map<std::string, SaleProgress> sales_;  // by sale id, and "<sale id>#<bucket>" for buckets 1..
 };
 
 }  // namespace flashgate::store::redis

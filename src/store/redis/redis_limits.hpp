@@ -22,6 +22,9 @@ inline constexpr std::size_t dropped_maxlen = 10'000;
 
 // How long the store's constructor waits for a first connection; it goes on trying in the background.
 inline constexpr milliseconds connect_wait{5000};
+// An intake of a bucketed sale tries its home bucket at most this many times (each after a final phase that
+// moved units there, which others bought first); then it is answered unavailable (retry), never sold out.
+inline constexpr int bucket_attempts = 16;
 
 // --- the change feed's thread ---
 inline constexpr std::size_t feed_read_count = 1000;  // XREAD COUNT, per stream

@@ -12,6 +12,7 @@
 //   consumer_groups      tags and their groups   queue_consumer   the windows' claim, ack, reclaim
 //   outcome_streams      the outcome log         change_feed      the feed's thread, gap detection
 //   sale_archive         drop_sale               sale_ledger      sales, stock, gauges, payment timeouts
+//   bucket_mover         a bucketed sale's buckets: moves, recovery, sums, the final phase of an intake
 //   redis_limits.hpp     stream lengths, block times and batches, the Lua's too
 //   scripts, archive_scripts   the Lua (script_text fills in its limits)
 //   redis_link.hpp       the engine, a single Redis or a Redis Cluster, behind
@@ -23,11 +24,14 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "store/outcome_log.hpp"
 #include "store/queue_reclaim.hpp"
+#include "store/redis/bucket_mover.hpp"
 #include "store/redis/change_feed.hpp"
 #include "store/redis/consumer_groups.hpp"
 #include "store/redis/near_cache.hpp"
@@ -71,7 +75,10 @@ class RedisStore final : public Store, public OutcomeLog, public QueueReclaim {
 
   // Tails the change feed into the near-cache and the listeners (gateways, and
   // workers that mirror outcomes to the database).
-  void follow_changes() { feed_.follow(); }
+  void follow_changes() {
+    feed_.follow();
+    following_ = true;
+  }
   // A worker's periodic task (QueueConsumer::reclaim_abandoned).
   std::size_t reclaim_abandoned() override { return queue_.reclaim_abandoned(); }
   // How often abandoned entries (the queue's, the outcome streams') are looked for.
@@ -103,6 +110,7 @@ class RedisStore final : public Store, public OutcomeLog, public QueueReclaim {
     ledger_.set_remaining_db(sale_id, remaining);
   }
   std::uint64_t queue_depth() override { return ledger_.queue_depth(); }
+  std::int64_t rebalance_buckets() override { return ledger_.rebalance_buckets(); }
   std::vector<domain::Sale> sales() override { return ledger_.sales(); }
   std::vector<SaleView> sale_views() override { return ledger_.sale_views(); }
   domain::Result<Empty> drop_sale(const std::string& sale_id) override { return archive_.drop_sale(sale_id); }
@@ -118,10 +126,21 @@ class RedisStore final : public Store, public OutcomeLog, public QueueReclaim {
   // The replicas each write is waited for (the option, or what was found at start).
   int wait_replicas() const { return replica_waits_.replicas(); }
   const SoldOutBook& sold_out_book() const { return sold_out_; }
+  BucketMover& bucket_mover() { return mover_; }
 
  private:
   // Records what a script reply says about an order in the near-cache.
   OrderView remember(const Reply& reply);
+  // Answers an accepted or existing intake once replica_waits_ is met for the write of `key`'s slot.
+  void replicated(const std::string& key, IntakeOutcome taken, const Callback<IntakeOutcome>& done);
+  // Buckets (docs/architecture.md "Buckets"): the number this process knows a sale has (1 unless told),
+  // an intake told another by the script, a bucketed sale's intake in the buyer's home bucket.
+  std::int64_t bucket_count(const std::string& sale_id) const;
+  void rerouted(const std::string& sale_id, const IntakeRequest& request, const Reply& reply, int attempt,
+                const Callback<IntakeOutcome>& done);
+  void intake_in_bucket(const std::string& sale_id, const IntakeRequest& request, std::int64_t buckets, int attempt,
+                        Callback<IntakeOutcome> done);
+  void create_bucketed_sale(const domain::Sale& sale, const Callback<SaleView>& done);
 
   // Declared before what uses them: members are destroyed in reverse order
   // (stop() has joined every thread by then).
@@ -129,9 +148,14 @@ class RedisStore final : public Store, public OutcomeLog, public QueueReclaim {
   std::unique_ptr<RedisLink> client_;
   BlockingLinkMaker open_connection_;  // a blocking connection of the same engine
   ReplicaWaits replica_waits_;
+  BucketMover mover_;
+  mutable std::shared_mutex buckets_mutex_;                // guards bucketed_: read by every intake
+  std::unordered_map<std::string, std::int64_t> bucketed_;  // sale id -> buckets, for sales of more than one
   NearCache cache_;
   SoldOutBook sold_out_;
   std::atomic<bool> intake_open_{true};
+  // The feed is read: what the sold-out book knows of bucketed sales is kept current (it is not otherwise).
+  std::atomic<bool> following_{false};
   std::atomic<std::int64_t> service_time_ms_{0};
   ConsumerGroups groups_;
   QueueConsumer queue_;

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "domain/bucket.hpp"
 #include "domain/ids.hpp"
 #include "store/redis/redis_keys.hpp"
 #include "store/redis/redis_limits.hpp"
@@ -20,13 +21,40 @@ std::optional<bool> SaleArchive::tag_shared(const std::string& sale_id, const st
   for (const char* set : {keys::sales, keys::dropping}) {
     auto ids = client_.command_sync({"SMEMBERS", set});
     if (!ids.ok()) return std::nullopt;
-    for (const auto& id : ids.elements)
-      if (id.str != sale_id && domain::sale_tag(id.str) == tag) return true;
+    for (const auto& id : ids.elements) {
+      if (id.str == sale_id) continue;
+      if (domain::sale_tag(id.str) == tag) return true;
+      // Another bucketed sale's buckets have tags of their own (a clash of 32-bit hashes is rare, not impossible).
+      auto buckets = client_.command_sync({"HGET", keys::sale(id.str), "buckets"});
+      if (!buckets.ok()) return std::nullopt;
+      const auto count = buckets.type == Reply::Type::string ? to_int(buckets.str) : 1;
+      for (std::int64_t b = 1; b < count; ++b)
+        if (domain::bucket_tag(id.str, b) == tag) return true;
+    }
   }
   return false;
 }
 
+std::optional<std::int64_t> SaleArchive::bucket_count(const std::string& sale_id) {
+  auto buckets = client_.command_sync({"HGET", keys::sale(sale_id), "buckets"});
+  if (!buckets.ok()) return std::nullopt;
+  return buckets.type == Reply::Type::string ? to_int(buckets.str) : 1;
+}
+
 domain::Result<Empty> SaleArchive::drop_sale(const std::string& sale_id) {
+  const auto buckets = bucket_count(sale_id);
+  if (!buckets) return unreachable();
+  // Buckets 1..: checked before bucket 0's begin_drop, which checks its own
+  // orders and takes the sale out of fg:sales (no intake, no rebalancing).
+  for (std::int64_t b = 1; b < *buckets; ++b) {
+    const auto tag = domain::bucket_tag(sale_id, b);
+    auto counts = client_.command_sync({"HMGET", keys::sale_in(tag, sale_id), "c:QUEUED", "c:PROCESSING", "c:CONFIRMED"});
+    if (!counts.ok()) return error_of(counts);
+    for (std::size_t i = 0; i < counts.elements.size(); ++i)
+      if (counts.elements[i].type == Reply::Type::string && to_int(counts.elements[i].str) > 0)
+        return Error{ErrorCode::sale_active, std::string("the sale has orders that are not final (") +
+                                                 (i == 0 ? "QUEUED" : i == 1 ? "PROCESSING" : "CONFIRMED") + ")"};
+  }
   const std::string tag = domain::sale_tag(sale_id);
   // The global sets and fg:dropped are each in a slot of their own (a Redis
   // Cluster), so the scripts touch the sale's slot only and the sets follow
@@ -49,12 +77,29 @@ domain::Result<Empty> SaleArchive::drop_sale(const std::string& sale_id) {
   // Announced now (gateways learn the sale is archived before its keys go) and again once it is gone.
   if (auto announced = announce_dropped(sale_id); !announced.ok()) return error_of(announced);
   spdlog::info("redis: removing the keys of archived sale {}", sale_id);
+  // Buckets 1.. first, each as a sale of its own tag; bucket 0's hash, the
+  // one that says there are buckets, goes last (a resumed drop finds them).
+  for (std::int64_t b = 1; b < *buckets; ++b)
+    if (auto dropped = drop_bucket(sale_id, domain::bucket_tag(sale_id, b)); !dropped) return dropped;
+  if (auto dropped = drop_bucket(sale_id, tag); !dropped) return dropped;
+  // The sale hash last: until it goes, sale_views() lists the sale and a
+  // cut-short archive is resumed; then fg:dropping's entry and the announcement.
+  auto finished = client_.eval_sync(scripts::finish_drop(), {keys::sale(sale_id)}, {});
+  if (!finished.ok()) return error_of(finished);
+  if (auto left = client_.command_sync({"SREM", keys::dropping, sale_id}); !left.ok()) return error_of(left);
+  if (auto announced = announce_dropped(sale_id); !announced.ok()) return error_of(announced);
+  feed_.forget_sale(sale_id);
+  return Empty{};
+}
+
+domain::Result<Empty> SaleArchive::drop_bucket(const std::string& sale_id, const std::string& tag) {
   const auto shared = tag_shared(sale_id, tag);
   if (!shared) return unreachable();
   // Holders first: an intake of a holder would otherwise read an order hash
   // already removed. Then, with the tag shared, the sale's entries in the
   // tag's streams, while the order hashes still say whose a queue entry is.
-  auto holders = client_.command_sync({"UNLINK", keys::users(sale_id), keys::held(sale_id)});
+  auto holders = client_.command_sync({"UNLINK", keys::users_in(tag, sale_id), keys::held_in(tag, sale_id),
+                                       keys::transit(tag, sale_id), keys::applied(tag, sale_id)});
   if (!holders.ok()) return error_of(holders);
   if (*shared)
     if (auto dropped = drop_stream_entries(sale_id, tag); !dropped) return dropped;
@@ -68,13 +113,11 @@ domain::Result<Empty> SaleArchive::drop_sale(const std::string& sale_id) {
     auto forgotten = client_.command_sync({"SREM", keys::tags, tag});
     if (!forgotten.ok()) return error_of(forgotten);
   }
-  // The sale hash last: until it goes, sale_views() lists the sale and a
-  // cut-short archive is resumed; then fg:dropping's entry and the announcement.
-  auto finished = client_.eval_sync(scripts::finish_drop(), {keys::sale(sale_id)}, {});
-  if (!finished.ok()) return error_of(finished);
-  if (auto left = client_.command_sync({"SREM", keys::dropping, sale_id}); !left.ok()) return error_of(left);
-  if (auto announced = announce_dropped(sale_id); !announced.ok()) return error_of(announced);
-  feed_.forget_sale(sale_id);
+  // Bucket 0's hash is the sale's: finish_drop removes it.
+  if (tag != domain::sale_tag(sale_id)) {
+    auto removed = client_.command_sync({"UNLINK", keys::sale_in(tag, sale_id)});
+    if (!removed.ok()) return error_of(removed);
+  }
   return Empty{};
 }
 

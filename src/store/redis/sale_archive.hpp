@@ -3,6 +3,7 @@
 // the steps scripts.hpp lists. Resumable: each step may run again, and a
 // sale already gone is success. Every process forgets the sale once done
 // (fg:dropped, read by each process's change feed).
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -20,7 +21,11 @@ class SaleArchive {
   domain::Result<Empty> drop_sale(const std::string& sale_id);
 
  private:
-  // Another sale in fg:sales or fg:dropping has this tag; nullopt if Redis could not say.
+  // How many buckets the sale has (1 for most); nullopt if Redis could not say.
+  std::optional<std::int64_t> bucket_count(const std::string& sale_id);
+  // One bucket's keys (bucket 0's: the sale's, but for its sale hash, which finish_drop removes).
+  domain::Result<Empty> drop_bucket(const std::string& sale_id, const std::string& tag);
+  // Another sale in fg:sales or fg:dropping has this tag (as its own or a bucket's); nullopt if Redis could not say.
   std::optional<bool> tag_shared(const std::string& sale_id, const std::string& tag);
   // With the tag shared: the sale's entries in the tag's streams go, the rest stays.
   domain::Result<Empty> drop_stream_entries(const std::string& sale_id, const std::string& tag);

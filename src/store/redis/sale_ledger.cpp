@@ -2,12 +2,20 @@
 
 #include <set>
 
+#include "domain/bucket.hpp"
+
 #include "store/redis/redis_keys.hpp"
 #include "store/redis/redis_limits.hpp"
 #include "store/redis/scripts.hpp"
 #include "store/redis/store_replies.hpp"
 
 namespace flashgate::store::redis {
+
+std::optional<SaleView> SaleLedger::whole(const std::string& sale_id, const Reply& bucket0) {
+  auto view = parse_sale(bucket0);
+  if (!view || view->sale.buckets <= 1) return view;
+  return mover_.view(sale_id, view->sale.buckets);
+}
 
 std::vector<domain::Sale> SaleLedger::sales() {
   std::vector<domain::Sale> all;
@@ -25,7 +33,7 @@ std::vector<SaleView> SaleLedger::sale_views() {
   for (const char* set : {keys::sales, keys::dropping})
     for (const auto& id : client_.command_sync({"SMEMBERS", set}).elements) ids.insert(id.str);
   for (const auto& id : ids)
-    if (auto view = parse_sale(client_.command_sync({"HGETALL", keys::sale(id)}))) views.push_back(std::move(*view));
+    if (auto view = whole(id, client_.command_sync({"HGETALL", keys::sale(id)}))) views.push_back(std::move(*view));
   return views;
 }
 
@@ -33,8 +41,14 @@ std::vector<std::pair<std::string, std::int64_t>> SaleLedger::remaining_by_sale(
   std::vector<std::pair<std::string, std::int64_t>> out;
   auto ids = client_.command_sync({"SMEMBERS", keys::sales});
   for (const auto& id : ids.elements) {
-    auto remaining = client_.command_sync({"HGET", keys::sale(id.str), "remaining"});
-    if (remaining.type == Reply::Type::string) out.emplace_back(id.str, to_int(remaining.str));
+    auto sale = client_.command_sync({"HMGET", keys::sale(id.str), "remaining", "buckets"});
+    if (sale.elements.size() < 2 || sale.elements[0].type != Reply::Type::string) continue;
+    if (sale.elements[1].type != Reply::Type::string) {
+      out.emplace_back(id.str, to_int(sale.elements[0].str));
+      continue;
+    }
+    // A bucketed sale: every bucket's remaining (units in transit are in none; recovery returns them).
+    if (auto view = mover_.view(id.str, to_int(sale.elements[1].str))) out.emplace_back(id.str, view->remaining);
   }
   return out;
 }
@@ -48,10 +62,28 @@ std::uint64_t SaleLedger::queue_depth() {
   auto ids = client_.command_sync({"SMEMBERS", keys::sales}, limits::gauge_timeout);
   const auto counter = "c:" + std::string(domain::to_string(domain::OrderStatus::queued));
   for (const auto& id : ids.elements) {
-    auto queued = client_.command_sync({"HGET", keys::sale(id.str), counter}, limits::gauge_timeout);
-    if (queued.type == Reply::Type::string) depth += static_cast<std::uint64_t>(to_int(queued.str));
+    auto sale = client_.command_sync({"HMGET", keys::sale(id.str), counter, "buckets"}, limits::gauge_timeout);
+    if (sale.elements.size() < 2) continue;
+    if (sale.elements[0].type == Reply::Type::string) depth += static_cast<std::uint64_t>(to_int(sale.elements[0].str));
+    const auto buckets = sale.elements[1].type == Reply::Type::string ? to_int(sale.elements[1].str) : 1;
+    for (std::int64_t b = 1; b < buckets; ++b) {
+      auto queued = client_.command_sync({"HGET", keys::sale_in(domain::bucket_tag(id.str, b), id.str), counter},
+                                         limits::gauge_timeout);
+      if (queued.type == Reply::Type::string) depth += static_cast<std::uint64_t>(to_int(queued.str));
+    }
   }
   return depth;
+}
+
+std::int64_t SaleLedger::rebalance_buckets() {
+  std::int64_t moved = 0;
+  auto ids = client_.command_sync({"SMEMBERS", keys::sales});
+  for (const auto& id : ids.elements) {
+    auto buckets = client_.command_sync({"HGET", keys::sale(id.str), "buckets"});
+    if (buckets.type != Reply::Type::string || to_int(buckets.str) <= 1) continue;
+    moved += mover_.rebalance(id.str, to_int(buckets.str));
+  }
+  return moved;
 }
 
 std::size_t SaleLedger::cancel_unpaid(domain::TimeMs confirmed_before) {

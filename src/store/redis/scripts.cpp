@@ -83,6 +83,10 @@ redis.call('HSET', KEYS[1], 'sale_id', ARGV[1], 'item', ARGV[2], 'stock', ARGV[3
   'ends_at', ARGV[5], 'created_at', ARGV[6], 'remaining', ARGV[3], 'seq', 0, 'started', 0, 'rate', 0, 'rate_at', 0,
   'rate_since', 0, 'c:QUEUED', 0, 'c:PROCESSING', 0, 'c:CONFIRMED', 0, 'c:PAID', 0, 'c:FAILED', 0, 'c:CANCELLED', 0,
   'max_per_buyer', ARGV[7] or '1')
+-- A bucket of a bucketed sale: 'stock' stays the sale's, 'remaining' starts at the bucket's share.
+if tonumber(ARGV[8] or '1') > 1 then
+  redis.call('HSET', KEYS[1], 'buckets', ARGV[8], 'bucket', ARGV[9], 'share', ARGV[10], 'remaining', ARGV[10])
+end
 return 1
 )lua");
   return s;
@@ -99,8 +103,10 @@ local skey, ukey, hkey = KEYS[1], KEYS[2], KEYS[5]
 local prefix, sale_id, user_id, order_id, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local quantity, request_id = tonumber(ARGV[6] or '1'), ARGV[7] or ''
 local sale = redis.call('HMGET', skey, 'stock', 'starts_at', 'ends_at', 'remaining', 'started', 'rate', 'rate_at',
-  'max_per_buyer', 'rate_since')
+  'max_per_buyer', 'rate_since', 'buckets')
 if not sale[1] then return {'sale_not_found'} end
+-- The caller chose the bucket for the number of buckets it knew (1 if it knew none): told otherwise, it chooses again.
+if (sale[10] or '1') ~= (ARGV[8] or '1') then return {'buckets', sale[10] or '1'} end
 if sale[3] ~= '' and tonumber(now) >= tonumber(sale[3]) then return {'sale_ended'} end
 if sale[2] ~= '' and tonumber(now) < tonumber(sale[2]) then return {'sale_not_open'} end
 local limit = tonumber(sale[8] or '1')
@@ -125,6 +131,7 @@ if quantity > 1 then
   redis.call('HINCRBY', skey, 'x:QUEUED', quantity - 1)
 end
 if request_id ~= '' then fields[#fields + 1] = 'request_id'; fields[#fields + 1] = request_id end
+if ARGV[9] and ARGV[9] ~= '0' then fields[#fields + 1] = 'bucket'; fields[#fields + 1] = ARGV[9] end
 redis.call('HSET', prefix .. 'order:' .. order_id, unpack(fields))
 redis.call('HSET', ukey, hold, order_id)
 if limit > 1 then redis.call('HINCRBY', hkey, user_id, quantity) end
@@ -284,6 +291,53 @@ return {'cancelled'}
   return s;
 }
 
+const Script& take_stock() {
+  // The first half of a move: the units leave the donor's remaining and are
+  // recorded, under the transfer's id, in the donor's own keys in the same
+  // step. Until give_stock they are in no bucket's remaining: never sold twice.
+  static const Script s = plain(R"lua(
+local have = redis.call('HGET', KEYS[1], 'remaining')
+if not have then return 0 end
+local n = math.min(tonumber(ARGV[3]), tonumber(have) - tonumber(ARGV[4]))
+if n <= 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'remaining', -n)
+redis.call('HINCRBY', KEYS[1], 'moves', 1)
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. n)
+return n
+)lua");
+  return s;
+}
+
+const Script& give_stock() {
+  // Idempotent: the receiver remembers every transfer it applied, so the
+  // mover and a recovery may both give the same transfer.
+  static const Script s = plain(R"lua(
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'remaining', tonumber(ARGV[2]))
+redis.call('HINCRBY', KEYS[1], 'moves', 1)
+return 1
+)lua");
+  return s;
+}
+
+const Script& settle_stock() {
+  static const Script s = plain(R"lua(
+return redis.call('HDEL', KEYS[1], ARGV[1])
+)lua");
+  return s;
+}
+
+const Script& bucket_state() {
+  static const Script s = plain(R"lua(
+local b = redis.call('HMGET', KEYS[1], 'remaining', 'moves')
+if not b[1] then return {-1, 0, 0} end
+return {tonumber(b[1]), tonumber(b[2] or '0'), redis.call('HLEN', KEYS[2])}
+)lua");
+  return s;
+}
+
 const Script& set_remaining_db() {
   // A plain HSET after the sale was archived would make its hash again.
   static const Script s = plain(R"lua(
@@ -314,7 +368,8 @@ std::vector<const Script*> all() {
   return {&create_sale(), &intake(),     &read_order(),          &claim(),       &keep_entries(),
           &finish(),      &hand_back(),  &drop_entry(),          &pay(),         &cancel_unpaid(),
           &begin_drop(),  &drop_stream_entries(), &drop_orders(), &drop_tag(),    &finish_drop(),
-          &set_remaining_db(), &ensure_groups()};
+          &set_remaining_db(), &ensure_groups(), &take_stock(), &give_stock(), &settle_stock(),
+          &bucket_state()};
 }
 
 }  // namespace flashgate::store::redis::scripts

@@ -14,6 +14,10 @@
 //   fg:{T}:outcomes          stream: final outcomes (PAID, CANCELLED, FAILED) as order fields, for the
 //                            system of record (consumer group "mirror"); deleted once written there
 //   fg:{T}:confirmed         sorted set: CONFIRMED orders by confirmation time (payment timeouts)
+// A bucketed sale (domain::bucket_tag, docs/architecture.md "Buckets") has all of the above once per
+// bucket, under the bucket's tag; its sale hashes add buckets, bucket, share; and two keys per bucket:
+//   fg:{T}:transit:<sale_id> hash: transfer id -> "<receiver bucket>:<units>", taken and not yet settled
+//   fg:{T}:applied:<sale_id> set: transfer ids this bucket was given
 // Global: fg:tags (set of tags), fg:sales (set of sale ids), fg:dropping (ids of archived sales whose
 // keys are being removed), fg:dropped (stream: ids of sales removed, for the other processes to forget).
 // No script touches a global key: on a Redis Cluster each is in a slot of its own, and a script's keys
@@ -26,11 +30,14 @@
 
 namespace flashgate::store::redis::scripts {
 
-// KEYS sale; ARGV sale_id item stock starts_at ends_at created_at max_per_buyer. -> 1 created, 0 exists
+// KEYS sale; ARGV sale_id item stock starts_at ends_at created_at max_per_buyer [buckets bucket share]
+// -> 1 created, 0 exists. With buckets > 1 the hash is one bucket's: remaining starts at its share.
 const Script& create_sale();
 // KEYS sale users queue changes held; ARGV prefix sale_id user_id new_order_id now quantity request_id
-// -> {outcome, order fields...}; outcome accepted|existing|sale_not_found|sale_not_open|sale_ended|sold_out|
-//    invalid_request|buyer_limit_reached; {not_enough_stock, remaining}
+// [buckets bucket] -> {outcome, order fields...}; outcome accepted|existing|sale_not_found|sale_not_open|
+//    sale_ended|sold_out|invalid_request|buyer_limit_reached; {not_enough_stock, remaining};
+//    {buckets, N}: the sale has N buckets, not the number given (absent: 1); nothing was done.
+//    In a bucketed sale sold_out and not_enough_stock speak of this bucket only.
 const Script& intake();
 // KEYS order; ARGV prefix -> {found|order_not_found, fields...}
 const Script& read_order();
@@ -78,6 +85,20 @@ const Script& set_remaining_db();
 // if the tag's queue is gone (its sales were archived, drop_tag): nothing is made then. The queue is
 // made by create_sale (with its group) before the tag is listed in fg:tags.
 const Script& ensure_groups();
+
+// --- moving stock between the buckets of a bucketed sale (BucketMover), each on one bucket's keys ---
+// KEYS donor_sale donor_transit; ARGV transfer_id receiver_bucket wanted keep -> units taken (0..wanted):
+// as many as leave the donor `keep` units, out of its remaining and into its transit hash
+// (transfer_id -> "receiver:units"). A sale hash that is gone gives 0. Counts a move (moves).
+const Script& take_stock();
+// KEYS receiver_sale receiver_applied; ARGV transfer_id units -> 1 given (a move counted), 0 given before,
+// -1 no such bucket.
+const Script& give_stock();
+// KEYS donor_transit; ARGV transfer_id -> 1 settled, 0 settled before. Only after give_stock.
+const Script& settle_stock();
+// KEYS sale transit -> {remaining, moves, transfers in transit}; {-1, 0, 0} if the bucket is gone. `moves`
+// counts the takes and gives of the bucket: two reads of every bucket with the same moves saw no unit move.
+const Script& bucket_state();
 
 // Every script above: for the tests that hold them all to one rule.
 std::vector<const Script*> all();

@@ -47,6 +47,7 @@ void SoldOutBook::follow(const std::string& sale_id, Snapshot snapshot) {
 
 void SoldOutBook::apply(const domain::Order& order, std::optional<std::int64_t> remaining) {
   std::lock_guard lock(mutex_);
+  if (domain::releases_unit(order.status)) ++releases_;
   auto it = sales_.find(order.sale_id);
   if (it == sales_.end()) return;
   Sale& sale = it->second;
@@ -62,6 +63,7 @@ void SoldOutBook::apply(const domain::Order& order, std::optional<std::int64_t> 
 
 void SoldOutBook::lost_changes(const std::string& tag) {
   std::lock_guard lock(mutex_);
+  ++releases_;  // the lost changes may have given units back
   for (auto it = sales_.begin(); it != sales_.end();) {
     if (domain::sale_tag(it->first) != tag) {
       ++it;
@@ -76,6 +78,7 @@ void SoldOutBook::forget(const std::string& sale_id) {
   std::lock_guard lock(mutex_);
   sales_.erase(sale_id);
   wanted_.erase(sale_id);
+  empty_buckets_.erase(sale_id);
 }
 
 std::size_t SoldOutBook::followed() const {
@@ -86,6 +89,24 @@ std::size_t SoldOutBook::followed() const {
 std::uint64_t SoldOutBook::answered() const {
   std::lock_guard lock(mutex_);
   return answered_;
+}
+
+std::uint64_t SoldOutBook::releases() const {
+  std::lock_guard lock(mutex_);
+  return releases_;
+}
+
+void SoldOutBook::all_buckets_empty(const std::string& sale_id, std::uint64_t releases) {
+  std::lock_guard lock(mutex_);
+  empty_buckets_.insert_or_assign(sale_id, releases);
+}
+
+bool SoldOutBook::buckets_empty(const std::string& sale_id) const {
+  std::lock_guard lock(mutex_);
+  const auto it = empty_buckets_.find(sale_id);
+  if (it == empty_buckets_.end() || it->second != releases_) return false;
+  ++answered_;
+  return true;
 }
 
 }  // namespace flashgate::store::redis

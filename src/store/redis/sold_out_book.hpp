@@ -59,16 +59,29 @@ class SoldOutBook {
 
   std::uint64_t answered() const;  // buyers told sold out from memory
 
+  // Bucketed sales (docs/architecture.md "Buckets"): their sold out is known
+  // only by reading every bucket (BucketMover::gather). Once a read found them
+  // all empty, a buyer whose home bucket says sold out is told so here, until
+  // the feed shows a unit given back (FAILED, CANCELLED) in any sale or lost
+  // changes: the only ways a unit comes back once every bucket is empty.
+  std::uint64_t releases() const;  // units given back so far, as the feed showed them
+  // A read that started when releases() was `releases` found every bucket of the sale empty.
+  void all_buckets_empty(const std::string& sale_id, std::uint64_t releases);
+  // Every bucket of the sale is empty, and nothing was given back since it was seen (counted in answered()).
+  bool buckets_empty(const std::string& sale_id) const;
+
  private:
   struct Sale {
     std::int64_t remaining = 0;
     domain::Sale window;  // only starts_at, ends_at and max_per_buyer: what the book's answer reads
     std::unordered_map<std::string, std::string> holders;
   };
-  mutable std::mutex mutex_;  // guards sales_, wanted_ and answered_ (intakes read, the feed writes)
+  mutable std::mutex mutex_;  // guards the rest (intakes read, the feed writes)
   std::unordered_map<std::string, Sale> sales_;
   std::unordered_set<std::string> wanted_;
   mutable std::uint64_t answered_ = 0;
+  std::uint64_t releases_ = 0;
+  std::unordered_map<std::string, std::uint64_t> empty_buckets_;  // sale -> releases() when seen all empty
 };
 
 }  // namespace flashgate::store::redis

@@ -37,6 +37,7 @@ ParsedOrder parse_order(const std::vector<Reply>& items, std::size_t from) {
     else if (key == "rate_at") p.progress.rate_at = to_int(value);
     else if (key == "rate_since") p.progress.rate_since = to_int(value);
     else if (key == "remaining") p.remaining = to_int(value);
+    else if (key == "bucket") p.order.bucket = to_int(value);
   }
   return p;
 }
@@ -54,6 +55,7 @@ std::optional<SaleView> parse_sale(const Reply& reply) {
   view.sale = domain::Sale{f["sale_id"], f["item"], to_int(f["stock"]), to_optional(f["starts_at"]),
                            to_optional(f["ends_at"]), to_int(f["created_at"])};
   if (auto limit = to_optional(f["max_per_buyer"])) view.sale.max_per_buyer = *limit;
+  if (auto buckets = to_optional(f["buckets"])) view.sale.buckets = *buckets;
   view.remaining = to_int(f["remaining"]);
   view.remaining_db = to_optional(f["remaining_db"]);
   for (auto status : domain::all_statuses) {
