@@ -24,6 +24,7 @@
 #include "redis_cluster_fixture.hpp"
 #include "store/redis/redis_keys.hpp"
 #include "store/redis/redis_store.hpp"
+#include "store/redis/stream_reads.hpp"
 
 namespace {
 
@@ -164,6 +165,51 @@ TEST_F(RedisClusterStoreTest, EveryMastersFeedQueueAndOutcomesReachEveryProcess)
   EXPECT_EQ(worker->outcome_backlog(), 0u);
   worker->stop();
   gateway->stop();
+}
+
+// One read of streams on three masters: each slot read apart (a cluster
+// refuses CROSSSLOT), the answers together; a slot's error reported beside
+// the entries the others gave; nothing new answers nothing.
+TEST_F(RedisClusterStoreTest, AReadOfStreamsInSeveralSlotsGathersEverySlotsEntries) {
+  ClusterConnection connection(seeded_by_first_node());
+  ASSERT_TRUE(connection.refresh());
+  std::map<std::uint16_t, std::string> by_master;  // a stream per master
+  for (int i = 0; by_master.size() < 3 && i < 10'000; ++i) {
+    const auto stream = tagged("reads-" + std::to_string(i), ":stream");
+    if (const auto* master = connection.slot_map().master_of(key_slot(stream))) by_master.emplace(master->port, stream);
+  }
+  ASSERT_EQ(by_master.size(), 3u);
+  std::vector<std::pair<std::string, std::string>> from_start;
+  for (const auto& [master, stream] : by_master) {
+    ASSERT_TRUE(connection.command({"XADD", stream, "*", "at", std::to_string(master)}).ok());
+    from_start.emplace_back(stream, "0-0");
+  }
+  flashgate::store::redis::StreamReads reads;
+  const auto all = reads.read(connection, {"XREAD", "COUNT", "10"}, 500ms, 2s, from_start);
+  EXPECT_EQ(all.first_error.type, Reply::Type::nil) << describe(all.first_error);
+  std::set<std::string> read_streams;
+  for (const auto& stream : all.streams.elements) read_streams.insert(stream.elements.at(0).str);
+  EXPECT_EQ(read_streams.size(), 3u) << describe(all.streams);
+
+  // A group on two of the three: their entries, and NOGROUP for the third.
+  const auto lacking = by_master.begin()->second;
+  for (const auto& [master, stream] : by_master) {
+    if (stream == lacking) continue;
+    ASSERT_TRUE(connection.command_for_key(stream, {"XGROUP", "CREATE", stream, "g", "0"}).ok());
+  }
+  std::vector<std::pair<std::string, std::string>> new_to_group;
+  for (const auto& [stream, id] : from_start) new_to_group.emplace_back(stream, ">");
+  const auto grouped = reads.read(connection, {"XREADGROUP", "GROUP", "g", "c", "COUNT", "10"}, 500ms, 2s, new_to_group);
+  EXPECT_EQ(grouped.streams.elements.size(), 2u) << describe(grouped.streams);
+  EXPECT_EQ(grouped.first_error.str.rfind("NOGROUP", 0), 0u) << describe(grouped.first_error);
+
+  // Read up to their ends: nothing, after a short wait on one slot.
+  std::vector<std::pair<std::string, std::string>> at_end;
+  for (const auto& stream : all.streams.elements)
+    at_end.emplace_back(stream.elements.at(0).str, stream.elements.at(1).elements.back().elements.at(0).str);
+  const auto nothing = reads.read(connection, {"XREAD", "COUNT", "10"}, 500ms, 2s, at_end);
+  EXPECT_TRUE(nothing.streams.elements.empty()) << describe(nothing.streams);
+  EXPECT_EQ(nothing.first_error.type, Reply::Type::nil) << describe(nothing.first_error);
 }
 
 // Intakes in flight together share their WAITs: one per master connection

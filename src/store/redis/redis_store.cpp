@@ -143,8 +143,8 @@ void RedisStore::create_sale(const domain::Sale& sale, Callback<SaleView> done) 
   const std::string tag = domain::sale_tag(sale.sale_id);
   // The queue's consumer group first, so that no order can be queued where no window looks.
   const auto queue = keys::queue(tag);
-  client_->command_for_key(queue, {"XGROUP", "CREATE", queue, keys::windows_group, "0", "MKSTREAM"}, [this, sale, tag,
-                                                                                                  done](Reply) {
+  client_->command_for_key(queue, {"XGROUP", "CREATE", queue, keys::windows_group, "0", "MKSTREAM"},
+                           [this, sale, tag, done](Reply) {
     client_->eval(scripts::create_sale(), {keys::sale(sale.sale_id)},
                  {sale.sale_id, sale.item, std::to_string(sale.stock),
                   sale.starts_at ? std::to_string(*sale.starts_at) : "",
