@@ -6,14 +6,6 @@
 
 namespace flashgate::domain {
 
-std::string bucket_tag(std::string_view sale_id, std::int64_t bucket) {
-  if (bucket == 0) return sale_tag(sale_id);
-  std::string name(sale_id);
-  name += '#';
-  name += std::to_string(bucket);
-  return sale_tag(name);
-}
-
 std::int64_t home_bucket(std::string_view user_id, std::int64_t buckets) {
   if (buckets <= 1) return 0;
   unsigned char hash[crypto_generichash_BYTES_MIN];

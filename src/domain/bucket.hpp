@@ -9,9 +9,8 @@
 
 namespace flashgate::domain {
 
-// The hash tag of bucket `bucket`: bucket 0 has the sale's own (sale_tag), so
-// a one-bucket sale is laid out exactly as a sale without buckets.
-std::string bucket_tag(std::string_view sale_id, std::int64_t bucket);
+// Which tag each bucket's keys carry is the store's: store/redis/bucket_tags.hpp
+// spreads them over a Redis Cluster's slots.
 // The buyer's home bucket among `buckets`: a stable hash of the buyer (BLAKE2b), the same in every process.
 std::int64_t home_bucket(std::string_view user_id, std::int64_t buckets);
 // The units bucket `bucket` starts with: the stock split evenly, the first (stock mod buckets) one more.

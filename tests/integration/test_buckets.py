@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from flashgate_harness import assert_error, assert_json, distributed, unique_id, wait_until
+from flashgate_harness import assert_error, assert_json, distributed, key_slot, unique_id, wait_until
 
 HELD = ("QUEUED", "PROCESSING", "CONFIRMED", "PAID")
 BUCKETS = 3
@@ -35,8 +35,23 @@ def sale_tag(name):
     return hashlib.blake2b(name.encode(), digest_size=16).hexdigest()[:8]
 
 
+def bucket_tags(sale_id, buckets):
+    """store/redis/bucket_tags: bucket 0 the sale's tag; bucket b the first candidate "<sale>#k" whose
+    Cluster slot lies in the b-th N-th of the slot space after bucket 0's."""
+    tags = [sale_tag(sale_id)] + [None] * (buckets - 1)
+    arc = lambda tag: key_slot("{" + tag + "}") * buckets // 16384  # noqa: E731
+    candidate = 0
+    while None in tags:
+        candidate += 1
+        tag = sale_tag(f"{sale_id}#{candidate}")
+        bucket = (arc(tag) - arc(tags[0])) % buckets
+        if bucket and tags[bucket] is None and tag not in tags:
+            tags[bucket] = tag
+    return tags
+
+
 def bucket_tag(sale_id, bucket):
-    return sale_tag(sale_id if bucket == 0 else f"{sale_id}#{bucket}")
+    return bucket_tags(sale_id, BUCKETS)[bucket]
 
 
 def home_bucket(user_id, buckets):

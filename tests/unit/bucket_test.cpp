@@ -1,4 +1,4 @@
-// A sale's buckets (domain/bucket.hpp): tags, the buyer's home, the shares.
+// A sale's buckets (domain/bucket.hpp): the buyer's home, the shares.
 #include "domain/bucket.hpp"
 
 #include <gtest/gtest.h>
@@ -12,14 +12,6 @@
 namespace {
 
 using namespace flashgate::domain;
-
-TEST(BucketTest, BucketZeroHasTheSalesOwnTagAndTheOthersTagsOfTheirOwn) {
-  EXPECT_EQ(bucket_tag("hot", 0), sale_tag("hot"));
-  std::set<std::string> tags;
-  for (std::int64_t b = 0; b < max_buckets; ++b) tags.insert(bucket_tag("hot", b));
-  EXPECT_EQ(tags.size(), static_cast<std::size_t>(max_buckets));
-  EXPECT_EQ(bucket_tag("hot", 3), sale_tag("hot#3"));
-}
 
 TEST(BucketTest, AHomeIsStableInRangeAndSpreadsBuyers) {
   EXPECT_EQ(home_bucket("anyone", 1), 0);

@@ -15,6 +15,7 @@
 #include "domain/bucket.hpp"
 #include "domain/ids.hpp"
 #include "redis_store_fixture.hpp"
+#include "store/redis/bucket_tags.hpp"
 #include "store/redis/redis_keys.hpp"
 #include "store/redis/redis_store.hpp"
 #include "store/redis/scripts.hpp"
@@ -23,7 +24,6 @@
 namespace {
 
 using namespace flashgate::testing;
-using flashgate::domain::bucket_tag;
 using flashgate::domain::ErrorCode;
 using flashgate::domain::home_bucket;
 using flashgate::store::SaleView;
@@ -32,6 +32,11 @@ namespace keys = flashgate::store::redis::keys;
 namespace scripts = flashgate::store::redis::scripts;
 
 constexpr const char* sale_id = "hot";
+
+// Every bucketed sale here has three buckets.
+std::string bucket_tag(const std::string& id, std::int64_t bucket) {
+  return flashgate::store::redis::bucket_tag(id, bucket, 3);
+}
 
 class RedisBucketsTest : public RedisStoreTest {
  protected:

@@ -23,6 +23,7 @@
 #include "domain/sale.hpp"
 #include "redis_cluster_fixture.hpp"
 #include "store/redis/redis_keys.hpp"
+#include "store/redis/bucket_tags.hpp"
 #include "store/redis/redis_store.hpp"
 #include "store/redis/stream_reads.hpp"
 
@@ -275,8 +276,8 @@ TEST_F(RedisClusterStoreTest, AnIntakeNoReplicaAcknowledgedAnswersUnavailableAnd
 // other. A store whose WAITs are met then completes the move, once.
 TEST_F(RedisClusterStoreTest, ABucketMoveGivesOnlyWhatAReplicaHasTaken) {
   const std::string sale_id = a_sale_on_every_master(current_map()).begin()->second + "-buckets";
-  const auto tag0 = flashgate::domain::bucket_tag(sale_id, 0);
-  const auto tag1 = flashgate::domain::bucket_tag(sale_id, 1);
+  const auto tag0 = flashgate::store::redis::bucket_tag(sale_id, 0, 3);
+  const auto tag1 = flashgate::store::redis::bucket_tag(sale_id, 1, 3);
   auto strict = options("strict");
   strict.wait_replicas = 2;  // each master has one
   strict.wait_timeout = 100ms;
@@ -290,7 +291,7 @@ TEST_F(RedisClusterStoreTest, ABucketMoveGivesOnlyWhatAReplicaHasTaken) {
   });
   created.get_future().wait();
 
-  EXPECT_EQ(gateway->bucket_mover().move(sale_id, 0, 1, 2, 0), 0) << "given without a replica of the take";
+  EXPECT_EQ(gateway->bucket_mover().move(sale_id, 3, 0, 1, 2, 0), 0) << "given without a replica of the take";
   EXPECT_EQ(field(keys::sale_in(tag0, sale_id), "remaining"), "1") << "taken: 3 - 2";
   EXPECT_EQ(field(keys::sale_in(tag1, sale_id), "remaining"), "3") << "not given";
   EXPECT_EQ(gateway->bucket_mover().recover(sale_id, 3), 0u) << "a recovery without its WAIT gives nothing";
@@ -318,7 +319,7 @@ TEST_F(RedisClusterStoreTest, ABucketMoveGivesOnlyWhatAReplicaHasTaken) {
   ASSERT_TRUE(whole);
   EXPECT_EQ(whole->in_transit, 0);
   EXPECT_EQ(whole->remaining, 8) << "9 units, one held by bob's order (kept, as any unreplicated intake's)";
-  EXPECT_EQ(usual->bucket_mover().move(sale_id, 1, 2, 1, 0), 1) << "with its WAITs met a move completes";
+  EXPECT_EQ(usual->bucket_mover().move(sale_id, 3, 1, 2, 1, 0), 1) << "with its WAITs met a move completes";
   usual->stop();
 }
 

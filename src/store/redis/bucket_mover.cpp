@@ -1,3 +1,4 @@
+#include "store/redis/bucket_tags.hpp"
 #include "store/redis/bucket_mover.hpp"
 
 #include <spdlog/spdlog.h>
@@ -82,7 +83,7 @@ void BucketMover::run() {
 std::optional<std::vector<BucketState>> BucketMover::states(const std::string& sale_id, std::int64_t buckets) {
   std::vector<BucketState> all(static_cast<std::size_t>(buckets));
   for (std::int64_t b = 0; b < buckets; ++b) {
-    const auto tag = domain::bucket_tag(sale_id, b);
+    const auto tag = bucket_tag(sale_id, b, buckets);
     auto reply = client_.eval_sync(scripts::bucket_state(), {keys::sale_in(tag, sale_id), keys::transit(tag, sale_id)}, {});
     if (!reply.ok() || reply.elements.size() < 3) return std::nullopt;
     auto& s = all[static_cast<std::size_t>(b)];
@@ -94,11 +95,11 @@ std::optional<std::vector<BucketState>> BucketMover::states(const std::string& s
   return all;
 }
 
-std::int64_t BucketMover::move(const std::string& sale_id, std::int64_t donor, std::int64_t receiver,
-                               std::int64_t wanted, std::int64_t keep) {
+std::int64_t BucketMover::move(const std::string& sale_id, std::int64_t buckets, std::int64_t donor,
+                               std::int64_t receiver, std::int64_t wanted, std::int64_t keep) {
   if (donor == receiver || wanted <= 0) return 0;
-  const auto from = domain::bucket_tag(sale_id, donor);
-  const auto to = domain::bucket_tag(sale_id, receiver);
+  const auto from = bucket_tag(sale_id, donor, buckets);
+  const auto to = bucket_tag(sale_id, receiver, buckets);
   const auto id = domain::new_order_id();
   // Never retried: a lost answer leaves at most a transit entry, which recover() completes.
   const auto taken = client_.eval_sync(scripts::take_stock(), {keys::sale_in(from, sale_id), keys::transit(from, sale_id)},
@@ -117,12 +118,12 @@ std::int64_t BucketMover::move(const std::string& sale_id, std::int64_t donor, s
 std::size_t BucketMover::recover(const std::string& sale_id, std::int64_t buckets) {
   std::size_t completed = 0;
   for (std::int64_t b = 0; b < buckets; ++b) {
-    const auto from = domain::bucket_tag(sale_id, b);
+    const auto from = bucket_tag(sale_id, b, buckets);
     const auto entries = client_.command_sync({"HGETALL", keys::transit(from, sale_id)});
     for (const auto& [id, value] : as_map(entries)) {
       const auto transfer = parse_transfer(value);
       if (!transfer) continue;
-      const auto to = domain::bucket_tag(sale_id, transfer->first);
+      const auto to = bucket_tag(sale_id, transfer->first, buckets);
       // The entry may be a take whose mover died before its WAIT: written
       // again here (the same value), so that WAIT on this connection covers it.
       if (replica_waits_.wanted()) {
@@ -158,7 +159,7 @@ std::int64_t BucketMover::rebalance(const std::string& sale_id, std::int64_t buc
       });
       if (donor->remaining <= fair) break;
       const auto d = static_cast<std::int64_t>(donor - st.begin());
-      const auto units = move(sale_id, d, r, std::min(fair - receiver.remaining, donor->remaining - fair), fair);
+      const auto units = move(sale_id, buckets, d, r, std::min(fair - receiver.remaining, donor->remaining - fair), fair);
       if (units <= 0) break;
       donor->remaining -= units;
       receiver.remaining += units;
@@ -189,7 +190,7 @@ BucketMover::GatherResult BucketMover::gather(const std::string& sale_id, std::i
         if (b != h && st[b].remaining > st[d].remaining) d = b;
       // Half the donor's units at least: the buyers after this one find them home already.
       const auto need = quantity - st[h].remaining;
-      move(sale_id, static_cast<std::int64_t>(d), home, std::max(need, st[d].remaining / 2), 0);
+      move(sale_id, buckets, static_cast<std::int64_t>(d), home, std::max(need, st[d].remaining / 2), 0);
       continue;
     }
     // Too few units: said only if a second read saw the same, and no unit moved in between (a unit
@@ -209,7 +210,7 @@ BucketMover::GatherResult BucketMover::gather(const std::string& sale_id, std::i
 std::optional<SaleView> BucketMover::view(const std::string& sale_id, std::int64_t buckets) {
   std::optional<SaleView> whole;
   for (std::int64_t b = 0; b < buckets; ++b) {
-    const auto tag = domain::bucket_tag(sale_id, b);
+    const auto tag = bucket_tag(sale_id, b, buckets);
     auto part = parse_sale(client_.command_sync({"HGETALL", keys::sale_in(tag, sale_id)}));
     if (!part) {
       if (b == 0) return std::nullopt;
@@ -220,7 +221,7 @@ std::optional<SaleView> BucketMover::view(const std::string& sale_id, std::int64
       const auto transfer = parse_transfer(value);
       if (!transfer) continue;
       // Given already (a mover between give and settle): the units are in the receiver's remaining.
-      const auto to = domain::bucket_tag(sale_id, transfer->first);
+      const auto to = bucket_tag(sale_id, transfer->first, buckets);
       const auto given = client_.command_sync({"SISMEMBER", keys::applied(to, sale_id), id});
       if (given.type == Reply::Type::integer && given.integer == 0) bucket.in_transit += transfer->second;
     }

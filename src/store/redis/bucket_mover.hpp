@@ -53,9 +53,9 @@ class BucketMover {
 
   // Every bucket's state; nullopt if Redis did not answer for one.
   std::optional<std::vector<BucketState>> states(const std::string& sale_id, std::int64_t buckets);
-  // Up to `wanted` units from donor to receiver, leaving the donor `keep`; the units moved.
-  std::int64_t move(const std::string& sale_id, std::int64_t donor, std::int64_t receiver, std::int64_t wanted,
-                    std::int64_t keep);
+  // Up to `wanted` units from donor to receiver (of a sale of `buckets`), leaving the donor `keep`; the units moved.
+  std::int64_t move(const std::string& sale_id, std::int64_t buckets, std::int64_t donor, std::int64_t receiver,
+                    std::int64_t wanted, std::int64_t keep);
   // Gives and settles every transfer in transit; how many it completed.
   std::size_t recover(const std::string& sale_id, std::int64_t buckets);
   // Tops up the buckets below half their fair share from those above it; units moved.

@@ -26,7 +26,7 @@ inline std::string prefix(std::string_view tag) { return "fg:{" + std::string(ta
 inline std::string sale(const std::string& sale_id) { return prefix(domain::sale_tag(sale_id)) + "sale:" + sale_id; }
 inline std::string users(const std::string& sale_id) { return prefix(domain::sale_tag(sale_id)) + "users:" + sale_id; }
 inline std::string held(const std::string& sale_id) { return prefix(domain::sale_tag(sale_id)) + "held:" + sale_id; }
-// The same keys of one bucket of a bucketed sale (tag domain::bucket_tag; bucket 0's are those above).
+// The same keys of one bucket of a bucketed sale (tag bucket_tags.hpp; bucket 0's are those above).
 inline std::string sale_in(std::string_view tag, const std::string& sale_id) { return prefix(tag) + "sale:" + sale_id; }
 inline std::string users_in(std::string_view tag, const std::string& sale_id) { return prefix(tag) + "users:" + sale_id; }
 inline std::string held_in(std::string_view tag, const std::string& sale_id) { return prefix(tag) + "held:" + sale_id; }

@@ -1,3 +1,4 @@
+#include "store/redis/bucket_tags.hpp"
 #include "store/redis/redis_store.hpp"
 
 #include <spdlog/spdlog.h>
@@ -166,7 +167,7 @@ void RedisStore::create_sale(const domain::Sale& sale, Callback<SaleView> done) 
 // listed in fg:sales only once every bucket is.
 void RedisStore::create_bucketed_sale(const domain::Sale& sale, const Callback<SaleView>& done) {
   for (std::int64_t b = 0; b < sale.buckets; ++b) {
-    const auto tag = domain::bucket_tag(sale.sale_id, b);
+    const auto tag = bucket_tag(sale.sale_id, b, sale.buckets);
     const auto queue = keys::queue(tag);
     client_->command_sync_for_key(queue, {"XGROUP", "CREATE", queue, keys::windows_group, "0", "MKSTREAM"});
     const auto created = client_->eval_sync(
@@ -263,7 +264,7 @@ void RedisStore::rerouted(const std::string& sale_id, const IntakeRequest& reque
 void RedisStore::intake_in_bucket(const std::string& sale_id, const IntakeRequest& request, std::int64_t buckets,
                                   int attempt, Callback<IntakeOutcome> done) {
   const auto home = domain::home_bucket(request.user_id, buckets);
-  const auto tag = domain::bucket_tag(sale_id, home);
+  const auto tag = bucket_tag(sale_id, home, buckets);
   client_->eval(
       scripts::intake(),
       {keys::sale_in(tag, sale_id), keys::users_in(tag, sale_id), keys::queue(tag), keys::changes(tag),

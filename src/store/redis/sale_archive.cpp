@@ -1,3 +1,4 @@
+#include "store/redis/bucket_tags.hpp"
 #include "store/redis/sale_archive.hpp"
 
 #include <spdlog/spdlog.h>
@@ -29,7 +30,7 @@ std::optional<bool> SaleArchive::tag_shared(const std::string& sale_id, const st
       if (!buckets.ok()) return std::nullopt;
       const auto count = buckets.type == Reply::Type::string ? to_int(buckets.str) : 1;
       for (std::int64_t b = 1; b < count; ++b)
-        if (domain::bucket_tag(id.str, b) == tag) return true;
+        if (bucket_tag(id.str, b, count) == tag) return true;
     }
   }
   return false;
@@ -47,7 +48,7 @@ domain::Result<Empty> SaleArchive::drop_sale(const std::string& sale_id) {
   // Buckets 1..: checked before bucket 0's begin_drop, which checks its own
   // orders and takes the sale out of fg:sales (no intake, no rebalancing).
   for (std::int64_t b = 1; b < *buckets; ++b) {
-    const auto tag = domain::bucket_tag(sale_id, b);
+    const auto tag = bucket_tag(sale_id, b, *buckets);
     auto counts = client_.command_sync({"HMGET", keys::sale_in(tag, sale_id), "c:QUEUED", "c:PROCESSING", "c:CONFIRMED"});
     if (!counts.ok()) return error_of(counts);
     for (std::size_t i = 0; i < counts.elements.size(); ++i)
@@ -80,7 +81,7 @@ domain::Result<Empty> SaleArchive::drop_sale(const std::string& sale_id) {
   // Buckets 1.. first, each as a sale of its own tag; bucket 0's hash, the
   // one that says there are buckets, goes last (a resumed drop finds them).
   for (std::int64_t b = 1; b < *buckets; ++b)
-    if (auto dropped = drop_bucket(sale_id, domain::bucket_tag(sale_id, b)); !dropped) return dropped;
+    if (auto dropped = drop_bucket(sale_id, bucket_tag(sale_id, b, *buckets)); !dropped) return dropped;
   if (auto dropped = drop_bucket(sale_id, tag); !dropped) return dropped;
   // The sale hash last: until it goes, sale_views() lists the sale and a
   // cut-short archive is resumed; then fg:dropping's entry and the announcement.

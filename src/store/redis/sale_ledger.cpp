@@ -1,3 +1,4 @@
+#include "store/redis/bucket_tags.hpp"
 #include "store/redis/sale_ledger.hpp"
 
 #include <set>
@@ -67,7 +68,7 @@ std::uint64_t SaleLedger::queue_depth() {
     if (sale.elements[0].type == Reply::Type::string) depth += static_cast<std::uint64_t>(to_int(sale.elements[0].str));
     const auto buckets = sale.elements[1].type == Reply::Type::string ? to_int(sale.elements[1].str) : 1;
     for (std::int64_t b = 1; b < buckets; ++b) {
-      auto queued = client_.command_sync({"HGET", keys::sale_in(domain::bucket_tag(id.str, b), id.str), counter},
+      auto queued = client_.command_sync({"HGET", keys::sale_in(bucket_tag(id.str, b, buckets), id.str), counter},
                                          limits::gauge_timeout);
       if (queued.type == Reply::Type::string) depth += static_cast<std::uint64_t>(to_int(queued.str));
     }

@@ -14,7 +14,7 @@
 //   fg:{T}:outcomes          stream: final outcomes (PAID, CANCELLED, FAILED) as order fields, for the
 //                            system of record (consumer group "mirror"); deleted once written there
 //   fg:{T}:confirmed         sorted set: CONFIRMED orders by confirmation time (payment timeouts)
-// A bucketed sale (domain::bucket_tag, docs/architecture.md "Buckets") has all of the above once per
+// A bucketed sale (bucket_tags.hpp, docs/architecture.md "Buckets") has all of the above once per
 // bucket, under the bucket's tag; its sale hashes add buckets, bucket, share; and two keys per bucket:
 //   fg:{T}:transit:<sale_id> hash: transfer id -> "<receiver bucket>:<units>", taken and not yet settled
 //   fg:{T}:applied:<sale_id> set: transfer ids this bucket was given
