@@ -17,8 +17,12 @@ after the warm-up, summed over the masters):
     sale's stats);
   - the intake script's calls per master (evalsha), and how far the busiest
     and the idlest master are from their mean;
-  - Redis CPU per accepted intake: every command's usec in commandstats,
-    summed over the masters, over the accepted intakes (a single Redis's the same).
+  - Redis time per accepted intake: the intake script's usec in commandstats
+    (evalsha, which includes the commands it runs), summed over the masters,
+    over the accepted intakes; commandstats times a command by the clock, so a
+    node preempted mid-script counts the wait too: also the CPU the Redis
+    processes used in all (INFO cpu: scripts, the feeds' reads, the AOF
+    writes), and the gateways' CPU (/proc), over the same intakes.
 
 Runs alternate (single, cluster, single, cluster, ...) so that whatever else
 the machine does weighs on both alike. Prints one JSON document.
@@ -71,6 +75,18 @@ def commandstats(port):
     return stats
 
 
+def cpu_seconds(port):
+    """used_cpu_sys + used_cpu_user of one node (INFO cpu): the CPU its process really used."""
+    info = dict(line.split(":", 1) for line in cli(port, "INFO", "cpu").splitlines() if ":" in line)
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
+def process_cpu_seconds(pid):
+    """utime + stime of a process (/proc/PID/stat), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def http(method, url, body=None, headers=None):
     request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None,
                                      headers={"Content-Type": "application/json", **(headers or {})})
@@ -115,6 +131,9 @@ class Redis:
 
     def stats(self):
         return {port: commandstats(port) for port in self.masters}
+
+    def cpu(self):
+        return sum(cpu_seconds(port) for port in self.masters)
 
 
 def start_gateway(binary, work, name, store, database, env_extra):
@@ -169,39 +188,47 @@ def one_run(args, work, database, cluster, index):
         ports = [port for _proc, port in gateways]
         sale_id = f"hot-{name}-{os.urandom(3).hex()}"
         body = {"sale_id": sale_id, "item": "hot item", "stock": args.stock}
-        if cluster:
+        if cluster or args.single_buckets:
             body["buckets"] = args.buckets
         http("POST", f"http://127.0.0.1:{ports[0]}/api/admin/sales", body, {"Authorization": f"Bearer {ADMIN}"})
         wrk(ports, sale_id, "warm", args.warmup, args.connections)
         before = http("GET", f"http://127.0.0.1:{ports[0]}/api/admin/sales/{sale_id}/stats",
                       headers={"Authorization": f"Bearer {ADMIN}"})
         redis.reset_stats()
+        cpu_before = redis.cpu()
+        gateways_before = sum(process_cpu_seconds(proc.pid) for proc, _port in gateways)
         results = wrk(ports, sale_id, "run", args.duration, args.connections)
         stats = redis.stats()
+        cpu_used = redis.cpu() - cpu_before
+        gateways_used = sum(process_cpu_seconds(proc.pid) for proc, _port in gateways) - gateways_before
         after = http("GET", f"http://127.0.0.1:{ports[0]}/api/admin/sales/{sale_id}/stats",
                      headers={"Authorization": f"Bearer {ADMIN}"})
         accepted = sum(after["counts"].values()) - sum(before["counts"].values())
         errors = sum(r["errors_status"] + r["errors_connect"] + r["errors_read"] + r["errors_timeout"] for r in results)
         seconds = max(r["duration_us"] for r in results) / 1e6
         calls = {port: s.get("evalsha", (0, 0))[0] for port, s in stats.items()}
-        usec = sum(u for s in stats.values() for _c, u in s.values())
         mean = statistics.mean(calls.values())
         run = {
             "deployment": "cluster" if cluster else "single", "masters": len(redis.masters),
-            "buckets": args.buckets if cluster else 1, "gateways": args.gateways,
+            "buckets": args.buckets if cluster or args.single_buckets else 1, "gateways": args.gateways,
             "accepted_per_s": round(accepted / seconds, 1), "accepted": accepted, "wrk_errors": errors,
             "wrk_requests": sum(r["requests"] for r in results),
             "p50_us": max(r["p50_us"] for r in results), "p99_us": max(r["p99_us"] for r in results),
             "evalsha_calls_per_master": list(calls.values()),
             "spread_max_over_mean": round(max(calls.values()) / mean, 3) if mean else None,
             "spread_min_over_mean": round(min(calls.values()) / mean, 3) if mean else None,
-            "redis_usec_per_accepted": round(usec / accepted, 2) if accepted else None,
             "evalsha_usec_per_call": round(sum(s.get("evalsha", (0, 0))[1] for s in stats.values())
                                            / max(1, sum(calls.values())), 2),
-            "other_commands": sorted({c for s in stats.values() for c in s if c != "evalsha"}),
+            "redis_process_cpu_us_per_accepted": round(cpu_used * 1e6 / accepted, 2) if accepted else None,
+            "gateway_cpu_us_per_accepted": round(gateways_used * 1e6 / accepted, 2) if accepted else None,
+            "evalsha_usec_per_accepted": round(sum(s.get("evalsha", (0, 0))[1] for s in stats.values()) / accepted, 2)
+                                         if accepted else None,
+            "commands": {c: [sum(s.get(c, (0, 0))[0] for s in stats.values()), sum(s.get(c, (0, 0))[1] for s in stats.values())]
+                         for c in sorted({c for s in stats.values() for c in s})},
         }
         log(f"{name}: {run['accepted_per_s']:,.0f} accepted/s, evalsha per master {run['evalsha_calls_per_master']}, "
-            f"Redis {run['redis_usec_per_accepted']} us per accepted intake")
+            f"script {run['evalsha_usec_per_accepted']} us and Redis CPU {run['redis_process_cpu_us_per_accepted']} us "
+            f"per accepted intake")
         return run
     finally:
         for proc, _port in gateways:
@@ -220,6 +247,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2, help="pairs of runs (single, cluster)")
     parser.add_argument("--buckets", type=int, default=3)
+    parser.add_argument("--single-buckets", action="store_true",
+                        help="the single Redis's sale in --buckets buckets too (what buckets cost, apart from the cluster)")
     parser.add_argument("--replicas", type=int, default=0, choices=(0, 1), help="replicas per master in the cluster")
     parser.add_argument("--gateways", type=int, default=2)
     parser.add_argument("--connections", type=int, default=200, help="wrk connections over all gateways")
@@ -248,12 +277,18 @@ def main():
     summary = {
         "single_accepted_per_s": median("single", "accepted_per_s"),
         "cluster_accepted_per_s": median("cluster", "accepted_per_s"),
-        "single_redis_usec_per_accepted": median("single", "redis_usec_per_accepted"),
-        "cluster_redis_usec_per_accepted": median("cluster", "redis_usec_per_accepted"),
+        "single_script_usec_per_accepted": median("single", "evalsha_usec_per_accepted"),
+        "cluster_script_usec_per_accepted": median("cluster", "evalsha_usec_per_accepted"),
+        "single_redis_process_cpu_us_per_accepted": median("single", "redis_process_cpu_us_per_accepted"),
+        "single_gateway_cpu_us_per_accepted": median("single", "gateway_cpu_us_per_accepted"),
+        "cluster_gateway_cpu_us_per_accepted": median("cluster", "gateway_cpu_us_per_accepted"),
+        "cluster_redis_process_cpu_us_per_accepted": median("cluster", "redis_process_cpu_us_per_accepted"),
     }
     summary["cluster_over_single_rate"] = round(summary["cluster_accepted_per_s"] / summary["single_accepted_per_s"], 3)
-    summary["cluster_over_single_redis_cpu"] = round(
-        summary["cluster_redis_usec_per_accepted"] / summary["single_redis_usec_per_accepted"], 3)
+    summary["cluster_over_single_script_usec"] = round(
+        summary["cluster_script_usec_per_accepted"] / summary["single_script_usec_per_accepted"], 3)
+    summary["cluster_over_single_process_cpu"] = round(
+        summary["cluster_redis_process_cpu_us_per_accepted"] / summary["single_redis_process_cpu_us_per_accepted"], 3)
     print(json.dumps({"args": vars(args), "cpus": os.cpu_count(), "load_average": os.getloadavg(),
                       "summary": summary, "runs": runs}, indent=1))
 
