@@ -29,14 +29,24 @@ def sale_tag(sale_id):
 class Deployment:
     """Redis, PostgreSQL and the processes launched on them; `env` is what every process is given."""
 
-    def __init__(self, tmp_path_factory, redis_dir, env):
+    def __init__(self, tmp_path_factory, redis_dir, env, redis=None):
+        """`redis`: a RedisCluster (flashgate_harness) instead of a RedisServer in `redis_dir`."""
         self._tmp = tmp_path_factory
         self.pg_home = postgres_home()
         self.postgres = PostgresCluster(self.pg_home / "pg")
-        self.redis = RedisServer(tmp_path_factory.mktemp(redis_dir))
+        self.redis = redis or RedisServer(tmp_path_factory.mktemp(redis_dir))
         self.env = {"FLASHGATE_TICKET_KEYS": new_ticket_key(), **env}
         self.workers = []
+        self.gateways = []
         self.started = []  # every process, for the final stop
+
+    def start_processes(self, workers, gateways):
+        """Redis, PostgreSQL, then the workers, then the gateways: self."""
+        self.redis.start()
+        self.postgres.start()
+        self.workers += [self.launch("worker") for _ in range(workers)]
+        self.gateways += [self.launch("gateway") for _ in range(gateways)]
+        return self
 
     def launch(self, role, overrides=None):
         """A process of `role`, ready; a port taken meanwhile by another is tried again on another."""

@@ -73,16 +73,9 @@ class Cluster(Deployment):
             "FLASHGATE_WINDOWS": str(WINDOWS_PER_WORKER),
             "FLASHGATE_STOCK_FLUSH": "200ms",
         })
-        self.gateways = []
 
     def start(self):
-        self.redis.start()
-        self.postgres.start()
-        for _ in range(2):
-            self.workers.append(self.launch("worker"))
-        for _ in range(2):
-            self.gateways.append(self.launch("gateway"))
-        return self
+        return self.start_processes(workers=2, gateways=2)
 
     # -- looking inside
 

@@ -46,11 +46,7 @@ class QueueFaultCluster(Cluster):
         })
 
     def start(self):
-        self.redis.start()
-        self.postgres.start()
-        self.workers = [self.launch("worker") for _ in range(2)]
-        self.gateways = [self.launch("gateway")]
-        return self
+        return self.start_processes(workers=2, gateways=1)
 
 
 @pytest.fixture

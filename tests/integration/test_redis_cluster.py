@@ -48,23 +48,16 @@ class ClusterDeployment(Deployment):
     """Two workers and two gateways on a 3-master, 3-replica Redis Cluster."""
 
     def __init__(self, tmp_path_factory):
-        super().__init__(tmp_path_factory, "redis-cluster-unused", {
+        cluster = RedisCluster(masters=3, replicas=1, node_timeout_ms=2000,
+                               directory=tmp_path_factory.mktemp("redis-cluster"))
+        super().__init__(tmp_path_factory, None, {
             "FLASHGATE_SERVICE_TIME": "2ms",
             "FLASHGATE_RECLAIM_AFTER": "2s",
             "FLASHGATE_STOCK_FLUSH": "200ms",
-        })
-        self.redis = RedisCluster(masters=3, replicas=1, node_timeout_ms=2000,
-                                  directory=tmp_path_factory.mktemp("redis-cluster"))
-        self.gateways = []
+        }, redis=cluster)
 
     def start(self):
-        self.redis.start()
-        self.postgres.start()
-        for _ in range(2):
-            self.workers.append(self.launch("worker"))
-        for _ in range(2):
-            self.gateways.append(self.launch("gateway"))
-        return self
+        return self.start_processes(workers=2, gateways=2)
 
     def orders_in_postgres(self, sale_id):
         rows = self.postgres.query(f"SELECT order_id, user_id, status FROM orders WHERE sale_id = '{sale_id}'")
