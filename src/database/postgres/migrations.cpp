@@ -96,6 +96,29 @@ ALTER TABLE sales ADD COLUMN units_queued bigint, ADD COLUMN units_processing bi
 ALTER TABLE sales ADD COLUMN count_entered bigint, ADD COLUMN count_not_drawn bigint,
   ADD COLUMN units_entered bigint, ADD COLUMN units_not_drawn bigint;
 )sql"},
+    {8, R"sql(
+-- The draws of draw sales under Redis (issue #26), as SQLite keeps them: the
+-- seed before any result, then every entrant with its position (NULL: not
+-- drawn), so the draw can be audited from the database.
+CREATE TABLE draws (
+  sale_id   text PRIMARY KEY,
+  seed      text NOT NULL,
+  seeded_at bigint NOT NULL,
+  entrants  bigint NOT NULL,
+  drawn_at  bigint,
+  admitted  bigint,
+  units     bigint
+);
+CREATE TABLE draw_entrants (
+  sale_id    text NOT NULL,
+  order_id   text NOT NULL,
+  user_id    text NOT NULL,
+  quantity   bigint NOT NULL,
+  entered_at bigint NOT NULL,
+  position   bigint,
+  PRIMARY KEY (sale_id, order_id)
+);
+)sql"},
 };
 
 // Indexes of tables that may be big when a new version first meets them

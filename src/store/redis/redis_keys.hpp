@@ -26,6 +26,10 @@ inline std::string prefix(std::string_view tag) { return "fg:{" + std::string(ta
 inline std::string sale(const std::string& sale_id) { return prefix(domain::sale_tag(sale_id)) + "sale:" + sale_id; }
 inline std::string users(const std::string& sale_id) { return prefix(domain::sale_tag(sale_id)) + "users:" + sale_id; }
 inline std::string held(const std::string& sale_id) { return prefix(domain::sale_tag(sale_id)) + "held:" + sale_id; }
+// A draw sale's entrants (set of order ids) until its draw is applied.
+inline std::string entrants(const std::string& sale_id) {
+  return prefix(domain::sale_tag(sale_id)) + "entrants:" + sale_id;
+}
 inline std::string order(const std::string& order_id) {
   return prefix(domain::tag_of_order(order_id)) + "order:" + order_id;
 }

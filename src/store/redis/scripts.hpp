@@ -26,11 +26,13 @@
 
 namespace flashgate::store::redis::scripts {
 
-// KEYS sale; ARGV sale_id item stock starts_at ends_at created_at max_per_buyer. -> 1 created, 0 exists
+// KEYS sale; ARGV sale_id item stock starts_at ends_at created_at max_per_buyer
+//   [admission draw_window_ms prequeue_ms entry_opens_at draw_at] (a draw sale) -> 1 created, 0 exists
 const Script& create_sale();
 // KEYS sale users queue changes held; ARGV prefix sale_id user_id new_order_id now quantity request_id
 // -> {outcome, order fields...}; outcome accepted|existing|sale_not_found|sale_not_open|sale_ended|sold_out|
-//    invalid_request|buyer_limit_reached; {not_enough_stock, remaining}
+//    invalid_request|buyer_limit_reached|drawing (a draw sale between its window and its result); {not_enough_stock,
+//    remaining}. A draw sale before its draw is applied: accepted is ENTERED (draw_scripts.cpp, enter_draw).
 const Script& intake();
 // KEYS order; ARGV prefix -> {found|order_not_found, fields...}
 const Script& read_order();
@@ -78,6 +80,21 @@ const Script& set_remaining_db();
 // if the tag's queue is gone (its sales were archived, drop_tag): nothing is made then. The queue is
 // made by create_sale (with its group) before the tag is listed in fg:tags.
 const Script& ensure_groups();
+
+// A draw sale's draw (draw_scripts.cpp; RedisDraws runs them in this order). Its keys: the sale hash's
+// admission, draw_window_ms, prequeue_ms, entry_opens_at, draw_at, then draw_seed, seeded_at,
+// draw_entrants (the count), drawn (1 once applied), drawn_at; fg:{T}:entrants:<sale_id> (set of the
+// ENTERED order ids, removed once drawn); an ENTERED order's hash has draw_at.
+// KEYS sale; ARGV prefix sale_id seed_hex now -> {seeded, seed, seeded_at, entrants, stock}: the first seed
+// stays and closes the entrant set; {early} before draw_at, {drawn}, {not_draw}
+const Script& seed_draw();
+// KEYS sale; ARGV prefix sale_id cursor count -> {next cursor, order_id user_id quantity entered_at, ...} (SSCAN)
+const Script& read_entrants();
+// KEYS sale queue changes outcomes; ARGV prefix sale_id now [order_id position]... (position 0: NOT_DRAWN)
+// -> orders moved from ENTERED (the others were moved before)
+const Script& apply_draw();
+// KEYS sale; ARGV prefix sale_id admitted now -> {drawn}; {pending, entered} while an entrant is left; {gone}
+const Script& finish_draw();
 
 // Every script above: for the tests that hold them all to one rule.
 std::vector<const Script*> all();
