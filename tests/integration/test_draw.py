@@ -430,3 +430,38 @@ def test_a_drawn_sale_settles_and_its_archive_keeps_the_draws_counts(start_serve
     assert stats["counts"]["NOT_DRAWN"] == entrants - stock and stats["units"]["NOT_DRAWN"] == entrants - stock
     assert stats["counts"]["ENTERED"] == 0 and stats["remaining"] == 0
     audited_draw(srv, sale_id, stock)  # the draw's record outlives the sale's orders in memory
+
+
+@pytest.mark.skipif(not distributed(), reason="PostgreSQL keeps the distributed deployment's draws")
+def test_no_result_before_the_seed_is_in_postgresql_and_newcomers_wait_meanwhile(start_server):
+    srv = start_server(env=FAST_CLIENTS)
+    body = draw_sale_body(2, 1, window="1s", prequeue="1h")
+    sale = assert_json(srv.create_sale(body), 201)
+    sale_id, draw_at = body["sale_id"], epoch(sale["draw_at"])
+    entrants = {u: assert_json(srv.buy(sale_id, u), 202) for u in ("e1", "e2", "e3")}
+    assert time.time() < draw_at
+    url = srv.args[srv.args.index("--database") + 1] if "--database" in srv.args else srv.env["FLASHGATE_DATABASE"]
+    # A session that holds `draws` locked: the drawer's seed cannot be written, so no result may exist.
+    locker = subprocess.Popen([str(PG_BIN / "psql"), url, "-X", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        locker.stdin.write("BEGIN;\nLOCK TABLE draws IN ACCESS EXCLUSIVE MODE;\n\\echo locked\n")
+        locker.stdin.flush()
+        while (line := locker.stdout.readline()) and line.strip() != "locked":
+            pass
+        assert line.strip() == "locked", "psql did not take the lock"
+        time.sleep(max(0.0, draw_at - time.time()))
+        # After the window, until the result is applied: a newcomer waits (503, Retry-After), an entrant gets its order.
+        refused = srv.buy(sale_id, "newcomer")
+        assert_error(refused, 503, "unavailable")
+        assert refused.headers["Retry-After"] == "1"
+        again = assert_json(srv.buy(sale_id, "e1"), 200)
+        assert again["order_id"] == entrants["e1"]["order_id"] and again["status"] == "ENTERED"
+        assert all(srv.status(a["ticket"])["status"] == "ENTERED" for a in entrants.values())
+    finally:
+        locker.stdin.write("COMMIT;\n\\q\n")
+        locker.stdin.close()
+        locker.wait(timeout=30)
+    results = [srv.wait_for_status(a["ticket"], ("QUEUED", "PROCESSING", "CONFIRMED", "NOT_DRAWN")) for a in entrants.values()]
+    assert sorted(r["status"] == "NOT_DRAWN" for r in results) == [False, False, True]
+    audited_draw(srv, sale_id, 2)

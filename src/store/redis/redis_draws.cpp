@@ -59,22 +59,23 @@ bool RedisDraws::draw_sale(const std::string& sale_id, domain::TimeMs now) {
   const auto& outcome = outcome_of(seeded);
   if (outcome == "drawn") return true;
   if (outcome != "seeded" || seeded.elements.size() < 5) return false;
-  const std::string seed_hex = seeded.elements[1].str;
+  const std::string& seed_hex = seeded.elements[1].str;
   const auto seeded_at = to_int(seeded.elements[2].str);
   const auto entrant_count = static_cast<std::size_t>(to_int(seeded.elements[3].str));
   const auto stock = to_int(seeded.elements[4].str);
-  const auto seed = domain::parse_draw_seed_hex(seed_hex);
-  if (!seed) {
-    spdlog::error("draw of sale {}: the stored seed is malformed", sale_id);
-    return false;
-  }
 
-  // 2. The seed in the system of record, before any result.
+  // 2. The seed in the system of record, before any result. Its first seed
+  //    is the draw's: another one in Redis means Redis lost the first (a
+  //    failover before the write reached a replica) and with it everything
+  //    written after it, so nothing was applied with the new one.
   const auto stored = log_.record_draw_seed(sale_id, seed_hex, seeded_at, entrant_count);
   if (!stored) return false;
-  if (*stored != seed_hex) {
-    // Redis lost its seed (no AOF, a failover without the write): the database's is the draw's.
-    spdlog::error("draw of sale {}: the database holds another seed than Redis; not drawing", sale_id);
+  if (*stored != seed_hex)
+    spdlog::warn("draw of sale {}: Redis's seed is not the one PostgreSQL keeps (Redis lost it); drawing with "
+                 "PostgreSQL's", sale_id);
+  const auto seed = domain::parse_draw_seed_hex(*stored);
+  if (!seed) {
+    spdlog::error("draw of sale {}: the stored seed is malformed", sale_id);
     return false;
   }
   const double seeded_ms = ms_since(began);

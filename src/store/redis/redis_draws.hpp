@@ -7,7 +7,8 @@
 // dies anywhere leaves a state the next round finishes:
 //   1. seed_draw: the seed in the sale hash (durable as Redis is: AOF, replicas),
 //      which closes the entrant set;
-//   2. the seed in the DrawLog (PostgreSQL draws), before any result;
+//   2. the seed in the DrawLog (PostgreSQL draws), before any result; the
+//      first one written there is the draw's (every drawer draws with it);
 //   3. the entrants read, run_draw, and every entrant's position in the
 //      DrawLog (draw_entrants, draws.drawn_at) in one transaction;
 //   4. apply_draw in batches, the drawn first in position order (the tag's
