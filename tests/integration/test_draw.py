@@ -253,6 +253,17 @@ def test_a_draw_sale_shows_its_admission_and_bad_settings_are_refused(server):
         assert_error(server.get_sale(refused["sale_id"]), 404, "sale_not_found")
 
 
+def test_a_draw_sale_with_more_than_one_bucket_is_refused(server):
+    # The draw ranks all of a sale's entrants in one set: buckets would split them.
+    for buckets in (2, 64):
+        refused = draw_sale_body(5, 120, buckets=buckets)
+        body = assert_error(server.create_sale(refused), 400, "invalid_request")
+        assert "buckets" in body["message"] and "draw" in body["message"], body
+        assert_error(server.get_sale(refused["sale_id"]), 404, "sale_not_found")
+    one = assert_json(server.create_sale(draw_sale_body(5, 120, buckets=1)), 201)
+    assert one["admission"] == "draw"
+
+
 def test_before_the_prequeue_the_sale_is_not_open_and_during_it_buyers_enter(server):
     early = draw_sale_body(5, 3600, prequeue="5m")
     assert_json(server.create_sale(early), 201)
