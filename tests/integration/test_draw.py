@@ -402,7 +402,7 @@ def test_a_crash_around_the_draw_redoes_nothing(start_server, moment):
             rows = read_db(srv, "SELECT order_id FROM orders WHERE sale_id = ? AND status = 'NOT_DRAWN'", (sale_id,))
             return {r[0] for r in rows} if len(rows) == entrants - stock else None
 
-        mirrored = wait_until(not_drawn_rows, message="every NOT_DRAWN order in PostgreSQL")
+        mirrored = wait_until(not_drawn_rows, timeout=60, message="every NOT_DRAWN order in PostgreSQL")
         assert mirrored == {o for o, p in positions.items() if p is None}
     else:
         # Every entrant's journal row agrees with the draw: drawn ones hold units, the rest NOT_DRAWN.
@@ -415,6 +415,18 @@ def test_a_crash_around_the_draw_redoes_nothing(start_server, moment):
         assert (status == "NOT_DRAWN") == (positions[answers[user]["order_id"]] is None), (user, status)
     stats = assert_stock_invariant(srv, sale_id)
     assert stats["counts"]["NOT_DRAWN"] == entrants - stock
+
+
+def archive_when_recorded(srv, sale_id):
+    """The admin archive of a settled sale; distributed, the outcome mirror may still be writing the
+    last payments to PostgreSQL, and the call answers 503 unavailable (changing nothing) until it has."""
+    def attempt():
+        response = srv.post(f"/api/admin/sales/{sale_id}/archive", headers=srv.admin_headers())
+        if response.status_code == 503:
+            assert_error(response, 503, "unavailable")
+            return None
+        return assert_json(response, 200)
+    return wait_until(attempt, timeout=60, interval=0.2, message="the archive (every outcome in the database)")
 
 
 def test_a_drawn_sale_settles_and_its_archive_keeps_the_draws_counts(start_server):
@@ -435,7 +447,7 @@ def test_a_drawn_sale_settles_and_its_archive_keeps_the_draws_counts(start_serve
     for order_id, status in finals.items():
         if status == "CONFIRMED":
             srv.pay(order_id)
-    archived = assert_json(srv.post(f"/api/admin/sales/{sale_id}/archive", headers=srv.admin_headers()), 200)
+    archived = archive_when_recorded(srv, sale_id)
     assert archived["counts"]["NOT_DRAWN"] == entrants - stock and archived["counts"]["PAID"] == stock
     stats = srv.stats(sale_id)
     assert stats["counts"]["NOT_DRAWN"] == entrants - stock and stats["units"]["NOT_DRAWN"] == entrants - stock
