@@ -10,6 +10,7 @@
 #include "database/postgres/postgres_database.hpp"
 #include "database/sqlite/sqlite_database.hpp"
 #include "store/memory/memory_store.hpp"
+#include "store/redis/redis_draws.hpp"
 #include "store/redis/redis_store.hpp"
 
 namespace flashgate::app {
@@ -90,6 +91,12 @@ Backends open_backends(const Config& config, metrics::Registry& metrics) {
   } else {
     auto store = std::make_unique<store::redis::RedisStore>(redis_store_options(config));
     b.redis_ = store.get();
+    // Any worker may draw (RedisDraws: the first seed stays, applying is a compare-and-set);
+    // PostgreSQL keeps the seed and the result for the audit.
+    if (b.postgres_) {
+      b.redis_draws_ = std::make_unique<store::redis::RedisDraws>(store->link(), *b.postgres_);
+      b.draws = b.redis_draws_.get();
+    }
     b.outcome_log = store.get();
     b.queue_reclaim = store.get();
     // Workers share the Redis store: they take turns on PostgreSQL's locks.

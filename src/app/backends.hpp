@@ -52,7 +52,8 @@ class Backends {
   store::OutcomeLog* outcome_log = nullptr;
   // A queue several processes share (Redis); null: one process takes from it.
   store::QueueReclaim* queue_reclaim = nullptr;
-  // The draws of draw sales (the memory store); null: the store takes no draw sale.
+  // The draws of draw sales (the memory store, or Redis with PostgreSQL for
+  // the seeds and results); null: this process draws nothing.
   store::SaleDraws* draws = nullptr;
   // Where several processes share the store and a database that can lock;
   // null: this process owns its store and takes turns with no one.
@@ -78,6 +79,7 @@ class Backends {
   std::unique_ptr<database::PostgresDatabase> postgres_;  // the system of record of a distributed deployment
   std::unique_ptr<store::Store> store_;
   store::redis::RedisStore* redis_ = nullptr;  // store_, when it is Redis
+  std::unique_ptr<store::SaleDraws> redis_draws_;  // draws, when the store is Redis and PostgreSQL keeps the draws
   std::unique_ptr<StoreGauges> gauges_;
 };
 

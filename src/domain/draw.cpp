@@ -52,6 +52,11 @@ std::optional<Error> validate_admission(const Sale& sale, const SaleAdmission& a
       return Error{ErrorCode::invalid_request, "draw_window and prequeue belong to a sale with \"admission\": \"draw\""};
     return std::nullopt;
   }
+  // The draw ranks every entrant of the sale in one set under one hash tag;
+  // buckets would split them (and their stock) over several.
+  if (sale.buckets > 1)
+    return Error{ErrorCode::invalid_request,
+                 "\"admission\": \"draw\" and \"buckets\" > 1 do not combine: a draw sale keeps its stock in one bucket"};
   if (!sale.starts_at)
     return Error{ErrorCode::invalid_request, "a sale with \"admission\": \"draw\" needs starts_at: its draw window opens there"};
   if (admission.draw_window_ms <= 0 || admission.draw_window_ms > max_draw_window_ms)

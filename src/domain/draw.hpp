@@ -41,7 +41,7 @@ namespace flashgate::domain {
 
 // A draw sale needs starts_at (its window opens there), 0 < draw_window <=
 // max_draw_window_ms, 0 <= prequeue <= max_prequeue_ms, and no ends_at
-// before the draw; a first-come sale has neither setting.
+// before the draw, and one bucket; a first-come sale has neither setting.
 std::optional<Error> validate_admission(const Sale& sale, const SaleAdmission& admission);
 
 // When entry opens (starts_at - prequeue) and when the draw is due

@@ -8,7 +8,11 @@
 // durable before any waiter hears of it; a draw that failed or was cut by a
 // crash is finished later with the same seed, to the same result.
 #include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
 
+#include "domain/draw.hpp"
 #include "domain/time.hpp"
 
 namespace flashgate::store {
@@ -20,6 +24,23 @@ class SaleDraws {
   // draws were completed. A draw the journal refused is tried again at the
   // next call.
   virtual std::size_t run_due_draws(domain::TimeMs now) = 0;
+};
+
+// Where a store whose own durability is not the system of record (Redis)
+// keeps its draws for the audit: PostgreSQL's draws and draw_entrants, as
+// SQLite's. Both calls are idempotent and answer false when the database
+// cannot be written (the drawer tries again at its next round).
+class DrawLog {
+ public:
+  virtual ~DrawLog() = default;
+  // The sale's seed, before any of its result; answers the seed the database
+  // holds (the first one written), nullopt if it could not be written.
+  virtual std::optional<std::string> record_draw_seed(const std::string& sale_id, const std::string& seed_hex,
+                                                      domain::TimeMs seeded_at, std::size_t entrants) = 0;
+  // Every entrant with its position (result.position by index; 0: not drawn)
+  // and the draw's numbers; the first result written stays.
+  virtual bool record_draw_result(const std::string& sale_id, domain::TimeMs drawn_at,
+                                  std::span<const domain::DrawEntrant> entrants, const domain::DrawResult& result) = 0;
 };
 
 }  // namespace flashgate::store

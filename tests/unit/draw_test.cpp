@@ -107,6 +107,18 @@ TEST(DrawAdmission, DrawSettingsNeedADrawSale) {
   }
 }
 
+TEST(DrawAdmission, DrawSaleHasOneBucket) {
+  Sale bucketed = sale_at_start();
+  bucketed.buckets = 2;
+  const auto error = validate_admission(bucketed, {Admission::draw, window, prequeue});
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, ErrorCode::invalid_request);
+  EXPECT_NE(error->message.find("buckets"), std::string::npos) << error->message;
+  EXPECT_FALSE(validate_admission(bucketed, {}));
+  bucketed.buckets = 1;
+  EXPECT_FALSE(validate_admission(bucketed, {Admission::draw, window, prequeue}));
+}
+
 TEST(DrawAdmission, DrawWindowMustBePositiveAndBounded) {
   for (std::int64_t bad : {std::int64_t{0}, std::int64_t{-1}, max_draw_window_ms + 1}) {
     const auto error = validate_admission(sale_at_start(), {Admission::draw, bad, prequeue});

@@ -479,6 +479,60 @@ TEST_F(PostgresDatabaseTest, SurvivesAServerRestart) {
   EXPECT_EQ(query_one(cluster.url(), "SELECT status FROM orders WHERE order_id = $1", {id("before")}), "PAID");
 }
 
+// --- the draws of a Redis store's draw sales (DrawLog) ---
+
+TEST_F(PostgresDatabaseTest, TheFirstSeedOfADrawStaysAndIsTheAnswer) {
+  PostgresDatabase db(url_);
+  const std::string seed_a(64, 'a'), seed_b(64, 'b');
+  EXPECT_EQ(db.record_draw_seed(id("s"), seed_a, 1000, 3), seed_a);
+  EXPECT_EQ(db.record_draw_seed(id("s"), seed_a, 1000, 3), seed_a);  // the same drawer again
+  EXPECT_EQ(db.record_draw_seed(id("s"), seed_b, 2000, 3), seed_a);  // another seed: the first is the draw's
+  EXPECT_EQ(query_one(url_, "SELECT seeded_at || '/' || entrants || '/' || (drawn_at IS NULL) FROM draws WHERE sale_id = $1",
+                      {id("s")}),
+            "1000/3/true");
+}
+
+TEST_F(PostgresDatabaseTest, ADrawsResultIsWrittenOnceWithEveryEntrantAndItsPosition) {
+  PostgresDatabase db(url_);
+  const std::string seed(64, 'c');
+  ASSERT_EQ(db.record_draw_seed(id("s"), seed, 1000, 3), seed);
+  // Buyer ids as a client may send them: quotes, backslashes, commas and braces survive the array literal.
+  const std::vector<flashgate::domain::DrawEntrant> entrants{
+      {id("o1"), "plain", 1, 900}, {id("o2"), "qu\"o,te{}", 2, 901}, {id("o3"), "back\\slash", 1, 902}};
+  flashgate::domain::DrawResult result;
+  result.position = {2, 1, 0};
+  result.ranking = {1, 0, 2};
+  result.admitted = 2;
+  result.units_admitted = 3;
+  ASSERT_TRUE(db.record_draw_result(id("s"), 5000, entrants, result));
+  result.position = {0, 0, 1};  // a later call (it cannot differ for one seed) changes nothing
+  ASSERT_TRUE(db.record_draw_result(id("s"), 6000, entrants, result));
+  EXPECT_EQ(query_one(url_, "SELECT drawn_at || '/' || admitted || '/' || units FROM draws WHERE sale_id = $1", {id("s")}),
+            "5000/2/3");
+  EXPECT_EQ(query_one(url_,
+                      "SELECT string_agg(user_id || ':' || quantity || ':' || entered_at || ':' || "
+                      "coalesce(position::text, 'NULL'), ' ' ORDER BY order_id) FROM draw_entrants WHERE sale_id = $1",
+                      {id("s")}),
+            "plain:1:900:2 qu\"o,te{}:2:901:1 back\\slash:1:902:NULL");
+}
+
+TEST_F(PostgresDatabaseTest, NotDrawnIsAFinalRowWithoutAnEventForTheSink) {
+  const std::string url = fresh_database();
+  PostgresDatabase db(url, 2, PostgresDatabase::default_acquire_timeout, /*event_outbox=*/true);
+  Order order = make_order(id("loser"), OrderStatus::not_drawn);
+  order.version = 2;
+  ASSERT_TRUE(db.record_outcomes({order, make_order(id("failed"), OrderStatus::failed)}));
+  EXPECT_EQ(query_one(url, "SELECT status FROM orders WHERE order_id = $1", {order.order_id}), "NOT_DRAWN");
+  Order later = order;
+  later.status = OrderStatus::cancelled;
+  ASSERT_TRUE(db.record_outcome(later));  // a final status sticks
+  EXPECT_EQ(query_one(url, "SELECT status FROM orders WHERE order_id = $1", {order.order_id}), "NOT_DRAWN");
+  const auto events = db.take(10);
+  ASSERT_TRUE(events.has_value());
+  ASSERT_EQ(events->size(), 1u);  // the FAILED order's; the shop never saw the NOT_DRAWN one
+  EXPECT_EQ((*events)[0].status, "FAILED");
+}
+
 // --- the event sink's outbox ---
 
 TEST_F(PostgresDatabaseTest, TheOutboxTakesEachOutcomeOnceWhenTheRowChanges) {

@@ -75,7 +75,7 @@ class RedisLimitsTest : public RedisAdminTest {
 
 TEST_F(RedisLimitsTest, EveryScriptHasItsLimitsFilledIn) {
   const auto scripts = scripts::all();
-  ASSERT_EQ(scripts.size(), 21u);
+  ASSERT_EQ(scripts.size(), 25u);
   for (const auto* script : scripts) EXPECT_EQ(script->source.find('@'), std::string::npos) << script->source;
   // The claim's decaying start rate: domain::RateMeter's time constant and reset.
   EXPECT_NE(scripts::claim().source.find("now - at >= " + std::to_string(limits::rate_idle_reset_ms) + " then"),

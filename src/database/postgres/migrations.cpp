@@ -101,6 +101,29 @@ ALTER TABLE sales ADD COLUMN count_entered bigint, ADD COLUMN count_not_drawn bi
 -- Rows of before are sales of one bucket.
 ALTER TABLE sales ADD COLUMN buckets bigint NOT NULL DEFAULT 1;
 )sql"},
+    {9, R"sql(
+-- The draws of draw sales under Redis (issue #26), as SQLite keeps them: the
+-- seed before any result, then every entrant with its position (NULL: not
+-- drawn), so the draw can be audited from the database.
+CREATE TABLE draws (
+  sale_id   text PRIMARY KEY,
+  seed      text NOT NULL,
+  seeded_at bigint NOT NULL,
+  entrants  bigint NOT NULL,
+  drawn_at  bigint,
+  admitted  bigint,
+  units     bigint
+);
+CREATE TABLE draw_entrants (
+  sale_id    text NOT NULL,
+  order_id   text NOT NULL,
+  user_id    text NOT NULL,
+  quantity   bigint NOT NULL,
+  entered_at bigint NOT NULL,
+  position   bigint,
+  PRIMARY KEY (sale_id, order_id)
+);
+)sql"},
 };
 
 // Indexes of tables that may be big when a new version first meets them

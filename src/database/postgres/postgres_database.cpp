@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 #include <optional>
@@ -34,6 +35,9 @@ constexpr const char* select_sales_after = "flashgate_select_sales_after";
 constexpr const char* select_archived_ids = "flashgate_select_archived_ids";
 constexpr const char* count_sale_orders = "flashgate_count_sale_orders";
 constexpr const char* select_sale_of_order = "flashgate_select_sale_of_order";
+constexpr const char* insert_draw_seed = "flashgate_insert_draw_seed";
+constexpr const char* insert_draw_entrants = "flashgate_insert_draw_entrants";
+constexpr const char* set_draw_result = "flashgate_set_draw_result";
 
 // The columns a SaleRecord is read from, in read_sale's order.
 #define FLASHGATE_SALE_COLUMNS                                                                                   \
@@ -65,7 +69,7 @@ constexpr postgres::PreparedStatement statements[] = {
      "quantity) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
      "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, payment_id = excluded.payment_id, "
      "reason = excluded.reason, updated_at = excluded.updated_at "
-     "WHERE o.status NOT IN ('PAID', 'CANCELLED', 'FAILED')",
+     "WHERE o.status NOT IN ('PAID', 'CANCELLED', 'FAILED', 'NOT_DRAWN')",
      9},
     // The same two writes with an event sink: the outbox row goes in with the
     // order row, and only if the order row was inserted or changed, so a
@@ -82,7 +86,7 @@ constexpr postgres::PreparedStatement statements[] = {
      "updated_at, quantity) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
      "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, payment_id = excluded.payment_id, "
      "reason = excluded.reason, updated_at = excluded.updated_at "
-     "WHERE o.status NOT IN ('PAID', 'CANCELLED', 'FAILED') RETURNING order_id) "
+     "WHERE o.status NOT IN ('PAID', 'CANCELLED', 'FAILED', 'NOT_DRAWN') RETURNING order_id) "
      "INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at, quantity) "
      "SELECT $1, $2, $3, $4, $10, $6, $11, $8, $9 FROM changed",
      11},
@@ -122,6 +126,21 @@ constexpr postgres::PreparedStatement statements[] = {
     {select_archived_ids, "SELECT sale_id FROM sales WHERE archived_at IS NOT NULL ORDER BY sale_id", 0},
     {count_sale_orders, "SELECT status, count(*) FROM orders WHERE sale_id = $1 GROUP BY status", 1},
     {select_sale_of_order, "SELECT sale_id FROM orders WHERE order_id = $1", 1},
+    // The first seed written stays, and is the answer: a drawer that meets
+    // another seed there must not draw with its own.
+    {insert_draw_seed,
+     "WITH written AS (INSERT INTO draws (sale_id, seed, seeded_at, entrants) VALUES ($1, $2, $3, $4) "
+     "ON CONFLICT (sale_id) DO NOTHING RETURNING seed) "
+     "SELECT seed FROM written UNION ALL SELECT seed FROM draws WHERE sale_id = $1",
+     4},
+    // A batch of entrants as parallel arrays (position 0: not drawn).
+    {insert_draw_entrants,
+     "INSERT INTO draw_entrants (sale_id, order_id, user_id, quantity, entered_at, position) "
+     "SELECT $1, o, u, q, t, NULLIF(p, 0) FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], "
+     "$6::bigint[]) AS e(o, u, q, t, p) ON CONFLICT (sale_id, order_id) DO NOTHING",
+     6},
+    {set_draw_result,
+     "UPDATE draws SET drawn_at = $2, admitted = $3, units = $4 WHERE sale_id = $1 AND drawn_at IS NULL", 4},
 };
 
 #undef FLASHGATE_SALE_COLUMNS
@@ -296,7 +315,7 @@ namespace {
 std::optional<Params> outcome_params(const domain::Order& order, domain::TimeMs now, bool event_outbox) {
   using domain::OrderStatus;
   if (order.status != OrderStatus::paid && order.status != OrderStatus::cancelled &&
-      order.status != OrderStatus::failed) {
+      order.status != OrderStatus::failed && order.status != OrderStatus::not_drawn) {
     spdlog::debug("postgres: outcome of {} with status {}: nothing to record", order.order_id,
                   domain::to_string(order.status));
     return std::nullopt;
@@ -308,8 +327,37 @@ std::optional<Params> outcome_params(const domain::Order& order, domain::TimeMs 
       .text(std::string(domain::to_string(order.status)));
   params.text(order.payment_id).text(order.reason).integer(now).integer(order.updated_at ? order.updated_at : now);
   params.integer(order.quantity);
-  if (event_outbox) params.integer(static_cast<std::int64_t>(order.version)).text(order.external_id);
+  // NOT_DRAWN is no outcome for the event sink (the shop never saw the order): the plain upsert takes it.
+  if (event_outbox && order.status != OrderStatus::not_drawn) params.integer(static_cast<std::int64_t>(order.version)).text(order.external_id);
   return params;
+}
+
+const char* outcome_statement(const domain::Order& order, bool event_outbox) {
+  return event_outbox && order.status != domain::OrderStatus::not_drawn ? upsert_outcome_with_event : upsert_outcome;
+}
+
+// A PostgreSQL array literal of text values, each quoted.
+std::string text_array(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (const auto& value : values) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (const char c : value) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+std::string integer_array(const std::vector<std::int64_t>& values) {
+  std::string out = "{";
+  for (const auto value : values) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(value);
+  }
+  return out + "}";
 }
 
 }  // namespace
@@ -317,23 +365,23 @@ std::optional<Params> outcome_params(const domain::Order& order, domain::TimeMs 
 bool PostgresDatabase::record_outcome(const domain::Order& order) {
   const auto params = outcome_params(order, domain::now_ms(), event_outbox_);
   if (!params) return true;
-  const char* statement = event_outbox_ ? upsert_outcome_with_event : upsert_outcome;
+  const char* statement = outcome_statement(order, event_outbox_);
   return run("record_outcome",
              [&](PGconn* conn, Result& failure) { return check(params->exec(conn, statement), failure); });
 }
 
 bool PostgresDatabase::record_outcomes(const std::vector<domain::Order>& orders) {
   const domain::TimeMs now = domain::now_ms();
-  std::vector<Params> rows;
+  std::vector<std::pair<Params, const char*>> rows;
   rows.reserve(orders.size());
   for (const auto& order : orders)
-    if (auto params = outcome_params(order, now, event_outbox_)) rows.push_back(std::move(*params));
+    if (auto params = outcome_params(order, now, event_outbox_))
+      rows.emplace_back(std::move(*params), outcome_statement(order, event_outbox_));
   if (rows.empty()) return true;
-  const char* statement = event_outbox_ ? upsert_outcome_with_event : upsert_outcome;
   return run("record_outcomes", [&](PGconn* conn, Result& failure) {
-    if (rows.size() == 1) return check(rows.front().exec(conn, statement), failure);  // a transaction of its own
+    if (rows.size() == 1) return check(rows.front().first.exec(conn, rows.front().second), failure);  // a transaction of its own
     if (!check(Result(PQexec(conn, begin_sql)), failure)) return false;
-    for (const auto& params : rows)
+    for (const auto& [params, statement] : rows)
       if (!check(params.exec(conn, statement), failure)) return false;  // the lease rolls back
     return check(Result(PQexec(conn, commit_sql)), failure);
   });
@@ -434,6 +482,55 @@ bool PostgresDatabase::holds_final_orders(const store::SaleView& view) {
     }
   }
   return true;
+}
+
+std::optional<std::string> PostgresDatabase::record_draw_seed(const std::string& sale_id, const std::string& seed_hex,
+                                                              domain::TimeMs seeded_at, std::size_t entrants) {
+  std::optional<std::string> stored;
+  Params params;
+  params.text(sale_id).text(seed_hex).integer(seeded_at).integer(static_cast<std::int64_t>(entrants));
+  run("record_draw_seed", [&](PGconn* conn, Result& failure) {
+    Result result = params.exec(conn, insert_draw_seed);
+    if (!succeeded(result)) {
+      failure = std::move(result);
+      return false;
+    }
+    if (PQntuples(result.get()) > 0) stored = PQgetvalue(result.get(), 0, 0);
+    return true;
+  });
+  return stored;
+}
+
+bool PostgresDatabase::record_draw_result(const std::string& sale_id, domain::TimeMs drawn_at,
+                                          std::span<const domain::DrawEntrant> entrants,
+                                          const domain::DrawResult& result) {
+  // Batches of parallel arrays: one statement per 5,000 entrants, all in one transaction.
+  constexpr std::size_t batch = 5000;
+  std::vector<Params> batches;
+  for (std::size_t from = 0; from < entrants.size(); from += batch) {
+    std::vector<std::string> orders, users;
+    std::vector<std::int64_t> quantities, entered, positions;
+    for (std::size_t i = from; i < std::min(entrants.size(), from + batch); ++i) {
+      orders.push_back(entrants[i].order_id);
+      users.push_back(entrants[i].buyer);
+      quantities.push_back(entrants[i].quantity);
+      entered.push_back(entrants[i].entered_at);
+      positions.push_back(result.position[i]);
+    }
+    Params params;
+    params.text(sale_id).text(text_array(orders)).text(text_array(users)).text(integer_array(quantities));
+    params.text(integer_array(entered)).text(integer_array(positions));
+    batches.push_back(std::move(params));
+  }
+  Params numbers;
+  numbers.text(sale_id).integer(drawn_at).integer(result.admitted).integer(result.units_admitted);
+  return run("record_draw_result", [&](PGconn* conn, Result& failure) {
+    if (!check(Result(PQexec(conn, begin_sql)), failure)) return false;
+    for (const auto& params : batches)
+      if (!check(params.exec(conn, insert_draw_entrants), failure)) return false;  // the lease rolls back
+    if (!check(numbers.exec(conn, set_draw_result), failure)) return false;
+    return check(Result(PQexec(conn, commit_sql)), failure);
+  });
 }
 
 bool PostgresDatabase::hold_delivery_lock() { return hold(delivery_lock_); }

@@ -14,10 +14,11 @@
 #include "database/event_outbox.hpp"
 #include "database/order_database.hpp"
 #include "database/postgres/connection_pool.hpp"
+#include "store/sale_draws.hpp"
 
 namespace flashgate::database {
 
-class PostgresDatabase final : public OrderDatabase, public EventOutbox, public DeploymentLocks {
+class PostgresDatabase final : public OrderDatabase, public EventOutbox, public DeploymentLocks, public store::DrawLog {
  public:
   static constexpr std::size_t default_pool_size = 4;
   static constexpr std::chrono::milliseconds default_acquire_timeout{5000};
@@ -62,6 +63,12 @@ class PostgresDatabase final : public OrderDatabase, public EventOutbox, public 
   // the background (OutcomeMirror): true once the sale's rows are, per final
   // status, as many as the store counts, and none is still CONFIRMED here.
   bool holds_final_orders(const store::SaleView& view);
+
+  // DrawLog: the draws of a Redis store's draw sales.
+  std::optional<std::string> record_draw_seed(const std::string& sale_id, const std::string& seed_hex,
+                                              domain::TimeMs seeded_at, std::size_t entrants) override;
+  bool record_draw_result(const std::string& sale_id, domain::TimeMs drawn_at,
+                          std::span<const domain::DrawEntrant> entrants, const domain::DrawResult& result) override;
 
   // EventOutbox
   std::optional<std::vector<OutboxEvent>> take(std::size_t limit) override;

@@ -7,12 +7,12 @@ namespace flashgate::store::redis::scripts {
 
 const Script& begin_drop() {
   // The counts of the sale hash are kept by every script that moves an order,
-  // in the same step: all three non-final counts at 0 means no order can move
-  // again (claim, finish, pay and cancel_unpaid all start from one of them).
+  // in the same step: all four non-final counts at 0 means no order can move
+  // again (claim, finish, pay and cancel_unpaid all start from one of them; the draw from ENTERED).
   static const Script s = plain(R"lua(
 local skey = KEYS[1]
 if redis.call('EXISTS', skey) == 0 then return {'gone'} end
-for _, status in ipairs({'QUEUED', 'PROCESSING', 'CONFIRMED'}) do
+for _, status in ipairs({'ENTERED', 'QUEUED', 'PROCESSING', 'CONFIRMED'}) do
   if tonumber(redis.call('HGET', skey, 'c:' .. status) or '0') > 0 then return {'sale_active', status} end
 end
 return {'dropping'}

@@ -26,6 +26,7 @@ bool NearCache::update(const domain::Order& order, const SaleProgress& progress)
     std::unique_lock lock(sales_mutex_);
     auto& sale = order.bucket == 0 ? sales_[order.sale_id] : sales_[bucket_key(order.sale_id, order.bucket)];
     if (progress.started >= sale.started) sale.started = progress.started;
+    if (progress.draw_at) sale.draw_at = progress.draw_at;
     if (progress.rate_at >= sale.rate_at) {
       sale.rate = progress.rate;
       sale.rate_at = progress.rate_at;

@@ -28,6 +28,7 @@ struct SaleProgress {
   double rate = 0.0;  // raw starts per second at rate_at (see domain::measured_rate)
   domain::TimeMs rate_at = 0;
   domain::TimeMs rate_since = 0;  // the first start of the rate's run
+  domain::TimeMs draw_at = 0;     // a draw sale's draw (its ENTERED orders carry it); 0: none
 };
 
 class NearCache {

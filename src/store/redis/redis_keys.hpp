@@ -33,6 +33,10 @@ inline std::string held_in(std::string_view tag, const std::string& sale_id) { r
 // A bucket's stock moves (see scripts::take_stock): taken and not yet settled; given.
 inline std::string transit(std::string_view tag, const std::string& sale_id) { return prefix(tag) + "transit:" + sale_id; }
 inline std::string applied(std::string_view tag, const std::string& sale_id) { return prefix(tag) + "applied:" + sale_id; }
+// A draw sale's entrants (set of order ids) until its draw is applied.
+inline std::string entrants(const std::string& sale_id) {
+  return prefix(domain::sale_tag(sale_id)) + "entrants:" + sale_id;
+}
 inline std::string order(const std::string& order_id) {
   return prefix(domain::tag_of_order(order_id)) + "order:" + order_id;
 }

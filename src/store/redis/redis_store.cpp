@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "domain/bucket.hpp"
+#include "domain/draw.hpp"
 #include "domain/ids.hpp"
 #include "store/redis/blocking_redis.hpp"
 #include "store/redis/cluster/cluster_client.hpp"
@@ -23,6 +24,33 @@ using domain::ErrorCode;
 namespace {
 
 std::string now_text() { return std::to_string(domain::now_ms()); }
+
+// Between a draw sale's window and its result: a latecomer's place depends on how many are drawn.
+const domain::Error& drawing() {
+  static const domain::Error error{ErrorCode::unavailable, "the sale's draw is being made; try again in a moment"};
+  return error;
+}
+
+// scripts::create_sale's ARGV for bucket `bucket` of the sale (0 of 1 for a sale of one bucket).
+std::vector<std::string> create_sale_args(const domain::Sale& sale, std::int64_t bucket) {
+  std::vector<std::string> args{sale.sale_id,
+                                sale.item,
+                                std::to_string(sale.stock),
+                                sale.starts_at ? std::to_string(*sale.starts_at) : "",
+                                sale.ends_at ? std::to_string(*sale.ends_at) : "",
+                                std::to_string(sale.created_at),
+                                std::to_string(sale.max_per_buyer),
+                                std::to_string(sale.buckets),
+                                std::to_string(bucket),
+                                std::to_string(domain::bucket_share(sale.stock, sale.buckets, bucket))};
+  if (sale.admission.is_draw()) {
+    const auto& a = sale.admission;
+    for (auto value : {std::string("draw"), std::to_string(a.draw_window_ms), std::to_string(a.prequeue_ms),
+                       std::to_string(domain::entry_opens_at(sale, a)), std::to_string(domain::draw_at(sale, a))})
+      args.push_back(std::move(value));
+  }
+  return args;
+}
 
 // Without a consumer prefix, this host and process name the consumers.
 RedisStoreOptions with_defaults(RedisStoreOptions options) {
@@ -136,21 +164,13 @@ void RedisStore::replicated(const std::string& key, IntakeOutcome taken, const C
 }
 
 void RedisStore::create_sale(const domain::Sale& sale, Callback<SaleView> done) {
-  // The Lua scripts know no ENTERED yet: a draw sale here would be sold first-come.
-  if (sale.admission.is_draw())
-    return done(domain::Error{ErrorCode::invalid_request,
-                              "\"admission\": \"draw\" is not available in the distributed deployment (Redis) yet"});
   if (sale.buckets > 1) return mover_.post([this, sale, done] { create_bucketed_sale(sale, done); });
   const std::string tag = domain::sale_tag(sale.sale_id);
   // The queue's consumer group first, so that no order can be queued where no window looks.
   const auto queue = keys::queue(tag);
   client_->command_for_key(queue, {"XGROUP", "CREATE", queue, keys::windows_group, "0", "MKSTREAM"},
                            [this, sale, tag, done](Reply) {
-    client_->eval(scripts::create_sale(), {keys::sale(sale.sale_id)},
-                 {sale.sale_id, sale.item, std::to_string(sale.stock),
-                  sale.starts_at ? std::to_string(*sale.starts_at) : "",
-                  sale.ends_at ? std::to_string(*sale.ends_at) : "", std::to_string(sale.created_at),
-                  std::to_string(sale.max_per_buyer)},
+    client_->eval(scripts::create_sale(), {keys::sale(sale.sale_id)}, create_sale_args(sale, 0),
                  [this, sale, tag, done](Reply created) {
                    if (!created.ok()) return done(error_of(created));
                    if (created.integer == 0) return done(domain::refusal(ErrorCode::sale_exists));
@@ -170,12 +190,8 @@ void RedisStore::create_bucketed_sale(const domain::Sale& sale, const Callback<S
     const auto tag = bucket_tag(sale.sale_id, b, sale.buckets);
     const auto queue = keys::queue(tag);
     client_->command_sync_for_key(queue, {"XGROUP", "CREATE", queue, keys::windows_group, "0", "MKSTREAM"});
-    const auto created = client_->eval_sync(
-        scripts::create_sale(), {keys::sale_in(tag, sale.sale_id)},
-        {sale.sale_id, sale.item, std::to_string(sale.stock), sale.starts_at ? std::to_string(*sale.starts_at) : "",
-         sale.ends_at ? std::to_string(*sale.ends_at) : "", std::to_string(sale.created_at),
-         std::to_string(sale.max_per_buyer), std::to_string(sale.buckets), std::to_string(b),
-         std::to_string(domain::bucket_share(sale.stock, sale.buckets, b))});
+    const auto created =
+        client_->eval_sync(scripts::create_sale(), {keys::sale_in(tag, sale.sale_id)}, create_sale_args(sale, b));
     if (!created.ok()) return done(error_of(created));
     if (created.integer == 0 && b == 0) return done(domain::refusal(ErrorCode::sale_exists));
     const auto listed = client_->command_sync({"SADD", keys::tags, tag});
@@ -228,6 +244,7 @@ void RedisStore::intake(const std::string& sale_id, const IntakeRequest& request
                  if (outcome == "accepted" || outcome == "existing")
                    return replicated(keys::sale(sale_id), IntakeOutcome{outcome == "accepted", remember(reply)}, done);
                  if (outcome == "buckets") return rerouted(sale_id, request, reply, 0, done);
+                 if (outcome == "drawing") return done(drawing());
                  if (auto refused = domain::refusal_named(outcome)) {
                    // Sold out: the next buyers can be answered here.
                    if (refused->code == ErrorCode::sold_out) sold_out_.want(sale_id);

@@ -123,6 +123,8 @@ class RedisStore final : public Store, public OutcomeLog, public QueueReclaim {
   std::uint64_t outcome_backlog() { return outcomes_.backlog(); }
 
   const NearCache& near_cache() const { return cache_; }
+  // The shared client, for the parts of a worker that run scripts of their own (RedisDraws).
+  RedisLink& link() { return *client_; }
   // The replicas each write is waited for (the option, or what was found at start).
   int wait_replicas() const { return replica_waits_.replicas(); }
   const SoldOutBook& sold_out_book() const { return sold_out_; }

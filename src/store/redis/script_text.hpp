@@ -13,4 +13,12 @@ std::string with_limits(std::string lua);
 // A script of this body alone.
 inline Script plain(const char* body) { return Script(with_limits(body)); }
 
+// A script of this body after the helpers every script that moves an order
+// shares (scripts.cpp: move, publish, log_outcome, hold_key, ...).
+Script with_order_helpers(const std::string& body);
+// The intake's branch for a draw sale before its draw is applied, a Lua
+// function enter_draw(sale) over the intake's locals (draw_scripts.cpp);
+// the intake script has it where it names @ENTER_DRAW@.
+const char* enter_draw_function();
+
 }  // namespace flashgate::store::redis::scripts

@@ -1,6 +1,7 @@
 #include "store/redis/scripts.hpp"
 
 #include <string>
+#include <string_view>
 
 #include "store/redis/script_text.hpp"
 
@@ -72,9 +73,18 @@ local function release(okey, skey, ukey, hkey)
 end
 )lua";
 
-Script make(const char* body) { return Script(with_limits(std::string(common) + body)); }
+Script make(const char* body) { return with_order_helpers(body); }
+
+Script with_draw_branch(const char* body) {
+  std::string text(body);
+  const std::string_view name = "@ENTER_DRAW@";
+  text.replace(text.find(name), name.size(), enter_draw_function());
+  return with_order_helpers(text);
+}
 
 }  // namespace
+
+Script with_order_helpers(const std::string& body) { return Script(with_limits(std::string(common) + body)); }
 
 const Script& create_sale() {
   static const Script s = plain(R"lua(
@@ -87,6 +97,11 @@ redis.call('HSET', KEYS[1], 'sale_id', ARGV[1], 'item', ARGV[2], 'stock', ARGV[3
 if tonumber(ARGV[8] or '1') > 1 then
   redis.call('HSET', KEYS[1], 'buckets', ARGV[8], 'bucket', ARGV[9], 'share', ARGV[10], 'remaining', ARGV[10])
 end
+-- A draw sale (issue #26): its admission, and the times the intake and the drawer read.
+if ARGV[11] == 'draw' then
+  redis.call('HSET', KEYS[1], 'admission', 'draw', 'draw_window_ms', ARGV[12], 'prequeue_ms', ARGV[13],
+    'entry_opens_at', ARGV[14], 'draw_at', ARGV[15], 'c:ENTERED', 0, 'c:NOT_DRAWN', 0)
+end
 return 1
 )lua");
   return s;
@@ -98,15 +113,18 @@ const Script& intake() {
   // The hot path of a sale: the sale is read once, and the new order's fields,
   // known here, make the feed entry and the reply without reading them back.
   // A single-unit order gets no quantity field and touches no held units.
-  static const Script s = make(R"lua(
+  static const Script s = with_draw_branch(R"lua(
 local skey, ukey, hkey = KEYS[1], KEYS[2], KEYS[5]
 local prefix, sale_id, user_id, order_id, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local quantity, request_id = tonumber(ARGV[6] or '1'), ARGV[7] or ''
+@ENTER_DRAW@
 local sale = redis.call('HMGET', skey, 'stock', 'starts_at', 'ends_at', 'remaining', 'started', 'rate', 'rate_at',
-  'max_per_buyer', 'rate_since', 'buckets')
+  'max_per_buyer', 'rate_since', 'buckets', 'admission', 'drawn')
 if not sale[1] then return {'sale_not_found'} end
 -- The caller chose the bucket for the number of buckets it knew (1 if it knew none): told otherwise, it chooses again.
 if (sale[10] or '1') ~= (ARGV[8] or '1') then return {'buckets', sale[10] or '1'} end
+-- A draw sale until its draw is applied: entrants, or a wait for the result (enter_draw).
+if sale[11] == 'draw' and sale[12] ~= '1' then return enter_draw(sale) end
 if sale[3] ~= '' and tonumber(now) >= tonumber(sale[3]) then return {'sale_ended'} end
 if sale[2] ~= '' and tonumber(now) < tonumber(sale[2]) then return {'sale_not_open'} end
 local limit = tonumber(sale[8] or '1')
@@ -369,7 +387,7 @@ std::vector<const Script*> all() {
           &finish(),      &hand_back(),  &drop_entry(),          &pay(),         &cancel_unpaid(),
           &begin_drop(),  &drop_stream_entries(), &drop_orders(), &drop_tag(),    &finish_drop(),
           &set_remaining_db(), &ensure_groups(), &take_stock(), &give_stock(), &settle_stock(),
-          &bucket_state()};
+          &bucket_state(), &seed_draw(), &read_entrants(), &apply_draw(), &finish_draw()};
 }
 
 }  // namespace flashgate::store::redis::scripts

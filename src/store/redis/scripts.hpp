@@ -30,14 +30,17 @@
 
 namespace flashgate::store::redis::scripts {
 
-// KEYS sale; ARGV sale_id item stock starts_at ends_at created_at max_per_buyer [buckets bucket share]
-// -> 1 created, 0 exists. With buckets > 1 the hash is one bucket's: remaining starts at its share.
+// KEYS sale; ARGV sale_id item stock starts_at ends_at created_at max_per_buyer [buckets bucket share
+//   [admission draw_window_ms prequeue_ms entry_opens_at draw_at]] -> 1 created, 0 exists. With buckets > 1
+//   the hash is one bucket's: remaining starts at its share. admission "draw": a draw sale (of one bucket).
 const Script& create_sale();
 // KEYS sale users queue changes held; ARGV prefix sale_id user_id new_order_id now quantity request_id
 // [buckets bucket] -> {outcome, order fields...}; outcome accepted|existing|sale_not_found|sale_not_open|
-//    sale_ended|sold_out|invalid_request|buyer_limit_reached; {not_enough_stock, remaining};
+//    sale_ended|sold_out|invalid_request|buyer_limit_reached|drawing (a draw sale between its window and its
+//    result); {not_enough_stock, remaining};
 //    {buckets, N}: the sale has N buckets, not the number given (absent: 1); nothing was done.
 //    In a bucketed sale sold_out and not_enough_stock speak of this bucket only.
+//    A draw sale before its draw is applied: accepted is ENTERED (draw_scripts.cpp, enter_draw).
 const Script& intake();
 // KEYS order; ARGV prefix -> {found|order_not_found, fields...}
 const Script& read_order();
@@ -99,6 +102,21 @@ const Script& settle_stock();
 // KEYS sale transit -> {remaining, moves, transfers in transit}; {-1, 0, 0} if the bucket is gone. `moves`
 // counts the takes and gives of the bucket: two reads of every bucket with the same moves saw no unit move.
 const Script& bucket_state();
+
+// A draw sale's draw (draw_scripts.cpp; RedisDraws runs them in this order). Its keys: the sale hash's
+// admission, draw_window_ms, prequeue_ms, entry_opens_at, draw_at, then draw_seed, seeded_at,
+// draw_entrants (the count), drawn (1 once applied), drawn_at; fg:{T}:entrants:<sale_id> (set of the
+// ENTERED order ids, removed once drawn); an ENTERED order's hash has draw_at.
+// KEYS sale; ARGV prefix sale_id seed_hex now -> {seeded, seed, seeded_at, entrants, stock}: the first seed
+// stays and closes the entrant set; {early} before draw_at, {drawn}, {not_draw}
+const Script& seed_draw();
+// KEYS sale; ARGV prefix sale_id cursor count -> {next cursor, order_id user_id quantity entered_at, ...} (SSCAN)
+const Script& read_entrants();
+// KEYS sale queue changes outcomes; ARGV prefix sale_id now [order_id position]... (position 0: NOT_DRAWN)
+// -> orders moved from ENTERED (the others were moved before)
+const Script& apply_draw();
+// KEYS sale; ARGV prefix sale_id admitted now -> {drawn}; {pending, entered} while an entrant is left; {gone}
+const Script& finish_draw();
 
 // Every script above: for the tests that hold them all to one rule.
 std::vector<const Script*> all();

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "domain/draw.hpp"
 #include "domain/queue_hint.hpp"
 #include "domain/time.hpp"
 #include "store/redis/redis_limits.hpp"
@@ -38,6 +39,7 @@ ParsedOrder parse_order(const std::vector<Reply>& items, std::size_t from) {
     else if (key == "rate_since") p.progress.rate_since = to_int(value);
     else if (key == "remaining") p.remaining = to_int(value);
     else if (key == "bucket") p.order.bucket = to_int(value);
+    else if (key == "draw_at") p.progress.draw_at = to_int(value);
   }
   return p;
 }
@@ -56,6 +58,8 @@ std::optional<SaleView> parse_sale(const Reply& reply) {
                            to_optional(f["ends_at"]), to_int(f["created_at"])};
   if (auto limit = to_optional(f["max_per_buyer"])) view.sale.max_per_buyer = *limit;
   if (auto buckets = to_optional(f["buckets"])) view.sale.buckets = *buckets;
+  if (f["admission"] == "draw")
+    view.sale.admission = {domain::Admission::draw, to_int(f["draw_window_ms"]), to_int(f["prequeue_ms"])};
   view.remaining = to_int(f["remaining"]);
   view.remaining_db = to_optional(f["remaining_db"]);
   for (auto status : domain::all_statuses) {
@@ -113,6 +117,10 @@ OrderView view_of(const domain::Order& order, const SaleProgress& progress, std:
     view.estimated_wait_ms = domain::estimated_wait_ms(view.position, rate);
   }
   view.poll_after_ms = domain::poll_after_ms(order.status, view.position, rate, service_time_ms);
+  if (order.status == domain::OrderStatus::entered && progress.draw_at) {
+    view.draw_at = progress.draw_at;
+    view.poll_after_ms = domain::entrant_poll_after_ms(progress.draw_at, now);
+  }
   return view;
 }
 
