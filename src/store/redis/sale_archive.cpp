@@ -26,11 +26,10 @@ std::optional<bool> SaleArchive::tag_shared(const std::string& sale_id, const st
       if (id.str == sale_id) continue;
       if (domain::sale_tag(id.str) == tag) return true;
       // Another bucketed sale's buckets have tags of their own (a clash of 32-bit hashes is rare, not impossible).
-      auto buckets = client_.command_sync({"HGET", keys::sale(id.str), "buckets"});
-      if (!buckets.ok()) return std::nullopt;
-      const auto count = buckets.type == Reply::Type::string ? to_int(buckets.str) : 1;
-      for (std::int64_t b = 1; b < count; ++b)
-        if (bucket_tag(id.str, b, count) == tag) return true;
+      const auto count = bucket_count(id.str);
+      if (!count) return std::nullopt;
+      for (std::int64_t b = 1; b < *count; ++b)
+        if (bucket_tag(id.str, b, *count) == tag) return true;
     }
   }
   return false;
