@@ -25,9 +25,13 @@ std::uint64_t queue_position(std::uint64_t order_seq, std::uint64_t sale_started
 // window, all at once) say nothing yet of the pace, and the correction must
 // not turn them into an unbounded rate. A run of a single start reads 0 (no
 // pace measured yet).
+// The time constant of a sale's start rate in every store: long enough to
+// ride out a slow order or two, short enough to follow a sale that speeds up.
+inline constexpr double rate_tau_seconds = 5.0;
+
 class RateMeter {
  public:
-  explicit RateMeter(double tau_seconds = 5.0) : tau_ms_(tau_seconds * 1000.0) {}
+  explicit RateMeter(double tau_seconds = rate_tau_seconds) : tau_ms_(tau_seconds * 1000.0) {}
   void record(TimeMs now, double events = 1.0);
   double per_second(TimeMs now) const;
 
@@ -46,7 +50,8 @@ inline constexpr double rate_idle_reset_taus = 3.0;  // the old run weighs under
 // for rates kept by another process (the Redis store's claim script keeps
 // the raw rate, its time and the run's start). since <= 0 (not known): the
 // raw rate, uncorrected.
-double measured_rate(double raw_per_second_at, TimeMs at, TimeMs since, TimeMs now, double tau_seconds = 5.0);
+double measured_rate(double raw_per_second_at, TimeMs at, TimeMs since, TimeMs now,
+                    double tau_seconds = rate_tau_seconds);
 
 // How long a queued order at `position` should wait until a window starts
 // it, at the sale's measured start rate: nullopt while no rate is measured

@@ -64,7 +64,7 @@ inline constexpr milliseconds gauge_timeout{500};       // a metric's read (queu
 
 // --- the start rate (scripts::claim keeps it, RedisStore reads it) ---
 // The time constant of the decaying average of starts (domain::RateMeter's).
-inline constexpr std::int64_t rate_tau_ms = 5000;
+inline constexpr auto rate_tau_ms = static_cast<std::int64_t>(domain::rate_tau_seconds * 1000.0);
 // A run of starts begins anew after this long idle (domain::rate_idle_reset_taus).
 inline constexpr std::int64_t rate_idle_reset_ms =
     static_cast<std::int64_t>(domain::rate_idle_reset_taus * static_cast<double>(rate_tau_ms));
