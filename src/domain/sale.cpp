@@ -59,6 +59,19 @@ std::int64_t buyer_limit(const Sale& sale, std::string_view item_id) {
   return item ? item->max_per_buyer : sale.max_per_buyer;
 }
 
+std::string item_stock_key(std::string_view sale_id, std::string_view item_id) {
+  std::string key(sale_id);
+  key += '@';
+  key += item_id;
+  return key;
+}
+
+std::optional<ItemStockKey> parse_item_stock_key(std::string_view key) {
+  const auto at = key.find('@');
+  if (at == std::string_view::npos) return std::nullopt;
+  return ItemStockKey{key.substr(0, at), key.substr(at + 1)};
+}
+
 namespace {
 
 std::optional<Error> validate_items(const Sale& sale) {

@@ -76,6 +76,17 @@ std::optional<Error> quantity_refusal(const Sale& sale, std::int64_t quantity, s
 std::optional<Error> quantity_refusal(std::int64_t max_per_buyer, std::int64_t quantity, std::int64_t held,
                                       std::int64_t remaining);
 
+// The stock flush's name of one item's remaining (StockLedger::remaining_by_sale,
+// set_remaining_db, OrderDatabase::flush_stock carry items beside sales under
+// it): "<sale_id>@<item_id>". '@' is not an id character, so it names no sale.
+std::string item_stock_key(std::string_view sale_id, std::string_view item_id);
+struct ItemStockKey {
+  std::string_view sale_id;
+  std::string_view item_id;
+};
+// The sale and item an item_stock_key names; nothing for a sale's own id.
+std::optional<ItemStockKey> parse_item_stock_key(std::string_view key);
+
 // Checks a new sale's fields: id, item, stock range, max_per_buyer and buckets ranges, starts_at < ends_at;
 // for a sale of several items, each item's (unique ids), stock == their sum, and one bucket.
 std::optional<Error> validate_new_sale(const Sale& sale);

@@ -339,4 +339,14 @@ TEST(SaleItems, TheLimitIsTheItemsOwn) {
   EXPECT_TRUE(flashgate::domain::quantity_refusal(3, 4, 0, 40));
 }
 
+TEST(SaleItems, AnItemsStockKeyNamesSaleAndItem) {
+  const std::string key = flashgate::domain::item_stock_key("event-1", "buds");
+  EXPECT_EQ(key, "event-1@buds");
+  const auto parsed = flashgate::domain::parse_item_stock_key(key);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->sale_id, "event-1");
+  EXPECT_EQ(parsed->item_id, "buds");
+  EXPECT_FALSE(flashgate::domain::parse_item_stock_key("event-1"));
+}
+
 }  // namespace items_cases
