@@ -57,6 +57,9 @@ std::optional<Error> validate_admission(const Sale& sale, const SaleAdmission& a
   if (sale.buckets > 1)
     return Error{ErrorCode::invalid_request,
                  "\"admission\": \"draw\" and \"buckets\" > 1 do not combine: a draw sale keeps its stock in one bucket"};
+  // The draw walks one stock; a sale of several items has one per item.
+  if (!sale.items.empty())
+    return Error{ErrorCode::invalid_request, "\"admission\": \"draw\" and \"items\" do not combine yet: a draw sale has one item"};
   if (!sale.starts_at)
     return Error{ErrorCode::invalid_request, "a sale with \"admission\": \"draw\" needs starts_at: its draw window opens there"};
   if (admission.draw_window_ms <= 0 || admission.draw_window_ms > max_draw_window_ms)

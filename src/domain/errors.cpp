@@ -28,6 +28,7 @@ int http_status(ErrorCode code) {
     case ErrorCode::sale_archived: return 410;
     case ErrorCode::not_enough_stock: return 409;
     case ErrorCode::buyer_limit_reached: return 409;
+    case ErrorCode::item_not_found: return 404;
     case ErrorCode::internal: return 500;
   }
   return 500;
@@ -59,6 +60,7 @@ std::string_view error_name(ErrorCode code) {
     case ErrorCode::sale_archived: return "sale_archived";
     case ErrorCode::not_enough_stock: return "not_enough_stock";
     case ErrorCode::buyer_limit_reached: return "buyer_limit_reached";
+    case ErrorCode::item_not_found: return "item_not_found";
     case ErrorCode::internal: return "internal";
   }
   return "internal";
@@ -83,6 +85,7 @@ constexpr RefusalText refusal_texts[] = {
     {ErrorCode::shutting_down, "the service is shutting down; try again shortly"},
     {ErrorCode::not_enough_stock, "fewer units are left than asked for"},
     {ErrorCode::buyer_limit_reached, "the buyer would hold more units of this sale than max_per_buyer allows"},
+    {ErrorCode::item_not_found, "the sale has no item with this id"},
     // The one invalid request a store finds (it alone knows the sale's limit).
     {ErrorCode::invalid_request, "quantity must be an integer from 1 to the sale's max_per_buyer"},
 };
@@ -105,6 +108,10 @@ Error not_enough_stock(std::int64_t remaining) {
   Error error = refusal(ErrorCode::not_enough_stock);
   error.remaining = remaining;
   return error;
+}
+
+Error item_required() {
+  return Error{ErrorCode::invalid_request, "this sale has several items: name one with \"item_id\""};
 }
 
 Error no_order_for_ticket() { return Error{ErrorCode::order_not_found, "no order for this ticket"}; }

@@ -34,6 +34,7 @@ enum class ErrorCode {
   sale_archived,       // the sale is over and archived: only the database knows it
   not_enough_stock,    // fewer units left than the intake asked for (but at least one)
   buyer_limit_reached, // the buyer would hold more than the sale's max_per_buyer
+  item_not_found,      // an intake named an item the sale has not
   internal,
 };
 
@@ -56,6 +57,8 @@ Error refusal(ErrorCode code);
 std::optional<Error> refusal_named(std::string_view name);
 // get_order's order_not_found: the client came with a ticket, not an order id.
 Error no_order_for_ticket();
+// An intake of a sale of several items that named none (400 invalid_request).
+Error item_required();
 // not_enough_stock with the units left.
 Error not_enough_stock(std::int64_t remaining);
 

@@ -40,11 +40,20 @@ bool can_transition(OrderStatus from, OrderStatus to) {
   }
 }
 
-std::string hold_key(std::string_view user_id, std::string_view request_id) {
-  std::string key(user_id);
+std::string hold_key(std::string_view user_id, std::string_view request_id, std::string_view item_id) {
+  std::string key = buyer_key(user_id, item_id);
   if (!request_id.empty()) {
     key += '#';
     key += request_id;
+  }
+  return key;
+}
+
+std::string buyer_key(std::string_view user_id, std::string_view item_id) {
+  std::string key(user_id);
+  if (!item_id.empty()) {
+    key += '@';
+    key += item_id;
   }
   return key;
 }

@@ -54,15 +54,22 @@ struct Order {
   // The bucket of a bucketed sale (see bucket.hpp) that holds the order; 0
   // otherwise. Its seq and position count within that bucket. Not in the API.
   std::int64_t bucket = 0;
+  // The item of a sale of several items (Sale::items) the order is for;
+  // empty in a sale of one item.
+  std::string item_id = {};
 };
 
 // The key under which a sale remembers the order a buyer's intake made, so
 // a repeat of it finds it: the buyer, and the request id if it has one. In
 // a sale with max_per_buyer 1 the request id is not kept, so any intake of a
 // buyer holding an order is a repeat of it (as before quantities existed).
-// '#' is not an id character, so no two pairs make the same key.
-std::string hold_key(std::string_view user_id, std::string_view request_id);
-inline std::string hold_key(const Order& order) { return hold_key(order.user_id, order.request_id); }
+// In a sale of several items the item is part of the key: a buyer's limit
+// and repeats are per item. '#' and '@' are not id characters, so no two
+// triples make the same key.
+std::string hold_key(std::string_view user_id, std::string_view request_id, std::string_view item_id = {});
+inline std::string hold_key(const Order& order) { return hold_key(order.user_id, order.request_id, order.item_id); }
+// The key a buyer's units are counted under: per item in a sale of several.
+std::string buyer_key(std::string_view user_id, std::string_view item_id);
 
 // Moves an order along its life cycle: checks the edge, raises the version.
 // Returns false (and changes nothing) for an edge the life cycle has not.

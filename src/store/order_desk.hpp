@@ -32,7 +32,7 @@ class OrderDesk {
   virtual void intake(const std::string& sale_id, const IntakeRequest& request, Callback<IntakeOutcome> done) = 0;
   // One unit, no request id: the intake of a single-unit sale.
   void intake(const std::string& sale_id, const std::string& user_id, Callback<IntakeOutcome> done) {
-    intake(sale_id, IntakeRequest{user_id, 1, {}}, std::move(done));
+    intake(sale_id, IntakeRequest{user_id, 1, {}, {}}, std::move(done));
   }
   virtual void get_order(const std::string& sale_id, const std::string& order_id, Callback<OrderView> done) = 0;
   // CONFIRMED -> PAID, durable before completion; the same payment again is a no-op.

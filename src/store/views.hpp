@@ -33,6 +33,15 @@ struct BucketView {
   std::int64_t in_transit = 0;  // taken from this bucket for another, not given yet
 };
 
+// One item of a sale of several (domain::SaleItem), for the sale object and the admin stats.
+struct ItemView {
+  domain::SaleItem item;
+  std::int64_t remaining = 0;
+  std::optional<std::int64_t> remaining_db;  // last value flushed to the database
+  std::array<std::uint64_t, domain::all_statuses.size()> counts{};  // this item's orders, indexed by OrderStatus
+  std::array<std::uint64_t, domain::all_statuses.size()> units{};   // their units
+};
+
 struct SaleView {
   domain::Sale sale;
   std::int64_t remaining = 0;
@@ -44,6 +53,9 @@ struct SaleView {
   // a sale of one bucket. remaining + held units + in_transit == stock.
   std::int64_t in_transit = 0;
   std::vector<BucketView> buckets;  // a bucketed sale's, in bucket order; empty for a sale of one bucket
+  // A sale of several items: each one's, in the sale's order (sale.items); empty otherwise.
+  // `remaining`, `counts` and `units` above are their sums.
+  std::vector<ItemView> items;
 };
 
 // What a buyer asks of an intake. A repeat is an intake with the same hold
@@ -52,6 +64,7 @@ struct IntakeRequest {
   std::string user_id;
   std::int64_t quantity = 1;
   std::string request_id;  // ignored by a sale with max_per_buyer 1
+  std::string item_id = {};  // which item of a sale of several; ignored by a sale of one item
 };
 
 struct IntakeOutcome {

@@ -252,3 +252,14 @@ TEST(Order, HoldKeyIsTheUserAloneOrWithTheRequestId) {
 }
 
 }  // namespace
+
+TEST(Order, HoldKeyOfAnItemNamesIt) {
+  EXPECT_EQ(flashgate::domain::hold_key("u1", "", "phone"), "u1@phone");
+  EXPECT_EQ(flashgate::domain::hold_key("u1", "r-2", "phone"), "u1@phone#r-2");
+  EXPECT_EQ(flashgate::domain::buyer_key("u1", "phone"), "u1@phone");
+  EXPECT_EQ(flashgate::domain::buyer_key("u1", ""), "u1");
+  flashgate::domain::Order order;
+  order.user_id = "u1";
+  order.item_id = "buds";
+  EXPECT_EQ(flashgate::domain::hold_key(order), "u1@buds");
+}

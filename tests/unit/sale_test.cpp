@@ -247,3 +247,106 @@ TEST(Sale, TheBuyersUnitsOverTheWholeSaleAreBounded) {
 }
 
 }  // namespace
+
+namespace items_cases {
+
+using flashgate::domain::buyer_limit;
+using flashgate::domain::ErrorCode;
+using flashgate::domain::find_item;
+using flashgate::domain::item_refusal;
+using flashgate::domain::Sale;
+using flashgate::domain::SaleItem;
+
+Sale two_item_sale() {
+  Sale sale;
+  sale.sale_id = "event-1";
+  sale.item = "Singles' Day";
+  sale.items = {SaleItem{"phone", "Phone X", 10, 1}, SaleItem{"buds", "Buds", 40, 3}};
+  sale.stock = 50;
+  return sale;
+}
+
+TEST(SaleItems, ASaleOfSeveralItemsIsAccepted) { EXPECT_FALSE(validate_new_sale(two_item_sale())); }
+
+TEST(SaleItems, StockMustBeTheSumOfTheItems) {
+  Sale sale = two_item_sale();
+  sale.stock = 49;
+  const auto refused = validate_new_sale(sale);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, ErrorCode::invalid_request);
+}
+
+TEST(SaleItems, EachItemsFieldsAreChecked) {
+  auto refused_with = [](auto change) {
+    Sale sale = two_item_sale();
+    change(sale.items[1]);
+    sale.stock = sale.items[0].stock + sale.items[1].stock;
+    return validate_new_sale(sale);
+  };
+  EXPECT_TRUE(refused_with([](SaleItem& i) { i.item_id = "has space"; }));
+  EXPECT_TRUE(refused_with([](SaleItem& i) { i.item_id = ""; }));
+  EXPECT_TRUE(refused_with([](SaleItem& i) { i.item_id = "phone"; })) << "ids are unique";
+  EXPECT_TRUE(refused_with([](SaleItem& i) { i.name = ""; }));
+  EXPECT_TRUE(refused_with([](SaleItem& i) { i.name = std::string(257, 'n'); }));
+  EXPECT_TRUE(refused_with([](SaleItem& i) { i.stock = -1; }));
+  EXPECT_TRUE(refused_with([](SaleItem& i) { i.max_per_buyer = 0; }));
+  EXPECT_FALSE(refused_with([](SaleItem& i) { i.stock = 0; })) << "an item may start with none";
+}
+
+TEST(SaleItems, AtMostAHundredItems) {
+  Sale sale = two_item_sale();
+  sale.items.clear();
+  for (int i = 0; i < 101; ++i) sale.items.push_back(SaleItem{std::to_string(i), "n", 1, 1});
+  sale.stock = 101;
+  EXPECT_TRUE(validate_new_sale(sale));
+  sale.items.pop_back();
+  sale.stock = 100;
+  EXPECT_FALSE(validate_new_sale(sale));
+}
+
+TEST(SaleItems, ItemsAndBucketsDoNotCombine) {
+  Sale sale = two_item_sale();
+  sale.buckets = 2;
+  EXPECT_TRUE(validate_new_sale(sale));
+}
+
+TEST(SaleItems, AnIntakeMustNameAnItemOfTheSale) {
+  const Sale sale = two_item_sale();
+  EXPECT_FALSE(item_refusal(sale, "buds"));
+  const auto none = item_refusal(sale, "");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->code, ErrorCode::invalid_request);
+  const auto unknown = item_refusal(sale, "tv");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->code, ErrorCode::item_not_found);
+  EXPECT_EQ(flashgate::domain::http_status(unknown->code), 404);
+}
+
+TEST(SaleItems, ASaleOfOneItemIgnoresTheItemNamed) {
+  EXPECT_FALSE(item_refusal(open_ended_sale(), "anything"));
+  EXPECT_FALSE(item_refusal(open_ended_sale(), ""));
+}
+
+TEST(SaleItems, TheLimitIsTheItemsOwn) {
+  const Sale sale = two_item_sale();
+  EXPECT_EQ(buyer_limit(sale, "phone"), 1);
+  EXPECT_EQ(buyer_limit(sale, "buds"), 3);
+  EXPECT_EQ(buyer_limit(open_ended_sale(), ""), open_ended_sale().max_per_buyer);
+  ASSERT_NE(find_item(sale, "buds"), nullptr);
+  EXPECT_EQ(find_item(sale, "buds")->name, "Buds");
+  EXPECT_EQ(find_item(sale, "tv"), nullptr);
+  EXPECT_TRUE(flashgate::domain::quantity_refusal(3, 3, 0, 40) == std::nullopt);
+  EXPECT_TRUE(flashgate::domain::quantity_refusal(3, 4, 0, 40));
+}
+
+TEST(SaleItems, AnItemsStockKeyNamesSaleAndItem) {
+  const std::string key = flashgate::domain::item_stock_key("event-1", "buds");
+  EXPECT_EQ(key, "event-1@buds");
+  const auto parsed = flashgate::domain::parse_item_stock_key(key);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->sale_id, "event-1");
+  EXPECT_EQ(parsed->item_id, "buds");
+  EXPECT_FALSE(flashgate::domain::parse_item_stock_key("event-1"));
+}
+
+}  // namespace items_cases
