@@ -33,7 +33,8 @@ after the warm-up, summed over the masters):
     commands it runs) over the accepted intakes: the issue's measure. It times
     the script by the clock, so a node preempted mid-script counts the wait
     too (on 2 shared cores, three masters preempt each other); and each
-    command's calls and usec per accepted intake (what else runs: feed reads);
+    command's calls and usec per accepted intake (what else runs: feed reads,
+    WAIT), and all of it but the script's own commands (counted inside evalsha);
   - the CPU the Redis processes used (INFO cpu), user and system apart, and
     their socket reads per accepted intake (INFO stats: fewer, bigger
     batches); the gateways' CPU (/proc);
@@ -311,6 +312,8 @@ def wrk(ports, sale_id, tag, seconds, connections):
     return results
 
 
+# The commands the intake script runs: commandstats counts them apart and again inside evalsha.
+SCRIPT_COMMANDS = {"hget", "hmget", "hincrby", "hset", "xadd"}
 PROFILED = ("evalGenericCommand", "getNodeByQuery", "flushAppendOnlyFile", "readQueryFromClient",
             "handleClientsWithPendingWrites", "clusterCron", "clusterBeforeSleep", "replicationFeedSlaves")
 
@@ -377,6 +380,9 @@ def one_run(args, work, database, kind, index):
             "gateway_cpu_us_per_accepted": round(gateways_used * 1e6 / accepted, 2) if accepted else None,
             "evalsha_usec_per_accepted": round(sum(s.get("evalsha", (0, 0))[1] for s in stats.values()) / accepted, 2)
                                          if accepted else None,
+            # Everything the masters ran for the clients: the script and what runs beside it (feed reads, WAIT...).
+            "commandstats_usec_per_accepted": per_accepted(sum(usec for s in stats.values() for c, (_n, usec) in s.items()
+                                                                if c not in SCRIPT_COMMANDS)),
             "commands": {c: [sum(s.get(c, (0, 0))[0] for s in stats.values()), sum(s.get(c, (0, 0))[1] for s in stats.values())]
                          for c in sorted({c for s in stats.values() for c in s})},
         }
@@ -463,7 +469,7 @@ def main():
         "cluster_gateway_cpu_us_per_accepted": median("cluster", "gateway_cpu_us_per_accepted"),
         "cluster_redis_process_cpu_us_per_accepted": median("cluster", "redis_process_cpu_us_per_accepted"),
     }
-    for field in ("redis_user_cpu_us_per_accepted", "redis_sys_cpu_us_per_accepted", "redis_socket_reads_per_accepted")\
+    for field in ("commandstats_usec_per_accepted", "redis_user_cpu_us_per_accepted", "redis_sys_cpu_us_per_accepted", "redis_socket_reads_per_accepted")\
             + (("perf_script_cpu_us_per_accepted",) if args.perf else ())\
             + (("callgrind_script_instructions_per_call",) if args.callgrind else ()):
         summary[f"single_{field}"], summary[f"cluster_{field}"] = median("single", field), median("cluster", field)
