@@ -376,7 +376,7 @@ def one_run(args, work, database, kind, index):
             "redis_process_cpu_us_per_accepted": per_accepted(cpu_used * 1e6),
             "redis_user_cpu_us_per_accepted": per_accepted(user_used * 1e6),
             "redis_sys_cpu_us_per_accepted": per_accepted(sys_used * 1e6),
-            "redis_socket_reads_per_accepted": per_accepted(reads),
+            "redis_socket_reads_per_accepted": round(reads / accepted, 4) if accepted else None,
             "gateway_cpu_us_per_accepted": round(gateways_used * 1e6 / accepted, 2) if accepted else None,
             "evalsha_usec_per_accepted": round(sum(s.get("evalsha", (0, 0))[1] for s in stats.values()) / accepted, 2)
                                          if accepted else None,
