@@ -42,6 +42,12 @@ after the warm-up, summed over the masters):
     the script's CPU is the share of samples inside evalGenericCommand times
     the CPU the masters used: CPU time, which a preempted process does not
     accrue while it waits;
+  - --fifo PRIORITY: every Redis process (masters and replicas, every thread)
+    under SCHED_FIFO at PRIORITY (chrt), on both sides: a node running a
+    command is then not preempted by another node, the gateway, wrk or any
+    other job of the machine, so commandstats' clock times the command's own
+    execution, not the waits of a node switched out mid-script (each node
+    still yields when it blocks, e.g. in epoll_wait or fsync);
   - --callgrind: every node under callgrind, counting the instructions inside
     evalGenericCommand per call (warm-up included): neither preemption, nor
     caches, nor other jobs change it. Slow: use few --connections.
@@ -51,6 +57,7 @@ the machine does weighs on both alike. Prints one JSON document.
 
     /usr/bin/python3 bench/cluster_intake.py [--duration 10] [--rounds 2] [--buckets 3] [--gateways 2]
         [--replicas 1] [--single-buckets] [--single-cluster] [--single-connections N] [--perf DIR] [--callgrind]
+        [--fifo 10]
 """
 
 import argparse
@@ -228,6 +235,12 @@ class Redis:
     def pids(self):
         return [int(info(port, "server")["process_id"]) for port in self.masters]
 
+    def realtime(self, priority):
+        """Every node, every thread, under SCHED_FIFO: a command runs to its end once started."""
+        for port in self.masters + self.replica_ports:
+            pid = info(port, "server")["process_id"]
+            subprocess.run(["chrt", "--all-tasks", "--fifo", "--pid", str(priority), pid], check=True, timeout=10)
+
     def reset_stats(self):
         for port in self.masters:
             cli(port, "CONFIG", "RESETSTAT")
@@ -322,6 +335,8 @@ def one_run(args, work, database, kind, index):
     cluster = kind == "cluster"
     name = f"{kind}-{index}"
     redis = Redis(work / f"redis-{name}", kind, args.replicas, args.callgrind).start()
+    if args.fifo:
+        redis.realtime(args.fifo)
     gateways = []
     try:
         keys = os.urandom(32).hex()
@@ -363,7 +378,7 @@ def one_run(args, work, database, kind, index):
         per_accepted = lambda value: round(value / accepted, 2) if accepted else None
         run = {
             "deployment": "cluster" if cluster else "single", "redis": kind, "masters": len(redis.masters),
-            "replicas_per_master": args.replicas,
+            "replicas_per_master": args.replicas, "load_average_1m": round(os.getloadavg()[0], 2),
             "buckets": args.buckets if bucketed else 1, "gateways": args.gateways, "connections": connections,
             "accepted_per_s": round(accepted / seconds, 1), "accepted": accepted, "wrk_errors": errors,
             "wrk_requests": sum(r["requests"] for r in results),
@@ -427,6 +442,9 @@ def main():
     parser.add_argument("--callgrind", action="store_true",
                         help="run every node under callgrind and count the instructions inside the intake script "
                              "per call (slow: use few --connections)")
+    parser.add_argument("--fifo", type=int, metavar="PRIORITY",
+                        help="every Redis process under SCHED_FIFO at PRIORITY (chrt), both sides: commandstats then "
+                             "times commands that no other process preempts mid-way")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, callgrind counts)")
     parser.add_argument("--perf-frequency", type=int, default=199, help="perf samples a second per process")
     parser.add_argument("--gateways", type=int, default=2)
