@@ -493,6 +493,11 @@ def main():
         summary[f"single_{field}"], summary[f"cluster_{field}"] = median("single", field), median("cluster", field)
         summary[f"cluster_over_single_{field}"] = (round(summary[f"cluster_{field}"] / summary[f"single_{field}"], 3)
                                                    if summary[f"single_{field}"] else None)
+    # Round by round too: the median of a few rounds on a shared machine hides how far apart they are.
+    pairs = list(zip([r for r in runs if r["deployment"] == "single"], [r for r in runs if r["deployment"] == "cluster"]))
+    for field in ("commandstats_usec_per_accepted", "redis_process_cpu_us_per_accepted"):
+        summary[f"cluster_over_single_{field}_by_round"] = [round(c[field] / s[field], 3) if s[field] else None
+                                                            for s, c in pairs]
     summary["cluster_over_single_rate"] = round(summary["cluster_accepted_per_s"] / summary["single_accepted_per_s"], 3)
     summary["cluster_over_single_script_usec"] = round(
         summary["cluster_script_usec_per_accepted"] / summary["single_script_usec_per_accepted"], 3)
