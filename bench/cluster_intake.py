@@ -2,14 +2,26 @@
 """Accepted intake of one hot sale on a single Redis and on a 3-master Redis Cluster (issue #25).
 
 Each run starts its Redis (scripts/testenv/redis: AOF, appendfsync always) or
-Redis Cluster (scripts/testenv/redis-cluster: 3 masters, the same per node,
-no replicas unless --replicas 1), `--gateways` gateway processes on it (one
-PostgreSQL for every run, as the gateways need their database), creates one
-sale of --stock units (more than any run takes, so every intake is accepted;
-the cluster's sale in --buckets buckets) and drives it with wrk and
-bench/intake.lua (a new buyer per request) for --duration seconds, one wrk per
-gateway, after a warm-up. No worker runs: the queue only grows, as in the
-dist-accepted scenario of bench/runner.py.
+Redis Cluster (scripts/testenv/redis-cluster: 3 masters, the same per node),
+`--gateways` gateway processes on it (one PostgreSQL for every run, as the
+gateways need their database), creates one sale of --stock units (more than
+any run takes, so every intake is accepted; the cluster's sale in --buckets
+buckets) and drives it with wrk and bench/intake.lua (a new buyer per
+request) for --duration seconds, one wrk per gateway, after a warm-up. No
+worker runs: the queue only grows, as in the dist-accepted scenario of
+bench/runner.py, and no stock moves between buckets (every bucket has plenty).
+
+What is compared, and how to make it like for like:
+  - replicas: none by default on either side; --replicas 1 gives every master
+    a replica, the single Redis included, so both sides replicate and WAIT;
+  - the script: the single Redis's sale has one bucket (the issue's
+    comparison); --single-buckets gives it --buckets too (the same script);
+  - cluster mode: --single-cluster runs the single Redis as a one-node cluster
+    reached through redis-cluster:// (cluster mode's own cost, apart from the
+    split over three masters);
+  - the load per process: --single-connections C/3 gives the single Redis as
+    many requests in flight as each master has (comparable batches per event
+    loop pass: with appendfsync always, a pass writes and fsyncs the AOF once).
 
 Measured per run, over the measured seconds only (INFO commandstats reset
 after the warm-up, summed over the masters):
@@ -17,17 +29,35 @@ after the warm-up, summed over the masters):
     sale's stats);
   - the intake script's calls per master (evalsha), and how far the busiest
     and the idlest master are from their mean;
-  - Redis time per accepted intake: the intake script's usec in commandstats
-    (evalsha, which includes the commands it runs), summed over the masters,
-    over the accepted intakes; commandstats times a command by the clock, so a
-    node preempted mid-script counts the wait too: also the CPU the Redis
-    processes used in all (INFO cpu: scripts, the feeds' reads, the AOF
-    writes), and the gateways' CPU (/proc), over the same intakes.
+  - the intake script's usec in commandstats (evalsha, which includes the
+    commands it runs) over the accepted intakes: the issue's measure. It times
+    the script by the clock, so a node preempted mid-script counts the wait
+    too (on 2 shared cores, three masters preempt each other); and each
+    command's calls and usec per accepted intake (what else runs: feed reads,
+    WAIT), and all of it but the script's own commands (counted inside evalsha);
+  - the CPU the Redis processes used (INFO cpu), user and system apart, and
+    their socket reads per accepted intake (INFO stats: fewer, bigger
+    batches); the gateways' CPU (/proc);
+  - --perf DIR: perf record (cpu-clock, DWARF call chains) of the masters;
+    the script's CPU is the share of samples inside evalGenericCommand times
+    the CPU the masters used: CPU time, which a preempted process does not
+    accrue while it waits;
+  - --fifo PRIORITY: every Redis process (masters and replicas, every thread)
+    under SCHED_FIFO at PRIORITY (chrt), on both sides: a node running a
+    command is then not preempted by another node, the gateway, wrk or any
+    other job of the machine, so commandstats' clock times the command's own
+    execution, not the waits of a node switched out mid-script (each node
+    still yields when it blocks, e.g. in epoll_wait or fsync);
+  - --callgrind: every node under callgrind, counting the instructions inside
+    evalGenericCommand per call (warm-up included): neither preemption, nor
+    caches, nor other jobs change it. Slow: use few --connections.
 
 Runs alternate (single, cluster, single, cluster, ...) so that whatever else
 the machine does weighs on both alike. Prints one JSON document.
 
     /usr/bin/python3 bench/cluster_intake.py [--duration 10] [--rounds 2] [--buckets 3] [--gateways 2]
+        [--replicas 1] [--single-buckets] [--single-cluster] [--single-connections N] [--perf DIR] [--callgrind]
+        [--fifo 10]
 """
 
 import argparse
@@ -75,10 +105,29 @@ def commandstats(port):
     return stats
 
 
+def info(port, section):
+    return dict(line.strip().split(":", 1) for line in cli(port, "INFO", section).splitlines() if ":" in line)
+
+
 def cpu_seconds(port):
-    """used_cpu_sys + used_cpu_user of one node (INFO cpu): the CPU its process really used."""
-    info = dict(line.split(":", 1) for line in cli(port, "INFO", "cpu").splitlines() if ":" in line)
-    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+    """(used_cpu_user, used_cpu_sys) of one node (INFO cpu): the CPU its process really used, whatever
+    preempted it, unlike commandstats' clock."""
+    cpu = info(port, "cpu")
+    return float(cpu["used_cpu_user"]), float(cpu["used_cpu_sys"])
+
+
+def reads_processed(port):
+    """How many times the node read a client's socket (INFO stats): fewer per intake, bigger batches."""
+    return int(info(port, "stats")["total_reads_processed"])
+
+
+def wait_until(check, what, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not happen in {seconds} s")
 
 
 def process_cpu_seconds(pid):
@@ -95,18 +144,53 @@ def http(method, url, body=None, headers=None):
 
 
 class Redis:
-    """A single Redis or a Redis Cluster in `directory`; `masters` are the ports commandstats is read from."""
+    """A single Redis or a Redis Cluster in `directory`; `masters` are the ports commandstats is read from.
 
-    def __init__(self, directory, cluster, replicas):
-        self.dir, self.cluster, self.replicas = Path(directory), cluster, replicas
-        self.masters, self.url = [], None
+    kind: "single" (a plain Redis, redis://), "single-cluster" (one Redis in cluster mode owning every
+    slot, reached as redis-cluster://: what cluster mode and the cluster client cost, apart from the
+    split over masters) or "cluster" (3 masters). replicas: one replica per master, the single Redis
+    included, so that both sides replicate and WAIT alike."""
+
+    def __init__(self, directory, kind, replicas, callgrind=None):
+        self.dir, self.kind, self.replicas = Path(directory), kind, replicas
+        self.masters, self.replica_ports, self.replica_dirs, self.url = [], [], [], None
+        self.env = {**os.environ}
+        self.callgrind = callgrind
+        if callgrind:
+            # Every node under callgrind: instructions, which neither preemption nor the other jobs on the
+            # machine change, counted inside evalGenericCommand only (what commandstats times).
+            wrapper = self.dir / "redis-server-callgrind"
+            self.dir.mkdir(parents=True, exist_ok=True)
+            wrapper.write_text("#!/bin/sh\nexec valgrind -q --tool=callgrind --toggle-collect=evalGenericCommand "
+                               + f"--callgrind-out-file={self.dir}/callgrind.out.%p /usr/bin/redis-server \"$@\"\n")
+            wrapper.chmod(0o755)
+            self.env["REDIS_SERVER"] = str(wrapper)
+
+    def _start_one(self, name, port, *options):
+        subprocess.run([str(TESTENV / "redis"), "start", str(self.dir / name), str(port), *options], check=True,
+                       timeout=60, stdout=subprocess.DEVNULL, env=self.env)
 
     def start(self):
-        if not self.cluster:
+        if self.kind != "cluster":
             port = free_port()
-            subprocess.run([str(TESTENV / "redis"), "start", str(self.dir), str(port)], check=True, timeout=60,
-                           stdout=subprocess.DEVNULL)
-            self.masters, self.url = [port], f"redis://127.0.0.1:{port}"
+            if self.kind == "single":
+                self._start_one("master", port)
+                self.url = f"redis://127.0.0.1:{port}"
+            else:
+                self._start_one("master", port, "--cluster-enabled", "yes", "--cluster-port", str(free_port()),
+                                "--cluster-config-file", "nodes.conf")
+                cli(port, "CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+                wait_until(lambda: "cluster_state:ok" in cli(port, "CLUSTER", "INFO"), "the one-node cluster")
+                self.url = f"redis-cluster://127.0.0.1:{port}"
+            self.masters = [port]
+            if self.replicas:
+                if self.kind != "single":
+                    raise RuntimeError("--replicas 1 with --single-cluster is not supported")
+                replica = free_port()
+                self._start_one("replica", replica, "--replicaof", "127.0.0.1", str(port))
+                self.replica_dirs.append(self.dir / "replica")
+                self.replica_ports.append(replica)
+                wait_until(lambda: "master_link_status:up" in cli(replica, "INFO", "replication"), "the replica's sync")
             return self
         count = 3 * (1 + self.replicas)
         ports = set()
@@ -114,16 +198,48 @@ class Redis:
             ports.add(free_port())
         ports = sorted(ports)
         nodes = [f"{p}:{b}" for p, b in zip(ports[:count], ports[count:])]
-        env = {**os.environ, "CLUSTER_REPLICAS": str(self.replicas)}
+        env = {**self.env, "CLUSTER_REPLICAS": str(self.replicas)}
         subprocess.run([str(TESTENV / "redis-cluster"), "start", str(self.dir), *nodes], check=True, timeout=120,
                        env=env, stdout=subprocess.DEVNULL)
         self.url = "redis-cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports[:count])
         self.masters = [p for p in ports[:count] if "role:master" in cli(p, "INFO", "replication")]
+        self.replica_ports = [p for p in ports[:count] if p not in self.masters]
         return self
 
+    def instructions(self):
+        """Stops the masters (callgrind writes its counts at exit) and sums their instructions."""
+        pids = self.pids()
+        for pid in pids:
+            os.kill(pid, 15)
+        total = 0
+        for pid in pids:
+            out = self.dir / f"callgrind.out.{pid}"
+            wait_until(lambda: not Path(f"/proc/{pid}").exists() and out.exists(), f"the exit of callgrind {pid}", 120)
+            total += int(re.search(r"^totals: (\d+)", out.read_text(), re.M).group(1))
+        return total
+
     def stop(self):
-        script = "redis-cluster" if self.cluster else "redis"
-        subprocess.run([str(TESTENV / script), "stop", str(self.dir)], timeout=60, stdout=subprocess.DEVNULL)
+        if self.callgrind:  # testenv's stop knows redis-server processes only
+            for port in self.masters + self.replica_ports:
+                try:
+                    os.kill(int(info(port, "server")["process_id"]), 9)
+                except (KeyError, OSError):
+                    pass
+        if self.kind == "cluster":
+            subprocess.run([str(TESTENV / "redis-cluster"), "stop", str(self.dir)], timeout=60,
+                           stdout=subprocess.DEVNULL)
+            return
+        for directory in [*self.replica_dirs, self.dir / "master"]:
+            subprocess.run([str(TESTENV / "redis"), "stop", str(directory)], timeout=60, stdout=subprocess.DEVNULL)
+
+    def pids(self):
+        return [int(info(port, "server")["process_id"]) for port in self.masters]
+
+    def realtime(self, priority):
+        """Every node, every thread, under SCHED_FIFO: a command runs to its end once started."""
+        for port in self.masters + self.replica_ports:
+            pid = info(port, "server")["process_id"]
+            subprocess.run(["chrt", "--all-tasks", "--fifo", "--pid", str(priority), pid], check=True, timeout=10)
 
     def reset_stats(self):
         for port in self.masters:
@@ -133,7 +249,39 @@ class Redis:
         return {port: commandstats(port) for port in self.masters}
 
     def cpu(self):
-        return sum(cpu_seconds(port) for port in self.masters)
+        """(user, sys) seconds summed over the masters."""
+        used = [cpu_seconds(port) for port in self.masters]
+        return sum(u for u, _s in used), sum(s for _u, s in used)
+
+    def reads(self):
+        return sum(reads_processed(port) for port in self.masters)
+
+
+class Profile:
+    """perf record (cpu-clock, DWARF call chains) of the masters over the measured seconds: which share
+    of their CPU ran inside the intake script (evalGenericCommand, what commandstats' evalsha times),
+    a script cost that a preempted process does not inflate: cpu-clock samples only while it runs."""
+
+    def __init__(self, directory, name, pids, frequency):
+        self.data = Path(directory) / f"perf-{name}.data"
+        self.proc = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", str(frequency), "--call-graph",
+                                      "dwarf,16384", "-p", ",".join(map(str, pids)), "-o", str(self.data)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self):
+        self.proc.send_signal(2)
+        self.proc.wait(timeout=120)
+
+    def shares(self, symbols):
+        """{symbol: percent of the samples with it anywhere in the call chain}."""
+        out = subprocess.run(["perf", "report", "-i", str(self.data), "--children", "--sort", "sym", "--stdio", "-q",
+                              "-g", "none"], capture_output=True, text=True, timeout=600).stdout
+        found = {}
+        for line in out.splitlines():
+            m = re.match(r"\s*([\d.]+)%\s+([\d.]+)%\s+\[[.k]\]\s+(\S+)", line)
+            if m and m.group(3) in symbols and m.group(3) not in found:
+                found[m.group(3)] = float(m.group(1))
+        return {symbol: found.get(symbol, 0.0) for symbol in symbols}
 
 
 def start_gateway(binary, work, name, store, database, env_extra):
@@ -177,9 +325,18 @@ def wrk(ports, sale_id, tag, seconds, connections):
     return results
 
 
-def one_run(args, work, database, cluster, index):
-    name = f"{'cluster' if cluster else 'single'}-{index}"
-    redis = Redis(work / f"redis-{name}", cluster, args.replicas).start()
+# The commands the intake script runs: commandstats counts them apart and again inside evalsha.
+SCRIPT_COMMANDS = {"hget", "hmget", "hincrby", "hset", "xadd"}
+PROFILED = ("evalGenericCommand", "getNodeByQuery", "flushAppendOnlyFile", "readQueryFromClient",
+            "handleClientsWithPendingWrites", "clusterCron", "clusterBeforeSleep", "replicationFeedSlaves")
+
+
+def one_run(args, work, database, kind, index):
+    cluster = kind == "cluster"
+    name = f"{kind}-{index}"
+    redis = Redis(work / f"redis-{name}", kind, args.replicas, args.callgrind).start()
+    if args.fifo:
+        redis.realtime(args.fifo)
     gateways = []
     try:
         keys = os.urandom(32).hex()
@@ -188,29 +345,41 @@ def one_run(args, work, database, cluster, index):
         ports = [port for _proc, port in gateways]
         sale_id = f"hot-{name}-{os.urandom(3).hex()}"
         body = {"sale_id": sale_id, "item": "hot item", "stock": args.stock}
-        if cluster or args.single_buckets:
+        bucketed = cluster or args.single_buckets
+        if bucketed:
             body["buckets"] = args.buckets
         http("POST", f"http://127.0.0.1:{ports[0]}/api/admin/sales", body, {"Authorization": f"Bearer {ADMIN}"})
-        wrk(ports, sale_id, "warm", args.warmup, args.connections)
+        connections = args.connections if cluster or not args.single_connections else args.single_connections
+        wrk(ports, sale_id, "warm", args.warmup, connections)
         before = http("GET", f"http://127.0.0.1:{ports[0]}/api/admin/sales/{sale_id}/stats",
                       headers={"Authorization": f"Bearer {ADMIN}"})
+        warm_calls = sum(s.get("evalsha", (0, 0))[0] for s in redis.stats().values())
         redis.reset_stats()
-        cpu_before = redis.cpu()
+        profile = Profile(args.perf, name, redis.pids(), args.perf_frequency) if args.perf else None
+        cpu_before, reads_before = redis.cpu(), redis.reads()
         gateways_before = sum(process_cpu_seconds(proc.pid) for proc, _port in gateways)
-        results = wrk(ports, sale_id, "run", args.duration, args.connections)
+        results = wrk(ports, sale_id, "run", args.duration, connections)
         stats = redis.stats()
-        cpu_used = redis.cpu() - cpu_before
+        cpu_after, reads = redis.cpu(), redis.reads() - reads_before
+        if profile:
+            profile.stop()
+        user_used, sys_used = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
+        cpu_used = user_used + sys_used
         gateways_used = sum(process_cpu_seconds(proc.pid) for proc, _port in gateways) - gateways_before
         after = http("GET", f"http://127.0.0.1:{ports[0]}/api/admin/sales/{sale_id}/stats",
                      headers={"Authorization": f"Bearer {ADMIN}"})
         accepted = sum(after["counts"].values()) - sum(before["counts"].values())
+        # Over the whole life of the nodes (callgrind counts from the start): the warm-up's calls too.
+        instructions = redis.instructions() if args.callgrind else None
         errors = sum(r["errors_status"] + r["errors_connect"] + r["errors_read"] + r["errors_timeout"] for r in results)
         seconds = max(r["duration_us"] for r in results) / 1e6
         calls = {port: s.get("evalsha", (0, 0))[0] for port, s in stats.items()}
         mean = statistics.mean(calls.values())
+        per_accepted = lambda value: round(value / accepted, 2) if accepted else None
         run = {
-            "deployment": "cluster" if cluster else "single", "masters": len(redis.masters),
-            "buckets": args.buckets if cluster or args.single_buckets else 1, "gateways": args.gateways,
+            "deployment": "cluster" if cluster else "single", "redis": kind, "masters": len(redis.masters),
+            "replicas_per_master": args.replicas, "load_average_1m": round(os.getloadavg()[0], 2),
+            "buckets": args.buckets if bucketed else 1, "gateways": args.gateways, "connections": connections,
             "accepted_per_s": round(accepted / seconds, 1), "accepted": accepted, "wrk_errors": errors,
             "wrk_requests": sum(r["requests"] for r in results),
             "p50_us": max(r["p50_us"] for r in results), "p99_us": max(r["p99_us"] for r in results),
@@ -219,16 +388,30 @@ def one_run(args, work, database, cluster, index):
             "spread_min_over_mean": round(min(calls.values()) / mean, 3) if mean else None,
             "evalsha_usec_per_call": round(sum(s.get("evalsha", (0, 0))[1] for s in stats.values())
                                            / max(1, sum(calls.values())), 2),
-            "redis_process_cpu_us_per_accepted": round(cpu_used * 1e6 / accepted, 2) if accepted else None,
+            "redis_process_cpu_us_per_accepted": per_accepted(cpu_used * 1e6),
+            "redis_user_cpu_us_per_accepted": per_accepted(user_used * 1e6),
+            "redis_sys_cpu_us_per_accepted": per_accepted(sys_used * 1e6),
+            "redis_socket_reads_per_accepted": round(reads / accepted, 4) if accepted else None,
             "gateway_cpu_us_per_accepted": round(gateways_used * 1e6 / accepted, 2) if accepted else None,
             "evalsha_usec_per_accepted": round(sum(s.get("evalsha", (0, 0))[1] for s in stats.values()) / accepted, 2)
                                          if accepted else None,
+            # Everything the masters ran for the clients: the script and what runs beside it (feed reads, WAIT...).
+            "commandstats_usec_per_accepted": per_accepted(sum(usec for s in stats.values() for c, (_n, usec) in s.items()
+                                                                if c not in SCRIPT_COMMANDS)),
             "commands": {c: [sum(s.get(c, (0, 0))[0] for s in stats.values()), sum(s.get(c, (0, 0))[1] for s in stats.values())]
                          for c in sorted({c for s in stats.values() for c in s})},
         }
+        if instructions is not None:
+            run["callgrind_script_instructions_per_call"] = round(instructions / (warm_calls + sum(calls.values())))
+        if profile:
+            shares = profile.shares(PROFILED)
+            run["perf_share_percent"] = shares
+            # The script's CPU: its share of the samples times the CPU the masters used.
+            run["perf_script_cpu_us_per_accepted"] = per_accepted(cpu_used * 1e6 * shares["evalGenericCommand"] / 100)
         log(f"{name}: {run['accepted_per_s']:,.0f} accepted/s, evalsha per master {run['evalsha_calls_per_master']}, "
             f"script {run['evalsha_usec_per_accepted']} us and Redis CPU {run['redis_process_cpu_us_per_accepted']} us "
-            f"per accepted intake")
+            f"per accepted intake (user {run['redis_user_cpu_us_per_accepted']}, sys {run['redis_sys_cpu_us_per_accepted']}"
+            + (f", script by perf {run['perf_script_cpu_us_per_accepted']}" if profile else "") + ")")
         return run
     finally:
         for proc, _port in gateways:
@@ -249,9 +432,26 @@ def main():
     parser.add_argument("--buckets", type=int, default=3)
     parser.add_argument("--single-buckets", action="store_true",
                         help="the single Redis's sale in --buckets buckets too (what buckets cost, apart from the cluster)")
-    parser.add_argument("--replicas", type=int, default=0, choices=(0, 1), help="replicas per master in the cluster")
+    parser.add_argument("--single-cluster", action="store_true",
+                        help="the single Redis in cluster mode, owning every slot, reached as redis-cluster:// "
+                             "(what cluster mode costs, apart from the split over three masters)")
+    parser.add_argument("--replicas", type=int, default=0, choices=(0, 1),
+                        help="a replica per master, the single Redis's included (both sides then WAIT)")
+    parser.add_argument("--perf", metavar="DIR",
+                        help="perf record the masters into DIR and report the script's CPU from the samples")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="run every node under callgrind and count the instructions inside the intake script "
+                             "per call (slow: use few --connections)")
+    parser.add_argument("--fifo", type=int, metavar="PRIORITY",
+                        help="every Redis process under SCHED_FIFO at PRIORITY (chrt), both sides: commandstats then "
+                             "times commands that no other process preempts mid-way")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, callgrind counts)")
+    parser.add_argument("--perf-frequency", type=int, default=199, help="perf samples a second per process")
     parser.add_argument("--gateways", type=int, default=2)
     parser.add_argument("--connections", type=int, default=200, help="wrk connections over all gateways")
+    parser.add_argument("--single-connections", type=int,
+                        help="wrk connections for the single Redis's runs (default --connections): a third of the "
+                             "cluster's gives each Redis process the same commands in flight, so comparable batches")
     parser.add_argument("--stock", type=int, default=50_000_000)
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -265,11 +465,14 @@ def main():
     runs = []
     try:
         for index in range(args.rounds):
-            for cluster in (False, True):
-                runs.append(one_run(args, work, database, cluster, index))
+            for kind in ("single-cluster" if args.single_cluster else "single", "cluster"):
+                runs.append(one_run(args, work, database, kind, index))
     finally:
         subprocess.run([str(TESTENV / "postgres"), "stop", str(pg_dir)], timeout=120, capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
     def median(deployment, field):
         return statistics.median(r[field] for r in runs if r["deployment"] == deployment)
@@ -284,6 +487,17 @@ def main():
         "cluster_gateway_cpu_us_per_accepted": median("cluster", "gateway_cpu_us_per_accepted"),
         "cluster_redis_process_cpu_us_per_accepted": median("cluster", "redis_process_cpu_us_per_accepted"),
     }
+    for field in ("commandstats_usec_per_accepted", "redis_user_cpu_us_per_accepted", "redis_sys_cpu_us_per_accepted", "redis_socket_reads_per_accepted")\
+            + (("perf_script_cpu_us_per_accepted",) if args.perf else ())\
+            + (("callgrind_script_instructions_per_call",) if args.callgrind else ()):
+        summary[f"single_{field}"], summary[f"cluster_{field}"] = median("single", field), median("cluster", field)
+        summary[f"cluster_over_single_{field}"] = (round(summary[f"cluster_{field}"] / summary[f"single_{field}"], 3)
+                                                   if summary[f"single_{field}"] else None)
+    # Round by round too: the median of a few rounds on a shared machine hides how far apart they are.
+    pairs = list(zip([r for r in runs if r["deployment"] == "single"], [r for r in runs if r["deployment"] == "cluster"]))
+    for field in ("commandstats_usec_per_accepted", "redis_process_cpu_us_per_accepted"):
+        summary[f"cluster_over_single_{field}_by_round"] = [round(c[field] / s[field], 3) if s[field] else None
+                                                            for s, c in pairs]
     summary["cluster_over_single_rate"] = round(summary["cluster_accepted_per_s"] / summary["single_accepted_per_s"], 3)
     summary["cluster_over_single_script_usec"] = round(
         summary["cluster_script_usec_per_accepted"] / summary["single_script_usec_per_accepted"], 3)
