@@ -135,8 +135,10 @@
    * With a token (setToken) it is sent as `Authorization: Bearer`, and `userId` may be left out:
    * the server takes the buyer from the token.
    */
-  FlashgateClient.prototype.buy = function (saleId, userId) {
+  /** `itemId`: which item of a sale of several items (its object lists `items`); leave it out otherwise. */
+  FlashgateClient.prototype.buy = function (saleId, userId, itemId) {
     var body = userId ? { user_id: userId } : {};
+    if (itemId) body.item_id = itemId;
     var headers = this.token ? { Authorization: 'Bearer ' + this.token } : undefined;
     return this.request('POST', '/api/sales/' + encodeURIComponent(saleId) + '/orders', body, headers);
   };

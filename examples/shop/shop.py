@@ -70,6 +70,8 @@ class ShopState:
                 self.orders.append({"external_id": external_id, "order_id": order.get("order_id"),
                                     "sale_id": order.get("sale_id"), "user_id": order.get("user_id"),
                                     "item": order.get("item"), "quantity": order.get("quantity", 1),
+                                    # a sale of several items names which one; None for a sale of one
+                                    "item_id": order.get("item_id"),
                                     "accepted_at": order.get("accepted_at"),
                                     "status": "CONFIRMED", "version": 0})
                 status, reply = 201, {"external_id": external_id}

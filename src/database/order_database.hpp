@@ -25,6 +25,10 @@ struct SaleRecord {
   // Final units by status (orders of several units count each); archives made
   // before units were recorded read their counts (every order was one unit).
   std::array<std::uint64_t, domain::all_statuses.size()> units{};
+  // A sale of several items (sale.items): each one's remaining as remaining is
+  // the sale's (remaining_db while live, final once archived), in the sale's
+  // order; counts and units are the final ones of an archive (zero while live).
+  std::vector<store::ItemView> items;
   std::optional<domain::TimeMs> settled_since;  // the archiver first saw it settled
   std::optional<domain::TimeMs> archived_at;
 };
@@ -35,9 +39,11 @@ class OrderDatabase {
   // Creates the order row once (idempotent on order_id); true once it exists
   // durably, false if the database could not be written.
   virtual bool create_order(const domain::Order& order) = 0;
+  // Each sale's remaining; a key made by domain::item_stock_key is one item's
+  // of a sale of several (StockLedger::remaining_by_sale lists both).
   virtual bool flush_stock(const std::vector<std::pair<std::string, std::int64_t>>& remaining) = 0;
   virtual std::uint64_t count_orders() = 0;
-  // The sale's row, once (idempotent on sale_id).
+  // The sale's row, once (idempotent on sale_id), with its items' rows.
   virtual bool record_sale(const domain::Sale& sale) = 0;
   // A final status (PAID with its payment id, CANCELLED, FAILED) on the order
   // row; idempotent, and a row already final is left as it is.

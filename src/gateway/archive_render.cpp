@@ -36,8 +36,32 @@ json::object sale_object(const domain::Sale& sale, std::int64_t remaining, domai
   return out;
 }
 
+// A sale of several items' "items" (as render_sale writes them); `stats`: with each one's counts and units.
+json::array items_array(const domain::Sale& sale, const std::vector<store::ItemView>& items, domain::TimeMs now,
+                        bool stats) {
+  json::array out;
+  for (const auto& item : items) {
+    json::object each;
+    each["item_id"] = item.item.item_id;
+    each["name"] = item.item.name;
+    each["stock"] = item.item.stock;
+    each["remaining"] = item.remaining;
+    if (stats) {
+      each["remaining_db"] = item.remaining_db ? json::value(*item.remaining_db) : json::value(nullptr);
+      each["counts"] = counts_object(item.counts);
+      each["units"] = counts_object(item.units);
+    } else {
+      each["max_per_buyer"] = item.item.max_per_buyer;
+      each["state"] = domain::to_string(domain::sale_state(sale, item.remaining, now));
+    }
+    out.push_back(std::move(each));
+  }
+  return out;
+}
+
 json::object archived_sale_object(const database::SaleRecord& record, domain::TimeMs now) {
   auto out = sale_object(record.sale, record.remaining, now);
+  if (!record.items.empty()) out["items"] = items_array(record.sale, record.items, now, false);
   out["counts"] = counts_object(record.counts);
   out["archived_at"] = time_or_null(record.archived_at);
   return out;
@@ -58,6 +82,7 @@ std::string render_archived_stats(const database::SaleRecord& record) {
   out["queue_depth"] = 0;
   out["counts"] = counts_object(record.counts);
   out["units"] = counts_object(record.units);
+  if (!record.items.empty()) out["items"] = items_array(record.sale, record.items, 0, true);
   out["archived_at"] = time_or_null(record.archived_at);
   return json::serialize(out);
 }
@@ -86,6 +111,8 @@ std::string render_sale_list(const std::vector<ListedSale>& sales, const std::op
       item["sale_state"] = item["state"];
       item["state"] = "live";
       if (listed.live) item["counts"] = counts_object(listed.live->counts);
+      const auto& items = listed.live ? listed.live->items : record.items;
+      if (!items.empty()) item["items"] = items_array(record.sale, items, now, false);
     }
     items.push_back(std::move(item));
   }

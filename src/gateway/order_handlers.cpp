@@ -22,6 +22,7 @@ struct IntakeBody {
   std::optional<std::string> user_id;
   std::int64_t quantity = 1;
   std::string request_id;
+  std::string item_id;  // which item of a sale of several ("item_id", or "item")
 };
 
 domain::Result<IntakeBody> parse_intake_body(std::string_view text, bool required) {
@@ -38,7 +39,7 @@ domain::Result<IntakeBody> parse_intake_body(std::string_view text, bool require
   auto body = parse_json_object(text, &memory);
   if (!body) return body.error();
   const auto& obj = body.value();
-  if (auto unknown = only_fields(obj, {"user_id", "quantity", "request_id"})) return *unknown;
+  if (auto unknown = only_fields(obj, {"user_id", "quantity", "request_id", "item_id", "item"})) return *unknown;
   IntakeBody out;
   if (required || obj.contains("user_id")) {
     auto user_id = required_string(obj, "user_id");
@@ -60,6 +61,15 @@ domain::Result<IntakeBody> parse_intake_body(std::string_view text, bool require
     if (!domain::is_valid_id(request_id.value()))
       return domain::Error{ErrorCode::invalid_request, "request_id must be 1-64 characters of [A-Za-z0-9._:-]"};
     out.request_id = std::move(request_id).value();
+  }
+  if (obj.contains("item_id") && obj.contains("item"))
+    return domain::Error{ErrorCode::invalid_request, "name the item as item_id or item, not both"};
+  if (const std::string_view field = obj.contains("item") ? "item" : "item_id"; obj.contains(field)) {
+    auto item_id = required_string(obj, field);
+    if (!item_id) return item_id.error();
+    if (!domain::is_valid_id(item_id.value()))
+      return domain::Error{ErrorCode::invalid_request, std::string(field) + " must be 1-64 characters of [A-Za-z0-9._:-]"};
+    out.item_id = std::move(item_id).value();
   }
   return out;
 }
@@ -122,7 +132,8 @@ void Intake::handle(const ExchangePtr& ex, bool may_refresh) const {
   if (known && body.value().user_id && *body.value().user_id != verdict.user_id)
     return refuse(ex, ErrorCode::user_mismatch, "user_id is not the buyer the credentials name");
   store::IntakeRequest request{known ? std::move(verdict.user_id) : std::move(*body.value().user_id),
-                               body.value().quantity, std::move(body.value().request_id)};
+                               body.value().quantity, std::move(body.value().request_id),
+                               std::move(body.value().item_id)};
   if (known && !within_rate_or_reply(buyer_limiter, ex, request.user_id)) return metrics.count("too_many_requests");
   const auto started = std::chrono::steady_clock::now();
   store.intake(sale_id, request, [this, ex, started](auto outcome) {

@@ -17,6 +17,8 @@ constexpr std::size_t status_fixed_size = 288;  // with the key of external_id
 constexpr std::size_t intake_fixed_size = 100;
 constexpr std::size_t sale_fixed_size = 224;
 constexpr std::size_t stats_fixed_size = 640;
+constexpr std::size_t item_fixed_size = 128;        // one member of a sale object's "items"
+constexpr std::size_t stats_item_fixed_size = 640;  // one member of the stats' "items"
 
 void time(JsonWriter& w, domain::TimeMs t) {
   char buf[domain::rfc3339_buffer_size];
@@ -56,13 +58,15 @@ void status_members(JsonWriter& w, const store::OrderView& view) {
   w.key("updated_at");
   time(w, o.updated_at);
   w.key("quantity").number(o.quantity);
+  // Only an order of a sale of several items has one: a single-item sale's object is unchanged.
+  if (!o.item_id.empty()) w.key("item_id").string(o.item_id);
   // Only once the shop said one: the clients of before see the object they knew.
   if (!o.external_id.empty()) w.key("external_id").string(o.external_id);
 }
 
 std::size_t status_size(const store::OrderView& view) {
   return status_fixed_size + view.order.order_id.size() + view.order.sale_id.size() + view.order.reason.size() +
-         view.order.external_id.size();
+         view.order.external_id.size() + view.order.item_id.size();
 }
 
 }  // namespace
@@ -88,7 +92,9 @@ std::string render_intake(const store::OrderView& view, const std::string& ticke
 
 std::string render_sale(const store::SaleView& view, domain::TimeMs now) {
   const auto& s = view.sale;
-  JsonWriter w(sale_fixed_size + s.sale_id.size() + s.item.size());
+  std::size_t items_size = 0;
+  for (const auto& item : view.items) items_size += item_fixed_size + item.item.item_id.size() + item.item.name.size();
+  JsonWriter w(sale_fixed_size + s.sale_id.size() + s.item.size() + items_size);
   w.begin_object();
   w.key("sale_id").string(s.sale_id);
   w.key("item").string(s.item);
@@ -111,11 +117,40 @@ std::string render_sale(const store::SaleView& view, domain::TimeMs now) {
     time(w, domain::draw_at(s, s.admission));
   }
   w.key("buckets").number(s.buckets);
+  // Only a sale of several items: each one's stock, what is left of it and its state.
+  if (!view.items.empty()) {
+    w.key("items").begin_array();
+    for (const auto& item : view.items) {
+      w.item().begin_object();
+      w.key("item_id").string(item.item.item_id);
+      w.key("name").string(item.item.name);
+      w.key("stock").number(item.item.stock);
+      w.key("remaining").number(item.remaining);
+      w.key("max_per_buyer").number(item.item.max_per_buyer);
+      w.key("state").string(domain::to_string(domain::sale_state(s, item.remaining, now)));
+      w.end_object();
+    }
+    w.end_array();
+  }
   return w.end_object().take();
 }
 
+namespace {
+
+void status_numbers(JsonWriter& w, std::string_view name,
+                    const std::array<std::uint64_t, domain::all_statuses.size()>& numbers) {
+  w.key(name).begin_object();
+  for (auto status : domain::all_statuses)
+    w.key(domain::to_string(status)).number(numbers[static_cast<std::size_t>(status)]);
+  w.end_object();
+}
+
+}  // namespace
+
 std::string render_stats(const store::SaleView& view) {
-  JsonWriter w(stats_fixed_size + view.sale.sale_id.size());
+  std::size_t items_size = 0;
+  for (const auto& item : view.items) items_size += stats_item_fixed_size + item.item.item_id.size() + item.item.name.size();
+  JsonWriter w(stats_fixed_size + view.sale.sale_id.size() + items_size);
   w.begin_object();
   w.key("sale_id").string(view.sale.sale_id);
   w.key("stock").number(view.sale.stock);
@@ -143,6 +178,24 @@ std::string render_stats(const store::SaleView& view) {
       w.key("remaining").number(bucket.remaining);
       w.key("queue_depth").number(bucket.queue_depth);
       w.key("in_transit").number(bucket.in_transit);
+      w.end_object();
+    }
+    w.end_array();
+  }
+  // A sale of several items: each one's numbers, of which those above are the sums.
+  if (!view.items.empty()) {
+    w.key("items").begin_array();
+    for (const auto& item : view.items) {
+      w.item().begin_object();
+      w.key("item_id").string(item.item.item_id);
+      w.key("name").string(item.item.name);
+      w.key("stock").number(item.item.stock);
+      w.key("remaining").number(item.remaining);
+      w.key("remaining_db");
+      if (item.remaining_db) w.number(*item.remaining_db);
+      else w.null();
+      status_numbers(w, "counts", item.counts);
+      status_numbers(w, "units", item.units);
       w.end_object();
     }
     w.end_array();

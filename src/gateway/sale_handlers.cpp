@@ -1,4 +1,6 @@
 // POST /api/admin/sales, GET /api/sales/{id}, GET /api/admin/sales/{id}/stats
+#include <algorithm>
+
 #include "domain/draw.hpp"
 #include "domain/ids.hpp"
 #include "gateway/handlers.hpp"
@@ -64,25 +66,76 @@ std::optional<domain::Error> parse_admission_fields(const boost::json::object& o
   return domain::validate_admission(sale, rules);
 }
 
+// One member of "items": {"item_id" (or "id"), "name", "stock", "max_per_buyer"?}.
+domain::Result<domain::SaleItem> parse_sale_item(const boost::json::value& value, std::int64_t default_max_per_buyer) {
+  const domain::Error not_object{ErrorCode::invalid_request,
+                                 "each of items must be an object with item_id, name, stock and max_per_buyer"};
+  if (!value.is_object()) return not_object;
+  const auto& obj = value.get_object();
+  if (auto unknown = only_fields(obj, {"item_id", "id", "name", "stock", "max_per_buyer"}))
+    return domain::Error{ErrorCode::invalid_request, "items: " + unknown->message};
+  if (obj.contains("item_id") && obj.contains("id"))
+    return domain::Error{ErrorCode::invalid_request, "items: give an item's id as item_id or id, not both"};
+  auto id = required_string(obj, obj.contains("id") ? "id" : "item_id");
+  if (!id) return domain::Error{ErrorCode::invalid_request, "items: " + id.error().message};
+  auto name = required_string(obj, "name");
+  if (!name) return domain::Error{ErrorCode::invalid_request, "items: " + name.error().message};
+  auto stock = required_integer(obj, "stock");
+  if (!stock) return domain::Error{ErrorCode::invalid_request, "items: " + stock.error().message};
+  std::int64_t max_per_buyer = default_max_per_buyer;
+  if (obj.contains("max_per_buyer")) {
+    auto given = required_integer(obj, "max_per_buyer");
+    if (!given) return domain::Error{ErrorCode::invalid_request, "items: " + given.error().message};
+    max_per_buyer = *given;
+  }
+  return domain::SaleItem{std::move(id).value(), std::move(name).value(), *stock, max_per_buyer};
+}
+
+// "items" of a sale of several (the domain checks their ids, names and numbers).
+domain::Result<std::vector<domain::SaleItem>> parse_sale_items(const boost::json::object& obj,
+                                                               std::int64_t default_max_per_buyer) {
+  const auto& value = obj.at("items");
+  if (!value.is_array() || value.get_array().empty() || value.get_array().size() > domain::max_items)
+    return domain::Error{ErrorCode::invalid_request, "items must be an array of 1 to 100 items"};
+  std::vector<domain::SaleItem> items;
+  items.reserve(value.get_array().size());
+  for (const auto& member : value.get_array()) {
+    auto item = parse_sale_item(member, default_max_per_buyer);
+    if (!item) return item.error();
+    items.push_back(std::move(item).value());
+  }
+  return items;
+}
+
 domain::Result<domain::Sale> parse_new_sale(std::string_view text) {
   auto body = parse_json_object(text);
   if (!body) return body.error();
   const auto& obj = body.value();
   if (auto unknown = only_fields(obj, {"sale_id", "item", "stock", "starts_at", "ends_at", "max_per_buyer", "buckets",
-                                  "admission", "draw_window", "prequeue"})) return *unknown;
+                                  "admission", "draw_window", "prequeue", "items"})) return *unknown;
   domain::Sale sale;
   auto sale_id = required_string(obj, "sale_id");
   if (!sale_id) return sale_id.error();
-  auto item = required_string(obj, "item");
-  if (!item) return item.error();
-  auto stock = required_integer(obj, "stock");
-  if (!stock) return stock.error();
   std::int64_t max_per_buyer = 1;
   if (obj.contains("max_per_buyer")) {
     auto given = required_integer(obj, "max_per_buyer");
     if (!given) return given.error();
     max_per_buyer = *given;
   }
+  // A sale of several items: its stock is theirs, its item (a name for people) the sale id unless given.
+  const bool several = obj.contains("items");
+  if (several) {
+    auto items = parse_sale_items(obj, max_per_buyer);
+    if (!items) return items.error();
+    sale.items = std::move(items).value();
+  }
+  auto item = several && !obj.contains("item") ? domain::Result<std::string>(sale_id.value()) : required_string(obj, "item");
+  if (!item) return item.error();
+  std::int64_t items_stock = 0;
+  // Clamped: an item's stock out of range is the domain's to refuse, not an overflow here.
+  for (const auto& each : sale.items) items_stock += std::clamp<std::int64_t>(each.stock, 0, domain::max_stock);
+  auto stock = several && !obj.contains("stock") ? domain::Result<std::int64_t>(items_stock) : required_integer(obj, "stock");
+  if (!stock) return stock.error();
   std::int64_t buckets = 1;
   if (obj.contains("buckets")) {
     auto given = required_integer(obj, "buckets");

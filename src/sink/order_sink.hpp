@@ -15,6 +15,7 @@ struct OrderRequest {
   std::string item;
   domain::TimeMs accepted_at = 0;
   std::int64_t quantity = 1;  // units of the item the order is for
+  std::string item_id = {};   // the item of a sale of several items; empty (and not sent) otherwise
 };
 
 struct SinkAnswer {

@@ -17,6 +17,8 @@ std::string order_body(const OrderRequest& request) {
   body["item"] = request.item;
   body["accepted_at"] = domain::format_rfc3339(request.accepted_at);
   body["quantity"] = request.quantity;
+  // Only for an order of a sale of several items: the body of a single-item sale's order is unchanged.
+  if (!request.item_id.empty()) body["item_id"] = request.item_id;
   return json::serialize(body);
 }
 
@@ -31,6 +33,7 @@ std::string event_body(const database::OutboxEvent& event) {
   body["external_id"] = event.external_id;
   body["at"] = event.at;
   body["quantity"] = event.quantity;
+  if (!event.item_id.empty()) body["item_id"] = event.item_id;
   return json::serialize(body);
 }
 

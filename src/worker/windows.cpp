@@ -133,7 +133,7 @@ std::optional<Windows::Permit> Windows::wait_for_permit(std::chrono::steady_cloc
 
 std::optional<Windows::Outcome> Windows::ask_order_sink(const domain::Order& order, Permit permit) {
   const sink::OrderRequest request{order.order_id, order.sale_id, order.user_id, item_of(order.sale_id),
-                                   order.created_at, order.quantity};
+                                   order.created_at, order.quantity, order.item_id};
   const auto deadline = std::chrono::steady_clock::now() + settings_.sink_deadline;
   // Exponential backoff with full jitter: windows that met the same outage
   // do not come back at the same instant.

@@ -305,6 +305,47 @@ TEST_F(MemoryStoreTest, ABucketedSaleKeepsOneStockAndItsNumberOfBucketsThroughAR
   EXPECT_EQ(view->remaining, 0);
 }
 
+TEST_F(MemoryStoreTest, ARestartRebuildsEachItemsRemainingCountsAndLimits) {
+  Sale s = make_sale("launch", 8);
+  s.items = {flashgate::domain::SaleItem{"phone", "Phone X", 3, 1}, flashgate::domain::SaleItem{"buds", "Buds", 5, 3}};
+  ASSERT_TRUE(create_sale(s));
+  const auto phone = intake("launch", flashgate::store::IntakeRequest{"ann", 1, {}, "phone"});
+  ASSERT_TRUE(phone);
+  const auto buds = intake("launch", flashgate::store::IntakeRequest{"ann", 2, "a", "buds"});
+  ASSERT_TRUE(buds);
+  ASSERT_TRUE(intake("launch", flashgate::store::IntakeRequest{"bob", 1, {}, "buds"}));
+  const auto failed = claimed();  // ann's phone, the first in line
+  ASSERT_EQ(failed.order_id, phone->view.order.order_id);
+  ASSERT_TRUE(store_->finish(failed.order_id, OrderStatus::failed, "downstream_refused", ""));
+  const SaleView before = sale_of("launch");
+
+  restart();
+  const SaleView after = sale_of("launch");
+  ASSERT_EQ(after.sale.items.size(), 2u);
+  ASSERT_EQ(after.items.size(), 2u);
+  EXPECT_EQ(after.remaining, before.remaining);
+  EXPECT_EQ(after.counts, before.counts);
+  EXPECT_EQ(after.units, before.units);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(after.items[i].item.item_id, before.items[i].item.item_id);
+    EXPECT_EQ(after.items[i].remaining, before.items[i].remaining) << after.items[i].item.item_id;
+    EXPECT_EQ(after.items[i].counts, before.items[i].counts) << after.items[i].item.item_id;
+    EXPECT_EQ(after.items[i].units, before.items[i].units) << after.items[i].item.item_id;
+  }
+  EXPECT_EQ(after.items[0].remaining, 3);  // the failed phone gave its unit back
+  EXPECT_EQ(after.items[1].remaining, 2);
+  // Repeats and limits per item, as before the restart.
+  const auto again = intake("launch", flashgate::store::IntakeRequest{"ann", 2, "a", "buds"});
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->view.order.order_id, buds->view.order.order_id);
+  EXPECT_EQ(again->view.order.item_id, "buds");
+  const auto over = intake("launch", flashgate::store::IntakeRequest{"ann", 2, "b", "buds"});
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, ErrorCode::buyer_limit_reached);
+  EXPECT_TRUE(intake("launch", flashgate::store::IntakeRequest{"ann", 1, {}, "phone"}));  // its phone failed: a new one
+}
+
 TEST_F(MemoryStoreTest, RestoreKeepsIntakeOrderWhenTheClockSteppedBack) {
   const Sale s = make_sale("s1", 10);
   {

@@ -172,6 +172,56 @@ TEST(RenderStatus, EstimatedWaitOnlyWhileQueued) {
   }
 }
 
+TEST(RenderStatus, ItemIdOnlyForAnOrderOfASaleOfSeveralItems) {
+  OrderView v = view_in(OrderStatus::queued);
+  EXPECT_FALSE(parse_object(render_status(v)).contains("item_id"));
+  v.order.item_id = "buds";
+  EXPECT_EQ(parse_object(render_status(v)).at("item_id").as_string(), "buds");
+  EXPECT_EQ(parse_object(render_intake(v, "AbC")).at("item_id").as_string(), "buds");
+}
+
+// A sale of two items: the phone sold out, the buds not.
+SaleView sale_of_items() {
+  SaleView v = sale_view(8, 2);
+  v.sale.items = {{"phone", "Phone \"X\"", 3, 1}, {"buds", "Buds", 5, 3}};
+  flashgate::store::ItemView phone{v.sale.items[0], 0, 1, {}, {}};
+  phone.counts[static_cast<std::size_t>(OrderStatus::confirmed)] = 3;
+  phone.units[static_cast<std::size_t>(OrderStatus::confirmed)] = 3;
+  flashgate::store::ItemView buds{v.sale.items[1], 2, std::nullopt, {}, {}};
+  buds.counts[static_cast<std::size_t>(OrderStatus::queued)] = 1;
+  buds.units[static_cast<std::size_t>(OrderStatus::queued)] = 3;
+  v.items = {phone, buds};
+  return v;
+}
+
+TEST(RenderSale, ASaleOfSeveralItemsShowsEachWithItsState) {
+  EXPECT_FALSE(parse_object(render_sale(sale_view(10, 4), t0 + 1)).contains("items"));
+  const auto obj = parse_object(render_sale(sale_of_items(), t0 + 1));
+  EXPECT_EQ(obj.at("state").as_string(), "open");  // sold out only once every item is
+  const auto& items = obj.at("items").as_array();
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].at("item_id").as_string(), "phone");
+  EXPECT_EQ(items[0].at("name").as_string(), "Phone \"X\"");
+  EXPECT_EQ(json::value_to<std::int64_t>(items[0].at("stock")), 3);
+  EXPECT_EQ(json::value_to<std::int64_t>(items[0].at("remaining")), 0);
+  EXPECT_EQ(json::value_to<std::int64_t>(items[0].at("max_per_buyer")), 1);
+  EXPECT_EQ(items[0].at("state").as_string(), "sold_out");
+  EXPECT_EQ(items[1].at("state").as_string(), "open");
+  EXPECT_EQ(items[0].as_object().size(), 6u);
+}
+
+TEST(RenderStats, ASaleOfSeveralItemsShowsEachItemsNumbers) {
+  EXPECT_FALSE(parse_object(render_stats(sale_view(10, 4))).contains("items"));
+  const auto obj = parse_object(render_stats(sale_of_items()));
+  const auto& items = obj.at("items").as_array();
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(json::value_to<std::int64_t>(items[0].at("remaining_db")), 1);
+  EXPECT_TRUE(items[1].at("remaining_db").is_null());
+  EXPECT_EQ(json::value_to<std::int64_t>(items[0].at("counts").at("CONFIRMED")), 3);
+  EXPECT_EQ(json::value_to<std::int64_t>(items[1].at("units").at("QUEUED")), 3);
+  EXPECT_EQ(items[1].at("units").as_object().size(), all_statuses.size());
+}
+
 TEST(RenderStats, CountsUnitsBesideOrders) {
   SaleView v = sale_view(10, 3);
   v.counts[static_cast<std::size_t>(OrderStatus::queued)] = 2;

@@ -33,6 +33,15 @@ TEST(SinkProtocol, OrderBodyCarriesTheQuantity) {
   EXPECT_EQ(boost::json::parse(order_body(request)).as_object().at("quantity").as_int64(), 3);
 }
 
+TEST(SinkProtocol, OrderBodyNamesTheItemOnlyOfASaleOfSeveral) {
+  OrderRequest request{"o-1", "s-1", "alice", "launch day", 1'795'521'600'123};
+  EXPECT_FALSE(boost::json::parse(order_body(request)).as_object().contains("item_id"));
+  request.item_id = "buds";
+  const auto body = boost::json::parse(order_body(request)).as_object();
+  EXPECT_EQ(body.at("item_id").as_string(), "buds");
+  EXPECT_EQ(body.size(), 7u);
+}
+
 TEST(SinkProtocol, SignatureSignsTimestampDotBody) {
   const std::string body = R"({"order_id":"o-1"})";
   const auto header = signature_header("key", 1700000000, body);
@@ -139,6 +148,15 @@ TEST(SinkProtocol, EventBodyCarriesTheOutcome) {
   EXPECT_EQ(body.at("at").to_number<std::int64_t>(), 1'795'521'600'123);
   EXPECT_EQ(body.at("quantity").to_number<std::int64_t>(), 3);
   EXPECT_EQ(body.size(), 9u);  // the outbox's own id is not the shop's business
+}
+
+TEST(SinkProtocol, EventBodyNamesTheItemOnlyOfASaleOfSeveral) {
+  auto event = paid_event();
+  EXPECT_FALSE(boost::json::parse(flashgate::sink::event_body(event)).as_object().contains("item_id"));
+  event.item_id = "phone";
+  const auto body = boost::json::parse(flashgate::sink::event_body(event)).as_object();
+  EXPECT_EQ(body.at("item_id").as_string(), "phone");
+  EXPECT_EQ(body.size(), 10u);
 }
 
 TEST(SinkProtocol, EventIdIsOrderDotVersion) {

@@ -1,22 +1,25 @@
-// The stores the Store contract runs against (store_contract_test.cpp and
-// store_items_contract_test.cpp): the memory store over its real SQLite
-// journal, a real redis-server, and a real Redis Cluster of 3 masters and 3
-// replicas, each emptied before a case; and the fixture both suites derive from.
 #pragma once
-
+// The stores the Store contract runs against (store_contract_test.cpp and the
+// contract's other files, such as store_items_contract_test.cpp): the memory
+// store over its real SQLite journal, the Redis store on a real redis-server
+// and on a real Redis Cluster. A suite instantiates itself for one of them
+// with a StoreKind; the servers are shared by every suite of a run (started
+// on first use, stopped by a suite's TearDownTestSuite).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "database/sqlite/sqlite_database.hpp"
-#include "domain/errors.hpp"
 #include "redis_cluster_fixture.hpp"
 #include "redis_server_fixture.hpp"
 #include "store/memory/memory_store.hpp"
@@ -25,17 +28,15 @@
 
 namespace flashgate::testing {
 
+namespace store_backend_names {
 using namespace std::chrono_literals;
-using flashgate::database::SqliteDatabase;
-using flashgate::domain::ErrorCode;
-using flashgate::domain::Order;
-using flashgate::domain::refusal;
-using flashgate::domain::Result;
-using flashgate::store::MemoryStore;
-using flashgate::store::SaleView;
-using flashgate::store::Store;
-using flashgate::store::redis::RedisStore;
-using flashgate::store::redis::RedisStoreOptions;
+using database::SqliteDatabase;
+using store::MemoryStore;
+using store::Store;
+using store::redis::RedisStore;
+using store::redis::RedisStoreOptions;
+}  // namespace store_backend_names
+using namespace store_backend_names;
 
 // One store under test, with what it runs on.
 class Backend {
@@ -227,64 +228,5 @@ struct StoreKind {
 };
 
 inline void PrintTo(const StoreKind& kind, std::ostream* out) { *out << kind.name; }
-
-class StoreContractCase : public ::testing::TestWithParam<StoreKind>, protected StoreSteps {
- protected:
-  void SetUp() override {
-    backend_ = GetParam().open();
-    ASSERT_TRUE(backend_) << GetParam().name << " store did not open";
-    store = &backend_->store();
-    changes_.attach(*store);
-  }
-  void TearDown() override {
-    if (backend_) backend_->close();
-    store = nullptr;
-  }
-  static void TearDownTestSuite() {
-    SharedRedis::stop();
-    SharedCluster::stop();
-  }
-
-  bool hands_back_first_in_line() const { return GetParam().hand_back == HandBack::first_in_line; }
-
-  // A window's claims, as its loop makes them, until one gives an order:
-  // the Redis store's windows learn of a new sale's queue within a second.
-  std::optional<Order> claim_within(std::chrono::milliseconds limit) {
-    std::optional<Order> order;
-    for (const auto start = Clock::now(); !order && Clock::now() - start < limit;) order = store->claim(200ms);
-    return order;
-  }
-  Order claimed() override {
-    auto order = claim_within(store_patience);
-    EXPECT_TRUE(order) << "nothing to claim";
-    return order ? *order : Order{};
-  }
-
-  // The listener was told of this version of the order (see the top of the file).
-  void published(const std::string& order_id, std::uint64_t version) {
-    EXPECT_TRUE(changes_.told(order_id, version))
-        << order_id << " v" << version << " never reached the listener: " << describe(changes_.of(order_id));
-  }
-
-  // A sale whose buyers may hold up to `max_per_buyer` units each.
-  SaleView sale_of_units(const std::string& id, std::int64_t stock, std::int64_t max_per_buyer) {
-    auto made = flashgate::testing::make_sale(id, stock);
-    made.max_per_buyer = max_per_buyer;
-    auto r = create_sale(made);
-    EXPECT_TRUE(r) << r.error().message;
-    return r ? r.value() : SaleView{};
-  }
-
-  // Refused with `code` and the domain's text for it.
-  template <class T>
-  static void expect_refused(const Result<T>& r, ErrorCode code) {
-    ASSERT_FALSE(r) << "accepted, expected " << flashgate::domain::error_name(code);
-    EXPECT_EQ(r.error().code, code) << r.error().message;
-    EXPECT_EQ(r.error().message, refusal(code).message);
-  }
-
-  ChangeLog changes_;  // declared before the backend: outlives its listener calls
-  std::unique_ptr<Backend> backend_;
-};
 
 }  // namespace flashgate::testing

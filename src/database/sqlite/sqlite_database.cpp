@@ -86,7 +86,8 @@ CREATE TABLE IF NOT EXISTS intakes (
   updated_at INTEGER NOT NULL,
   external_id TEXT NOT NULL DEFAULT '',
   quantity   INTEGER NOT NULL DEFAULT 1,
-  request_id TEXT NOT NULL DEFAULT ''
+  request_id TEXT NOT NULL DEFAULT '',
+  item_id    TEXT NOT NULL DEFAULT ''
 );
 -- A start-up reads the intakes of live sales only, through this, never the
 -- rows of archived ones.
@@ -101,7 +102,8 @@ CREATE TABLE IF NOT EXISTS orders (
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
   external_id TEXT NOT NULL DEFAULT '',
-  quantity   INTEGER NOT NULL DEFAULT 1
+  quantity   INTEGER NOT NULL DEFAULT 1,
+  item_id    TEXT NOT NULL DEFAULT ''
 );
 -- Outcomes on their way to the shop's event sink (--event-sink), written with
 -- the journal's status in one transaction; deleted once delivered.
@@ -115,7 +117,24 @@ CREATE TABLE IF NOT EXISTS event_outbox (
   reason      TEXT NOT NULL DEFAULT '',
   external_id TEXT NOT NULL DEFAULT '',
   at          INTEGER NOT NULL,
-  quantity    INTEGER NOT NULL DEFAULT 1
+  quantity    INTEGER NOT NULL DEFAULT 1,
+  item_id     TEXT NOT NULL DEFAULT ''
+);
+-- The items of a sale of several (issue #26), in the sale's order (position):
+-- remaining_db is what the stock flush last wrote of each, final_* an archive's
+-- numbers (counts and units: one number per status, in OrderStatus's order).
+CREATE TABLE IF NOT EXISTS sale_items (
+  sale_id         TEXT NOT NULL,
+  item_id         TEXT NOT NULL,
+  name            TEXT NOT NULL,
+  stock           INTEGER NOT NULL,
+  max_per_buyer   INTEGER NOT NULL,
+  remaining_db    INTEGER,
+  position        INTEGER NOT NULL,
+  final_remaining INTEGER,
+  final_counts    TEXT,
+  final_units     TEXT,
+  PRIMARY KEY (sale_id, item_id)
 );
 -- Payment and cancellation reach the order row in the same transaction as the journal.
 CREATE TRIGGER IF NOT EXISTS orders_follow_intakes AFTER UPDATE OF status ON intakes
@@ -164,6 +183,9 @@ constexpr AddedColumn added_columns[] = {
     {"sales", "admission", "TEXT NOT NULL DEFAULT 'first_come'"},  // the draw (issue #26)
     {"sales", "draw_window_ms", "INTEGER NOT NULL DEFAULT 0"},
     {"sales", "prequeue_ms", "INTEGER NOT NULL DEFAULT 0"},
+    {"intakes", "item_id", "TEXT NOT NULL DEFAULT ''"},  // sales of several items (issue #26)
+    {"orders", "item_id", "TEXT NOT NULL DEFAULT ''"},
+    {"event_outbox", "item_id", "TEXT NOT NULL DEFAULT ''"},
 };
 
 enum Stmt {
@@ -188,6 +210,10 @@ enum Stmt {
   insert_draw_seed,
   insert_draw_entrant,
   mark_draw_applied,
+  insert_sale_item,
+  flush_item_remaining,
+  items_of_sale,
+  archive_item_row,
   statement_count
 };
 
@@ -205,19 +231,21 @@ constexpr const char* statement_sql[statement_count] = {
      "draw_window_ms, prequeue_ms, buckets) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
     // Parenthesised: one statement spelt over several lines, not a missing comma.
     ("INSERT INTO intakes (order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, "
-     "updated_at, external_id, quantity, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
+     "updated_at, external_id, quantity, request_id, item_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+     "?13, ?14) "
      "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, version = excluded.version, seq = excluded.seq, "
      "reason = excluded.reason, payment_id = excluded.payment_id, updated_at = excluded.updated_at, "
      "external_id = excluded.external_id WHERE excluded.version > intakes.version"),
-    ("INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id, quantity) "
-     "VALUES (?1, ?2, ?3, 'CONFIRMED', ?4, ?4, ?5, ?6) ON CONFLICT (order_id) DO NOTHING"),
+    ("INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id, quantity, item_id) "
+     "VALUES (?1, ?2, ?3, 'CONFIRMED', ?4, ?4, ?5, ?6, ?7) ON CONFLICT (order_id) DO NOTHING"),
     "UPDATE sales SET remaining_db = ?2 WHERE sale_id = ?1",
     // Prepared once like the rest: sqlite3_exec would parse them for every commit.
     "BEGIN IMMEDIATE",
     "COMMIT",
-    ("INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at, quantity) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-    ("SELECT id, order_id, sale_id, user_id, status, version, reason, external_id, at, quantity FROM event_outbox "
+    ("INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at, quantity, "
+     "item_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+    ("SELECT id, order_id, sale_id, user_id, status, version, reason, external_id, at, quantity, item_id "
+     "FROM event_outbox "
      "ORDER BY id LIMIT ?1"),
     "DELETE FROM event_outbox WHERE id = ?1",
     "SELECT count(*) FROM event_outbox",
@@ -234,13 +262,19 @@ constexpr const char* statement_sql[statement_count] = {
     "SELECT sale_id FROM sales WHERE archived_at IS NOT NULL ORDER BY sale_id",
     // Through intakes_by_sale: (sale_id, rowid) order, no sort, no archived row read.
     ("SELECT rowid, order_id, sale_id, user_id, seq, status, version, reason, payment_id, created_at, updated_at, "
-     "external_id, quantity, request_id FROM intakes WHERE sale_id = ?1 ORDER BY rowid"),
+     "external_id, quantity, request_id, item_id FROM intakes WHERE sale_id = ?1 ORDER BY rowid"),
     "SELECT sale_id FROM intakes WHERE order_id = ?1",
     ("INSERT INTO draws (sale_id, seed, seeded_at, entrants) VALUES (?1, ?2, ?3, ?4) "
      "ON CONFLICT (sale_id) DO NOTHING"),
     ("INSERT INTO draw_entrants (sale_id, order_id, user_id, quantity, entered_at, position) "
      "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (sale_id, order_id) DO NOTHING"),
     "UPDATE draws SET drawn_at = ?2, admitted = ?3, units = ?4 WHERE sale_id = ?1 AND drawn_at IS NULL",
+    ("INSERT INTO sale_items (sale_id, item_id, name, stock, max_per_buyer, position) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+    "UPDATE sale_items SET remaining_db = ?3 WHERE sale_id = ?1 AND item_id = ?2",
+    ("SELECT item_id, name, stock, max_per_buyer, remaining_db, final_remaining, final_counts, final_units "
+     "FROM sale_items WHERE sale_id = ?1 ORDER BY position"),
+    ("UPDATE sale_items SET final_remaining = ?3, remaining_db = ?3, final_counts = ?4, final_units = ?5 "
+     "WHERE sale_id = ?1 AND item_id = ?2 AND final_remaining IS NULL"),
 };
 
 // The statuses the event sink is told of.
@@ -300,6 +334,7 @@ void bind_intake(sqlite3_stmt* s, const domain::Order& order) {
   bind_text(s, 11, order.external_id);
   sqlite3_bind_int64(s, 12, order.quantity);
   bind_text(s, 13, order.request_id);
+  bind_text(s, 14, order.item_id);
 }
 
 std::optional<std::int64_t> column_optional(sqlite3_stmt* s, int i) {
@@ -331,6 +366,30 @@ std::string add_missing_columns(sqlite3* db) {
     spdlog::info("database: {}.{} added", added.table, added.column);
   }
   return {};
+}
+
+// An archive's counts or units of one item: one number per status, space-separated.
+std::string status_numbers(const std::array<std::uint64_t, domain::all_statuses.size()>& numbers) {
+  std::string out;
+  for (const auto n : numbers) {
+    if (!out.empty()) out += ' ';
+    out += std::to_string(n);
+  }
+  return out;
+}
+
+std::array<std::uint64_t, domain::all_statuses.size()> parse_status_numbers(const std::string& text) {
+  std::array<std::uint64_t, domain::all_statuses.size()> out{};
+  std::size_t at = 0;
+  for (auto& n : out) {
+    while (at < text.size() && text[at] == ' ') ++at;
+    std::size_t end = at;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    if (end == at) break;
+    n = std::stoull(text.substr(at, end - at));
+    at = end;
+  }
+  return out;
 }
 
 SaleRecord read_sale_record(sqlite3_stmt* s) {
@@ -368,6 +427,25 @@ int step_done(sqlite3_stmt* s) {
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+// The items of one sale (none for a sale of one item), in its order; SQLITE_OK if read.
+// `archived`: remaining is the archive's final number, else the last flushed (or the stock).
+int read_sale_items(sqlite3_stmt* s, const std::string& sale_id, bool archived, std::vector<store::ItemView>& items) {
+  bind_text(s, 1, sale_id);
+  return each_row(s, [&](sqlite3_stmt* row) {
+    store::ItemView item;
+    item.item = domain::SaleItem{column_text(row, 0), column_text(row, 1), sqlite3_column_int64(row, 2),
+                                 sqlite3_column_int64(row, 3)};
+    item.remaining_db = column_optional(row, 4);
+    const auto final_remaining = column_optional(row, 5);
+    item.remaining = archived && final_remaining ? *final_remaining : item.remaining_db.value_or(item.item.stock);
+    if (archived) {
+      item.counts = parse_status_numbers(column_text(row, 6));
+      item.units = parse_status_numbers(column_text(row, 7));
+    }
+    items.push_back(std::move(item));
+  });
 }
 
 }  // namespace
@@ -529,7 +607,19 @@ void SqliteDatabase::record_sale(const domain::Sale& sale, Done done) {
         sqlite3_bind_int64(s, 9, sale.admission.draw_window_ms);
         sqlite3_bind_int64(s, 10, sale.admission.prequeue_ms);
         sqlite3_bind_int64(s, 11, sale.buckets);
-        return step_done(s);
+        if (const int rc = step_done(s); rc != SQLITE_OK) return rc;
+        // Its items in the same transaction: a restart finds both or neither.
+        auto* item = self.statement(insert_sale_item);
+        for (std::size_t i = 0; i < sale.items.size(); ++i) {
+          bind_text(item, 1, sale.sale_id);
+          bind_text(item, 2, sale.items[i].item_id);
+          bind_text(item, 3, sale.items[i].name);
+          sqlite3_bind_int64(item, 4, sale.items[i].stock);
+          sqlite3_bind_int64(item, 5, sale.items[i].max_per_buyer);
+          sqlite3_bind_int64(item, 6, static_cast<std::int64_t>(i));
+          if (const int rc = step_done(item); rc != SQLITE_OK) return rc;
+        }
+        return SQLITE_OK;
       },
       std::move(done));
 }
@@ -556,6 +646,7 @@ void SqliteDatabase::record_order(domain::Order order, Done done) {
         bind_text(e, 7, order.external_id);
         sqlite3_bind_int64(e, 8, order.updated_at);
         sqlite3_bind_int64(e, 9, order.quantity);
+        bind_text(e, 10, order.item_id);
         return step_done(e);
       },
       std::move(done));
@@ -614,6 +705,7 @@ int SqliteDatabase::insert_order_row(const domain::Order& order, domain::TimeMs 
   sqlite3_bind_int64(s, 4, at);
   bind_text(s, 5, order.external_id);
   sqlite3_bind_int64(s, 6, order.quantity);
+  bind_text(s, 7, order.item_id);
   return step_done(s);
 }
 
@@ -627,8 +719,17 @@ bool SqliteDatabase::create_order(const domain::Order& order) {
 bool SqliteDatabase::flush_stock(const std::vector<std::pair<std::string, std::int64_t>>& remaining) {
   return submit_and_wait([remaining](SqliteDatabase& self) {
     auto* s = self.statement(flush_remaining);
-    for (const auto& [sale_id, value] : remaining) {
-      bind_text(s, 1, sale_id);
+    auto* item = self.statement(flush_item_remaining);
+    for (const auto& [key, value] : remaining) {
+      if (const auto item_key = domain::parse_item_stock_key(key)) {
+        const std::string sale_id(item_key->sale_id), item_id(item_key->item_id);
+        bind_text(item, 1, sale_id);
+        bind_text(item, 2, item_id);
+        sqlite3_bind_int64(item, 3, value);
+        if (int rc = step_done(item); rc != SQLITE_OK) return rc;
+        continue;
+      }
+      bind_text(s, 1, key);
       sqlite3_bind_int64(s, 2, value);
       if (int rc = step_done(s); rc != SQLITE_OK) return rc;
     }
@@ -666,6 +767,7 @@ std::optional<std::vector<OutboxEvent>> SqliteDatabase::take(std::size_t limit) 
       e.external_id = column_text(s, 7);
       e.at = sqlite3_column_int64(s, 8);
       e.quantity = sqlite3_column_int64(s, 9);
+      e.item_id = column_text(s, 10);
       events.push_back(std::move(e));
     }
     sqlite3_reset(s);
@@ -716,6 +818,15 @@ store::JournalState SqliteDatabase::load() {
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_OK) return rc;
+    for (auto& sale : state.sales) {
+      std::vector<store::ItemView> items;
+      if ((rc = read_sale_items(self.statement(items_of_sale), sale.sale_id, false, items)) != SQLITE_OK) return rc;
+      for (auto& item : items) {
+        if (item.remaining_db)
+          state.remaining_db.emplace_back(domain::item_stock_key(sale.sale_id, item.item.item_id), *item.remaining_db);
+        sale.items.push_back(std::move(item.item));
+      }
+    }
     rc = sqlite3_prepare_v2(self.db_, load_draws_sql, -1, &s, nullptr);
     while (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
       store::DrawRecord draw;
@@ -751,6 +862,7 @@ store::JournalState SqliteDatabase::load() {
         o.external_id = column_text(row, 11);
         o.quantity = sqlite3_column_int64(row, 12);
         o.request_id = column_text(row, 13);
+        o.item_id = column_text(row, 14);
         loaded.emplace_back(sqlite3_column_int64(row, 0), std::move(o));
       });
       if (rc != SQLITE_OK) return rc;
@@ -776,6 +888,16 @@ bool SqliteDatabase::archive_sale(const store::SaleView& final_numbers, domain::
       sqlite3_bind_int64(s, 4 + static_cast<int>(final_numbers.counts.size() + i),
                          static_cast<std::int64_t>(final_numbers.units[i]));
     if (const int rc = step_done(s); rc != SQLITE_OK) return rc;
+    auto* item = self.statement(archive_item_row);
+    for (const auto& view : final_numbers.items) {
+      const std::string counts = status_numbers(view.counts), units = status_numbers(view.units);
+      bind_text(item, 1, final_numbers.sale.sale_id);
+      bind_text(item, 2, view.item.item_id);
+      sqlite3_bind_int64(item, 3, view.remaining);
+      bind_text(item, 4, counts);
+      bind_text(item, 5, units);
+      if (const int rc = step_done(item); rc != SQLITE_OK) return rc;
+    }
     // Archived now or before; a sale the file has no row of is not.
     bool archived = false;
     auto* check = self.statement(sale_archived_at);
@@ -784,6 +906,15 @@ bool SqliteDatabase::archive_sale(const store::SaleView& final_numbers, domain::
     if (rc != SQLITE_OK) return rc;
     return archived ? SQLITE_OK : SQLITE_NOTFOUND;
   });
+}
+
+int SqliteDatabase::read_items(SaleRecord& record) {
+  if (const int rc = read_sale_items(statement(items_of_sale), record.sale.sale_id, record.archived_at.has_value(),
+                                     record.items);
+      rc != SQLITE_OK)
+    return rc;
+  for (const auto& item : record.items) record.sale.items.push_back(item.item);
+  return SQLITE_OK;
 }
 
 bool SqliteDatabase::mark_settled(const std::string& sale_id, std::optional<domain::TimeMs> since) {
@@ -800,7 +931,9 @@ std::optional<SaleRecord> SqliteDatabase::find_sale(const std::string& sale_id) 
   const bool ok = submit_and_wait([&sale_id, &found](SqliteDatabase& self) {
     auto* s = self.statement(find_sale_row);
     bind_text(s, 1, sale_id);
-    return each_row(s, [&found](sqlite3_stmt* row) { found = read_sale_record(row); });
+    if (const int rc = each_row(s, [&found](sqlite3_stmt* row) { found = read_sale_record(row); }); rc != SQLITE_OK)
+      return rc;
+    return found ? self.read_items(*found) : SQLITE_OK;
   });
   return ok ? found : std::nullopt;
 }
@@ -811,7 +944,12 @@ std::vector<SaleRecord> SqliteDatabase::list_sales(const std::string& after_sale
     auto* s = self.statement(list_sale_rows);
     bind_text(s, 1, after_sale_id);
     sqlite3_bind_int64(s, 2, static_cast<std::int64_t>(limit));
-    return each_row(s, [&records](sqlite3_stmt* row) { records.push_back(read_sale_record(row)); });
+    if (const int rc = each_row(s, [&records](sqlite3_stmt* row) { records.push_back(read_sale_record(row)); });
+        rc != SQLITE_OK)
+      return rc;
+    for (auto& record : records)
+      if (const int rc = self.read_items(record); rc != SQLITE_OK) return rc;
+    return SQLITE_OK;
   });
   if (!ok) return {};
   return records;

@@ -94,6 +94,7 @@ class SqliteDatabase final : public OrderDatabase, public store::Journal, public
   void run_batch(std::deque<Job>& batch);
   sqlite3_stmt* statement(int which);
   int insert_order_row(const domain::Order& order, domain::TimeMs at);  // on the writer thread
+  int read_items(SaleRecord& record);  // the sale's items into record.items and record.sale.items (writer thread)
 
   // The file we opened is still the one at our path (not removed or replaced).
   bool file_in_place() const;

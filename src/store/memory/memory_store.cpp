@@ -53,14 +53,14 @@ void MemoryStore::restore(const JournalState& state) {
   std::vector<domain::Order> handed_back;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& sale : state.sales) {
-      SaleEntry entry;
-      entry.sale = sale;
-      entry.remaining = sale.stock;
-      sales_.emplace(sale.sale_id, std::move(entry));
+    for (const auto& sale : state.sales) sales_.emplace(sale.sale_id, new_sale_entry(sale));
+    for (const auto& [key, remaining] : state.remaining_db) {
+      const auto item_key = domain::parse_item_stock_key(key);
+      auto it = sales_.find(item_key ? std::string(item_key->sale_id) : key);
+      if (it == sales_.end()) continue;
+      if (!item_key) it->second.remaining_db = remaining;
+      else if (auto* item = item_entry(it->second, item_key->item_id)) item->remaining_db = remaining;
     }
-    for (const auto& [sale_id, remaining] : state.remaining_db)
-      if (auto it = sales_.find(sale_id); it != sales_.end()) it->second.remaining_db = remaining;
 
     const auto now = domain::now_ms();
     std::unordered_map<std::string, std::set<std::uint64_t>> seqs;
@@ -77,18 +77,22 @@ void MemoryStore::restore(const JournalState& state) {
         entry.confirmed_at = order.updated_at;
         confirmed_.emplace_back(order.updated_at, order.order_id);
       }
-      if (domain::holds_units(order.status)) sale.remaining -= order.quantity;
+      ItemEntry* item = item_entry(sale, order.item_id);
+      if (domain::holds_units(order.status)) {
+        sale.remaining -= order.quantity;
+        if (item) item->remaining -= order.quantity;
+      }
       if (counts_for_buyer(order.status)) {
         sale.holders[domain::hold_key(order)] = order.order_id;
-        if (sale.sale.max_per_buyer > 1) sale.held_units[order.user_id] += order.quantity;
+        if (domain::buyer_limit(sale.sale, order.item_id) > 1)
+          sale.held_units[domain::buyer_key(order.user_id, order.item_id)] += order.quantity;
       }
       if (order.status == OrderStatus::entered) sale.entrants.push_back(order.order_id);
       if (order.status == OrderStatus::queued) queue_.push_back(order.order_id);
       else if (was_started(order.status)) sale.started += 1;
       seqs[order.sale_id].insert(order.seq);
       sale.seq = std::max(sale.seq, order.seq);
-      sale.counts[index_of(order.status)] += 1;
-      sale.units[index_of(order.status)] += static_cast<std::uint64_t>(order.quantity);
+      count_order(sale, order, order.status, 1);
       orders_.try_emplace(order.order_id, std::move(entry));
     }
     // Numbers of intakes that never committed hold no order; positions skip them.
@@ -150,15 +154,50 @@ SaleView MemoryStore::sale_view(const SaleEntry& sale) const {
   view.counts = sale.counts;
   view.units = sale.units;
   view.queue_depth = sale.counts[index_of(OrderStatus::queued)];
+  view.items.reserve(sale.items.size());
+  for (std::size_t i = 0; i < sale.items.size(); ++i) {
+    const ItemEntry& item = sale.items[i];
+    view.items.push_back(ItemView{sale.sale.items[i], item.remaining, item.remaining_db, item.counts, item.units});
+  }
   return view;
+}
+
+MemoryStore::SaleEntry MemoryStore::new_sale_entry(const domain::Sale& sale) {
+  SaleEntry entry;
+  entry.sale = sale;
+  entry.remaining = sale.stock;
+  entry.items.reserve(sale.items.size());
+  for (const auto& item : sale.items) entry.items.push_back(ItemEntry{item.stock, std::nullopt, {}, {}});
+  return entry;
+}
+
+MemoryStore::ItemEntry* MemoryStore::item_entry(SaleEntry& sale, std::string_view item_id) {
+  if (item_id.empty()) return nullptr;
+  for (std::size_t i = 0; i < sale.sale.items.size(); ++i)
+    if (sale.sale.items[i].item_id == item_id) return &sale.items[i];
+  return nullptr;
+}
+
+void MemoryStore::count_order(SaleEntry& sale, const domain::Order& order, OrderStatus status, int sign) {
+  const auto units = static_cast<std::uint64_t>(order.quantity);
+  const auto orders = static_cast<std::uint64_t>(1);
+  const auto add = [&](auto& counts, auto& unit_counts) {
+    if (sign > 0) {
+      counts[index_of(status)] += orders;
+      unit_counts[index_of(status)] += units;
+    } else {
+      counts[index_of(status)] -= orders;
+      unit_counts[index_of(status)] -= units;
+    }
+  };
+  add(sale.counts, sale.units);
+  if (ItemEntry* item = item_entry(sale, order.item_id)) add(item->counts, item->units);
 }
 
 void MemoryStore::account(SaleEntry& sale, OrderStatus from, const OrderEntry& entry, domain::TimeMs now) {
   const auto& order = entry.order;
-  sale.counts[index_of(from)] -= 1;
-  sale.counts[index_of(order.status)] += 1;
-  sale.units[index_of(from)] -= static_cast<std::uint64_t>(order.quantity);
-  sale.units[index_of(order.status)] += static_cast<std::uint64_t>(order.quantity);
+  count_order(sale, order, from, -1);
+  count_order(sale, order, order.status, 1);
   if (from == OrderStatus::queued && order.status == OrderStatus::processing) {
     sale.started += 1;
     sale.start_rate.record(now);
@@ -168,6 +207,7 @@ void MemoryStore::account(SaleEntry& sale, OrderStatus from, const OrderEntry& e
 
 void MemoryStore::give_back(SaleEntry& sale, const domain::Order& order) {
   sale.remaining += order.quantity;
+  if (ItemEntry* item = item_entry(sale, order.item_id)) item->remaining += order.quantity;
   drop_hold(sale, order);
 }
 
@@ -178,9 +218,10 @@ bool MemoryStore::awaits_draw(const SaleEntry& sale) {
 void MemoryStore::drop_hold(SaleEntry& sale, const domain::Order& order) {
   const std::string key = domain::hold_key(order);
   if (auto* holder = sale.holders.find(key); holder && *holder == order.order_id) sale.holders.erase(key);
-  if (auto* held = sale.held_units.find(order.user_id)) {
+  const std::string buyer = domain::buyer_key(order.user_id, order.item_id);
+  if (auto* held = sale.held_units.find(buyer)) {
     *held -= order.quantity;
-    if (*held <= 0) sale.held_units.erase(order.user_id);
+    if (*held <= 0) sale.held_units.erase(buyer);
   }
 }
 
@@ -199,9 +240,7 @@ void MemoryStore::create_sale(const domain::Sale& sale, Callback<SaleView> done)
   {
     std::lock_guard lock(mutex_);
     if (sales_.contains(sale.sale_id)) return done(domain::refusal(ErrorCode::sale_exists));
-    SaleEntry entry;
-    entry.sale = sale;
-    entry.remaining = sale.stock;
+    SaleEntry entry = new_sale_entry(sale);
     // Held in memory before it is durable so that a racing create sees it; the
     // journal's answer decides whether it stays.
     sales_.emplace(sale.sale_id, std::move(entry));
@@ -254,13 +293,17 @@ void MemoryStore::intake(const std::string& sale_id, const IntakeRequest& reques
   } else if (auto refused = domain::window_refusal(sale.sale, now)) {
     return refuse(domain::refusal(*refused));
   }
-  const bool several = sale.sale.max_per_buyer > 1;
+  // A sale of several items needs one of them named; a sale of one ignores the name.
+  if (auto refused = domain::item_refusal(sale.sale, request.item_id)) return refuse(std::move(*refused));
+  ItemEntry* item = item_entry(sale, request.item_id);
+  const std::string_view item_id = item ? std::string_view(request.item_id) : std::string_view();
+  const bool several = domain::buyer_limit(sale.sale, item_id) > 1;
   // A request id names one of several orders; with one unit allowed there is only one.
   std::string request_id = several ? request.request_id : std::string();
-  // The user id itself unless a request id names the order: no copy on the single-unit path.
+  // The user id itself unless a request id or an item is part of the key: no copy on the single-item, single-unit path.
   std::string keyed;
-  if (!request_id.empty()) keyed = domain::hold_key(request.user_id, request_id);
-  const std::string& key = request_id.empty() ? request.user_id : keyed;
+  if (!request_id.empty() || item) keyed = domain::hold_key(request.user_id, request_id, item_id);
+  const std::string& key = keyed.empty() ? request.user_id : keyed;
   // Dedupe the request before taking stock, in the same critical section.
   if (const auto* holder = sale.holders.find(key)) {
     const auto& entry = orders_.at(*holder);
@@ -279,11 +322,15 @@ void MemoryStore::intake(const std::string& sale_id, const IntakeRequest& reques
     });
   }
   if (awaiting_result) return refuse(drawing);
+  // Units are counted per buyer and item: keyed by the user alone in a sale of one item.
+  std::string buyer = item ? domain::buyer_key(request.user_id, item_id) : std::string();
+  const std::string& buyer_key = item ? buyer : request.user_id;
   const std::int64_t held = several ? [&] {
-    const auto* units = sale.held_units.find(request.user_id);
+    const auto* units = sale.held_units.find(buyer_key);
     return units ? *units : std::int64_t{0};
   }() : 0;
-  if (auto refused = domain::quantity_refusal(sale.sale, request.quantity, held, sale.remaining))
+  if (auto refused = domain::quantity_refusal(domain::buyer_limit(sale.sale, item_id), request.quantity, held,
+                                              item ? item->remaining : sale.remaining))
     return refuse(std::move(*refused));
 
   OrderEntry entry;
@@ -292,6 +339,7 @@ void MemoryStore::intake(const std::string& sale_id, const IntakeRequest& reques
   entry.order.user_id = request.user_id;
   entry.order.quantity = request.quantity;
   entry.order.request_id = std::move(request_id);
+  entry.order.item_id = std::string(item_id);
   entry.order.created_at = entry.order.updated_at = now;
   if (entering) {
     // No unit and no place in line yet: the draw gives both (seq = position).
@@ -302,11 +350,11 @@ void MemoryStore::intake(const std::string& sale_id, const IntakeRequest& reques
   } else {
     entry.order.seq = ++sale.seq;
     sale.remaining -= request.quantity;
+    if (item) item->remaining -= request.quantity;
   }
   sale.holders.try_emplace(key, entry.order.order_id);
-  if (several) sale.held_units[request.user_id] += request.quantity;
-  sale.counts[index_of(entry.order.status)] += 1;
-  sale.units[index_of(entry.order.status)] += static_cast<std::uint64_t>(request.quantity);
+  if (several) sale.held_units[buyer_key] += request.quantity;
+  count_order(sale, entry.order, entry.order.status, 1);
   domain::Order order = entry.order;  // the journal's copy: the entry may change before the commit
   std::string order_id = order.order_id;
   orders_.try_emplace(order_id, std::move(entry));
@@ -352,8 +400,7 @@ domain::Result<IntakeOutcome> MemoryStore::complete_intake_locked(const std::str
       give_back(sale, entry.order);
       sale.skipped.insert(entry.order.seq);  // a number no order holds: not counted in positions
     }
-    sale.counts[index_of(status)] -= 1;
-    sale.units[index_of(status)] -= static_cast<std::uint64_t>(entry.order.quantity);
+    count_order(sale, entry.order, status, -1);
     orders_.erase(order_id);
     return unavailable;
   }
@@ -487,10 +534,8 @@ void MemoryStore::hand_back(const std::string& order_id) {
   const auto now = domain::now_ms();
   if (!domain::apply_transition(entry.order, OrderStatus::queued, now)) return;
   SaleEntry& sale = sales_.at(entry.order.sale_id);
-  sale.counts[index_of(OrderStatus::processing)] -= 1;
-  sale.counts[index_of(OrderStatus::queued)] += 1;
-  sale.units[index_of(OrderStatus::processing)] -= static_cast<std::uint64_t>(entry.order.quantity);
-  sale.units[index_of(OrderStatus::queued)] += static_cast<std::uint64_t>(entry.order.quantity);
+  count_order(sale, entry.order, OrderStatus::processing, -1);
+  count_order(sale, entry.order, OrderStatus::queued, 1);
   sale.started -= 1;            // back in line: its next start counts again
   queue_.push_front(order_id);  // it was first in line before
   auto view = view_of(entry, now);
@@ -546,13 +591,24 @@ std::vector<std::pair<std::string, std::int64_t>> MemoryStore::remaining_by_sale
   std::shared_lock lock(mutex_);
   std::vector<std::pair<std::string, std::int64_t>> out;
   out.reserve(sales_.size());
-  for (const auto& [id, sale] : sales_) out.emplace_back(id, sale.remaining);
+  for (const auto& [id, sale] : sales_) {
+    out.emplace_back(id, sale.remaining);
+    // A sale of several items: each item's too, under its item_stock_key.
+    for (std::size_t i = 0; i < sale.items.size(); ++i)
+      out.emplace_back(domain::item_stock_key(id, sale.sale.items[i].item_id), sale.items[i].remaining);
+  }
   return out;
 }
 
-void MemoryStore::set_remaining_db(const std::string& sale_id, std::int64_t remaining) {
+void MemoryStore::set_remaining_db(const std::string& key, std::int64_t remaining) {
   std::lock_guard lock(mutex_);
-  if (auto it = sales_.find(sale_id); it != sales_.end()) it->second.remaining_db = remaining;
+  if (const auto item_key = domain::parse_item_stock_key(key)) {
+    auto it = sales_.find(std::string(item_key->sale_id));
+    if (it == sales_.end()) return;
+    if (auto* item = item_entry(it->second, item_key->item_id)) item->remaining_db = remaining;
+    return;
+  }
+  if (auto it = sales_.find(key); it != sales_.end()) it->second.remaining_db = remaining;
 }
 
 std::vector<domain::Sale> MemoryStore::sales() {

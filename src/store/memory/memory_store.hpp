@@ -55,6 +55,13 @@ class MemoryStore final : public Store, public SaleDraws {
   std::size_t run_due_draws(domain::TimeMs now) override;
 
  private:
+  // One item of a sale of several (domain::SaleItem): its own stock and counts.
+  struct ItemEntry {
+    std::int64_t remaining = 0;
+    std::optional<std::int64_t> remaining_db;
+    std::array<std::uint64_t, domain::all_statuses.size()> counts{};
+    std::array<std::uint64_t, domain::all_statuses.size()> units{};
+  };
   struct SaleEntry {
     domain::Sale sale;
     std::int64_t remaining = 0;
@@ -64,9 +71,11 @@ class MemoryStore final : public Store, public SaleDraws {
     std::set<std::uint64_t> skipped;  // intake numbers of intakes that failed to commit
     domain::RateMeter start_rate;
     ShardedMap<std::string> holders;  // hold key (domain::hold_key) -> order id
-    // user -> units held in orders not given back; kept only where max_per_buyer > 1
+    // buyer (domain::buyer_key: per item in a sale of several) -> units held in
+    // orders not given back; kept only where the buyer's limit is above 1
     // (with one unit allowed, the holder entry alone says the buyer holds it).
     ShardedMap<std::int64_t> held_units;
+    std::vector<ItemEntry> items;  // a sale of several items: one per sale.items, in its order
     std::array<std::uint64_t, domain::all_statuses.size()> counts{};
     std::array<std::uint64_t, domain::all_statuses.size()> units{};
     bool dropping = false;  // drop_sale is removing it: intakes answer not found
@@ -85,6 +94,11 @@ class MemoryStore final : public Store, public SaleDraws {
   };
 
   OrderView view_of(const OrderEntry& entry, domain::TimeMs now) const;
+  static SaleEntry new_sale_entry(const domain::Sale& sale);
+  // The item of a sale of several that `item_id` names; nullptr in a sale of one item (or an unknown id).
+  static ItemEntry* item_entry(SaleEntry& sale, std::string_view item_id);
+  // An order of `quantity` units counted under `status` (added, or removed with -1), in the sale and its item.
+  static void count_order(SaleEntry& sale, const domain::Order& order, domain::OrderStatus status, int sign);
   SaleView sale_view(const SaleEntry& sale) const;
   // Bookkeeping of a status change already applied to `entry.order`.
   void account(SaleEntry& sale, domain::OrderStatus from, const OrderEntry& entry, domain::TimeMs now);
