@@ -30,7 +30,7 @@ domain::Result<IntakeBody> parse_intake_body(std::string_view text, bool require
   // {"user_id":"..."} as every client sends it: read without a parser.
   if (auto plain = sole_id_member(text, "user_id")) {
     if (!domain::is_valid_id(*plain)) return invalid_id;
-    return IntakeBody{std::string(*plain), 1, {}};
+    return IntakeBody{std::string(*plain), 1, {}, {}};
   }
   if (!required && text.find_first_not_of(" \t\r\n") == std::string_view::npos) return IntakeBody{};  // no body at all
   // The body of an intake is small: read into this buffer, not the heap.
