@@ -22,6 +22,7 @@ struct OutboxEvent {
   std::string external_id;
   domain::TimeMs at = 0;  // when the order took this status
   std::int64_t quantity = 1;  // the units the order holds (or gave back)
+  std::string item_id;        // the item of a sale of several items; empty otherwise
 };
 
 class EventOutbox {
