@@ -25,6 +25,10 @@ struct SaleRecord {
   // Final units by status (orders of several units count each); archives made
   // before units were recorded read their counts (every order was one unit).
   std::array<std::uint64_t, domain::all_statuses.size()> units{};
+  // A sale of several items (sale.items): each one's remaining as remaining is
+  // the sale's (remaining_db while live, final once archived), in the sale's
+  // order; counts and units are the final ones of an archive (zero while live).
+  std::vector<store::ItemView> items;
   std::optional<domain::TimeMs> settled_since;  // the archiver first saw it settled
   std::optional<domain::TimeMs> archived_at;
 };

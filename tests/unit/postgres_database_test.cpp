@@ -950,6 +950,10 @@ TEST_F(PostgresDatabaseTest, ASaleOfSeveralItemsIsRecordedOnceAndReadBackInItsOr
   EXPECT_EQ(listed[0].sale.sale_id, "multi");
   EXPECT_EQ(listed[0].sale.items.size(), 2u);
   EXPECT_EQ(listed[0].sale.items[1].name, "Buds");
+  ASSERT_EQ(listed[0].items.size(), 2u);
+  EXPECT_EQ(listed[0].items[1].remaining, 5);  // never flushed: the stock
+  EXPECT_FALSE(listed[0].items[1].remaining_db);
+  EXPECT_TRUE(listed[1].items.empty());
   EXPECT_TRUE(listed[1].sale.items.empty());
 }
 
@@ -987,7 +991,15 @@ TEST_F(PostgresDatabaseTest, TheStockFlushAndTheArchiveKeepEachItemsNumbers) {
   const std::string item_sql = "SELECT remaining_db FROM sale_items WHERE sale_id = 'multi' AND item_id = $1";
   EXPECT_EQ(query_one(url, item_sql, {"phone"}), "1");
   EXPECT_EQ(query_one(url, item_sql, {"buds"}), "5");
-  EXPECT_EQ(db.find_sale("multi")->remaining, 6);
+  const auto live = db.find_sale("multi");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->remaining, 6);
+  ASSERT_EQ(live->items.size(), 2u);
+  EXPECT_EQ(live->items[0].item.item_id, "phone");
+  EXPECT_EQ(live->items[0].remaining, 1);
+  EXPECT_EQ(live->items[0].remaining_db, 1);
+  EXPECT_EQ(live->items[1].remaining, 5);
+  EXPECT_EQ(live->items[1].counts, decltype(live->items[1].counts){});  // final numbers only once archived
 
   auto numbers = final_numbers(sale, 4, 3, 1, 0);
   numbers.items.resize(2);
@@ -1016,6 +1028,13 @@ TEST_F(PostgresDatabaseTest, TheStockFlushAndTheArchiveKeepEachItemsNumbers) {
   ASSERT_TRUE(archived);
   EXPECT_EQ(archived->sale.items.size(), 2u);
   EXPECT_EQ(archived->remaining, 4);
+  ASSERT_EQ(archived->items.size(), 2u);
+  EXPECT_EQ(archived->items[0].remaining, 0);
+  EXPECT_EQ(archived->items[0].units[static_cast<std::size_t>(OrderStatus::paid)], 3u);
+  EXPECT_EQ(archived->items[1].remaining, 4);
+  EXPECT_EQ(archived->items[1].counts[static_cast<std::size_t>(OrderStatus::failed)], 1u);
+  EXPECT_EQ(archived->items[1].units[static_cast<std::size_t>(OrderStatus::failed)], 2u);
+  EXPECT_EQ(archived->items[1].units[static_cast<std::size_t>(OrderStatus::paid)], 0u);
 }
 
 // An archive whose sale row was never recorded makes its items' rows too.
@@ -1031,6 +1050,9 @@ TEST_F(PostgresDatabaseTest, ArchivingASaleOfSeveralItemsTheFlushNeverRecordedMa
   ASSERT_EQ(found->sale.items.size(), 2u);
   EXPECT_EQ(found->sale.items[0].item_id, "phone");
   EXPECT_EQ(found->sale.items[1].stock, 5);
+  ASSERT_EQ(found->items.size(), 2u);
+  EXPECT_EQ(found->items[0].remaining, 3);  // nothing sold: the archive's final numbers say so
+  EXPECT_EQ(found->items[1].remaining, 5);
 }
 
 }  // namespace

@@ -154,7 +154,8 @@ constexpr postgres::PreparedStatement statements[] = {
      "AS e(i, n, s, m, p) ON CONFLICT (sale_id, item_id) DO NOTHING",
      6},
     {select_sale_items,
-     "SELECT sale_id, item_id, name, stock, max_per_buyer FROM sale_items WHERE sale_id = ANY($1::text[]) "
+     "SELECT sale_id, item_id, name, stock, max_per_buyer, remaining_db, final_remaining, "
+     "array_to_string(counts, ','), array_to_string(units, ',') FROM sale_items WHERE sale_id = ANY($1::text[]) "
      "ORDER BY sale_id, position",
      1},
     // As set_remaining: an archived item (its final_remaining written) keeps its numbers.
@@ -276,7 +277,20 @@ SaleRecord read_sale(const PGresult* result, int row) {
   return record;
 }
 
-// The items of these sales (sales of several items; the others have none), into their records.
+// An archived item's counts or units, as array_to_string wrote them (OrderStatus's order).
+std::array<std::uint64_t, domain::all_statuses.size()> status_numbers(std::string_view text) {
+  std::array<std::uint64_t, domain::all_statuses.size()> numbers{};
+  std::size_t i = 0;
+  for (std::size_t from = 0; from < text.size() && i < numbers.size(); ++i) {
+    const auto comma = std::min(text.find(',', from), text.size());
+    std::from_chars(text.data() + from, text.data() + comma, numbers[i]);
+    from = comma + 1;
+  }
+  return numbers;
+}
+
+// The items of these sales (sales of several items; the others have none), into their records:
+// each one's remaining as read_sale makes the sale's.
 bool read_items(PGconn* conn, const std::vector<std::string>& sale_ids, std::span<SaleRecord> records,
                 Result& failure) {
   Params params;
@@ -286,12 +300,25 @@ bool read_items(PGconn* conn, const std::vector<std::string>& sale_ids, std::spa
     failure = std::move(result);
     return false;
   }
-  for (int row = 0; row < PQntuples(result.get()); ++row) {
-    const std::string_view sale_id = PQgetvalue(result.get(), row, 0);
-    for (auto& record : records)
-      if (record.sale.sale_id == sale_id)
-        record.sale.items.push_back(domain::SaleItem{PQgetvalue(result.get(), row, 1), PQgetvalue(result.get(), row, 2),
-                                                     number_at(result.get(), row, 3), number_at(result.get(), row, 4)});
+  const PGresult* rows = result.get();
+  for (int row = 0; row < PQntuples(rows); ++row) {
+    const std::string_view sale_id = PQgetvalue(rows, row, 0);
+    for (auto& record : records) {
+      if (record.sale.sale_id != sale_id) continue;
+      store::ItemView item;
+      item.item = domain::SaleItem{PQgetvalue(rows, row, 1), PQgetvalue(rows, row, 2), number_at(rows, row, 3),
+                                   number_at(rows, row, 4)};
+      item.remaining_db = optional_at(rows, row, 5);
+      const auto final_remaining = optional_at(rows, row, 6);
+      item.remaining =
+          record.archived_at && final_remaining ? *final_remaining : item.remaining_db.value_or(item.item.stock);
+      if (record.archived_at) {
+        item.counts = status_numbers(PQgetvalue(rows, row, 7));
+        item.units = status_numbers(PQgetvalue(rows, row, 8));
+      }
+      record.sale.items.push_back(item.item);
+      record.items.push_back(std::move(item));
+    }
   }
   return true;
 }
@@ -358,7 +385,8 @@ bool PostgresDatabase::flush_stock(const std::vector<std::pair<std::string, std:
       if (item) params.text(std::string(item->sale_id)).text(std::string(item->item_id));
       else params.text(key);
       params.integer(value);
-      if (!check(params.exec(conn, item ? set_item_remaining : set_remaining), failure)) return false;  // the lease rolls back
+      // A failure rolls the lease back.
+      if (!check(params.exec(conn, item ? set_item_remaining : set_remaining), failure)) return false;
     }
     return check(Result(PQexec(conn, commit_sql)), failure);
   });
