@@ -331,6 +331,26 @@ TEST_F(RedisItemsTest, TheStockFlushNamesEachItemAndItsRemainingDbIsKeptPerItem)
   EXPECT_EQ(kept, 2);
 }
 
+// What the archiver writes to the database (OrderDatabase::archive_sale) is a
+// sale view of the ledger's: each item's final numbers are in it, and the drop
+// that follows leaves nothing of the items behind (they live in the sale's keys).
+TEST_F(RedisItemsTest, TheLedgersViewsCarryTheItemsAndADropLeavesNoneOfTheirKeys) {
+  created(three_items("s"));
+  const auto order = taken("s", wants("alice", "buds", 2, "r1"));
+  ASSERT_EQ(steps_.claimed().order_id, order.order.order_id);
+  ASSERT_TRUE(store_->finish(order.order.order_id, OrderStatus::failed, "shop_rejected", ""));
+  const auto views = store_->sale_views();
+  ASSERT_EQ(views.size(), 1u);
+  ASSERT_EQ(views[0].items.size(), 3u);
+  EXPECT_EQ(item_of(views[0], "buds")->remaining, 5);
+  EXPECT_EQ(item_of(views[0], "buds")->units[idx(OrderStatus::failed)], 2u);
+  expect_item_invariants(views[0]);
+  const auto dropped = store_->drop_sale("s");
+  ASSERT_TRUE(dropped) << dropped.error().message;
+  for (const auto& key : {keys::sale("s"), keys::users("s"), keys::held("s"), keys::order(order.order.order_id)})
+    EXPECT_EQ(admin_->command_sync({"EXISTS", key}).integer, 0) << key;
+}
+
 TEST_F(RedisItemsTest, ASaleOfOneItemIgnoresAnItemNamedAndKeepsNoItemFields) {
   created(make_sale("one", 2));
   const auto order = taken("one", wants("alice", "phone"));

@@ -15,7 +15,8 @@ local function users_key(prefix, sale_id) return prefix .. 'users:' .. sale_id e
 local function held_key(prefix, sale_id) return prefix .. 'held:' .. sale_id end
 -- domain::buyer_key: the buyer, and in a sale of several items the item (limits and repeats are per item).
 local function buyer_key(user_id, item)
-  -- '\64' is the at sign of domain::buyer_key: a literal one would read as a placeholder (script_text.hpp).
+  -- '\64' is the at sign of domain::buyer_key: no literal one is left in a script's text, where each
+  -- marks a placeholder not filled in (script_text.hpp; redis_limits_test holds every script to it).
   if item and item ~= '' then return user_id .. '\64' .. item end
   return user_id
 end
