@@ -186,7 +186,13 @@ class PostgresDatabaseTest : public ::testing::Test {
 
   static inline std::unique_ptr<OwnedCluster> cluster_;
   static inline std::string url_;
-  std::string prefix_ = "t" + flashgate::domain::new_order_id();
+  std::string prefix_ = fresh_prefix();
+  // Appended, not "t" + id: GCC 12's -Wrestrict misreads that once inlined into many tests.
+  static std::string fresh_prefix() {
+    std::string prefix = "t";
+    prefix += flashgate::domain::new_order_id();
+    return prefix;
+  }
   std::vector<std::string> created_;
 };
 
@@ -901,6 +907,152 @@ TEST_F(PostgresDatabaseTest, DISABLED_MeasureOutcomeWritesOneByOneAgainstBatches
   };
   std::printf("%d outcomes: one transaction each %.0f/s, batches of 100 %.0f/s\n", count, per_second(single),
               per_second(batch));
+}
+
+// Sales of several items (issue #26, migration 10).
+Sale two_items(const std::string& sale_id) {
+  Sale sale{sale_id, "gadgets", 8, std::nullopt, 1'900'000'000'000, 1'800'000'000'000};
+  sale.items = {flashgate::domain::SaleItem{"phone", "Phone \"X\", 128 GB", 3, 1},
+                flashgate::domain::SaleItem{"buds", "Buds", 5, 2}};
+  return sale;
+}
+
+TEST_F(PostgresDatabaseTest, Migration10GivesTheRowsOfBeforeNoItem) {
+  const std::string url = fresh_database();
+  create_version1_schema(url);
+  query_one(url, "INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at) "
+                 "VALUES ('old', 's', 'u', 'CONFIRMED', 1, 1)");
+  PostgresDatabase db(url);
+  EXPECT_EQ(query_one(url, "SELECT item_id FROM orders WHERE order_id = 'old'"), "");
+  EXPECT_EQ(query_one(url, "SELECT count(*) FROM sale_items"), "0");
+  EXPECT_EQ(query_one(url, "SELECT max(version) FROM schema_migrations"), "10");
+}
+
+TEST_F(PostgresDatabaseTest, ASaleOfSeveralItemsIsRecordedOnceAndReadBackInItsOrder) {
+  const std::string url = fresh_database();
+  PostgresDatabase db(url);
+  const Sale sale = two_items("multi");
+  ASSERT_TRUE(db.record_sale(sale));
+  ASSERT_TRUE(db.record_sale(sale));  // idempotent: no second set of items
+  ASSERT_TRUE(db.record_sale(Sale{"plain", "lamp", 2, std::nullopt, std::nullopt, 1}));
+  EXPECT_EQ(query_one(url, "SELECT count(*) FROM sale_items"), "2");
+  const auto found = db.find_sale("multi");
+  ASSERT_TRUE(found);
+  ASSERT_EQ(found->sale.items.size(), 2u);
+  EXPECT_EQ(found->sale.items[0].item_id, "phone");
+  EXPECT_EQ(found->sale.items[0].name, "Phone \"X\", 128 GB");
+  EXPECT_EQ(found->sale.items[0].stock, 3);
+  EXPECT_EQ(found->sale.items[1].item_id, "buds");
+  EXPECT_EQ(found->sale.items[1].max_per_buyer, 2);
+  EXPECT_TRUE(db.find_sale("plain")->sale.items.empty());
+  const auto listed = db.list_sales("", 10);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].sale.sale_id, "multi");
+  EXPECT_EQ(listed[0].sale.items.size(), 2u);
+  EXPECT_EQ(listed[0].sale.items[1].name, "Buds");
+  ASSERT_EQ(listed[0].items.size(), 2u);
+  EXPECT_EQ(listed[0].items[1].remaining, 5);  // never flushed: the stock
+  EXPECT_FALSE(listed[0].items[1].remaining_db);
+  EXPECT_TRUE(listed[1].items.empty());
+  EXPECT_TRUE(listed[1].sale.items.empty());
+}
+
+TEST_F(PostgresDatabaseTest, OrderRowsAndEventsSayTheirItem) {
+  const std::string url = fresh_database();
+  PostgresDatabase db(url, 2, PostgresDatabase::default_acquire_timeout, /*event_outbox=*/true);
+  Order phone = make_order(id("phone"));
+  phone.item_id = "phone";
+  phone.version = 2;
+  ASSERT_TRUE(db.create_order(phone));
+  Order failed = make_order(id("buds"), OrderStatus::failed);
+  failed.item_id = "buds";
+  failed.version = 3;
+  ASSERT_TRUE(db.record_outcome(failed));  // a FAILED order's row is made by its outcome
+  ASSERT_TRUE(db.create_order(make_order(id("plain"))));
+  const std::string sql = "SELECT item_id FROM orders WHERE order_id = $1";
+  EXPECT_EQ(query_one(url, sql, {id("phone")}), "phone");
+  EXPECT_EQ(query_one(url, sql, {id("buds")}), "buds");
+  EXPECT_EQ(query_one(url, sql, {id("plain")}), "");
+  const auto events = db.take(10);
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[0].item_id, "phone");
+  EXPECT_EQ((*events)[1].item_id, "buds");
+  EXPECT_EQ((*events)[2].item_id, "");
+}
+
+TEST_F(PostgresDatabaseTest, TheStockFlushAndTheArchiveKeepEachItemsNumbers) {
+  const std::string url = fresh_database();
+  PostgresDatabase db(url);
+  const Sale sale = two_items("multi");
+  ASSERT_TRUE(db.record_sale(sale));
+  ASSERT_TRUE(db.flush_stock({{"multi", 6}, {flashgate::domain::item_stock_key("multi", "phone"), 1},
+                              {flashgate::domain::item_stock_key("multi", "buds"), 5}}));
+  const std::string item_sql = "SELECT remaining_db FROM sale_items WHERE sale_id = 'multi' AND item_id = $1";
+  EXPECT_EQ(query_one(url, item_sql, {"phone"}), "1");
+  EXPECT_EQ(query_one(url, item_sql, {"buds"}), "5");
+  const auto live = db.find_sale("multi");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->remaining, 6);
+  ASSERT_EQ(live->items.size(), 2u);
+  EXPECT_EQ(live->items[0].item.item_id, "phone");
+  EXPECT_EQ(live->items[0].remaining, 1);
+  EXPECT_EQ(live->items[0].remaining_db, 1);
+  EXPECT_EQ(live->items[1].remaining, 5);
+  EXPECT_EQ(live->items[1].counts, decltype(live->items[1].counts){});  // final numbers only once archived
+
+  auto numbers = final_numbers(sale, 4, 3, 1, 0);
+  numbers.items.resize(2);
+  numbers.items[0].item = sale.items[0];
+  numbers.items[0].remaining = 0;
+  numbers.items[0].counts[static_cast<std::size_t>(OrderStatus::paid)] = 3;
+  numbers.items[0].units[static_cast<std::size_t>(OrderStatus::paid)] = 3;
+  numbers.items[1].item = sale.items[1];
+  numbers.items[1].remaining = 4;
+  numbers.items[1].counts[static_cast<std::size_t>(OrderStatus::failed)] = 1;
+  numbers.items[1].units[static_cast<std::size_t>(OrderStatus::failed)] = 2;
+  ASSERT_TRUE(db.archive_sale(numbers, 9000));
+  ASSERT_TRUE(db.flush_stock({{flashgate::domain::item_stock_key("multi", "buds"), 5}}));  // a late flush: no change
+  EXPECT_EQ(query_one(url, item_sql, {"buds"}), "4");
+  const std::string final_sql =
+      "SELECT final_remaining || ' ' || array_to_string(counts, ',') || ' ' || array_to_string(units, ',') "
+      "FROM sale_items WHERE sale_id = 'multi' AND item_id = $1";
+  // OrderStatus's order: QUEUED PROCESSING CONFIRMED PAID FAILED CANCELLED ENTERED NOT_DRAWN.
+  EXPECT_EQ(query_one(url, final_sql, {"phone"}), "0 0,0,0,3,0,0,0,0 0,0,0,3,0,0,0,0");
+  EXPECT_EQ(query_one(url, final_sql, {"buds"}), "4 0,0,0,0,1,0,0,0 0,0,0,0,2,0,0,0");
+  // Archived again with other numbers: the first stay, as the sale's do.
+  numbers.items[1].remaining = 5;
+  ASSERT_TRUE(db.archive_sale(numbers, 9500));
+  EXPECT_EQ(query_one(url, item_sql, {"buds"}), "4");
+  const auto archived = db.find_sale("multi");
+  ASSERT_TRUE(archived);
+  EXPECT_EQ(archived->sale.items.size(), 2u);
+  EXPECT_EQ(archived->remaining, 4);
+  ASSERT_EQ(archived->items.size(), 2u);
+  EXPECT_EQ(archived->items[0].remaining, 0);
+  EXPECT_EQ(archived->items[0].units[static_cast<std::size_t>(OrderStatus::paid)], 3u);
+  EXPECT_EQ(archived->items[1].remaining, 4);
+  EXPECT_EQ(archived->items[1].counts[static_cast<std::size_t>(OrderStatus::failed)], 1u);
+  EXPECT_EQ(archived->items[1].units[static_cast<std::size_t>(OrderStatus::failed)], 2u);
+  EXPECT_EQ(archived->items[1].units[static_cast<std::size_t>(OrderStatus::paid)], 0u);
+}
+
+// An archive whose sale row was never recorded makes its items' rows too.
+TEST_F(PostgresDatabaseTest, ArchivingASaleOfSeveralItemsTheFlushNeverRecordedMakesItsItems) {
+  const std::string url = fresh_database();
+  PostgresDatabase db(url);
+  const Sale sale = two_items("late");
+  auto numbers = final_numbers(sale, 8, 0, 0, 0);
+  for (const auto& item : sale.items) numbers.items.push_back({item, item.stock, std::nullopt, {}, {}});
+  ASSERT_TRUE(db.archive_sale(numbers, 7000));
+  const auto found = db.find_sale("late");
+  ASSERT_TRUE(found);
+  ASSERT_EQ(found->sale.items.size(), 2u);
+  EXPECT_EQ(found->sale.items[0].item_id, "phone");
+  EXPECT_EQ(found->sale.items[1].stock, 5);
+  ASSERT_EQ(found->items.size(), 2u);
+  EXPECT_EQ(found->items[0].remaining, 3);  // nothing sold: the archive's final numbers say so
+  EXPECT_EQ(found->items[1].remaining, 5);
 }
 
 }  // namespace

@@ -152,4 +152,26 @@ TEST(SoldOutBook, AnEmptyReadThatStartedBeforeAUnitCameBackProvesNothing) {
   EXPECT_FALSE(book.buckets_empty("s"));
 }
 
+// A sale of several items (issue #26) is followed once one item sells out, but
+// says sold out only when all have: the others are asked of Redis until then.
+TEST(SoldOutBook, ASaleOfSeveralItemsRefusesOnlyWhenEveryItemIsOutAndNeverForAnItemItCannotCheck) {
+  SoldOutBook book;
+  auto snapshot = sold_out_with({{"holder@phone", "o-1"}, {"multi@buds#cart-1", "o-2"}});
+  snapshot.remaining = 2;  // the buds are left
+  snapshot.items = {"phone", "buds"};
+  book.follow("s", snapshot);
+  EXPECT_EQ(book.answer("s", "newcomer", "", 1, 0, "phone"), Answer::ask_redis);
+  book.apply(order("o-3", "late", OrderStatus::queued), 0);  // the last buds go: the sale has no unit left
+  EXPECT_EQ(book.answer("s", "newcomer", "", 1, 0, "phone"), Answer::sold_out);
+  EXPECT_EQ(book.answer("s", "newcomer", "", 1, 0, "buds"), Answer::sold_out);
+  EXPECT_EQ(book.answer("s", "holder", "", 1, 0, "phone"), Answer::ask_redis);  // the repeat finds the order
+  EXPECT_EQ(book.answer("s", "holder", "", 1, 0, "buds"), Answer::sold_out);   // limits and repeats are per item
+  EXPECT_EQ(book.answer("s", "multi", "cart-1", 1, 0, "buds"), Answer::ask_redis);
+  // What Redis refuses otherwise: no item named (400), an unknown one (404), a quantity over the item's limit.
+  EXPECT_EQ(book.answer("s", "newcomer", "", 1, 0, ""), Answer::ask_redis);
+  EXPECT_EQ(book.answer("s", "newcomer", "", 1, 0, "tablet"), Answer::ask_redis);
+  EXPECT_EQ(book.answer("s", "newcomer", "", 2, 0, "buds"), Answer::ask_redis);
+  EXPECT_EQ(book.answered(), 3u);
+}
+
 }  // namespace

@@ -124,6 +124,27 @@ CREATE TABLE draw_entrants (
   PRIMARY KEY (sale_id, order_id)
 );
 )sql"},
+    {10, R"sql(
+-- Sales of several items (issue #26): each item's stock, limit and place in
+-- its sale, its remaining as last flushed, and once its sale is archived its
+-- final remaining and its orders and units by status (arrays in OrderStatus's
+-- order). Orders and events say their item ('' in a sale of one item).
+CREATE TABLE sale_items (
+  sale_id         text NOT NULL,
+  item_id         text NOT NULL,
+  name            text NOT NULL,
+  stock           bigint NOT NULL,
+  max_per_buyer   bigint NOT NULL DEFAULT 1,
+  remaining_db    bigint,
+  position        int NOT NULL,
+  final_remaining bigint,
+  counts          bigint[],
+  units           bigint[],
+  PRIMARY KEY (sale_id, item_id)
+);
+ALTER TABLE orders ADD COLUMN item_id text NOT NULL DEFAULT '';
+ALTER TABLE event_outbox ADD COLUMN item_id text NOT NULL DEFAULT '';
+)sql"},
 };
 
 // Indexes of tables that may be big when a new version first meets them

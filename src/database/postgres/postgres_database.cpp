@@ -6,6 +6,7 @@
 #include <charconv>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
@@ -38,6 +39,10 @@ constexpr const char* select_sale_of_order = "flashgate_select_sale_of_order";
 constexpr const char* insert_draw_seed = "flashgate_insert_draw_seed";
 constexpr const char* insert_draw_entrants = "flashgate_insert_draw_entrants";
 constexpr const char* set_draw_result = "flashgate_set_draw_result";
+constexpr const char* insert_sale_items = "flashgate_insert_sale_items";
+constexpr const char* select_sale_items = "flashgate_select_sale_items";
+constexpr const char* set_item_remaining = "flashgate_set_item_remaining";
+constexpr const char* archive_sale_items = "flashgate_archive_sale_items";
 
 // The columns a SaleRecord is read from, in read_sale's order.
 #define FLASHGATE_SALE_COLUMNS                                                                                   \
@@ -54,9 +59,9 @@ constexpr postgres::PreparedStatement statements[] = {
      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sale_id) DO NOTHING",
      8},
     {create_order_row,
-     "INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id, quantity) "
-     "VALUES ($1, $2, $3, 'CONFIRMED', $4, $4, $5, $6) ON CONFLICT (order_id) DO NOTHING",
-     6},
+     "INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id, quantity, item_id) "
+     "VALUES ($1, $2, $3, 'CONFIRMED', $4, $4, $5, $6, $7) ON CONFLICT (order_id) DO NOTHING",
+     7},
     // An archived sale's remaining_db is its final number: a late flush leaves it.
     {set_remaining, "UPDATE sales SET remaining_db = $2 WHERE sale_id = $1 AND archived_at IS NULL", 2},
     {count_all_orders, "SELECT count(*) FROM orders", 0},
@@ -66,32 +71,33 @@ constexpr postgres::PreparedStatement statements[] = {
     // repeated one changes nothing.
     {upsert_outcome,
      "INSERT INTO orders AS o (order_id, sale_id, user_id, status, payment_id, reason, created_at, updated_at, "
-     "quantity) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+     "quantity, item_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
      "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, payment_id = excluded.payment_id, "
      "reason = excluded.reason, updated_at = excluded.updated_at "
      "WHERE o.status NOT IN ('PAID', 'CANCELLED', 'FAILED', 'NOT_DRAWN')",
-     9},
+     10},
     // The same two writes with an event sink: the outbox row goes in with the
     // order row, and only if the order row was inserted or changed, so a
     // repeated call queues nothing twice.
     {create_order_with_event,
      "WITH created AS (INSERT INTO orders (order_id, sale_id, user_id, status, created_at, updated_at, external_id, "
-     "quantity) VALUES ($1, $2, $3, 'CONFIRMED', $4, $4, $5, $6) ON CONFLICT (order_id) DO NOTHING "
+     "quantity, item_id) VALUES ($1, $2, $3, 'CONFIRMED', $4, $4, $5, $6, $7) ON CONFLICT (order_id) DO NOTHING "
      "RETURNING order_id) "
-     "INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at, quantity) "
-     "SELECT $1, $2, $3, 'CONFIRMED', $7, '', $5, $4, $6 FROM created",
-     7},
+     "INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at, quantity, "
+     "item_id) SELECT $1, $2, $3, 'CONFIRMED', $8, '', $5, $4, $6, $7 FROM created",
+     8},
     {upsert_outcome_with_event,
      "WITH changed AS (INSERT INTO orders AS o (order_id, sale_id, user_id, status, payment_id, reason, created_at, "
-     "updated_at, quantity) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+     "updated_at, quantity, item_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
      "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, payment_id = excluded.payment_id, "
      "reason = excluded.reason, updated_at = excluded.updated_at "
      "WHERE o.status NOT IN ('PAID', 'CANCELLED', 'FAILED', 'NOT_DRAWN') RETURNING order_id) "
-     "INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at, quantity) "
-     "SELECT $1, $2, $3, $4, $10, $6, $11, $8, $9 FROM changed",
-     11},
+     "INSERT INTO event_outbox (order_id, sale_id, user_id, status, version, reason, external_id, at, quantity, "
+     "item_id) SELECT $1, $2, $3, $4, $11, $6, $12, $8, $9, $10 FROM changed",
+     12},
     {take_events,
-     "SELECT id, order_id, sale_id, user_id, status, version, reason, external_id, at, quantity FROM event_outbox "
+     "SELECT id, order_id, sale_id, user_id, status, version, reason, external_id, at, quantity, item_id "
+     "FROM event_outbox "
      "ORDER BY id LIMIT $1",
      1},
     {delete_events, "DELETE FROM event_outbox WHERE id = ANY($1::bigint[])", 1},
@@ -141,6 +147,31 @@ constexpr postgres::PreparedStatement statements[] = {
      6},
     {set_draw_result,
      "UPDATE draws SET drawn_at = $2, admitted = $3, units = $4 WHERE sale_id = $1 AND drawn_at IS NULL", 4},
+    // A sale of several items: its items as parallel arrays, in the sale's order.
+    {insert_sale_items,
+     "INSERT INTO sale_items (sale_id, item_id, name, stock, max_per_buyer, position) "
+     "SELECT $1, i, n, s, m, p FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::int[]) "
+     "AS e(i, n, s, m, p) ON CONFLICT (sale_id, item_id) DO NOTHING",
+     6},
+    {select_sale_items,
+     "SELECT sale_id, item_id, name, stock, max_per_buyer, remaining_db, final_remaining, "
+     "array_to_string(counts, ','), array_to_string(units, ',') FROM sale_items WHERE sale_id = ANY($1::text[]) "
+     "ORDER BY sale_id, position",
+     1},
+    // As set_remaining: an archived item (its final_remaining written) keeps its numbers.
+    {set_item_remaining,
+     "UPDATE sale_items SET remaining_db = $3 WHERE sale_id = $1 AND item_id = $2 AND final_remaining IS NULL", 3},
+    // With archive_sale_row, in its transaction: the items' final numbers (made if record_sale never ran).
+    {archive_sale_items,
+     "INSERT INTO sale_items AS t (sale_id, item_id, name, stock, max_per_buyer, position, remaining_db, "
+     "final_remaining, counts, units) "
+     "SELECT $1, i, n, s, m, p, r, r, string_to_array(c, ',')::bigint[], string_to_array(u, ',')::bigint[] "
+     "FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::int[], $7::bigint[], $8::text[], "
+     "$9::text[]) AS e(i, n, s, m, p, r, c, u) "
+     "ON CONFLICT (sale_id, item_id) DO UPDATE SET remaining_db = excluded.remaining_db, "
+     "final_remaining = excluded.final_remaining, counts = excluded.counts, units = excluded.units "
+     "WHERE t.final_remaining IS NULL",
+     9},
 };
 
 #undef FLASHGATE_SALE_COLUMNS
@@ -175,6 +206,30 @@ class Params {
  private:
   std::vector<std::optional<std::string>> values_;
 };
+
+// A PostgreSQL array literal of text values, each quoted.
+std::string text_array(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (const auto& value : values) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (const char c : value) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+std::string integer_array(const std::vector<std::int64_t>& values) {
+  std::string out = "{";
+  for (const auto value : values) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(value);
+  }
+  return out + "}";
+}
 
 bool succeeded(const Result& result) {
   const auto status = PQresultStatus(result.get());  // PGRES_FATAL_ERROR for a null result
@@ -222,6 +277,52 @@ SaleRecord read_sale(const PGresult* result, int row) {
   return record;
 }
 
+// An archived item's counts or units, as array_to_string wrote them (OrderStatus's order).
+std::array<std::uint64_t, domain::all_statuses.size()> status_numbers(std::string_view text) {
+  std::array<std::uint64_t, domain::all_statuses.size()> numbers{};
+  std::size_t i = 0;
+  for (std::size_t from = 0; from < text.size() && i < numbers.size(); ++i) {
+    const auto comma = std::min(text.find(',', from), text.size());
+    std::from_chars(text.data() + from, text.data() + comma, numbers[i]);
+    from = comma + 1;
+  }
+  return numbers;
+}
+
+// The items of these sales (sales of several items; the others have none), into their records:
+// each one's remaining as read_sale makes the sale's.
+bool read_items(PGconn* conn, const std::vector<std::string>& sale_ids, std::span<SaleRecord> records,
+                Result& failure) {
+  Params params;
+  params.text(text_array(sale_ids));
+  Result result = params.exec(conn, select_sale_items);
+  if (!succeeded(result)) {
+    failure = std::move(result);
+    return false;
+  }
+  const PGresult* rows = result.get();
+  for (int row = 0; row < PQntuples(rows); ++row) {
+    const std::string_view sale_id = PQgetvalue(rows, row, 0);
+    for (auto& record : records) {
+      if (record.sale.sale_id != sale_id) continue;
+      store::ItemView item;
+      item.item = domain::SaleItem{PQgetvalue(rows, row, 1), PQgetvalue(rows, row, 2), number_at(rows, row, 3),
+                                   number_at(rows, row, 4)};
+      item.remaining_db = optional_at(rows, row, 5);
+      const auto final_remaining = optional_at(rows, row, 6);
+      item.remaining =
+          record.archived_at && final_remaining ? *final_remaining : item.remaining_db.value_or(item.item.stock);
+      if (record.archived_at) {
+        item.counts = status_numbers(PQgetvalue(rows, row, 7));
+        item.units = status_numbers(PQgetvalue(rows, row, 8));
+      }
+      record.sale.items.push_back(item.item);
+      record.items.push_back(std::move(item));
+    }
+  }
+  return true;
+}
+
 struct ConnectionCloser {
   void operator()(PGconn* conn) const { PQfinish(conn); }
 };
@@ -264,7 +365,7 @@ PostgresDatabase::~PostgresDatabase() {
 bool PostgresDatabase::create_order(const domain::Order& order) {
   Params params;
   params.text(order.order_id).text(order.sale_id).text(order.user_id).integer(domain::now_ms()).text(order.external_id);
-  params.integer(order.quantity);
+  params.integer(order.quantity).text(order.item_id);
   // The window holds the order PROCESSING at `version`; the finish that
   // follows this row makes it CONFIRMED at version + 1 (scripts::finish).
   if (event_outbox_) params.integer(static_cast<std::int64_t>(order.version + 1));
@@ -277,10 +378,15 @@ bool PostgresDatabase::flush_stock(const std::vector<std::pair<std::string, std:
   if (remaining.empty()) return true;
   return run("flush_stock", [&](PGconn* conn, Result& failure) {
     if (!check(Result(PQexec(conn, begin_sql)), failure)) return false;
-    for (const auto& [sale_id, value] : remaining) {
+    for (const auto& [key, value] : remaining) {
       Params params;
-      params.text(sale_id).integer(value);
-      if (!check(params.exec(conn, set_remaining), failure)) return false;  // the lease rolls back
+      // An item of a sale of several (domain::item_stock_key) has its row in sale_items.
+      const auto item = domain::parse_item_stock_key(key);
+      if (item) params.text(std::string(item->sale_id)).text(std::string(item->item_id));
+      else params.text(key);
+      params.integer(value);
+      // A failure rolls the lease back.
+      if (!check(params.exec(conn, item ? set_item_remaining : set_remaining), failure)) return false;
     }
     return check(Result(PQexec(conn, commit_sql)), failure);
   });
@@ -305,8 +411,28 @@ bool PostgresDatabase::record_sale(const domain::Sale& sale) {
   Params params;
   params.text(sale.sale_id).text(sale.item).integer(sale.stock).optional(sale.starts_at).optional(sale.ends_at);
   params.integer(sale.created_at).integer(sale.max_per_buyer).integer(sale.buckets);
-  return run("record_sale",
-             [&](PGconn* conn, Result& failure) { return check(params.exec(conn, insert_sale), failure); });
+  if (sale.items.empty())
+    return run("record_sale",
+               [&](PGconn* conn, Result& failure) { return check(params.exec(conn, insert_sale), failure); });
+  std::vector<std::string> ids, names;
+  std::vector<std::int64_t> stocks, limits, positions;
+  for (std::size_t i = 0; i < sale.items.size(); ++i) {
+    ids.push_back(sale.items[i].item_id);
+    names.push_back(sale.items[i].name);
+    stocks.push_back(sale.items[i].stock);
+    limits.push_back(sale.items[i].max_per_buyer);
+    positions.push_back(static_cast<std::int64_t>(i));
+  }
+  Params items;
+  items.text(sale.sale_id).text(text_array(ids)).text(text_array(names)).text(integer_array(stocks));
+  items.text(integer_array(limits)).text(integer_array(positions));
+  // The sale row and its items in one transaction: a reader finds both or neither.
+  return run("record_sale", [&](PGconn* conn, Result& failure) {
+    if (!check(Result(PQexec(conn, begin_sql)), failure)) return false;
+    if (!check(params.exec(conn, insert_sale), failure)) return false;  // the lease rolls back
+    if (!check(items.exec(conn, insert_sale_items), failure)) return false;
+    return check(Result(PQexec(conn, commit_sql)), failure);
+  });
 }
 
 namespace {
@@ -326,7 +452,7 @@ std::optional<Params> outcome_params(const domain::Order& order, domain::TimeMs 
       .text(order.user_id)
       .text(std::string(domain::to_string(order.status)));
   params.text(order.payment_id).text(order.reason).integer(now).integer(order.updated_at ? order.updated_at : now);
-  params.integer(order.quantity);
+  params.integer(order.quantity).text(order.item_id);
   // NOT_DRAWN is no outcome for the event sink (the shop never saw the order): the plain upsert takes it.
   if (event_outbox && order.status != OrderStatus::not_drawn) params.integer(static_cast<std::int64_t>(order.version)).text(order.external_id);
   return params;
@@ -334,30 +460,6 @@ std::optional<Params> outcome_params(const domain::Order& order, domain::TimeMs 
 
 const char* outcome_statement(const domain::Order& order, bool event_outbox) {
   return event_outbox && order.status != domain::OrderStatus::not_drawn ? upsert_outcome_with_event : upsert_outcome;
-}
-
-// A PostgreSQL array literal of text values, each quoted.
-std::string text_array(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (const auto& value : values) {
-    if (out.size() > 1) out += ',';
-    out += '"';
-    for (const char c : value) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
-std::string integer_array(const std::vector<std::int64_t>& values) {
-  std::string out = "{";
-  for (const auto value : values) {
-    if (out.size() > 1) out += ',';
-    out += std::to_string(value);
-  }
-  return out + "}";
 }
 
 }  // namespace
@@ -432,6 +534,7 @@ std::optional<std::vector<OutboxEvent>> PostgresDatabase::take(std::size_t limit
       e.external_id = PQgetvalue(result.get(), row, 7);
       e.at = number(row, 8);
       e.quantity = number(row, 9);
+      e.item_id = PQgetvalue(result.get(), row, 10);
       events.push_back(std::move(e));
     }
     return true;
@@ -597,8 +700,38 @@ bool PostgresDatabase::archive_sale(const store::SaleView& final_numbers, domain
   for (const auto count : final_numbers.counts) params.integer(static_cast<std::int64_t>(count));
   for (const auto units : final_numbers.units) params.integer(static_cast<std::int64_t>(units));
   params.integer(sale.max_per_buyer);
-  return run("archive_sale",
-             [&](PGconn* conn, Result& failure) { return check(params.exec(conn, archive_sale_row), failure); });
+  if (final_numbers.items.empty())
+    return run("archive_sale",
+               [&](PGconn* conn, Result& failure) { return check(params.exec(conn, archive_sale_row), failure); });
+  const auto joined = [](const auto& numbers) {
+    std::string out;
+    for (const auto n : numbers) out += (out.empty() ? "" : ",") + std::to_string(n);
+    return out;
+  };
+  std::vector<std::string> ids, names, counts, units;
+  std::vector<std::int64_t> stocks, limits, positions, remaining;
+  for (std::size_t i = 0; i < final_numbers.items.size(); ++i) {
+    const auto& item = final_numbers.items[i];
+    ids.push_back(item.item.item_id);
+    names.push_back(item.item.name);
+    stocks.push_back(item.item.stock);
+    limits.push_back(item.item.max_per_buyer);
+    positions.push_back(static_cast<std::int64_t>(i));
+    remaining.push_back(item.remaining);
+    counts.push_back(joined(item.counts));
+    units.push_back(joined(item.units));
+  }
+  Params items;
+  items.text(sale.sale_id).text(text_array(ids)).text(text_array(names)).text(integer_array(stocks));
+  items.text(integer_array(limits)).text(integer_array(positions)).text(integer_array(remaining));
+  items.text(text_array(counts)).text(text_array(units));
+  // The items' final numbers commit with the sale's.
+  return run("archive_sale", [&](PGconn* conn, Result& failure) {
+    if (!check(Result(PQexec(conn, begin_sql)), failure)) return false;
+    if (!check(params.exec(conn, archive_sale_row), failure)) return false;  // the lease rolls back
+    if (!check(items.exec(conn, archive_sale_items), failure)) return false;
+    return check(Result(PQexec(conn, commit_sql)), failure);
+  });
 }
 
 bool PostgresDatabase::mark_settled(const std::string& sale_id, std::optional<domain::TimeMs> since) {
@@ -628,7 +761,7 @@ std::optional<SaleRecord> PostgresDatabase::find_sale(const std::string& sale_id
       return false;
     }
     if (PQntuples(result.get()) > 0) found = read_sale(result.get(), 0);
-    return true;
+    return !found || read_items(conn, {found->sale.sale_id}, std::span(&*found, 1), failure);
   });
   return found;
 }
@@ -644,8 +777,12 @@ std::vector<SaleRecord> PostgresDatabase::list_sales(const std::string& after_sa
       return false;
     }
     sales.clear();
-    for (int row = 0; row < PQntuples(result.get()); ++row) sales.push_back(read_sale(result.get(), row));
-    return true;
+    std::vector<std::string> ids;
+    for (int row = 0; row < PQntuples(result.get()); ++row) {
+      sales.push_back(read_sale(result.get(), row));
+      ids.push_back(sales.back().sale.sale_id);
+    }
+    return sales.empty() || read_items(conn, ids, sales, failure);
   });
   return sales;
 }

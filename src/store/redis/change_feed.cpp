@@ -168,9 +168,9 @@ bool ChangeFeed::check_lost_changes(const std::map<std::string, std::string>& la
 // read before it are in it, the ones after it are applied on top.
 void ChangeFeed::follow_sold_out(const std::string& sale_id) {
   auto sale =
-      connection_->command({"HMGET", keys::sale(sale_id), "remaining", "starts_at", "ends_at", "max_per_buyer"});
+      connection_->command({"HMGET", keys::sale(sale_id), "remaining", "starts_at", "ends_at", "max_per_buyer", "items"});
   auto holders = connection_->command({"HGETALL", keys::users(sale_id)});
-  if (!sale.ok() || !holders.ok() || sale.elements.size() != 4 || sale.elements[0].type != Reply::Type::string) {
+  if (!sale.ok() || !holders.ok() || sale.elements.size() != 5 || sale.elements[0].type != Reply::Type::string) {
     if (!sale.ok() || !holders.ok()) sold_out_.want(sale_id);  // try again on the next round
     return;
   }
@@ -179,6 +179,7 @@ void ChangeFeed::follow_sold_out(const std::string& sale_id) {
   snapshot.starts_at = to_optional(sale.elements[1].str);
   snapshot.ends_at = to_optional(sale.elements[2].str);
   snapshot.max_per_buyer = to_optional(sale.elements[3].str).value_or(1);  // absent: a sale of before quantities
+  snapshot.items = item_ids(sale.elements[4].str);
   for (std::size_t i = 0; i + 1 < holders.elements.size(); i += 2)
     snapshot.holders.emplace_back(holders.elements[i].str, holders.elements[i + 1].str);
   sold_out_.follow(sale_id, std::move(snapshot));

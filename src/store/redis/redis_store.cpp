@@ -49,6 +49,13 @@ std::vector<std::string> create_sale_args(const domain::Sale& sale, std::int64_t
                        std::to_string(domain::entry_opens_at(sale, a)), std::to_string(domain::draw_at(sale, a))})
       args.push_back(std::move(value));
   }
+  // A sale of several items (one bucket, no draw): "items", then id, name, stock and limit of each.
+  if (!sale.items.empty()) {
+    args.emplace_back("items");
+    for (const auto& item : sale.items)
+      for (auto value : {item.item_id, item.name, std::to_string(item.stock), std::to_string(item.max_per_buyer)})
+        args.push_back(std::move(value));
+  }
   return args;
 }
 
@@ -225,7 +232,8 @@ void RedisStore::get_sale(const std::string& sale_id, Callback<SaleView> done) {
 
 void RedisStore::intake(const std::string& sale_id, const IntakeRequest& request, Callback<IntakeOutcome> done) {
   if (!intake_open_) return done(domain::refusal(ErrorCode::shutting_down));
-  switch (sold_out_.answer(sale_id, request.user_id, request.request_id, request.quantity, domain::now_ms())) {
+  switch (sold_out_.answer(sale_id, request.user_id, request.request_id, request.quantity, domain::now_ms(),
+                           request.item_id)) {
     case SoldOutBook::Answer::ask_redis: break;
     case SoldOutBook::Answer::sold_out: return done(domain::refusal(ErrorCode::sold_out));
     case SoldOutBook::Answer::sale_ended: return done(domain::refusal(ErrorCode::sale_ended));
@@ -234,17 +242,20 @@ void RedisStore::intake(const std::string& sale_id, const IntakeRequest& request
   const auto buckets = bucket_count(sale_id);
   if (buckets > 1) return intake_in_bucket(sale_id, request, buckets, 0, std::move(done));
   const std::string tag = domain::sale_tag(sale_id);
+  std::vector<std::string> args{keys::prefix(tag), sale_id, request.user_id, domain::new_tagged_order_id(sale_id),
+                                now_text(), std::to_string(request.quantity), request.request_id};
+  // The item named, after the bucket arguments of a sale of one bucket; the script reads it only in a sale of several.
+  if (!request.item_id.empty()) args.insert(args.end(), {"1", "0", request.item_id});
   client_->eval(scripts::intake(),
                {keys::sale(sale_id), keys::users(sale_id), keys::queue(tag), keys::changes(tag), keys::held(sale_id)},
-               {keys::prefix(tag), sale_id, request.user_id, domain::new_tagged_order_id(sale_id), now_text(),
-                std::to_string(request.quantity), request.request_id},
-               [this, sale_id, request, done](Reply reply) {
+               std::move(args), [this, sale_id, request, done](Reply reply) {
                  if (!reply.ok()) return done(error_of(reply));
                  const auto& outcome = outcome_of(reply);
                  if (outcome == "accepted" || outcome == "existing")
                    return replicated(keys::sale(sale_id), IntakeOutcome{outcome == "accepted", remember(reply)}, done);
                  if (outcome == "buckets") return rerouted(sale_id, request, reply, 0, done);
                  if (outcome == "drawing") return done(drawing());
+                 if (outcome == "item_required") return done(domain::item_required());
                  if (auto refused = domain::refusal_named(outcome)) {
                    // Sold out: the next buyers can be answered here.
                    if (refused->code == ErrorCode::sold_out) sold_out_.want(sale_id);

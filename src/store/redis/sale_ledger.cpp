@@ -42,8 +42,17 @@ std::vector<std::pair<std::string, std::int64_t>> SaleLedger::remaining_by_sale(
   std::vector<std::pair<std::string, std::int64_t>> out;
   auto ids = client_.command_sync({"SMEMBERS", keys::sales});
   for (const auto& id : ids.elements) {
-    auto sale = client_.command_sync({"HMGET", keys::sale(id.str), "remaining", "buckets"});
-    if (sale.elements.size() < 2 || sale.elements[0].type != Reply::Type::string) continue;
+    auto sale = client_.command_sync({"HMGET", keys::sale(id.str), "remaining", "buckets", "items"});
+    if (sale.elements.size() < 3 || sale.elements[0].type != Reply::Type::string) continue;
+    if (sale.elements[2].type == Reply::Type::string) {
+      // A sale of several items: its total, and each item's under domain::item_stock_key.
+      if (auto view = parse_sale(client_.command_sync({"HGETALL", keys::sale(id.str)}))) {
+        out.emplace_back(id.str, view->remaining);
+        for (const auto& item : view->items)
+          out.emplace_back(domain::item_stock_key(id.str, item.item.item_id), item.remaining);
+      }
+      continue;
+    }
     if (sale.elements[1].type != Reply::Type::string) {
       out.emplace_back(id.str, to_int(sale.elements[0].str));
       continue;
@@ -54,8 +63,14 @@ std::vector<std::pair<std::string, std::int64_t>> SaleLedger::remaining_by_sale(
   return out;
 }
 
-void SaleLedger::set_remaining_db(const std::string& sale_id, std::int64_t remaining) {
-  client_.eval(scripts::set_remaining_db(), {keys::sale(sale_id)}, {std::to_string(remaining)}, [](Reply) {});
+void SaleLedger::set_remaining_db(const std::string& key, std::int64_t remaining) {
+  if (auto item = domain::parse_item_stock_key(key)) {
+    const std::string sale_id(item->sale_id);
+    client_.eval(scripts::set_remaining_db(), {keys::sale(sale_id)},
+                 {std::to_string(remaining), std::string(item->item_id)}, [](Reply) {});
+    return;
+  }
+  client_.eval(scripts::set_remaining_db(), {keys::sale(key)}, {std::to_string(remaining)}, [](Reply) {});
 }
 
 std::uint64_t SaleLedger::queue_depth() {

@@ -13,10 +13,17 @@ constexpr const char* common = R"lua(
 local function sale_key(prefix, sale_id) return prefix .. 'sale:' .. sale_id end
 local function users_key(prefix, sale_id) return prefix .. 'users:' .. sale_id end
 local function held_key(prefix, sale_id) return prefix .. 'held:' .. sale_id end
--- domain::hold_key: the buyer, and the request id where the order has one.
-local function hold_key(user_id, request_id)
-  if request_id and request_id ~= '' then return user_id .. '#' .. request_id end
+-- domain::buyer_key: the buyer, and in a sale of several items the item (limits and repeats are per item).
+local function buyer_key(user_id, item)
+  -- '\64' is the at sign of domain::buyer_key: no literal one is left in a script's text, where each
+  -- marks a placeholder not filled in (script_text.hpp; redis_limits_test holds every script to it).
+  if item and item ~= '' then return user_id .. '\64' .. item end
   return user_id
+end
+-- domain::hold_key: the buyer key, and the request id where the order has one.
+local function hold_key(buyer, request_id)
+  if request_id and request_id ~= '' then return buyer .. '#' .. request_id end
+  return buyer
 end
 local function with_sale(reply, skey)
   local s = redis.call('HMGET', skey, 'started', 'rate', 'rate_at', 'rate_since', 'remaining')
@@ -44,31 +51,47 @@ local function publish_and_reply(outcome, ckey, okey, skey)
   return fields
 end
 local function move(okey, skey, to, now, reason)
-  local from = redis.call('HGET', okey, 'status')
+  -- One read for all three: the item's field costs a sale of one item no command of its own.
+  local o = redis.call('HMGET', okey, 'status', 'quantity', 'item')
+  local from, quantity, item = o[1], o[2], o[3]
   redis.call('HSET', okey, 'status', to, 'updated_at', now, 'reason', reason)
   redis.call('HINCRBY', okey, 'version', 1)
   redis.call('HINCRBY', skey, 'c:' .. from, -1)
   redis.call('HINCRBY', skey, 'c:' .. to, 1)
   -- Units beyond one per order (x:<STATUS>): a single-unit order has no quantity field and adds nothing.
-  local quantity = redis.call('HGET', okey, 'quantity')
+  -- An order of an item of a sale of several counts there too (ic:<item>:<STATUS>, ix:<item>:<STATUS>).
   if quantity then
     redis.call('HINCRBY', skey, 'x:' .. from, 1 - tonumber(quantity))
     redis.call('HINCRBY', skey, 'x:' .. to, tonumber(quantity) - 1)
+  end
+  if item then
+    redis.call('HINCRBY', skey, 'ic:' .. item .. ':' .. from, -1)
+    redis.call('HINCRBY', skey, 'ic:' .. item .. ':' .. to, 1)
+    if quantity then
+      redis.call('HINCRBY', skey, 'ix:' .. item .. ':' .. from, 1 - tonumber(quantity))
+      redis.call('HINCRBY', skey, 'ix:' .. item .. ':' .. to, tonumber(quantity) - 1)
+    end
   end
 end
 -- A final outcome waits in the sale's outcome stream until a worker has it in the system of record.
 local function log_outcome(lkey, okey)
   redis.call('XADD', lkey, '*', unpack(redis.call('HGETALL', okey)))
 end
--- Every unit of the order goes back to the sale, and to its buyer's allowance.
+-- Every unit of the order goes back to the sale (and to its item), and to its buyer's allowance.
 local function release(okey, skey, ukey, hkey)
-  local o = redis.call('HMGET', okey, 'user_id', 'order_id', 'quantity', 'request_id')
+  local o = redis.call('HMGET', okey, 'user_id', 'order_id', 'quantity', 'request_id', 'item')
   local quantity = tonumber(o[3] or '1')
   redis.call('HINCRBY', skey, 'remaining', quantity)
-  local hold = hold_key(o[1], o[4])
+  local limit_field = 'max_per_buyer'
+  if o[5] then
+    redis.call('HINCRBY', skey, 'ir:' .. o[5], quantity)
+    limit_field = 'il:' .. o[5]
+  end
+  local buyer = buyer_key(o[1], o[5])
+  local hold = hold_key(buyer, o[4])
   if redis.call('HGET', ukey, hold) == o[2] then redis.call('HDEL', ukey, hold) end
-  if tonumber(redis.call('HGET', skey, 'max_per_buyer') or '1') > 1 then
-    if redis.call('HINCRBY', hkey, o[1], -quantity) <= 0 then redis.call('HDEL', hkey, o[1]) end
+  if tonumber(redis.call('HGET', skey, limit_field) or '1') > 1 then
+    if redis.call('HINCRBY', hkey, buyer, -quantity) <= 0 then redis.call('HDEL', hkey, buyer) end
   end
 end
 )lua";
@@ -102,6 +125,17 @@ if ARGV[11] == 'draw' then
   redis.call('HSET', KEYS[1], 'admission', 'draw', 'draw_window_ms', ARGV[12], 'prequeue_ms', ARGV[13],
     'entry_opens_at', ARGV[14], 'draw_at', ARGV[15], 'c:ENTERED', 0, 'c:NOT_DRAWN', 0)
 end
+-- A sale of several items (never bucketed, never a draw): each item's fields, and their ids in order.
+if ARGV[11] == 'items' then
+  local ids = {}
+  for i = 12, #ARGV - 3, 4 do
+    local item = ARGV[i]
+    ids[#ids + 1] = item
+    redis.call('HSET', KEYS[1], 'in:' .. item, ARGV[i + 1], 'is:' .. item, ARGV[i + 2], 'ir:' .. item, ARGV[i + 2],
+      'il:' .. item, ARGV[i + 3])
+  end
+  redis.call('HSET', KEYS[1], 'items', table.concat(ids, ','))
+end
 return 1
 )lua");
   return s;
@@ -119,7 +153,7 @@ local prefix, sale_id, user_id, order_id, now = ARGV[1], ARGV[2], ARGV[3], ARGV[
 local quantity, request_id = tonumber(ARGV[6] or '1'), ARGV[7] or ''
 @ENTER_DRAW@
 local sale = redis.call('HMGET', skey, 'stock', 'starts_at', 'ends_at', 'remaining', 'started', 'rate', 'rate_at',
-  'max_per_buyer', 'rate_since', 'buckets', 'admission', 'drawn')
+  'max_per_buyer', 'rate_since', 'buckets', 'admission', 'drawn', 'items')
 if not sale[1] then return {'sale_not_found'} end
 -- The caller chose the bucket for the number of buckets it knew (1 if it knew none): told otherwise, it chooses again.
 if (sale[10] or '1') ~= (ARGV[8] or '1') then return {'buckets', sale[10] or '1'} end
@@ -127,15 +161,23 @@ if (sale[10] or '1') ~= (ARGV[8] or '1') then return {'buckets', sale[10] or '1'
 if sale[11] == 'draw' and sale[12] ~= '1' then return enter_draw(sale) end
 if sale[3] ~= '' and tonumber(now) >= tonumber(sale[3]) then return {'sale_ended'} end
 if sale[2] ~= '' and tonumber(now) < tonumber(sale[2]) then return {'sale_not_open'} end
-local limit = tonumber(sale[8] or '1')
+local limit, left = tonumber(sale[8] or '1'), tonumber(sale[4])
+-- A sale of several items: the one named has its own stock and limit (domain::item_refusal).
+local item, buyer = nil, user_id
+if sale[13] then
+  item = ARGV[10] or ''
+  if item == '' then return {'item_required'} end
+  local it = redis.call('HMGET', skey, 'ir:' .. item, 'il:' .. item)
+  if not it[1] then return {'item_not_found'} end
+  left, limit, buyer = tonumber(it[1]), tonumber(it[2] or '1'), buyer_key(user_id, item)
+end
 if limit <= 1 then request_id = '' end
-local hold = hold_key(user_id, request_id)
+local hold = hold_key(buyer, request_id)
 local held = redis.call('HGET', ukey, hold)
 if held then return order_reply('existing', prefix .. 'order:' .. held, skey) end
 if quantity < 1 or quantity > limit then return {'invalid_request'} end
-local left = tonumber(sale[4])
 if left <= 0 then return {'sold_out'} end
-if limit > 1 and tonumber(redis.call('HGET', hkey, user_id) or '0') + quantity > limit then
+if limit > 1 and tonumber(redis.call('HGET', hkey, buyer) or '0') + quantity > limit then
   return {'buyer_limit_reached'}
 end
 if left < quantity then return {'not_enough_stock', tostring(left)} end
@@ -148,11 +190,17 @@ if quantity > 1 then
   fields[#fields + 1] = 'quantity'; fields[#fields + 1] = tostring(quantity)
   redis.call('HINCRBY', skey, 'x:QUEUED', quantity - 1)
 end
+if item then
+  fields[#fields + 1] = 'item'; fields[#fields + 1] = item
+  redis.call('HINCRBY', skey, 'ir:' .. item, -quantity)
+  redis.call('HINCRBY', skey, 'ic:' .. item .. ':QUEUED', 1)
+  if quantity > 1 then redis.call('HINCRBY', skey, 'ix:' .. item .. ':QUEUED', quantity - 1) end
+end
 if request_id ~= '' then fields[#fields + 1] = 'request_id'; fields[#fields + 1] = request_id end
 if ARGV[9] and ARGV[9] ~= '0' then fields[#fields + 1] = 'bucket'; fields[#fields + 1] = ARGV[9] end
 redis.call('HSET', prefix .. 'order:' .. order_id, unpack(fields))
 redis.call('HSET', ukey, hold, order_id)
-if limit > 1 then redis.call('HINCRBY', hkey, user_id, quantity) end
+if limit > 1 then redis.call('HINCRBY', hkey, buyer, quantity) end
 redis.call('XADD', KEYS[3], '*', 'order_id', order_id)
 local n = #fields
 fields[n + 1] = 'started'; fields[n + 2] = sale[5] or '0'
@@ -360,7 +408,10 @@ const Script& set_remaining_db() {
   // A plain HSET after the sale was archived would make its hash again.
   static const Script s = plain(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'remaining_db', ARGV[1])
+-- With an item: that item's (idb:<item>) in a sale of several.
+local field = 'remaining_db'
+if ARGV[2] then field = 'idb:' .. ARGV[2] end
+redis.call('HSET', KEYS[1], field, ARGV[1])
 return 1
 )lua");
   return s;

@@ -5,9 +5,16 @@
 //   fg:{T}:sale:<sale_id>    hash: the sale, remaining, seq, started, counts (c:<STATUS>), rate
 //                            (raw start rate, rate_at: its time, rate_since: its run's first start)
 //   fg:{T}:sale:<sale_id>    ... and max_per_buyer, and x:<STATUS>: the units beyond one per order in each status
+//   fg:{T}:sale:<sale_id>    ... and in a sale of several items (issue #26; one bucket, no draw): items (their
+//                            ids in order, comma-separated), and per item in:<item> name, is:<item> stock,
+//                            ir:<item> remaining, il:<item> max_per_buyer, idb:<item> remaining_db, and its
+//                            orders and extra units per status ic:<item>:<STATUS>, ix:<item>:<STATUS>; the
+//                            sale's remaining, c: and x: fields stay the sums of its items'
 //   fg:{T}:users:<sale_id>   hash: hold key (domain::hold_key) -> order id of the orders holding units
-//   fg:{T}:held:<sale_id>    hash: user -> units held (only in a sale with max_per_buyer > 1)
-//   fg:{T}:order:<order_id>  hash: the order's status object fields (external_id only once the shop said one)
+//   fg:{T}:held:<sale_id>    hash: buyer key (domain::buyer_key: user, or user@item) -> units held (only under
+//                            a max_per_buyer > 1: the sale's, or the item's)
+//   fg:{T}:order:<order_id>  hash: the order's status object fields (external_id only once the shop said one;
+//                            item only in a sale of several items)
 //   fg:{T}:queue             stream: order ids waiting for a window or in one (consumer group "windows");
 //                            an entry is deleted once its order is done with
 //   fg:{T}:changes           stream: every status change, with the sale's started count and rate (all three fields)
@@ -33,11 +40,14 @@ namespace flashgate::store::redis::scripts {
 // KEYS sale; ARGV sale_id item stock starts_at ends_at created_at max_per_buyer [buckets bucket share
 //   [admission draw_window_ms prequeue_ms entry_opens_at draw_at]] -> 1 created, 0 exists. With buckets > 1
 //   the hash is one bucket's: remaining starts at its share. admission "draw": a draw sale (of one bucket).
+//   A sale of several items: after share, "items" and then item_id name stock max_per_buyer of each.
 const Script& create_sale();
 // KEYS sale users queue changes held; ARGV prefix sale_id user_id new_order_id now quantity request_id
-// [buckets bucket] -> {outcome, order fields...}; outcome accepted|existing|sale_not_found|sale_not_open|
+// [buckets bucket [item_id]] -> {outcome, order fields...}; outcome accepted|existing|sale_not_found|sale_not_open|
 //    sale_ended|sold_out|invalid_request|buyer_limit_reached|drawing (a draw sale between its window and its
 //    result); {not_enough_stock, remaining};
+//    In a sale of several items (item_id ignored otherwise): item_required (none named), item_not_found;
+//    sold_out, not_enough_stock and the limit are the item's.
 //    {buckets, N}: the sale has N buckets, not the number given (absent: 1); nothing was done.
 //    In a bucketed sale sold_out and not_enough_stock speak of this bucket only.
 //    A draw sale before its draw is applied: accepted is ENTERED (draw_scripts.cpp, enter_draw).
@@ -82,7 +92,8 @@ const Script& drop_orders();
 const Script& drop_tag();
 // KEYS sale: the sale hash goes, last of the sale's keys.
 const Script& finish_drop();
-// KEYS sale; ARGV remaining: the last value flushed to the database, on a sale that still exists.
+// KEYS sale; ARGV remaining [item_id]: the last value flushed to the database, on a sale that still exists
+// (with item_id: that item's).
 const Script& set_remaining_db();
 // KEYS queue outcomes; ARGV queue_group outcome_group -> 1 if the groups exist (made now or before), 0
 // if the tag's queue is gone (its sales were archived, drop_tag): nothing is made then. The queue is

@@ -6,7 +6,7 @@ namespace flashgate::store::redis {
 
 SoldOutBook::Answer SoldOutBook::answer(const std::string& sale_id, const std::string& user_id,
                                         const std::string& request_id, std::int64_t quantity,
-                                        domain::TimeMs now) const {
+                                        domain::TimeMs now, const std::string& item_id) const {
   std::lock_guard lock(mutex_);
   auto it = sales_.find(sale_id);
   if (it == sales_.end()) return Answer::ask_redis;
@@ -14,6 +14,14 @@ SoldOutBook::Answer SoldOutBook::answer(const std::string& sale_id, const std::s
   // In the intake script's order: window, then the holder, the quantity, then stock.
   if (auto refusal = domain::window_refusal(sale.window, now))
     return *refusal == domain::ErrorCode::sale_ended ? Answer::sale_ended : Answer::sale_not_open;
+  if (!sale.items.empty()) {
+    if (!sale.items.contains(item_id) || quantity != 1) return Answer::ask_redis;
+    if (sale.remaining > 0 || sale.holders.contains(domain::hold_key(user_id, {}, item_id))) return Answer::ask_redis;
+    if (!request_id.empty() && sale.holders.contains(domain::hold_key(user_id, request_id, item_id)))
+      return Answer::ask_redis;
+    ++answered_;
+    return Answer::sold_out;
+  }
   if (quantity < 1 || quantity > sale.window.max_per_buyer) return Answer::ask_redis;
   if (sale.remaining > 0 || sale.holders.contains(user_id)) return Answer::ask_redis;
   if (!request_id.empty() && sale.holders.contains(domain::hold_key(user_id, request_id))) return Answer::ask_redis;
@@ -39,6 +47,7 @@ void SoldOutBook::follow(const std::string& sale_id, Snapshot snapshot) {
   sale.window.starts_at = snapshot.starts_at;
   sale.window.ends_at = snapshot.ends_at;
   sale.window.max_per_buyer = snapshot.max_per_buyer;
+  for (auto& item : snapshot.items) sale.items.insert(std::move(item));
   sale.holders.reserve(snapshot.holders.size());
   for (auto& [user, order] : snapshot.holders) sale.holders.emplace(std::move(user), std::move(order));
   std::lock_guard lock(mutex_);

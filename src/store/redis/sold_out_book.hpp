@@ -35,13 +35,17 @@ class SoldOutBook {
     std::optional<domain::TimeMs> starts_at, ends_at;
     std::int64_t max_per_buyer = 1;
     std::vector<std::pair<std::string, std::string>> holders;  // hold key (domain::hold_key), order id
+    std::vector<std::string> items;  // a sale of several items: their ids (empty: a sale of one)
   };
 
   // `request_id` and `quantity` as the intake names them: a buyer holding an
   // order under either their id or their hold key for it is asked of Redis,
   // and so is a quantity the sale refuses (the script says 400 before sold out).
+  // A sale of several items is sold out when all of them are (its remaining
+  // is their sum); an intake naming none of them, or more than one unit (the
+  // item's limit is not kept here), is asked of Redis.
   Answer answer(const std::string& sale_id, const std::string& user_id, const std::string& request_id,
-                std::int64_t quantity, domain::TimeMs now) const;
+                std::int64_t quantity, domain::TimeMs now, const std::string& item_id = {}) const;
 
   // A script said sold out: the feed thread should start following the sale.
   void want(const std::string& sale_id);
@@ -74,6 +78,7 @@ class SoldOutBook {
   struct Sale {
     std::int64_t remaining = 0;
     domain::Sale window;  // only starts_at, ends_at and max_per_buyer: what the book's answer reads
+    std::unordered_set<std::string> items;
     std::unordered_map<std::string, std::string> holders;
   };
   mutable std::mutex mutex_;  // guards the rest (intakes read, the feed writes)

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "domain/draw.hpp"
@@ -39,6 +40,7 @@ ParsedOrder parse_order(const std::vector<Reply>& items, std::size_t from) {
     else if (key == "rate_since") p.progress.rate_since = to_int(value);
     else if (key == "remaining") p.remaining = to_int(value);
     else if (key == "bucket") p.order.bucket = to_int(value);
+    else if (key == "item") p.order.item_id = value;
     else if (key == "draw_at") p.progress.draw_at = to_int(value);
   }
   return p;
@@ -49,6 +51,39 @@ std::map<std::string, std::string> as_map(const Reply& reply) {
   for (std::size_t i = 0; i + 1 < reply.elements.size(); i += 2) fields[reply.elements[i].str] = reply.elements[i + 1].str;
   return fields;
 }
+
+std::vector<std::string> item_ids(const std::string& list) {
+  std::vector<std::string> ids;
+  for (std::size_t from = 0; from < list.size();) {
+    const auto comma = std::min(list.find(',', from), list.size());
+    ids.push_back(list.substr(from, comma - from));
+    from = comma + 1;
+  }
+  return ids;
+}
+
+namespace {
+
+// A sale of several items (scripts::create_sale): `items` lists their ids in
+// order, and each has its fields under its id (see scripts.hpp).
+void read_items(std::map<std::string, std::string>& f, SaleView& view) {
+  for (const auto& id : item_ids(f["items"])) {
+    ItemView item;
+    item.item = domain::SaleItem{id, f["in:" + id], to_int(f["is:" + id]), to_optional(f["il:" + id]).value_or(1)};
+    item.remaining = to_int(f["ir:" + id]);
+    item.remaining_db = to_optional(f["idb:" + id]);
+    for (auto status : domain::all_statuses) {
+      const auto i = static_cast<std::size_t>(status);
+      const std::string suffix = id + ":" + std::string(domain::to_string(status));
+      item.counts[i] = static_cast<std::uint64_t>(to_int(f["ic:" + suffix]));
+      item.units[i] = item.counts[i] + static_cast<std::uint64_t>(to_int(f["ix:" + suffix]));
+    }
+    view.sale.items.push_back(item.item);
+    view.items.push_back(std::move(item));
+  }
+}
+
+}  // namespace
 
 std::optional<SaleView> parse_sale(const Reply& reply) {
   if (reply.type != Reply::Type::array || reply.elements.empty()) return std::nullopt;
@@ -69,6 +104,7 @@ std::optional<SaleView> parse_sale(const Reply& reply) {
     view.units[i] = view.counts[i] + static_cast<std::uint64_t>(to_int(f["x:" + std::string(domain::to_string(status))]));
   }
   view.queue_depth = view.counts[static_cast<std::size_t>(OrderStatus::queued)];
+  read_items(f, view);
   return view;
 }
 

@@ -48,6 +48,9 @@ ParsedOrder parse_order(const std::vector<Reply>& items, std::size_t from);
 // A field-value array (HGETALL, a stream entry's fields) as a map.
 std::map<std::string, std::string> as_map(const Reply& reply);
 
+// The ids in a sale hash's `items` field (a sale of several items; see scripts.hpp), in order.
+std::vector<std::string> item_ids(const std::string& list);
+
 // A sale hash (HGETALL); nullopt if there is none.
 std::optional<SaleView> parse_sale(const Reply& reply);
 
