@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <thread>
@@ -228,5 +229,47 @@ struct StoreKind {
 };
 
 inline void PrintTo(const StoreKind& kind, std::ostream* out) { *out << kind.name; }
+
+// What every contract suite's case starts from: a fresh store of the kind
+// under test, its change listener recorded, and a window's claims.
+class StoreCase : public ::testing::TestWithParam<StoreKind>, protected StoreSteps {
+ protected:
+  void SetUp() override {
+    backend_ = GetParam().open();
+    ASSERT_TRUE(backend_) << GetParam().name << " store did not open";
+    store = &backend_->store();
+    changes_.attach(*store);
+  }
+  void TearDown() override {
+    if (backend_) backend_->close();
+    store = nullptr;
+  }
+  static void TearDownTestSuite() {
+    SharedRedis::stop();
+    SharedCluster::stop();
+  }
+
+  // A window's claims, as its loop makes them, until one gives an order:
+  // the Redis store's windows learn of a new sale's queue within a second.
+  std::optional<domain::Order> claim_within(std::chrono::milliseconds limit) {
+    std::optional<domain::Order> order;
+    for (const auto start = Clock::now(); !order && Clock::now() - start < limit;) order = store->claim(200ms);
+    return order;
+  }
+  domain::Order claimed() override {
+    auto order = claim_within(store_patience);
+    EXPECT_TRUE(order) << "nothing to claim";
+    return order ? *order : domain::Order{};
+  }
+
+  // The listener was told of this version of the order (see store_contract_test.cpp's top).
+  void published(const std::string& order_id, std::uint64_t version) {
+    EXPECT_TRUE(changes_.told(order_id, version))
+        << order_id << " v" << version << " never reached the listener: " << describe(changes_.of(order_id));
+  }
+
+  ChangeLog changes_;  // declared before the backend: outlives its listener calls
+  std::unique_ptr<Backend> backend_;
+};
 
 }  // namespace flashgate::testing

@@ -72,43 +72,9 @@ using flashgate::store::redis::RedisStore;
 using flashgate::store::redis::RedisStoreOptions;
 using Changes = ChangeLog::Changes;
 
-class StoreContract : public ::testing::TestWithParam<StoreKind>, protected StoreSteps {
+class StoreContract : public StoreCase {
  protected:
-  void SetUp() override {
-    backend_ = GetParam().open();
-    ASSERT_TRUE(backend_) << GetParam().name << " store did not open";
-    store = &backend_->store();
-    changes_.attach(*store);
-  }
-  void TearDown() override {
-    if (backend_) backend_->close();
-    store = nullptr;
-  }
-  static void TearDownTestSuite() {
-    SharedRedis::stop();
-    SharedCluster::stop();
-  }
-
   bool hands_back_first_in_line() const { return GetParam().hand_back == HandBack::first_in_line; }
-
-  // A window's claims, as its loop makes them, until one gives an order:
-  // the Redis store's windows learn of a new sale's queue within a second.
-  std::optional<Order> claim_within(std::chrono::milliseconds limit) {
-    std::optional<Order> order;
-    for (const auto start = Clock::now(); !order && Clock::now() - start < limit;) order = store->claim(200ms);
-    return order;
-  }
-  Order claimed() override {
-    auto order = claim_within(store_patience);
-    EXPECT_TRUE(order) << "nothing to claim";
-    return order ? *order : Order{};
-  }
-
-  // The listener was told of this version of the order (see the top of the file).
-  void published(const std::string& order_id, std::uint64_t version) {
-    EXPECT_TRUE(changes_.told(order_id, version))
-        << order_id << " v" << version << " never reached the listener: " << describe(changes_.of(order_id));
-  }
 
   // A sale whose buyers may hold up to `max_per_buyer` units each.
   SaleView sale_of_units(const std::string& id, std::int64_t stock, std::int64_t max_per_buyer) {
@@ -127,8 +93,6 @@ class StoreContract : public ::testing::TestWithParam<StoreKind>, protected Stor
     EXPECT_EQ(r.error().message, refusal(code).message);
   }
 
-  ChangeLog changes_;  // declared before the backend: outlives its listener calls
-  std::unique_ptr<Backend> backend_;
 };
 
 // --- sales ---
