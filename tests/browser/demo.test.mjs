@@ -378,6 +378,56 @@ describe('the demo page', () => {
     await context.close();
   });
 
+  test('a sale of several items: the buyer picks one, sees what is left of each, and may buy another', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const saleId = uid('launch');
+    await server.createSale({
+      sale_id: saleId,
+      items: [
+        { item_id: 'phone', name: 'Lumen Phone', stock: 1 },
+        { item_id: 'buds', name: 'Lumen Buds', stock: 5 },
+      ],
+    });
+    const { context, page, errors } = await newPage();
+    await page.goto(`${server.base}/?sale=${saleId}`);
+    await page.waitForSelector('#item-choice:not([hidden])');
+    assert.deepEqual(await page.$$eval('#item-id option', (os) => os.map((o) => o.value)), ['phone', 'buds']);
+    const userId = uid('picker');
+    await page.fill('#user-id', userId);
+    await page.selectOption('#item-id', 'phone');
+    await page.waitForSelector('#buy:not([disabled])');
+
+    const phone = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/api/sales/${saleId}/orders`));
+    await page.click('#buy');
+    const phoneOrder = await (await phone).json();
+    assert.equal(phoneOrder.item_id, 'phone', JSON.stringify(phoneOrder));
+    await waitText(page, '#status', /CONFIRMED/);
+    // The phone is gone: its option says so and cannot be picked; the buds still can.
+    await page.waitForFunction(() => {
+      const option = document.querySelector('#item-id option[value="phone"]');
+      return option && option.disabled && /sold out/i.test(option.textContent);
+    });
+    await page.selectOption('#item-id', 'buds');
+    await page.waitForSelector('#buy:not([disabled])');
+    const buds = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/api/sales/${saleId}/orders`));
+    await page.click('#buy');
+    const budsResponse = await buds;
+    assert.equal(budsResponse.status(), 202, 'an order of the phone does not block the buds');
+    const budsOrder = await budsResponse.json();
+    assert.equal(budsOrder.item_id, 'buds');
+    assert.notEqual(budsOrder.order_id, phoneOrder.order_id);
+    await shot(page, '06-items.png');
+    assert.deepEqual(errors, [], 'no script errors on the page');
+    await context.close();
+  });
+
+  test('a sale that does not exist says so', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const { context, page, errors } = await newPage();
+    await page.goto(`${server.base}/?sale=${uid('nowhere')}`);
+    await waitText(page, '#message', /could not find a sale/i);
+    assert.deepEqual(errors, [], 'no script errors on the page');
+    await context.close();
+  });
+
   test('a sale that sells out under the user shows a friendly message', { timeout: TEST_TIMEOUT_MS }, async () => {
     const saleId = uid('last-one');
     await server.createSale({ sale_id: saleId, item: 'Orbit Smartwatch, last unit', stock: 1 });
