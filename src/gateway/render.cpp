@@ -159,15 +159,9 @@ std::string render_stats(const store::SaleView& view) {
   if (view.remaining_db) w.number(*view.remaining_db);
   else w.null();
   w.key("queue_depth").number(view.queue_depth);
-  w.key("counts").begin_object();
-  for (auto status : domain::all_statuses)
-    w.key(domain::to_string(status)).number(view.counts[static_cast<std::size_t>(status)]);
-  w.end_object();
+  status_numbers(w, "counts", view.counts);
   // Orders above, the units they hold (or gave back) here: equal while every order is of one unit.
-  w.key("units").begin_object();
-  for (auto status : domain::all_statuses)
-    w.key(domain::to_string(status)).number(view.units[static_cast<std::size_t>(status)]);
-  w.end_object();
+  status_numbers(w, "units", view.units);
   // remaining + held units + in_transit == stock, whatever the buckets.
   w.key("in_transit").number(view.in_transit);
   w.key("buckets").number(view.sale.buckets);
