@@ -62,8 +62,7 @@ void ChangeFeed::tail_loop() {
   bool first = true;
   std::chrono::steady_clock::time_point gaps_checked{};
   while (!stopping_) {
-    track_streams(last, first);
-    first = false;
+    if (track_streams(last, first)) first = false;
     // Checked before reading on, every gap_check_period: after a stall that
     // long the next read would carry the position past the gap unnoticed.
     // Unknown (Redis unreachable): nothing is read.
@@ -88,21 +87,28 @@ void ChangeFeed::tail_loop() {
   }
 }
 
-void ChangeFeed::track_streams(std::map<std::string, std::string>& last, bool first) {
+bool ChangeFeed::track_streams(std::map<std::string, std::string>& last, bool first) {
   std::set<std::string> wanted{keys::dropped};
   for (const auto& tag : groups_.tags()) wanted.insert(keys::changes(tag));
+  if (first && !groups_.tags_read()) return false;  // Redis has not told which streams exist yet
   // A tag whose sales were all archived is no longer tailed.
   std::erase_if(last, [&wanted](const auto& entry) { return !wanted.contains(entry.first); });
   // Streams known at start begin at their end; a sale created later is read from its beginning.
+  bool ends_found = true;
   for (const auto& key : wanted) {
     if (last.contains(key)) continue;
     std::string from = "0-0";
     if (first) {
       auto newest = connection_->command({"XREVRANGE", key, "+", "-", "COUNT", "1"});
+      if (!newest.ok()) {  // its end unknown: looked for again next round, never read from its beginning
+        ends_found = false;
+        continue;
+      }
       if (!newest.elements.empty()) from = newest.elements[0].elements.at(0).str;
     }
     last[key] = from;
   }
+  return ends_found;
 }
 
 void ChangeFeed::apply(const Reply& reply, std::map<std::string, std::string>& last) {

@@ -43,8 +43,11 @@ class ChangeFeed {
  private:
   void tail_loop();
   // The read position of each stream wanted now; a new stream starts at its
-  // end on the first round (`first`), at its beginning after.
-  void track_streams(std::map<std::string, std::string>& last, bool first);
+  // end while `first`, at its beginning after. The first rounds last until
+  // Redis has told the tags and every stream's end (true then): a stream
+  // that existed at the start, read from its beginning, puts each order's
+  // old versions into the near-cache, to be served until the feed catches up.
+  bool track_streams(std::map<std::string, std::string>& last, bool first);
   // Applies one XREAD answer, moving the read positions in `last`.
   void apply(const Reply& reply, std::map<std::string, std::string>& last);
   // A process that fell further behind than a change stream's length (the

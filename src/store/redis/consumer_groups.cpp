@@ -17,7 +17,7 @@ std::vector<std::string> ConsumerGroups::tags() {
   bool refresh;
   {
     std::lock_guard lock(mutex_);
-    refresh = now - tags_checked_ > limits::tags_refresh_period;
+    refresh = !tags_read_ || now - tags_checked_ > limits::tags_refresh_period;
     if (refresh) tags_checked_ = now;
   }
   if (refresh) {
@@ -29,6 +29,7 @@ std::vector<std::string> ConsumerGroups::tags() {
       for (const auto& tag : reply.elements) known.insert(tag.str);
       std::lock_guard lock(mutex_);
       tags_ = std::move(known);
+      tags_read_ = true;
       std::erase_if(grouped_, [this](const std::string& tag) { return !tags_.contains(tag); });
     }
   }

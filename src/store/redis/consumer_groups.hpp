@@ -21,7 +21,12 @@ class ConsumerGroups {
   ConsumerGroups(RedisLink& client, std::chrono::milliseconds reclaim_after);
 
   // The known tags, read again from fg:tags at most every tags_refresh_period.
+  // Until a read has succeeded every call reads: the empty set from before is
+  // no answer, and a caller that took it while another's first read was under
+  // way (the change feed) took every existing tag for one made later.
   std::vector<std::string> tags();
+  // Whether fg:tags has been read: what tags() answered came from Redis.
+  bool tags_read() const { return tags_read_; }
   // Makes the tag's groups if this process has not yet; false if not made
   // (Redis unreachable, or the tag archived meanwhile).
   bool ensure(const std::string& tag);
@@ -50,6 +55,7 @@ class ConsumerGroups {
   std::set<std::string> tags_;
   std::set<std::string> grouped_;  // tags whose streams have our consumer groups
   std::chrono::steady_clock::time_point tags_checked_{};
+  std::atomic<bool> tags_read_{false};
 };
 
 }  // namespace flashgate::store::redis
