@@ -14,17 +14,17 @@ SoldOutBook::Answer SoldOutBook::answer(const std::string& sale_id, const std::s
   // In the intake script's order: window, then the holder, the quantity, then stock.
   if (auto refusal = domain::window_refusal(sale.window, now))
     return *refusal == domain::ErrorCode::sale_ended ? Answer::sale_ended : Answer::sale_not_open;
-  if (!sale.items.empty()) {
-    if (!sale.items.contains(item_id) || quantity != 1) return Answer::ask_redis;
-    if (sale.remaining > 0 || sale.holders.contains(domain::hold_key(user_id, {}, item_id))) return Answer::ask_redis;
-    if (!request_id.empty() && sale.holders.contains(domain::hold_key(user_id, request_id, item_id)))
-      return Answer::ask_redis;
-    ++answered_;
-    return Answer::sold_out;
-  }
+  // A sale of several items: one it has, one unit (the book keeps no item's limit); Redis answers the rest.
+  const bool several = !sale.items.empty();
+  if (several && (!sale.items.contains(item_id) || quantity != 1)) return Answer::ask_redis;
   if (quantity < 1 || quantity > sale.window.max_per_buyer) return Answer::ask_redis;
-  if (sale.remaining > 0 || sale.holders.contains(user_id)) return Answer::ask_redis;
-  if (!request_id.empty() && sale.holders.contains(domain::hold_key(user_id, request_id))) return Answer::ask_redis;
+  if (sale.remaining > 0) return Answer::ask_redis;
+  // A holder is told its order by Redis. A sale of one item keys its buyers by the user id itself: no copy.
+  const std::string_view item = several ? std::string_view(item_id) : std::string_view();
+  if (several ? sale.holders.contains(domain::hold_key(user_id, {}, item)) : sale.holders.contains(user_id))
+    return Answer::ask_redis;
+  if (!request_id.empty() && sale.holders.contains(domain::hold_key(user_id, request_id, item)))
+    return Answer::ask_redis;
   ++answered_;
   return Answer::sold_out;
 }
