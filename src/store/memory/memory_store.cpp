@@ -54,13 +54,7 @@ void MemoryStore::restore(const JournalState& state) {
   {
     std::lock_guard lock(mutex_);
     for (const auto& sale : state.sales) sales_.emplace(sale.sale_id, new_sale_entry(sale));
-    for (const auto& [key, remaining] : state.remaining_db) {
-      const auto item_key = domain::parse_item_stock_key(key);
-      auto it = sales_.find(item_key ? std::string(item_key->sale_id) : key);
-      if (it == sales_.end()) continue;
-      if (!item_key) it->second.remaining_db = remaining;
-      else if (auto* item = item_entry(it->second, item_key->item_id)) item->remaining_db = remaining;
-    }
+    for (const auto& [key, remaining] : state.remaining_db) set_remaining_db_locked(key, remaining);
 
     const auto now = domain::now_ms();
     std::unordered_map<std::string, std::set<std::uint64_t>> seqs;
@@ -602,13 +596,15 @@ std::vector<std::pair<std::string, std::int64_t>> MemoryStore::remaining_by_sale
 
 void MemoryStore::set_remaining_db(const std::string& key, std::int64_t remaining) {
   std::lock_guard lock(mutex_);
-  if (const auto item_key = domain::parse_item_stock_key(key)) {
-    auto it = sales_.find(std::string(item_key->sale_id));
-    if (it == sales_.end()) return;
-    if (auto* item = item_entry(it->second, item_key->item_id)) item->remaining_db = remaining;
-    return;
-  }
-  if (auto it = sales_.find(key); it != sales_.end()) it->second.remaining_db = remaining;
+  set_remaining_db_locked(key, remaining);
+}
+
+void MemoryStore::set_remaining_db_locked(const std::string& key, std::int64_t remaining) {
+  const auto item_key = domain::parse_item_stock_key(key);
+  auto it = sales_.find(item_key ? std::string(item_key->sale_id) : key);
+  if (it == sales_.end()) return;
+  if (!item_key) it->second.remaining_db = remaining;
+  else if (auto* item = item_entry(it->second, item_key->item_id)) item->remaining_db = remaining;
 }
 
 std::vector<domain::Sale> MemoryStore::sales() {

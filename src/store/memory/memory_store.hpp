@@ -99,6 +99,8 @@ class MemoryStore final : public Store, public SaleDraws {
   static ItemEntry* item_entry(SaleEntry& sale, std::string_view item_id);
   // An order of `quantity` units counted under `status` (added, or removed with -1), in the sale and its item.
   static void count_order(SaleEntry& sale, const domain::Order& order, domain::OrderStatus status, int sign);
+  // A sale's or (under domain::item_stock_key) an item's remaining_db; the caller holds mutex_.
+  void set_remaining_db_locked(const std::string& key, std::int64_t remaining);
   SaleView sale_view(const SaleEntry& sale) const;
   // Bookkeeping of a status change already applied to `entry.order`.
   void account(SaleEntry& sale, domain::OrderStatus from, const OrderEntry& entry, domain::TimeMs now);
