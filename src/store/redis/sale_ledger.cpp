@@ -64,13 +64,12 @@ std::vector<std::pair<std::string, std::int64_t>> SaleLedger::remaining_by_sale(
 }
 
 void SaleLedger::set_remaining_db(const std::string& key, std::int64_t remaining) {
-  if (auto item = domain::parse_item_stock_key(key)) {
-    const std::string sale_id(item->sale_id);
-    client_.eval(scripts::set_remaining_db(), {keys::sale(sale_id)},
-                 {std::to_string(remaining), std::string(item->item_id)}, [](Reply) {});
-    return;
-  }
-  client_.eval(scripts::set_remaining_db(), {keys::sale(key)}, {std::to_string(remaining)}, [](Reply) {});
+  // An item's (domain::item_stock_key): the script sets that item's field of its sale.
+  const auto item = domain::parse_item_stock_key(key);
+  std::vector<std::string> args{std::to_string(remaining)};
+  if (item) args.emplace_back(item->item_id);
+  client_.eval(scripts::set_remaining_db(), {keys::sale(item ? std::string(item->sale_id) : key)}, std::move(args),
+               [](Reply) {});
 }
 
 std::uint64_t SaleLedger::queue_depth() {
