@@ -69,6 +69,14 @@ std::size_t status_size(const store::OrderView& view) {
          view.order.external_id.size() + view.order.item_id.size();
 }
 
+// What the sale object's and the stats' "items" both say of an item.
+void item_members(JsonWriter& w, const store::ItemView& item) {
+  w.key("item_id").string(item.item.item_id);
+  w.key("name").string(item.item.name);
+  w.key("stock").number(item.item.stock);
+  w.key("remaining").number(item.remaining);
+}
+
 }  // namespace
 
 std::string render_status(const store::OrderView& view) {
@@ -122,10 +130,7 @@ std::string render_sale(const store::SaleView& view, domain::TimeMs now) {
     w.key("items").begin_array();
     for (const auto& item : view.items) {
       w.item().begin_object();
-      w.key("item_id").string(item.item.item_id);
-      w.key("name").string(item.item.name);
-      w.key("stock").number(item.item.stock);
-      w.key("remaining").number(item.remaining);
+      item_members(w, item);
       w.key("max_per_buyer").number(item.item.max_per_buyer);
       w.key("state").string(domain::to_string(domain::sale_state(s, item.remaining, now)));
       w.end_object();
@@ -181,10 +186,7 @@ std::string render_stats(const store::SaleView& view) {
     w.key("items").begin_array();
     for (const auto& item : view.items) {
       w.item().begin_object();
-      w.key("item_id").string(item.item.item_id);
-      w.key("name").string(item.item.name);
-      w.key("stock").number(item.item.stock);
-      w.key("remaining").number(item.remaining);
+      item_members(w, item);
       w.key("remaining_db");
       if (item.remaining_db) w.number(*item.remaining_db);
       else w.null();
