@@ -237,6 +237,53 @@ TEST_F(ClusterClientTest, AskDuringAMigrationIsFollowedOnceAndTheMapKept) {
   EXPECT_EQ(client->slot_map().master_of(slot)->port, to);
 }
 
+TEST_F(ClusterClientTest, ACommandWhoseKeysASlotMigrationSplitIsSentAgainUntilTheSlotHasMoved) {
+  auto client = connected_client();
+  const std::string tag = tag_on_another_master(client->slot_map());
+  const std::string moved_key = tagged(tag, ":moved"), staying_key = tagged(tag, ":staying");
+  const std::uint16_t slot = key_slot(tag);
+  const std::uint16_t from = client->slot_map().master_of(slot)->port;
+  const std::uint16_t to = another_master(client->slot_map(), from);
+  ASSERT_TRUE(client->command_sync({"SET", moved_key, "a"}).ok());
+  ASSERT_TRUE(client->command_sync({"SET", staying_key, "b"}).ok());
+  begin_migration(slot, from, to);
+  ASSERT_TRUE(migrate_key(from, to, moved_key));
+
+  // Keys on both nodes: TRYAGAIN from the target (after the source's ASK), until the slot has moved;
+  // answered with both values only once both are on one node.
+  std::promise<Reply> answer;
+  client->command({"MGET", moved_key, staying_key}, [&](Reply r) { answer.set_value(std::move(r)); });
+  auto reply = answer.get_future();
+  std::this_thread::sleep_for(300ms);
+  finish_migration(slot, from, to);
+  ASSERT_EQ(reply.wait_for(5s), std::future_status::ready);
+  const Reply values = reply.get();
+  ASSERT_EQ(values.elements.size(), 2u) << describe(values);
+  EXPECT_EQ(values.elements[0].str, "a");
+  EXPECT_EQ(values.elements[1].str, "b");
+}
+
+TEST_F(ClusterClientTest, ATryAgainThatOutlastsItsPatienceIsTheCallersAnswer) {
+  ClusterClientOptions options;
+  options.seeds = nodes();
+  options.try_again_for = 200ms;
+  ClusterClient client(options);
+  ASSERT_TRUE(client.wait_connected(5s));
+  const std::string tag = tag_on_another_master(client.slot_map());
+  const std::string moved_key = tagged(tag, ":moved"), staying_key = tagged(tag, ":staying");
+  const std::uint16_t slot = key_slot(tag);
+  const std::uint16_t from = client.slot_map().master_of(slot)->port;
+  const std::uint16_t to = another_master(client.slot_map(), from);
+  ASSERT_TRUE(client.command_sync({"SET", moved_key, "a"}).ok());
+  ASSERT_TRUE(client.command_sync({"SET", staying_key, "b"}).ok());
+  begin_migration(slot, from, to);
+  ASSERT_TRUE(migrate_key(from, to, moved_key));
+  const Reply refused = client.command_sync({"MGET", moved_key, staying_key});
+  EXPECT_TRUE(refused.type == Reply::Type::error && refused.str.starts_with("TRYAGAIN")) << describe(refused);
+  finish_migration(slot, from, to);
+  client.stop();
+}
+
 TEST_F(ClusterClientTest, RedirectsThatGoRoundInCirclesAreBounded) {
   auto client = connected_client();
   const std::string key = tagged(tag_on_another_master(client->slot_map()), ":nowhere");

@@ -172,6 +172,31 @@ TEST_F(ClusterConnectionTest, AskDuringAMigrationIsFollowedOnceAndTheMapKept) {
   EXPECT_EQ(cluster.slot_map().master_of(slot)->port, to);
 }
 
+TEST_F(ClusterConnectionTest, ACommandWhoseKeysASlotMigrationSplitIsSentAgainUntilTheSlotHasMoved) {
+  ClusterConnection cluster(seeded_by_first_node());
+  ASSERT_TRUE(cluster.refresh());
+  const std::string tag = tag_on_another_master(cluster.slot_map());
+  const std::string moved_key = tagged(tag, ":moved"), staying_key = tagged(tag, ":staying");
+  const std::uint16_t slot = key_slot(tag);
+  const std::uint16_t from = cluster.slot_map().master_of(slot)->port;
+  const std::uint16_t to = another_master(cluster.slot_map(), from);
+  ASSERT_TRUE(cluster.command({"SET", moved_key, "a"}).ok());
+  ASSERT_TRUE(cluster.command({"SET", staying_key, "b"}).ok());
+  begin_migration(slot, from, to);
+  ASSERT_TRUE(migrate_key(from, to, moved_key));
+
+  std::thread mover([&] {
+    std::this_thread::sleep_for(300ms);
+    finish_migration(slot, from, to);
+  });
+  // Answered with both values only once both keys are on one node: after the migration.
+  const Reply values = cluster.command({"MGET", moved_key, staying_key});
+  mover.join();
+  ASSERT_EQ(values.elements.size(), 2u) << describe(values);
+  EXPECT_EQ(values.elements[0].str, "a");
+  EXPECT_EQ(values.elements[1].str, "b");
+}
+
 TEST_F(ClusterConnectionTest, RedirectsThatGoRoundInCirclesAreBounded) {
   ClusterConnection cluster(seeded_by_first_node());
   ASSERT_TRUE(cluster.refresh());

@@ -291,11 +291,12 @@ TEST_F(RedisBucketsTest, TheRebalancerTopsUpALowBucketFromTheFullOnes) {
 TEST_F(RedisBucketsTest, AnIntakeThatGuessedOneBucketIsToldTheNumberAndNothingIsDone) {
   create(9, 3);
   const auto tag = bucket_tag(sale_id, 0);
+  const auto order_id = tag + "-" + flashgate::domain::new_order_id();
   const auto reply = admin_->eval_sync(
       scripts::intake(),
       {keys::sale_in(tag, sale_id), keys::users_in(tag, sale_id), keys::queue(tag), keys::changes(tag),
-       keys::held_in(tag, sale_id)},
-      {keys::prefix(tag), sale_id, "someone", tag + "-" + flashgate::domain::new_order_id(), "5000", "1", ""});
+       keys::held_in(tag, sale_id), keys::prefix(tag) + "order:" + order_id},
+      {keys::prefix(tag), sale_id, "someone", order_id, "5000", "1", ""});
   ASSERT_EQ(reply.elements.size(), 2u) << flashgate::store::redis::describe(reply);
   EXPECT_EQ(reply.elements[0].str, "buckets");
   EXPECT_EQ(reply.elements[1].str, "3");

@@ -144,8 +144,9 @@ class RedisClusterTest : public ::testing::Test {
     ok_or_fail(admin(from), {"CLUSTER", "SETSLOT", std::to_string(slot), "MIGRATING", node_id(to)});
   }
 
-  static void migrate_key(std::uint16_t from, std::uint16_t to, const std::string& key) {
-    ok_or_fail(admin(from), {"MIGRATE", "127.0.0.1", std::to_string(to), key, "0", "5000"});
+  // False (a failure of the test) if the target refused it: BUSYKEY if the target has the key already.
+  static bool migrate_key(std::uint16_t from, std::uint16_t to, const std::string& key) {
+    return ok_or_fail(admin(from), {"MIGRATE", "127.0.0.1", std::to_string(to), key, "0", "5000"}).ok();
   }
 
   // Moves the slot's remaining keys, then tells every master who owns it.
@@ -153,7 +154,8 @@ class RedisClusterTest : public ::testing::Test {
     for (;;) {
       const Reply keys = ok_or_fail(admin(from), {"CLUSTER", "GETKEYSINSLOT", std::to_string(slot), "100"});
       if (keys.elements.empty()) break;
-      for (const auto& key : keys.elements) migrate_key(from, to, key.str);
+      for (const auto& key : keys.elements)
+        if (!migrate_key(from, to, key.str)) return;  // the slot stays open: the test has failed
     }
     const std::string owner = node_id(to);
     ok_or_fail(admin(to), {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", owner});

@@ -55,11 +55,12 @@ class RedisDrawScriptsTest : public RedisServerTest {
 
   Reply intake(const std::string& user, const std::string& order_id, const std::string& now,
                const std::string& quantity = "1", const std::string& request_id = "") {
-    return eval(scripts::intake(), {sale_key(), users_key(), queue_key(), changes_key(), prefix_ + "held:s"},
+    return eval(scripts::intake(), {sale_key(), users_key(), queue_key(), changes_key(), prefix_ + "held:s",
+                                    prefix_ + "order:" + order_id, entrants_key()},
                 {prefix_, "s", user, order_id, now, quantity, request_id});
   }
   Reply seed(const std::string& seed_hex, const std::string& now) {
-    return eval(scripts::seed_draw(), {sale_key()}, {prefix_, "s", seed_hex, now});
+    return eval(scripts::seed_draw(), {sale_key(), entrants_key()}, {prefix_, "s", seed_hex, now});
   }
   Reply apply(const std::vector<std::pair<std::string, int>>& positions, const std::string& now = "3100") {
     std::vector<std::string> args{prefix_, "s", now};
@@ -70,7 +71,7 @@ class RedisDrawScriptsTest : public RedisServerTest {
     return eval(scripts::apply_draw(), {sale_key(), queue_key(), changes_key(), outcomes_key()}, std::move(args));
   }
   Reply finish(const std::string& admitted) {
-    return eval(scripts::finish_draw(), {sale_key()}, {prefix_, "s", admitted, "3200"});
+    return eval(scripts::finish_draw(), {sale_key(), entrants_key()}, {prefix_, "s", admitted, "3200"});
   }
 
   static std::string outcome(const Reply& r) { return r.elements.empty() ? "" : r.elements[0].str; }
@@ -185,7 +186,7 @@ TEST_F(RedisDrawScriptsTest, TheEntrantsAreReadWithTheirBuyerQuantityAndEntryTim
   std::set<std::string> read;
   std::string cursor = "0";
   do {
-    auto page = eval(scripts::read_entrants(), {sale_key()}, {prefix_, "s", cursor, "4"});
+    auto page = eval(scripts::read_entrants(), {sale_key(), entrants_key()}, {prefix_, "s", cursor, "4"});
     ASSERT_FALSE(page.elements.empty());
     cursor = page.elements[0].str;
     for (std::size_t i = 1; i + 3 < page.elements.size(); i += 4)

@@ -89,7 +89,7 @@ TEST_F(RedisLimitsTest, TheChangeFeedIsTrimmedToItsNamedLength) {
   fill(changes_key(), overfilled(limits::changes_maxlen));
   const auto order_key = prefix_ + "order:t-o1";
   const auto accepted = eval(scripts::intake(),
-                             {sale_key(), prefix_ + "users:s", prefix_ + "queue", changes_key(), prefix_ + "held:s"},
+                             {sale_key(), prefix_ + "users:s", prefix_ + "queue", changes_key(), prefix_ + "held:s", order_key},
                              {prefix_, "s", "u1", "t-o1", "5000"});
   ASSERT_EQ(accepted.elements.at(0).str, "accepted") << describe(accepted);
   expect_trimmed_to(changes_key(), limits::changes_maxlen);

@@ -54,7 +54,8 @@ class RedisScriptsTest : public RedisServerTest {
   }
 
   Reply intake(const std::string& user, const std::string& order_id, const std::string& now = "5000") {
-    return eval(scripts::intake(), {sale_key(), users_key(), prefix_ + "queue", changes_key()},
+    return eval(scripts::intake(), {sale_key(), users_key(), prefix_ + "queue", changes_key(), prefix_ + "held:s",
+                                    prefix_ + "order:" + order_id},
                 {prefix_, "s", user, order_id, now});
   }
 

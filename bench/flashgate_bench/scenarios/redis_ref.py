@@ -28,8 +28,11 @@ def redis_ref(run):
     if sha != expected:
         raise ScenarioError(f"SCRIPT LOAD gave {sha}, expected {expected}")
     now = str(int(time.time() * 1000))
-    command = ["EVALSHA", sha, "4", f"{prefix}sale:{sale_id}", f"{prefix}users:{sale_id}", f"{prefix}queue",
-               f"{prefix}changes", prefix, sale_id, "bench-__rand_int__", f"{tag}-o__rand_int__", now]
+    # redis-benchmark draws each __rand_int__ on its own: the order's key and id get different numbers,
+    # which costs the script nothing (it writes the order under its key, KEYS[6]).
+    command = ["EVALSHA", sha, "6", f"{prefix}sale:{sale_id}", f"{prefix}users:{sale_id}", f"{prefix}queue",
+               f"{prefix}changes", f"{prefix}held:{sale_id}", f"{prefix}order:{tag}-o__rand_int__", prefix, sale_id,
+               "bench-__rand_int__", f"{tag}-o__rand_int__", now]
     seq0 = int(redis_cli(port, "HGET", f"{prefix}sale:{sale_id}", "seq"))
 
     def bench(n):

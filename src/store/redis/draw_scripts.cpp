@@ -24,7 +24,11 @@ local function enter_draw(sale)
   if limit <= 1 then request_id = '' end
   local hold = hold_key(user_id, request_id)
   local held = redis.call('HGET', ukey, hold)
-  if held then return order_reply('existing', prefix .. 'order:' .. held, skey) end
+  if held then
+    local okey = prefix .. 'order:' .. held
+    if elsewhere(okey) then return try_again(okey) end
+    return order_reply('existing', okey, skey)
+  end
   if at >= tonumber(d[2]) or d[3] then return {'drawing'} end
   if quantity < 1 or quantity > limit then return {'invalid_request'} end
   local stock = tonumber(sale[1])
@@ -41,11 +45,11 @@ local function enter_draw(sale)
     redis.call('HINCRBY', skey, 'x:ENTERED', quantity - 1)
   end
   if request_id ~= '' then fields[#fields + 1] = 'request_id'; fields[#fields + 1] = request_id end
-  local okey = prefix .. 'order:' .. order_id
+  local okey = KEYS[6]
   redis.call('HSET', okey, unpack(fields))
   redis.call('HSET', ukey, hold, order_id)
   if limit > 1 then redis.call('HINCRBY', hkey, user_id, quantity) end
-  redis.call('SADD', prefix .. 'entrants:' .. sale_id, order_id)
+  redis.call('SADD', KEYS[7], order_id)
   return publish_and_reply('accepted', KEYS[4], okey, skey)
 end
 )lua";
@@ -56,14 +60,14 @@ const Script& seed_draw() {
   // second drawer, or the same after a crash, gets it back), and the
   // entrant set is counted as it is closed.
   static const Script s = plain(R"lua(
-local skey, prefix, sale_id, seed, now = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local skey, seed, now = KEYS[1], ARGV[3], ARGV[4]
 local d = redis.call('HMGET', skey, 'admission', 'draw_at', 'draw_seed', 'drawn')
 if d[1] ~= 'draw' then return {'not_draw'} end
 if d[4] == '1' then return {'drawn'} end
 if not d[3] then
   if tonumber(now) < tonumber(d[2]) then return {'early'} end
   redis.call('HSET', skey, 'draw_seed', seed, 'seeded_at', now,
-    'draw_entrants', redis.call('SCARD', prefix .. 'entrants:' .. sale_id))
+    'draw_entrants', redis.call('SCARD', KEYS[2]))
 end
 local r = redis.call('HMGET', skey, 'draw_seed', 'seeded_at', 'draw_entrants', 'stock')
 return {'seeded', r[1], r[2], r[3], r[4]}
@@ -72,13 +76,18 @@ return {'seeded', r[1], r[2], r[3], r[4]}
 }
 
 const Script& read_entrants() {
+  // An entrant's order not here is on the other master of a migrating slot (TRYAGAIN, as in scripts.cpp's
+  // elsewhere): every entrant has one until the sale is archived, long after its draw.
   static const Script s = plain(R"lua(
-local prefix, sale_id = ARGV[1], ARGV[2]
-local page = redis.call('SSCAN', prefix .. 'entrants:' .. sale_id, ARGV[3], 'COUNT', ARGV[4])
+local prefix = ARGV[1]
+local page = redis.call('SSCAN', KEYS[2], ARGV[3], 'COUNT', ARGV[4])
 local out = {page[1]}
 for _, id in ipairs(page[2]) do
-  local o = redis.call('HMGET', prefix .. 'order:' .. id, 'user_id', 'quantity', 'created_at')
-  if not o[1] then return redis.error_reply('draw: the entrant ' .. id .. ' has no order') end
+  local okey = prefix .. 'order:' .. id
+  local o = redis.pcall('HMGET', okey, 'user_id', 'quantity', 'created_at')
+  if o.err or not o[1] then
+    return redis.error_reply('TRYAGAIN the entrant ' .. id .. ' has no order here: its slot is migrating')
+  end
   out[#out + 1] = id; out[#out + 1] = o[1]; out[#out + 1] = o[2] or '1'; out[#out + 1] = o[3] or '0'
 end
 return out
@@ -94,6 +103,16 @@ const Script& apply_draw() {
 local skey, prefix, sale_id, now = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 local ukey, hkey = users_key(prefix, sale_id), held_key(prefix, sale_id)
 local several = tonumber(redis.call('HGET', skey, 'max_per_buyer') or '1') > 1
+-- Every key the batch writes is here before the first write (scripts.cpp, elsewhere): the orders, and
+-- the holds (and held units) of the entrants not drawn, which they keep until this step.
+local not_drawn = false
+for i = 4, #ARGV - 1, 2 do
+  local okey = prefix .. 'order:' .. ARGV[i]
+  if elsewhere(okey) then return try_again(okey) end
+  if tonumber(ARGV[i + 1]) == 0 and redis.call('HGET', okey, 'status') == 'ENTERED' then not_drawn = true end
+end
+if not_drawn and elsewhere(ukey) then return try_again(ukey) end
+if not_drawn and several and elsewhere(hkey) then return try_again(hkey) end
 local applied = 0
 for i = 4, #ARGV - 1, 2 do
   local order_id, position = ARGV[i], tonumber(ARGV[i + 1])
@@ -132,7 +151,7 @@ if not d[2] then return {'gone'} end
 if d[1] == '1' then return {'drawn'} end
 if tonumber(d[2]) > 0 then return {'pending', d[2]} end
 redis.call('HSET', skey, 'drawn', '1', 'drawn_at', ARGV[4], 'seq', math.max(tonumber(d[3] or '0'), tonumber(ARGV[3])))
-redis.call('DEL', ARGV[1] .. 'entrants:' .. ARGV[2])
+redis.call('DEL', KEYS[2])
 return {'drawn'}
 )lua");
   return s;

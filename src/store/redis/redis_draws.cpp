@@ -49,7 +49,7 @@ bool RedisDraws::draw_sale(const std::string& sale_id, domain::TimeMs now) {
   const auto prefix = keys::prefix(tag);
 
   // 1. The seed: ours, or the one a drawer stored before.
-  const auto seeded = client_.eval_sync(scripts::seed_draw(), {sale_key},
+  const auto seeded = client_.eval_sync(scripts::seed_draw(), {sale_key, keys::entrants(sale_id)},
                                         {prefix, sale_id, domain::draw_seed_hex(domain::random_draw_seed()),
                                          std::to_string(now)});
   if (!seeded.ok()) {
@@ -86,7 +86,7 @@ bool RedisDraws::draw_sale(const std::string& sale_id, domain::TimeMs now) {
   std::unordered_set<std::string> seen;  // SSCAN may return a member twice
   std::string cursor = "0";
   do {
-    const auto page = client_.eval_sync(scripts::read_entrants(), {sale_key},
+    const auto page = client_.eval_sync(scripts::read_entrants(), {sale_key, keys::entrants(sale_id)},
                                         {prefix, sale_id, cursor, std::to_string(read_batch)});
     if (!page.ok() || page.elements.empty()) {
       spdlog::warn("draw of sale {}: reading the entrants failed: {}", sale_id, describe(page));
@@ -134,7 +134,7 @@ bool RedisDraws::draw_sale(const std::string& sale_id, domain::TimeMs now) {
   }
 
   // 5. The drawn marker.
-  const auto finished = client_.eval_sync(scripts::finish_draw(), {sale_key},
+  const auto finished = client_.eval_sync(scripts::finish_draw(), {sale_key, keys::entrants(sale_id)},
                                           {prefix, sale_id, std::to_string(result.admitted),
                                            std::to_string(domain::now_ms())});
   if (outcome_of(finished) != "drawn") {

@@ -242,12 +242,15 @@ void RedisStore::intake(const std::string& sale_id, const IntakeRequest& request
   const auto buckets = bucket_count(sale_id);
   if (buckets > 1) return intake_in_bucket(sale_id, request, buckets, 0, std::move(done));
   const std::string tag = domain::sale_tag(sale_id);
-  std::vector<std::string> args{keys::prefix(tag), sale_id, request.user_id, domain::new_tagged_order_id(sale_id),
+  std::string order_id = domain::new_tagged_order_id(sale_id);
+  std::string order_key = keys::order(order_id);
+  std::vector<std::string> args{keys::prefix(tag), sale_id, request.user_id, std::move(order_id),
                                 now_text(), std::to_string(request.quantity), request.request_id};
   // The item named, after the bucket arguments of a sale of one bucket; the script reads it only in a sale of several.
   if (!request.item_id.empty()) args.insert(args.end(), {"1", "0", request.item_id});
   client_->eval(scripts::intake(),
-               {keys::sale(sale_id), keys::users(sale_id), keys::queue(tag), keys::changes(tag), keys::held(sale_id)},
+               {keys::sale(sale_id), keys::users(sale_id), keys::queue(tag), keys::changes(tag), keys::held(sale_id),
+                std::move(order_key), keys::entrants(sale_id)},
                std::move(args), [this, sale_id, request, done](Reply reply) {
                  if (!reply.ok()) return done(error_of(reply));
                  const auto& outcome = outcome_of(reply);
@@ -293,11 +296,13 @@ void RedisStore::intake_in_bucket(const std::string& sale_id, const IntakeReques
                                   int attempt, Callback<IntakeOutcome> done) {
   const auto home = domain::home_bucket(request.user_id, buckets);
   const auto tag = bucket_tag(sale_id, home, buckets);
+  std::string order_id = tag + "-" + domain::new_order_id();
+  std::string order_key = keys::prefix(tag) + "order:" + order_id;
   client_->eval(
       scripts::intake(),
       {keys::sale_in(tag, sale_id), keys::users_in(tag, sale_id), keys::queue(tag), keys::changes(tag),
-       keys::held_in(tag, sale_id)},
-      {keys::prefix(tag), sale_id, request.user_id, tag + "-" + domain::new_order_id(), now_text(),
+       keys::held_in(tag, sale_id), std::move(order_key)},
+      {keys::prefix(tag), sale_id, request.user_id, std::move(order_id), now_text(),
        std::to_string(request.quantity), request.request_id, std::to_string(buckets), std::to_string(home)},
       [this, sale_id, tag, request, buckets, home, attempt, done](Reply reply) {
         if (!reply.ok()) return done(error_of(reply));

@@ -25,6 +25,28 @@ local function hold_key(buyer, request_id)
   if request_id and request_id ~= '' then return buyer .. '#' .. request_id end
   return buyer
 end
+-- A key a script reaches without declaring it (the sale hash through its order, a buyer's hold, an order
+-- through its hold), which must exist. On a Redis Cluster whose slot is migrating it may be on the other
+-- master: the source refuses to touch a key it no longer has (an error, caught here), the target has not
+-- got it yet. Each script checks such keys before its first write and answers TRYAGAIN, as Redis does for
+-- a declared key, so that the client sends it again once the slot has moved (cluster_client.hpp): never
+-- half a change, nor a key made again on one master while the other has it.
+local function elsewhere(key)
+  local n = redis.pcall('EXISTS', key)
+  return type(n) ~= 'number' or n == 0
+end
+local function try_again(key)
+  return redis.error_reply('TRYAGAIN ' .. key .. ' is not on this node: its slot is migrating')
+end
+-- The keys release() writes besides the order and the sale: the buyer's holds, and under a limit their held units.
+local function release_elsewhere(okey, skey, ukey, hkey)
+  if elsewhere(ukey) then return ukey end
+  local item = redis.call('HGET', okey, 'item')
+  local limit_field = 'max_per_buyer'
+  if item then limit_field = 'il:' .. item end
+  if tonumber(redis.call('HGET', skey, limit_field) or '1') > 1 and elsewhere(hkey) then return hkey end
+  return nil
+end
 local function with_sale(reply, skey)
   local s = redis.call('HMGET', skey, 'started', 'rate', 'rate_at', 'rate_since', 'remaining')
   reply[#reply + 1] = 'started'; reply[#reply + 1] = s[1] or '0'
@@ -174,7 +196,11 @@ end
 if limit <= 1 then request_id = '' end
 local hold = hold_key(buyer, request_id)
 local held = redis.call('HGET', ukey, hold)
-if held then return order_reply('existing', prefix .. 'order:' .. held, skey) end
+if held then
+  local okey = prefix .. 'order:' .. held
+  if elsewhere(okey) then return try_again(okey) end
+  return order_reply('existing', okey, skey)
+end
 if quantity < 1 or quantity > limit then return {'invalid_request'} end
 if left <= 0 then return {'sold_out'} end
 if limit > 1 and tonumber(redis.call('HGET', hkey, buyer) or '0') + quantity > limit then
@@ -198,7 +224,7 @@ if item then
 end
 if request_id ~= '' then fields[#fields + 1] = 'request_id'; fields[#fields + 1] = request_id end
 if ARGV[9] and ARGV[9] ~= '0' then fields[#fields + 1] = 'bucket'; fields[#fields + 1] = ARGV[9] end
-redis.call('HSET', prefix .. 'order:' .. order_id, unpack(fields))
+redis.call('HSET', KEYS[6], unpack(fields))
 redis.call('HSET', ukey, hold, order_id)
 if limit > 1 then redis.call('HINCRBY', hkey, buyer, quantity) end
 redis.call('XADD', KEYS[3], '*', 'order_id', order_id)
@@ -218,7 +244,9 @@ return fields
 const Script& read_order() {
   static const Script s = make(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'order_not_found'} end
-return order_reply('found', KEYS[1], sale_key(ARGV[1], redis.call('HGET', KEYS[1], 'sale_id')))
+local skey = sale_key(ARGV[1], redis.call('HGET', KEYS[1], 'sale_id'))
+if elsewhere(skey) then return try_again(skey) end
+return order_reply('found', KEYS[1], skey)
 )lua");
   return s;
 }
@@ -238,6 +266,7 @@ local group, consumer, entry = ARGV[3], ARGV[4], ARGV[5]
 if #redis.call('XPENDING', queue, group, entry, entry, 1, consumer) == 0 then return {'stale'} end
 if redis.call('HGET', okey, 'status') ~= 'QUEUED' then return {'skip'} end
 local skey = sale_key(ARGV[1], redis.call('HGET', okey, 'sale_id'))
+if elsewhere(skey) then return try_again(skey) end
 move(okey, skey, 'PROCESSING', now, '')
 redis.call('XCLAIM', queue, group, consumer, 0, entry, 'JUSTID')
 redis.call('HINCRBY', skey, 'started', 1)
@@ -273,10 +302,15 @@ const Script& finish() {
 local okey, to, reason, now = KEYS[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 if redis.call('HGET', okey, 'status') ~= 'PROCESSING' then return {'skip'} end
 local sale_id = redis.call('HGET', okey, 'sale_id')
-local skey = sale_key(ARGV[1], sale_id)
+local skey, ukey, hkey = sale_key(ARGV[1], sale_id), users_key(ARGV[1], sale_id), held_key(ARGV[1], sale_id)
+if elsewhere(skey) then return try_again(skey) end
+if to == 'FAILED' then
+  local missing = release_elsewhere(okey, skey, ukey, hkey)
+  if missing then return try_again(missing) end
+end
 move(okey, skey, to, now, reason)
 if to == 'FAILED' then
-  release(okey, skey, users_key(ARGV[1], sale_id), held_key(ARGV[1], sale_id))
+  release(okey, skey, ukey, hkey)
   log_outcome(KEYS[4], okey)
 end
 if to == 'CONFIRMED' then
@@ -296,6 +330,7 @@ local status = redis.call('HGET', okey, 'status')
 if status ~= 'PROCESSING' and status ~= 'QUEUED' then return {'skip'} end
 if status == 'PROCESSING' then
   local skey = sale_key(ARGV[1], redis.call('HGET', okey, 'sale_id'))
+  if elsewhere(skey) then return try_again(skey) end
   move(okey, skey, 'QUEUED', now, '')
   redis.call('HINCRBY', skey, 'started', -1)
   publish(KEYS[2], okey, skey)
@@ -323,6 +358,7 @@ const Script& pay() {
 local okey, payment_id, now = KEYS[1], ARGV[2], tonumber(ARGV[3])
 if redis.call('EXISTS', okey) == 0 then return {'order_not_found'} end
 local skey = sale_key(ARGV[1], redis.call('HGET', okey, 'sale_id'))
+if elsewhere(skey) then return try_again(skey) end
 local status = redis.call('HGET', okey, 'status')
 if status == 'PAID' and redis.call('HGET', okey, 'payment_id') == payment_id then return order_reply('ok', okey, skey) end
 if status ~= 'CONFIRMED' then return {'order_not_payable'} end
@@ -346,9 +382,12 @@ if redis.call('HGET', okey, 'status') ~= 'CONFIRMED' then
 end
 if not confirmed_at or tonumber(confirmed_at) >= before then return {'skip'} end
 local sale_id = redis.call('HGET', okey, 'sale_id')
-local skey = sale_key(ARGV[1], sale_id)
+local skey, ukey, hkey = sale_key(ARGV[1], sale_id), users_key(ARGV[1], sale_id), held_key(ARGV[1], sale_id)
+if elsewhere(skey) then return try_again(skey) end
+local missing = release_elsewhere(okey, skey, ukey, hkey)
+if missing then return try_again(missing) end
 move(okey, skey, 'CANCELLED', now, 'payment_timeout')
-release(okey, skey, users_key(ARGV[1], sale_id), held_key(ARGV[1], sale_id))
+release(okey, skey, ukey, hkey)
 redis.call('ZREM', KEYS[3], order_id)
 log_outcome(KEYS[4], okey)
 publish(KEYS[2], okey, skey)

@@ -29,6 +29,11 @@
 // keys are being removed), fg:dropped (stream: ids of sales removed, for the other processes to forget).
 // No script touches a global key: on a Redis Cluster each is in a slot of its own, and a script's keys
 // must share one slot (the tag's).
+// A slot migration (redis-cli --cluster reshard) moves a slot's keys one batch at a time, and Redis checks
+// only a script's declared keys: a key it makes is declared (the intake's new order, a draw's entrants);
+// one it reaches through another (an order's sale hash, a buyer's hold, an entrant's order) is checked
+// before the script's first write (scripts.cpp, elsewhere) and answers TRYAGAIN if it is on the other
+// node; the cluster clients send a TRYAGAIN again until the slot has moved (cluster/redirect.hpp).
 // Archiving a sale (RedisStore::drop_sale) moves its id from fg:sales to fg:dropping, removes its keys
 // (and its tag's streams if no other sale has that tag) and last its sale hash and its fg:dropping entry.
 #include <vector>
@@ -42,7 +47,7 @@ namespace flashgate::store::redis::scripts {
 //   the hash is one bucket's: remaining starts at its share. admission "draw": a draw sale (of one bucket).
 //   A sale of several items: after share, "items" and then item_id name stock max_per_buyer of each.
 const Script& create_sale();
-// KEYS sale users queue changes held; ARGV prefix sale_id user_id new_order_id now quantity request_id
+// KEYS sale users queue changes held new_order [entrants]; ARGV prefix sale_id user_id new_order_id now quantity request_id
 // [buckets bucket [item_id]] -> {outcome, order fields...}; outcome accepted|existing|sale_not_found|sale_not_open|
 //    sale_ended|sold_out|invalid_request|buyer_limit_reached|drawing (a draw sale between its window and its
 //    result); {not_enough_stock, remaining};
@@ -118,15 +123,15 @@ const Script& bucket_state();
 // admission, draw_window_ms, prequeue_ms, entry_opens_at, draw_at, then draw_seed, seeded_at,
 // draw_entrants (the count), drawn (1 once applied), drawn_at; fg:{T}:entrants:<sale_id> (set of the
 // ENTERED order ids, removed once drawn); an ENTERED order's hash has draw_at.
-// KEYS sale; ARGV prefix sale_id seed_hex now -> {seeded, seed, seeded_at, entrants, stock}: the first seed
+// KEYS sale entrants; ARGV prefix sale_id seed_hex now -> {seeded, seed, seeded_at, entrants, stock}: the first seed
 // stays and closes the entrant set; {early} before draw_at, {drawn}, {not_draw}
 const Script& seed_draw();
-// KEYS sale; ARGV prefix sale_id cursor count -> {next cursor, order_id user_id quantity entered_at, ...} (SSCAN)
+// KEYS sale entrants; ARGV prefix sale_id cursor count -> {next cursor, order_id user_id quantity entered_at, ...} (SSCAN)
 const Script& read_entrants();
 // KEYS sale queue changes outcomes; ARGV prefix sale_id now [order_id position]... (position 0: NOT_DRAWN)
 // -> orders moved from ENTERED (the others were moved before)
 const Script& apply_draw();
-// KEYS sale; ARGV prefix sale_id admitted now -> {drawn}; {pending, entered} while an entrant is left; {gone}
+// KEYS sale entrants; ARGV prefix sale_id admitted now -> {drawn}; {pending, entered} while an entrant is left; {gone}
 const Script& finish_draw();
 
 // Every script above: for the tests that hold them all to one rule.

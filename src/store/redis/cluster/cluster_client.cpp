@@ -52,7 +52,9 @@ struct Call {
   std::vector<std::string> args;
   std::uint16_t slot = 0;
   Callback done;
-  int resends = 0;
+  int resends = 0;  // redirects and resends since it was last sent from the map
+  Clock::time_point first_try_again = {};  // none yet: the epoch
+  milliseconds try_again_pause = milliseconds{0};
 };
 using CallPtr = std::shared_ptr<Call>;
 
@@ -94,7 +96,7 @@ struct ClusterClient::Impl {
   // ---- sending ----
 
   void submit(std::uint16_t slot, std::vector<std::string> args, Callback done) {
-    auto call = std::make_shared<Call>(Call{std::move(args), slot, std::move(done), 0});
+    auto call = std::make_shared<Call>(Call{std::move(args), slot, std::move(done)});
     if (call->args.empty()) return answer_later(call, Reply::error("ERR empty command"));
     if (slot >= slot_count) return answer_later(call, Reply::error("ERR slot out of range"));
     dispatch(call, std::nullopt);
@@ -163,6 +165,7 @@ struct ClusterClient::Impl {
       return deliver(*call, std::move(reply));
     }
 
+    if (is_try_again(reply.str) && !stopping && try_again_later(call)) return;
     const auto redirect = parse_redirect(reply.str, target.host);
     if (!redirect) {
       if (reply.str.starts_with("CLUSTERDOWN")) {
@@ -183,6 +186,22 @@ struct ClusterClient::Impl {
       want_refresh();
     }
     dispatch(call, std::nullopt);
+  }
+
+  // TRYAGAIN: nothing ran. Sent again from the map thread after a pause, routed anew; false once
+  // it has been at it for options.try_again_for (or the client stops): the caller gets the TRYAGAIN.
+  bool try_again_later(const CallPtr& call) {
+    const auto now = Clock::now();
+    if (call->first_try_again == Clock::time_point{}) call->first_try_again = now;
+    if (now - call->first_try_again >= options.try_again_for) return false;
+    call->try_again_pause = next_try_again_pause(call->try_again_pause);
+    call->resends = 0;
+    std::lock_guard lock(mutex);
+    if (stopped) return false;
+    delayed.emplace(now + call->try_again_pause, call);
+    delayed_added = true;
+    wake.notify_all();
+    return true;
   }
 
   // Answered from the map thread, not the caller's: a callback never runs inside command().
@@ -253,12 +272,23 @@ struct ClusterClient::Impl {
       {
         std::unique_lock lock(mutex);
         const auto ready = [&] {
-          return stopped || !tasks.empty() || refresh_wanted || (retrying && Clock::now() >= retry_at);
+          return stopped || !tasks.empty() || refresh_wanted || (retrying && Clock::now() >= retry_at) ||
+                 delayed_added || (!delayed.empty() && Clock::now() >= delayed.begin()->first);
         };
-        if (retrying) wake.wait_until(lock, retry_at, ready);
-        else wake.wait(lock, ready);
+        if (retrying || !delayed.empty()) {
+          auto until = retrying ? retry_at : Clock::time_point::max();
+          if (!delayed.empty()) until = std::min(until, delayed.begin()->first);
+          wake.wait_until(lock, until, ready);
+        } else {
+          wake.wait(lock, ready);
+        }
         if (stopped) return;
+        delayed_added = false;  // its time is in `until` from the next wait on
         todo.swap(tasks);
+        for (auto due = delayed.begin(); due != delayed.end() && due->first <= Clock::now();) {
+          todo.push_back([this, call = due->second] { dispatch(call, std::nullopt); });
+          due = delayed.erase(due);
+        }
         read_map = refresh_wanted || (retrying && Clock::now() >= retry_at);
         refresh_wanted = false;
         if (read_map) retrying = false;
@@ -393,6 +423,8 @@ struct ClusterClient::Impl {
     {
       std::lock_guard lock(mutex);
       waiting.swap(parked);
+      for (auto& [at, call] : delayed) waiting.push_back({call, Reply::connection_error("closing")});
+      delayed.clear();
       todo.swap(tasks);
       ended.swap(nodes);
       readers.clear();
@@ -421,6 +453,8 @@ struct ClusterClient::Impl {
   std::map<Endpoint, std::unique_ptr<Node>> nodes;
   std::map<Endpoint, std::unique_ptr<BlockingRedis>> readers;  // used by the map thread outside the lock
   std::vector<Parked> parked;
+  std::multimap<Clock::time_point, CallPtr> delayed;  // TRYAGAIN calls, by when they are sent again
+  bool delayed_added = false;  // since the map thread last looked: it may have to wake earlier
   std::vector<std::function<void()>> tasks;
   bool refresh_wanted = true;  // the first reading, at once
   bool stopped = false;
@@ -437,7 +471,7 @@ void ClusterClient::stop() { impl_->stop(); }
 
 void ClusterClient::command(std::vector<std::string> args, Callback done) {
   if (args.size() < 2) {
-    auto call = std::make_shared<Call>(Call{std::move(args), 0, std::move(done), 0});
+    auto call = std::make_shared<Call>(Call{std::move(args), 0, std::move(done)});
     return impl_->answer_later(call, Reply::error("ERR no key to route the command by"));
   }
   const std::uint16_t slot = key_slot(args[1]);
@@ -456,7 +490,7 @@ void ClusterClient::eval(const Script& script, std::vector<std::string> keys, st
                          Callback done) {
   const CommonSlot where = common_slot(keys);
   if (where.kind != CommonSlot::Kind::same) {
-    auto call = std::make_shared<Call>(Call{{}, 0, std::move(done), 0});
+    auto call = std::make_shared<Call>(Call{{}, 0, std::move(done)});
     return impl_->answer_later(call, Reply::error(script_slot_refusal(where, keys)));
   }
   std::vector<std::string> call = evalsha_call(script, std::move(keys), std::move(args));

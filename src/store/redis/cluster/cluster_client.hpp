@@ -17,9 +17,11 @@
 //   a CONNECTION error: the map is read anew; the command is sent again (once
 //          the new map is in) only if it never left, since one lost in flight
 //          may have run;
-//   TRYAGAIN (a multi-key command mid-migration), CLUSTERDOWN (slots not
-//          served, a failover under way): given to the caller, whose retry
-//          policy decides, as for any other error of the command.
+//   TRYAGAIN (a multi-key command mid-migration, nothing ran): sent again
+//          after a pause (redirect.hpp), for at most `try_again_for`, then
+//          given to the caller;
+//   CLUSTERDOWN (slots not served, a failover under way): given to the
+//          caller, whose retry policy decides, as for any other error.
 // At most `max_redirects` resends per call, then the last error is answered.
 // Commands held while the map is read again (a dead master, no map yet)
 // keep no order with the ones sent meanwhile; otherwise a slot's commands are
@@ -37,6 +39,7 @@
 #include <vector>
 
 #include "store/redis/cluster/endpoint.hpp"
+#include "store/redis/cluster/redirect.hpp"
 #include "store/redis/cluster/slot_map.hpp"
 #include "store/redis/redis_client.hpp"
 #include "store/redis/redis_link.hpp"
@@ -49,6 +52,7 @@ struct ClusterClientOptions {
   // For each master's RedisClient; host, port and connections (one) are the client's.
   RedisOptions link;
   int max_redirects = 5;
+  std::chrono::milliseconds try_again_for = cluster::try_again_for;
 };
 
 class ClusterClient final : public RedisLink {

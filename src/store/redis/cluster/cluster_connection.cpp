@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <thread>
 
 #include "store/redis/cluster/key_slot.hpp"
 #include "store/redis/cluster/redirect.hpp"
@@ -113,6 +114,8 @@ Reply ClusterConnection::command_for_slot(std::uint16_t slot, const std::vector<
   if (map_.empty()) return Reply::connection_error("no node of the cluster answered CLUSTER SLOTS (" + why + ")");
 
   std::optional<Endpoint> asking;  // the node an ASK named, for the next send only
+  const auto first_send = Clock::now();
+  milliseconds try_again_pause{0};
   for (int resends = 0;; ++resends) {
     const Endpoint* master = map_.master_of(slot);
     if (!asking && master == nullptr)
@@ -138,6 +141,13 @@ Reply ClusterConnection::command_for_slot(std::uint16_t slot, const std::vector<
       return reply;
     }
     if (reply.type != Reply::Type::error) return reply;
+    if (is_try_again(reply.str) && Clock::now() - first_send < options_.try_again_for) {
+      try_again_pause = next_try_again_pause(try_again_pause);
+      if (left(deadline) <= try_again_pause) return reply;
+      std::this_thread::sleep_for(try_again_pause);
+      resends = -1;  // the redirects of the next send are counted afresh
+      continue;
+    }
     const auto redirect = parse_redirect(reply.str, target.host);
     if (!redirect) return reply;  // TRYAGAIN, CLUSTERDOWN, a command's own error: the caller's
     if (resends >= options_.max_redirects)

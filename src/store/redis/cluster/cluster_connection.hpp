@@ -8,7 +8,9 @@
 //          pointed at the new master even if the node asked has not heard
 //          yet), and the command is sent again;
 //   ASK:   the key has left mid-migration; ASKING then the command go to the
-//          named node, once, and the map stays as it is.
+//          named node, once, and the map stays as it is;
+//   TRYAGAIN: nothing ran (the slot is migrating); sent again after a pause
+//          (redirect.hpp) for at most `try_again_for` and the call's timeout.
 // A link that fails makes it read the map anew as well; the command is sent
 // again only if it was never sent (the connection could not be made), since
 // one lost in flight may have run. At most `max_redirects` resends per call.
@@ -25,6 +27,7 @@
 
 #include "store/redis/blocking_redis.hpp"
 #include "store/redis/cluster/endpoint.hpp"
+#include "store/redis/cluster/redirect.hpp"
 #include "store/redis/cluster/slot_map.hpp"
 #include "store/redis/redis_link.hpp"
 #include "store/redis/redis_reply.hpp"
@@ -35,6 +38,7 @@ struct ClusterOptions {
   std::vector<Endpoint> seeds;
   std::chrono::milliseconds connect_timeout{2'000};
   int max_redirects = 5;
+  std::chrono::milliseconds try_again_for = cluster::try_again_for;
 };
 
 class ClusterConnection final : public BlockingLink {

@@ -1,5 +1,6 @@
 #include "store/redis/cluster/redirect.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "store/redis/cluster/key_slot.hpp"
@@ -39,6 +40,12 @@ std::optional<Redirect> parse_redirect(std::string_view error, std::string_view 
   if (target->host.empty()) target->host = replying_host;
   redirect.target = std::move(*target);
   return redirect;
+}
+
+bool is_try_again(std::string_view error) { return error.starts_with("TRYAGAIN"); }
+
+std::chrono::milliseconds next_try_again_pause(std::chrono::milliseconds previous) {
+  return std::clamp(previous * 2, std::chrono::milliseconds{5}, std::chrono::milliseconds{100});
 }
 
 }  // namespace flashgate::store::redis::cluster

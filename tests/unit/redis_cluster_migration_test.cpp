@@ -1,0 +1,179 @@
+// The Redis store while a sale's slot migrates between masters, one key at a
+// time as redis-cli --cluster reshard moves them. A script may run on the
+// source while some of the sale's keys are already on the target: Redis
+// checks only the keys a script declares, and the order scripts reach the
+// sale's hash (and its buyers' holds) through the order. Each test moves one
+// such key first, sends a call while the slot is split, then finishes the
+// migration: the call must wait for the slot rather than act on half a sale
+// (which made the key again on the source, and the migration's next MIGRATE
+// of it fail with BUSYKEY), and answer as if no migration had happened.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+
+#include "redis_cluster_store_fixture.hpp"
+#include "store/redis/cluster/key_slot.hpp"
+
+namespace {
+
+using namespace flashgate::testing;
+using flashgate::store::IntakeOutcome;
+using flashgate::store::IntakeRequest;
+using flashgate::domain::Result;
+
+class RedisClusterMigrationTest : public RedisClusterStoreTest {
+ protected:
+  // The slot of a sale and the two masters it moves between, the migration begun.
+  struct Move {
+    std::uint16_t slot = 0, from = 0, to = 0;
+  };
+
+  static Move begin_moving(const std::string& sale_id) {
+    const SlotMap map = current_map();
+    Move move;
+    move.slot = key_slot(keys::sale(sale_id));
+    move.from = master_of_sale(map, sale_id);
+    move.to = another_master(map, move.from);
+    begin_migration(move.slot, move.from, move.to);
+    return move;
+  }
+
+  // While the slot is split, the call has not acted on the source: the key moved is not there again.
+  static void expect_not_made_again(const Move& move, const std::string& key) {
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(admin(move.from).command({"EXISTS", key}).integer, 0) << key << " made again on the source";
+  }
+
+  static Result<IntakeOutcome> intake(RedisStore& store, const std::string& sale_id, const IntakeRequest& request) {
+    std::promise<Result<IntakeOutcome>> answer;
+    store.intake(sale_id, request, [&](auto result) { answer.set_value(std::move(result)); });
+    return answer.get_future().get();
+  }
+
+  static std::string accepted(RedisStore& store, const std::string& sale_id, const std::string& user) {
+    const auto outcome = intake(store, sale_id, IntakeRequest{user, 1, ""});
+    EXPECT_TRUE(outcome && outcome->created) << (outcome ? "not created" : outcome.error().message);
+    return outcome ? outcome->view.order.order_id : "";
+  }
+
+  // The next order in the sale's queue, claimed by the worker (every test has one sale's orders in line).
+  static std::string claimed(RedisStore& worker) {
+    const auto order = worker.claim(5s);
+    EXPECT_TRUE(order.has_value()) << "nothing to claim";
+    return order ? order->order_id : "";
+  }
+
+  static long long count(const std::string& sale_id, const std::string& name) {
+    return std::atoll(field(keys::sale(sale_id), name).c_str());
+  }
+
+  static std::string sale_named(const std::string& suffix) {
+    return std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" + suffix;
+  }
+};
+
+TEST_F(RedisClusterMigrationTest, APaymentWhileTheSaleHashHasMovedCountsOnTheSaleOnceTheSlotHasMoved) {
+  const std::string sale_id = sale_named("pay");
+  RedisStore gateway(options("gateway"));
+  RedisStore worker(options("worker"));
+  create_sale(worker, sale_id, 5);
+  // A paid order first: the outcome stream exists, as in any sale under way (a key the
+  // payment names that is missing on the source would have sent it to the target).
+  const std::string first = accepted(gateway, sale_id, "first");
+  ASSERT_EQ(claimed(worker), first);
+  ASSERT_TRUE(worker.finish(first, OrderStatus::confirmed, "", ""));
+  const std::string order_id = accepted(gateway, sale_id, "buyer");
+  ASSERT_EQ(claimed(worker), order_id);
+  ASSERT_TRUE(worker.finish(order_id, OrderStatus::confirmed, "", ""));
+  std::promise<Result<OrderView>> first_paid;
+  gateway.pay(first, "pay-first", [&](auto result) { first_paid.set_value(std::move(result)); });
+  ASSERT_TRUE(first_paid.get_future().get());
+
+  const Move move = begin_moving(sale_id);
+  ASSERT_TRUE(migrate_key(move.from, move.to, keys::sale(sale_id)));
+  std::promise<Result<OrderView>> paid;
+  gateway.pay(order_id, "pay-1", [&](auto result) { paid.set_value(std::move(result)); });
+  expect_not_made_again(move, keys::sale(sale_id));
+  finish_migration(move.slot, move.from, move.to);
+
+  const auto result = paid.get_future().get();
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->order.status, OrderStatus::paid);
+  EXPECT_EQ(count(sale_id, "c:PAID"), 2);
+  EXPECT_EQ(count(sale_id, "c:CONFIRMED"), 0);
+  EXPECT_EQ(count(sale_id, "remaining"), 3);
+  worker.stop();
+  gateway.stop();
+}
+
+TEST_F(RedisClusterMigrationTest, AFailedOrderWhoseHoldHasMovedLetsItsBuyerBuyAgainOnceTheSlotHasMoved) {
+  const std::string sale_id = sale_named("fail");
+  RedisStore gateway(options("gateway"));
+  RedisStore worker(options("worker"));
+  create_sale(worker, sale_id, 5);
+  // A confirmed order and a paid one: the finish's keys (the payment-timeout set, the outcome stream) exist.
+  const std::string kept = accepted(gateway, sale_id, "kept");
+  const std::string paid = accepted(gateway, sale_id, "paid");
+  ASSERT_EQ(claimed(worker), kept);
+  ASSERT_TRUE(worker.finish(kept, OrderStatus::confirmed, "", ""));
+  ASSERT_EQ(claimed(worker), paid);
+  ASSERT_TRUE(worker.finish(paid, OrderStatus::confirmed, "", ""));
+  std::promise<Result<OrderView>> payment;
+  gateway.pay(paid, "pay-paid", [&](auto result) { payment.set_value(std::move(result)); });
+  ASSERT_TRUE(payment.get_future().get());
+  const std::string failing = accepted(gateway, sale_id, "buyer");
+  ASSERT_EQ(claimed(worker), failing);
+
+  const Move move = begin_moving(sale_id);
+  ASSERT_TRUE(migrate_key(move.from, move.to, keys::users(sale_id)));
+  auto failed = std::async(std::launch::async,
+                           [&] { return worker.finish(failing, OrderStatus::failed, "shop_refused", ""); });
+  expect_not_made_again(move, keys::users(sale_id));
+  finish_migration(move.slot, move.from, move.to);
+  ASSERT_TRUE(failed.get());
+
+  EXPECT_EQ(field(keys::order(failing), "status"), "FAILED");
+  EXPECT_EQ(count(sale_id, "remaining"), 3) << "the failed order's unit is back";
+  const auto again = intake(gateway, sale_id, IntakeRequest{"buyer", 1, ""});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(again->created) << "the buyer still held the failed order";
+  EXPECT_NE(again->view.order.order_id, failing);
+  worker.stop();
+  gateway.stop();
+}
+
+TEST_F(RedisClusterMigrationTest, ARepeatedRequestWhoseOrderHasMovedFindsTheSameOrderOnceTheSlotHasMoved) {
+  const std::string sale_id = sale_named("repeat");
+  RedisStore gateway(options("gateway"));
+  flashgate::domain::Sale sale{sale_id, "item", 10, std::nullopt, std::nullopt, 1000};
+  sale.max_per_buyer = 3;  // the buyers' held units have a hash of their own, which the intake names
+  std::promise<void> created;
+  gateway.create_sale(sale, [&](auto result) {
+    EXPECT_TRUE(result) << result.error().message;
+    created.set_value();
+  });
+  created.get_future().wait();
+  const IntakeRequest request{"buyer", 2, "request-1"};
+  const auto first = intake(gateway, sale_id, request);
+  ASSERT_TRUE(first && first->created);
+  const std::string order_id = first->view.order.order_id;
+
+  const Move move = begin_moving(sale_id);
+  ASSERT_TRUE(migrate_key(move.from, move.to, keys::order(order_id)));
+  auto repeated = std::async(std::launch::async, [&] { return intake(gateway, sale_id, request); });
+  std::this_thread::sleep_for(300ms);
+  finish_migration(move.slot, move.from, move.to);
+
+  const auto again = repeated.get();
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->view.order.order_id, order_id);
+  EXPECT_EQ(again->view.order.quantity, 2);
+  EXPECT_EQ(count(sale_id, "remaining"), 8);
+  gateway.stop();
+}
+
+}  // namespace
