@@ -9,7 +9,10 @@
 // of it fail with BUSYKEY), and answer as if no migration had happened.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <future>
 #include <memory>
 #include <string>
@@ -60,18 +63,22 @@ class RedisClusterMigrationTest : public RedisClusterStoreTest {
     return outcome ? outcome->view.order.order_id : "";
   }
 
-  // The next order in the sale's queue, claimed by the worker (every test has one sale's orders in line).
-  static std::string claimed(RedisStore& worker) {
-    const auto order = worker.claim(5s);
-    EXPECT_TRUE(order.has_value()) << "nothing to claim";
-    return order ? order->order_id : "";
+  // The next order of the sale claimed by the worker; orders an earlier test left queued are
+  // finished on the way.
+  static std::string claimed(RedisStore& worker, const std::string& sale_id) {
+    for (;;) {
+      const auto order = worker.claim(5s);
+      EXPECT_TRUE(order.has_value()) << "nothing to claim";
+      if (!order || order->sale_id == sale_id) return order ? order->order_id : "";
+      EXPECT_TRUE(worker.finish(order->order_id, OrderStatus::confirmed, "", ""));
+    }
   }
 
   // An order of `user` taken through to CONFIRMED (the sale's queue holds no other).
   static std::string confirmed(RedisStore& gateway, RedisStore& worker, const std::string& sale_id,
                                const std::string& user) {
     const std::string order_id = accepted(gateway, sale_id, user);
-    EXPECT_EQ(claimed(worker), order_id);
+    EXPECT_EQ(claimed(worker, sale_id), order_id);
     EXPECT_TRUE(worker.finish(order_id, OrderStatus::confirmed, "", ""));
     return order_id;
   }
@@ -131,7 +138,7 @@ TEST_F(RedisClusterMigrationTest, AFailedOrderWhoseHoldHasMovedLetsItsBuyerBuyAg
   create_sale(worker, sale_id, 5);
   under_way(gateway, worker, sale_id);
   const std::string failing = accepted(gateway, sale_id, "buyer");
-  ASSERT_EQ(claimed(worker), failing);
+  ASSERT_EQ(claimed(worker, sale_id), failing);
 
   const Move move = begin_moving(sale_id);
   ASSERT_TRUE(migrate_key(move.from, move.to, keys::users(sale_id)));
@@ -179,6 +186,52 @@ TEST_F(RedisClusterMigrationTest, ARepeatedRequestWhoseOrderHasMovedFindsTheSame
   EXPECT_EQ(again->view.order.order_id, order_id);
   EXPECT_EQ(again->view.order.quantity, 2);
   EXPECT_EQ(count(sale_id, "remaining"), 8);
+  gateway.stop();
+}
+
+TEST_F(RedisClusterMigrationTest, AWriteSentToTheTargetMidMigrationWaitsForTheTargetsReplica) {
+  const std::string sale_id = sale_named("wait");
+  auto gateway_options = options("gateway");
+  gateway_options.wait_timeout = 300ms;
+  RedisStore gateway(gateway_options);
+  RedisStore worker(options("worker"));
+  create_sale(worker, sale_id, 5);
+  under_way(gateway, worker, sale_id);
+  const std::string order_id = confirmed(gateway, worker, sale_id, "buyer");
+
+  // Every key of the sale on the target, one other key of its slot left: the slot is still
+  // the source's, which sends the payment on by ASK, and the target runs it.
+  const std::string filler = keys::prefix(flashgate::domain::sale_tag(sale_id)) + "filler";
+  ok_or_fail(admin(master_of_sale(current_map(), sale_id)), {"SET", filler, "stays"});
+  const Move move = begin_moving(sale_id);
+  const Reply in_slot = admin(move.from).command({"CLUSTER", "GETKEYSINSLOT", std::to_string(move.slot), "1000"});
+  for (const auto& key : in_slot.elements) {
+    if (key.str == filler) continue;
+    ASSERT_TRUE(migrate_key(move.from, move.to, key.str));
+  }
+  // The target's replica stopped: nothing written there reaches a replica.
+  std::uint16_t replica = 0;
+  const SlotMap map = current_map();
+  for (const auto& shard : map.shards())
+    if (shard.master.port == move.to && !shard.replicas.empty()) replica = shard.replicas.front().port;
+  ASSERT_NE(replica, 0) << "the target has no replica";
+  const Reply server = admin(replica).command({"INFO", "server"});
+  const auto pid_at = server.str.find("process_id:");
+  ASSERT_NE(pid_at, std::string::npos);
+  const pid_t pid = std::atoi(server.str.c_str() + pid_at + 11);
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+
+  const auto unreplicated = pay(gateway, order_id).get();
+  ASSERT_EQ(::kill(pid, SIGCONT), 0);
+  ASSERT_FALSE(unreplicated) << "answered paid though the target's replica has not got it";
+  EXPECT_EQ(unreplicated.error().code, flashgate::domain::ErrorCode::unavailable);
+  const auto retried = pay(gateway, order_id).get();  // the same payment finds the order paid
+  ASSERT_TRUE(retried) << retried.error().message;
+  EXPECT_EQ(retried->order.status, OrderStatus::paid);
+
+  finish_migration(move.slot, move.from, move.to);
+  EXPECT_EQ(count(sale_id, "c:PAID"), 2);
+  worker.stop();
   gateway.stop();
 }
 

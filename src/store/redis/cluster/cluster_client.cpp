@@ -179,7 +179,13 @@ struct ClusterClient::Impl {
       return deliver(*call, Reply::error("ERR too many cluster redirects for slot " + std::to_string(call->slot) +
                                          ", last: " + reply.str));
     ++call->resends;
-    if (redirect->kind == Redirect::Kind::ask) return dispatch(call, redirect->target);
+    if (redirect->kind == Redirect::Kind::ask) {
+      {
+        std::lock_guard lock(mutex);
+        asked[call->slot] = {redirect->target, Clock::now()};
+      }
+      return dispatch(call, redirect->target);
+    }
     {
       std::lock_guard lock(mutex);
       note_move(redirect->slot, redirect->target);
@@ -202,6 +208,26 @@ struct ClusterClient::Impl {
     delayed_added = true;
     wake.notify_all();
     return true;
+  }
+
+  // The node a slot's commands were sent to by ASK lately, if not its master: writes that went
+  // there went over that node's connection, and only a WAIT on it counts their replicas.
+  std::optional<Endpoint> asked_lately(std::uint16_t slot) {
+    std::lock_guard lock(mutex);
+    const auto it = asked.find(slot);
+    if (it == asked.end()) return std::nullopt;
+    if (Clock::now() - it->second.second > asked_memory) {
+      asked.erase(it);
+      return std::nullopt;
+    }
+    const Endpoint* master = map.master_of(slot);
+    if (master != nullptr && *master == it->second.first) return std::nullopt;
+    return it->second.first;
+  }
+
+  void submit_to(const Endpoint& node, std::vector<std::string> args, Callback done) {
+    // ASKING first is harmless for a command without keys (WAIT), and keeps it on that node.
+    dispatch(std::make_shared<Call>(Call{std::move(args), 0, std::move(done)}), node);
   }
 
   // Answered from the map thread, not the caller's: a callback never runs inside command().
@@ -454,6 +480,9 @@ struct ClusterClient::Impl {
   std::map<Endpoint, std::unique_ptr<BlockingRedis>> readers;  // used by the map thread outside the lock
   std::vector<Parked> parked;
   std::multimap<Clock::time_point, CallPtr> delayed;  // TRYAGAIN calls, by when they are sent again
+  // Per slot, the last node an ASK named and when; forgotten after asked_memory (migrations end).
+  std::map<std::uint16_t, std::pair<Endpoint, Clock::time_point>> asked;
+  static constexpr auto asked_memory = std::chrono::seconds(10);
   bool delayed_added = false;  // since the map thread last looked: it may have to wake earlier
   std::vector<std::function<void()>> tasks;
   bool refresh_wanted = true;  // the first reading, at once
@@ -508,7 +537,32 @@ Reply ClusterClient::command_sync(std::vector<std::string> args, milliseconds ti
 }
 
 void ClusterClient::wait_replicas(std::string_view key, int replicas, milliseconds timeout, Callback done) {
-  command_for_key(key, {"WAIT", std::to_string(replicas), std::to_string(timeout.count())}, std::move(done));
+  std::vector<std::string> wait{"WAIT", std::to_string(replicas), std::to_string(timeout.count())};
+  const std::uint16_t slot = key_slot(key);
+  const auto asked = impl_->asked_lately(slot);
+  if (!asked) return impl_->submit(slot, std::move(wait), std::move(done));
+  // Mid-migration the slot's writes may have gone to either node: both WAITs, and the fewer
+  // replicas (or the first error) is the answer.
+  struct Both {
+    std::mutex mutex;
+    int left = 2;
+    std::optional<Reply> answer;
+    Callback done;
+  };
+  auto both = std::make_shared<Both>();
+  both->done = std::move(done);
+  const auto one = [both](Reply reply) {
+    std::unique_lock lock(both->mutex);
+    const bool fewer = !both->answer || (both->answer->type == Reply::Type::integer &&
+                                         (reply.type != Reply::Type::integer || reply.integer < both->answer->integer));
+    if (fewer) both->answer = std::move(reply);
+    if (--both->left > 0) return;
+    Reply answer = std::move(*both->answer);
+    lock.unlock();
+    both->done(std::move(answer));
+  };
+  impl_->submit(slot, wait, one);
+  impl_->submit_to(*asked, std::move(wait), one);
 }
 
 Reply ClusterClient::command_sync_for_key(std::string_view key, std::vector<std::string> args, milliseconds timeout) {

@@ -76,7 +76,9 @@ class ClusterClient final : public RedisLink {
   // EVALSHA, then EVAL on NOSCRIPT, on the slot of the keys.
   void eval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
             Callback done) override;
-  // WAIT on the connection of the key's master, the one its slot's writes went over.
+  // WAIT on the connection of the key's master, the one its slot's writes went over; while the
+  // slot migrates (an ASK for it in the last 10 s), on the ASK's node too, which ran the writes
+  // sent there: the answer is the fewer replicas of the two.
   void wait_replicas(std::string_view key, int replicas, std::chrono::milliseconds timeout, Callback done) override;
 
   // Blocking forms for worker threads; from a callback they answer a
