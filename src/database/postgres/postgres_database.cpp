@@ -231,6 +231,26 @@ std::string integer_array(const std::vector<std::int64_t>& values) {
   return out + "}";
 }
 
+// The parameters insert_sale_items and archive_sale_items both begin with: the sale id, then
+// its items' ids, names, stocks, limits and positions as arrays; `item(i)` is the i-th item.
+template <class ItemAt>
+Params item_arrays(const std::string& sale_id, std::size_t count, ItemAt item) {
+  std::vector<std::string> ids, names;
+  std::vector<std::int64_t> stocks, limits, positions;
+  for (std::size_t i = 0; i < count; ++i) {
+    const domain::SaleItem& it = item(i);
+    ids.push_back(it.item_id);
+    names.push_back(it.name);
+    stocks.push_back(it.stock);
+    limits.push_back(it.max_per_buyer);
+    positions.push_back(static_cast<std::int64_t>(i));
+  }
+  Params params;
+  params.text(sale_id).text(text_array(ids)).text(text_array(names)).text(integer_array(stocks));
+  params.text(integer_array(limits)).text(integer_array(positions));
+  return params;
+}
+
 bool succeeded(const Result& result) {
   const auto status = PQresultStatus(result.get());  // PGRES_FATAL_ERROR for a null result
   return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
@@ -414,18 +434,8 @@ bool PostgresDatabase::record_sale(const domain::Sale& sale) {
   if (sale.items.empty())
     return run("record_sale",
                [&](PGconn* conn, Result& failure) { return check(params.exec(conn, insert_sale), failure); });
-  std::vector<std::string> ids, names;
-  std::vector<std::int64_t> stocks, limits, positions;
-  for (std::size_t i = 0; i < sale.items.size(); ++i) {
-    ids.push_back(sale.items[i].item_id);
-    names.push_back(sale.items[i].name);
-    stocks.push_back(sale.items[i].stock);
-    limits.push_back(sale.items[i].max_per_buyer);
-    positions.push_back(static_cast<std::int64_t>(i));
-  }
-  Params items;
-  items.text(sale.sale_id).text(text_array(ids)).text(text_array(names)).text(integer_array(stocks));
-  items.text(integer_array(limits)).text(integer_array(positions));
+  const Params items = item_arrays(sale.sale_id, sale.items.size(),
+                                   [&](std::size_t i) -> const domain::SaleItem& { return sale.items[i]; });
   // The sale row and its items in one transaction: a reader finds both or neither.
   return run("record_sale", [&](PGconn* conn, Result& failure) {
     if (!check(Result(PQexec(conn, begin_sql)), failure)) return false;
@@ -708,23 +718,16 @@ bool PostgresDatabase::archive_sale(const store::SaleView& final_numbers, domain
     for (const auto n : numbers) out += (out.empty() ? "" : ",") + std::to_string(n);
     return out;
   };
-  std::vector<std::string> ids, names, counts, units;
-  std::vector<std::int64_t> stocks, limits, positions, remaining;
-  for (std::size_t i = 0; i < final_numbers.items.size(); ++i) {
-    const auto& item = final_numbers.items[i];
-    ids.push_back(item.item.item_id);
-    names.push_back(item.item.name);
-    stocks.push_back(item.item.stock);
-    limits.push_back(item.item.max_per_buyer);
-    positions.push_back(static_cast<std::int64_t>(i));
+  std::vector<std::string> counts, units;
+  std::vector<std::int64_t> remaining;
+  for (const auto& item : final_numbers.items) {
     remaining.push_back(item.remaining);
     counts.push_back(joined(item.counts));
     units.push_back(joined(item.units));
   }
-  Params items;
-  items.text(sale.sale_id).text(text_array(ids)).text(text_array(names)).text(integer_array(stocks));
-  items.text(integer_array(limits)).text(integer_array(positions)).text(integer_array(remaining));
-  items.text(text_array(counts)).text(text_array(units));
+  Params items = item_arrays(sale.sale_id, final_numbers.items.size(),
+                             [&](std::size_t i) -> const domain::SaleItem& { return final_numbers.items[i].item; });
+  items.text(integer_array(remaining)).text(text_array(counts)).text(text_array(units));
   // The items' final numbers commit with the sale's.
   return run("archive_sale", [&](PGconn* conn, Result& failure) {
     if (!check(Result(PQexec(conn, begin_sql)), failure)) return false;
