@@ -295,7 +295,7 @@ TEST_F(RedisBucketsTest, AnIntakeThatGuessedOneBucketIsToldTheNumberAndNothingIs
   const auto reply = admin_->eval_sync(
       scripts::intake(),
       {keys::sale_in(tag, sale_id), keys::users_in(tag, sale_id), keys::queue(tag), keys::changes(tag),
-       keys::held_in(tag, sale_id), keys::prefix(tag) + "order:" + order_id},
+       keys::held_in(tag, sale_id), keys::order(order_id)},
       {keys::prefix(tag), sale_id, "someone", order_id, "5000", "1", ""});
   ASSERT_EQ(reply.elements.size(), 2u) << flashgate::store::redis::describe(reply);
   EXPECT_EQ(reply.elements[0].str, "buckets");

@@ -297,7 +297,7 @@ void RedisStore::intake_in_bucket(const std::string& sale_id, const IntakeReques
   const auto home = domain::home_bucket(request.user_id, buckets);
   const auto tag = bucket_tag(sale_id, home, buckets);
   std::string order_id = tag + "-" + domain::new_order_id();
-  std::string order_key = keys::prefix(tag) + "order:" + order_id;
+  std::string order_key = keys::order(order_id);
   client_->eval(
       scripts::intake(),
       {keys::sale_in(tag, sale_id), keys::users_in(tag, sale_id), keys::queue(tag), keys::changes(tag),

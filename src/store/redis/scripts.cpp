@@ -302,9 +302,10 @@ const Script& finish() {
 local okey, to, reason, now = KEYS[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 if redis.call('HGET', okey, 'status') ~= 'PROCESSING' then return {'skip'} end
 local sale_id = redis.call('HGET', okey, 'sale_id')
-local skey, ukey, hkey = sale_key(ARGV[1], sale_id), users_key(ARGV[1], sale_id), held_key(ARGV[1], sale_id)
+local skey, ukey, hkey = sale_key(ARGV[1], sale_id), nil, nil
 if elsewhere(skey) then return try_again(skey) end
 if to == 'FAILED' then
+  ukey, hkey = users_key(ARGV[1], sale_id), held_key(ARGV[1], sale_id)
   local missing = release_elsewhere(okey, skey, ukey, hkey)
   if missing then return try_again(missing) end
 end
